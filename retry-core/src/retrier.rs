@@ -1,0 +1,284 @@
+//! [`Retrier`]: the one state machine behind every front end.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::class::{Class, Classify, RetryOn};
+use crate::details::RetryDetails;
+use crate::policy::Policy;
+
+/// What went wrong with one attempt, as far as the retry decision is concerned.
+///
+/// ```
+/// use std::time::Duration;
+/// use retry_core::{Class, Failure, RetryOn};
+///
+/// let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+/// let failure = Failure::classify(&io, RetryOn::TRANSIENT);
+/// assert!(failure.is_retryable());
+/// assert_eq!(failure.class(), Some(Class::Connect));
+///
+/// let custom = Failure::new(true).with_hint(Some(Duration::from_secs(1)));
+/// assert_eq!(custom.hint(), Some(Duration::from_secs(1)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure {
+    retryable: bool,
+    class: Option<Class>,
+    hint: Option<Duration>,
+}
+
+impl Failure {
+    /// A failure that is (or is not) worth retrying, of no known class and with no hint.
+    pub const fn new(retryable: bool) -> Self {
+        Failure {
+            retryable,
+            class: None,
+            hint: None,
+        }
+    }
+
+    /// Classifies `error` and retries it if its class is in `on`; keeps its server hint.
+    pub fn classify<E: Classify + ?Sized>(error: &E, on: RetryOn) -> Self {
+        let class = error.class();
+        Failure {
+            retryable: on.contains(class),
+            class: Some(class),
+            hint: error.retry_after(),
+        }
+    }
+
+    /// An attempt that ran past the policy's `attempt_timeout`.
+    pub const fn timed_out(on: RetryOn) -> Self {
+        Failure {
+            retryable: on.contains(Class::Timeout),
+            class: Some(Class::Timeout),
+            hint: None,
+        }
+    }
+
+    /// Sets the class, for events and metrics.
+    #[must_use]
+    pub const fn with_class(mut self, class: Option<Class>) -> Self {
+        self.class = class;
+        self
+    }
+
+    /// Sets the server's delay hint, which replaces the computed backoff.
+    #[must_use]
+    pub const fn with_hint(mut self, hint: Option<Duration>) -> Self {
+        self.hint = hint;
+        self
+    }
+
+    /// Whether the caller wants this failure retried.
+    pub const fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+    /// The failure's class, where known.
+    pub const fn class(&self) -> Option<Class> {
+        self.class
+    }
+    /// The server's delay hint, if any.
+    pub const fn hint(&self) -> Option<Duration> {
+        self.hint
+    }
+}
+
+/// What to do after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Sleep this long, then make the next attempt.
+    Retry(Duration),
+    /// Stop and return the last error as it is.
+    GiveUp(GiveUpReason),
+}
+
+/// Why a [`Retrier`] gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GiveUpReason {
+    /// The failure is not one the caller asked to retry.
+    NotRetryable,
+    /// Every attempt the policy allows has been made.
+    AttemptsExhausted,
+    /// The deadline of the whole call has passed.
+    DeadlineExceeded,
+    /// The server asked for a delay that ends past the deadline: retrying would be in vain.
+    HintBeyondDeadline,
+}
+
+impl GiveUpReason {
+    /// The reason in `snake_case`, for logs and metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GiveUpReason::NotRetryable => "not_retryable",
+            GiveUpReason::AttemptsExhausted => "attempts_exhausted",
+            GiveUpReason::DeadlineExceeded => "deadline_exceeded",
+            GiveUpReason::HintBeyondDeadline => "hint_beyond_deadline",
+        }
+    }
+}
+
+/// The retry state of one call: which attempt it is on, when it started, what it slept last.
+///
+/// The macro, [`retry_fn`](crate::retry_fn) and the middleware all drive one of these: make an
+/// attempt; on failure ask [`decide`](Retrier::decide) (or [`record`](Retrier::record), which
+/// also emits the tracing event, the metrics and the hook); sleep or give up.
+///
+/// ```
+/// use std::time::Duration;
+/// use retry_core::{Decision, Failure, GiveUpReason, Jitter, Policy, Retrier};
+///
+/// let policy = Policy::exponential().attempts(3).jitter(Jitter::None);
+/// let mut retrier = Retrier::new(policy);
+/// assert_eq!(retrier.decide(&Failure::new(true)), Decision::Retry(Duration::from_millis(500)));
+/// assert_eq!(retrier.decide(&Failure::new(true)), Decision::Retry(Duration::from_secs(1)));
+/// assert_eq!(
+///     retrier.decide(&Failure::new(true)),
+///     Decision::GiveUp(GiveUpReason::AttemptsExhausted)
+/// );
+/// ```
+#[derive(Debug)]
+pub struct Retrier {
+    policy: Policy,
+    start: Instant,
+    /// The attempt in progress, 1-based.
+    attempt: u32,
+    /// The last computed (not hinted) delay, which decorrelated jitter grows from.
+    previous: Duration,
+    /// Made at the first failure, so the success path never touches a random source.
+    rng: Option<fastrand::Rng>,
+    seed: Option<u64>,
+}
+
+impl Retrier {
+    /// Starts a call now (on tokio's clock, so `tokio::time::pause` applies).
+    pub fn new(policy: Policy) -> Self {
+        Retrier {
+            policy,
+            start: Instant::now(),
+            attempt: 1,
+            previous: policy.get_initial(),
+            rng: None,
+            seed: None,
+        }
+    }
+
+    /// Like [`new`](Retrier::new), with reproducible jitter.
+    pub fn with_seed(policy: Policy, seed: u64) -> Self {
+        Retrier {
+            seed: Some(seed),
+            ..Retrier::new(policy)
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The attempt in progress, 1 for the first.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Time since the call started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Time left before the deadline, if the policy has one.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.policy
+            .get_deadline()
+            .map(|d| d.saturating_sub(self.elapsed()))
+    }
+
+    /// Whether the attempt in progress is the last the policy allows, so its arguments need no
+    /// copy for a later one.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.policy.get_attempts()
+    }
+
+    /// The timeout to put on the attempt in progress, from the policy.
+    pub fn attempt_timeout(&self) -> Option<Duration> {
+        self.policy.get_attempt_timeout()
+    }
+
+    /// Decides what follows a failed attempt, and moves on to the next attempt if it is a retry.
+    ///
+    /// A server hint replaces the computed delay (capped at `max_delay` only with
+    /// [`Policy::cap_hints`]); a hint ending past the deadline gives up at once; a computed
+    /// delay is cut to end at the deadline.
+    pub fn decide(&mut self, failure: &Failure) -> Decision {
+        if !failure.retryable {
+            return Decision::GiveUp(GiveUpReason::NotRetryable);
+        }
+        if self.is_last_attempt() {
+            return Decision::GiveUp(GiveUpReason::AttemptsExhausted);
+        }
+        let remaining = self.remaining();
+        if remaining == Some(Duration::ZERO) {
+            return Decision::GiveUp(GiveUpReason::DeadlineExceeded);
+        }
+        let delay = match failure.hint {
+            Some(hint) => {
+                let hint = if self.policy.get_cap_hints() {
+                    hint.min(self.policy.get_max_delay())
+                } else {
+                    hint
+                };
+                if remaining.is_some_and(|left| hint > left) {
+                    return Decision::GiveUp(GiveUpReason::HintBeyondDeadline);
+                }
+                hint
+            }
+            None => {
+                let (seed, retry, previous) = (self.seed, self.attempt, self.previous);
+                let rng = self.rng.get_or_insert_with(|| {
+                    seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed)
+                });
+                let computed = self.policy.delay(retry, previous, rng);
+                self.previous = computed;
+                remaining.map_or(computed, |left| computed.min(left))
+            }
+        };
+        self.attempt += 1;
+        Decision::Retry(delay)
+    }
+
+    /// [`decide`](Retrier::decide), then report it: a `tracing` event (target `retry`), the
+    /// `retry_attempts_total` / `retry_giveups_total` counters, and `on_retry` before a retry.
+    ///
+    /// `function` names the call in events and metrics.
+    pub fn record(
+        &mut self,
+        function: &'static str,
+        failure: &Failure,
+        on_retry: impl FnOnce(&RetryDetails),
+    ) -> Decision {
+        let failed_attempt = self.attempt;
+        let decision = self.decide(failure);
+        let details = RetryDetails {
+            function,
+            attempt: failed_attempt,
+            delay: match decision {
+                Decision::Retry(delay) => delay,
+                Decision::GiveUp(_) => Duration::ZERO,
+            },
+            elapsed: self.elapsed(),
+            class: failure.class,
+            hint: failure.hint,
+        };
+        match decision {
+            Decision::Retry(_) => {
+                crate::observe::retrying(&details);
+                on_retry(&details);
+            }
+            Decision::GiveUp(reason) => crate::observe::giving_up(&details, reason),
+        }
+        decision
+    }
+}
