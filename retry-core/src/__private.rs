@@ -114,9 +114,12 @@ pub enum Outcome<R, E> {
     TimedOut(E),
 }
 
+/// The timeout of one attempt, and how to make the function's error from it.
+pub type AttemptTimeout<E> = Option<(Duration, fn(Elapsed) -> E)>;
+
 /// Runs one attempt, under a timeout when one is given.
 pub async fn run_with_timeout<R, E, F: Future<Output = R>>(
-    timeout: Option<(Duration, fn(Elapsed) -> E)>,
+    timeout: AttemptTimeout<E>,
     attempt: F,
 ) -> Outcome<R, E> {
     match timeout {
