@@ -3,6 +3,17 @@
 //! Every bound the generated code needs goes through a trait here with
 //! `#[diagnostic::on_unimplemented]`, so a misuse reads as a message about `#[retry]`, spanned
 //! at the user's own tokens, never as an error inside generated code.
+//!
+//! The expansion calls these traits' own functions by path (`Trait::f(x)`), never free
+//! functions with bounds nor methods: a bound on a free function adds a "required by a bound
+//! in `retry_core::__private::...`" note pointing into this file, and a method call that
+//! fails to resolve is reported as E0599 ("method not found") instead of the message below.
+//! `#[diagnostic::do_not_recommend]` on a blanket impl makes rustc report the trait here (and
+//! its message) rather than the bound of the impl: a predicate that returns something other
+//! than `bool` gets `RetryPredicate`'s message. (A predicate or hook that takes another
+//! argument type is still reported by rustc itself, as E0631 "type mismatch in function
+//! arguments", at the user's path: rustc reports signature mismatches before any message.)
+//! On `IsResult`'s impl it keeps rustc from pointing into this file to show the impl.
 
 use std::future::Future;
 use std::time::Duration;
@@ -41,6 +52,8 @@ pub trait IsResult {
     fn from_result(result: Result<Self::Ok, Self::Err>) -> Self;
 }
 
+// `do_not_recommend` keeps rustc from pointing into this file to show this impl.
+#[diagnostic::do_not_recommend]
 impl<T, E> IsResult for Result<T, E> {
     type Ok = T;
     type Err = E;
@@ -60,11 +73,27 @@ impl<T, E> IsResult for Result<T, E> {
     label = "not `Clone`",
     note = "take the argument by reference (`&{Self}`), or derive or implement `Clone` for it"
 )]
-pub trait RetryClone {
+pub trait RetryClone: Sized {
     /// A copy for one attempt.
     fn retry_clone(&self) -> Self;
+
+    /// The argument for one attempt: a clone, or on the last attempt the original itself.
+    #[inline(always)]
+    fn for_attempt(owned: &mut Owned<Self>, last: bool) -> Self {
+        match &mut owned.0 {
+            Some(value) if !last => value.retry_clone(),
+            slot => match slot.take() {
+                Some(value) => value,
+                // The retrier ends the loop after the last attempt, so the original is taken
+                // at most once.
+                None => unreachable!("#[retry] made an attempt after its last one"),
+            },
+        }
+    }
 }
 
+// No `do_not_recommend` here: rustc then says "the trait `Clone` is not implemented" and
+// offers `#[derive(Clone)]` on the user's type.
 impl<T: Clone> RetryClone for T {
     #[inline(always)]
     fn retry_clone(&self) -> Self {
@@ -83,29 +112,6 @@ impl<T> Owned<T> {
     }
 }
 
-impl<T: RetryClone> Owned<T> {
-    /// The argument for one attempt: a clone, or on the last attempt the original itself.
-    #[inline(always)]
-    pub fn for_attempt(&mut self, last: bool) -> T {
-        match &mut self.0 {
-            Some(value) if !last => value.retry_clone(),
-            slot => match slot.take() {
-                Some(value) => value,
-                // The retrier ends the loop after the last attempt, so the original is taken
-                // at most once.
-                None => unreachable!("#[retry] made an attempt after its last one"),
-            },
-        }
-    }
-}
-
-/// The argument for one attempt (a free function, so a missing `Clone` reports through
-/// [`RetryClone`]'s message rather than as a method that does not exist).
-#[inline(always)]
-pub fn for_attempt<T: RetryClone>(owned: &mut Owned<T>, last: bool) -> T {
-    owned.for_attempt(last)
-}
-
 /// What one attempt under a timeout came to.
 pub enum Outcome<R, E> {
     /// The attempt finished with this result.
@@ -119,22 +125,31 @@ pub type AttemptTimeout<E> = Option<(Duration, fn(Elapsed) -> E)>;
 
 /// Runs one attempt, under a timeout when one is given.
 pub async fn run_with_timeout<R, E, F: Future<Output = R>>(
+    retrier: &mut crate::Retrier<'_>,
     timeout: AttemptTimeout<E>,
     attempt: F,
 ) -> Outcome<R, E> {
     match timeout {
-        None => Outcome::Done(attempt.await),
-        Some((limit, convert)) => match tokio::time::timeout(limit, attempt).await {
-            Ok(result) => Outcome::Done(result),
-            Err(elapsed) => Outcome::TimedOut(convert(elapsed)),
-        },
+        None => Outcome::Done(retrier.clocked(attempt).await),
+        Some((limit, convert)) => {
+            // A timer reads the clock anyway: start the deadline's with it.
+            retrier.start();
+            match tokio::time::timeout(limit, attempt).await {
+                Ok(result) => Outcome::Done(result),
+                Err(elapsed) => Outcome::TimedOut(convert(elapsed)),
+            }
+        }
     }
 }
 
-/// Builds the failure of an error for `on = "<class>"` (which needs `Classify`).
+/// The failure of an error for `on = "<class>"`, from its class and hint. The expansion asks
+/// `Classify` itself (`<E as retry_core::Classify>::class(&error)`), so a missing impl
+/// reports `Classify`'s own message at the user's error type.
 #[inline(always)]
-pub fn classify<E: Classify>(error: &E, on: RetryOn) -> Failure {
-    Failure::classify(error, on)
+pub fn classified(class: Class, hint: Option<Duration>, on: RetryOn) -> Failure {
+    Failure::new(on.contains(class))
+        .with_class(Some(class))
+        .with_hint(hint)
 }
 
 /// `on = path`: a predicate over the error.
@@ -144,21 +159,18 @@ pub fn classify<E: Classify>(error: &E, on: RetryOn) -> Failure {
     note = "the predicate is called with a reference to each error and returns whether to retry it"
 )]
 pub trait RetryPredicate<E> {
-    /// Whether to retry `error`.
-    fn should_retry(&self, error: &E) -> bool;
+    /// Whether to retry `error`. The error comes first: rustc then knows `E` from it before it
+    /// looks at the predicate, and reports a predicate over another type as not being a
+    /// `fn(&E) -> bool` rather than the error as a mismatched argument.
+    fn should_retry(error: &E, predicate: &Self) -> bool;
 }
 
+#[diagnostic::do_not_recommend]
 impl<E, F: Fn(&E) -> bool> RetryPredicate<E> for F {
     #[inline(always)]
-    fn should_retry(&self, error: &E) -> bool {
-        self(error)
+    fn should_retry(error: &E, predicate: &Self) -> bool {
+        predicate(error)
     }
-}
-
-/// Calls an `on = path` predicate.
-#[inline(always)]
-pub fn predicate<E, P: RetryPredicate<E>>(predicate: &P, error: &E) -> bool {
-    predicate.should_retry(error)
 }
 
 /// `on_retry = path`: a hook called before each sleep.
@@ -172,17 +184,12 @@ pub trait RetryHook {
     fn on_retry(&self, details: &RetryDetails);
 }
 
+#[diagnostic::do_not_recommend]
 impl<F: Fn(&RetryDetails)> RetryHook for F {
     #[inline(always)]
     fn on_retry(&self, details: &RetryDetails) {
         self(details)
     }
-}
-
-/// Calls an `on_retry = path` hook.
-#[inline(always)]
-pub fn hook<H: RetryHook>(hook: &H, details: &RetryDetails) {
-    hook.on_retry(details)
 }
 
 /// An error type that a timed-out attempt can be turned into.
@@ -201,12 +208,6 @@ impl<E: From<Elapsed>> FromElapsed for E {
     fn from_elapsed(elapsed: Elapsed) -> Self {
         E::from(elapsed)
     }
-}
-
-/// Turns a timed-out attempt into the function's error (for the `attempt_timeout` knob).
-#[inline(always)]
-pub fn from_elapsed<E: FromElapsed>(elapsed: Elapsed) -> E {
-    E::from_elapsed(elapsed)
 }
 
 /// Autoref specialisation (only a macro can use it: it resolves at the expansion site, where
@@ -296,9 +297,16 @@ pub fn timed_out_if(retry: bool) -> Failure {
     Failure::new(retry).with_class(Some(Class::Timeout))
 }
 
+/// Drops a failed attempt's error before the sleep, so the future does not carry it across.
+/// (A function rather than `drop`, which clippy flags in user code for types without `Drop`.)
+#[inline(always)]
+pub fn discard<E>(error: E) {
+    drop(error)
+}
+
 /// Sleeps between attempts of an async function.
-pub async fn sleep(delay: Duration) {
-    crate::sleep::sleep(delay).await
+pub fn sleep(delay: Duration) -> crate::sleep::Sleep {
+    crate::sleep::sleep(delay)
 }
 
 /// Sleeps between attempts of a sync function.

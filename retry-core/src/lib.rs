@@ -73,7 +73,7 @@ pub use classify::classify_chain;
 pub use details::RetryDetails;
 pub use jitter::Jitter;
 pub use policy::{Delays, Policy};
-pub use retrier::{Decision, Failure, GiveUpReason, Retrier};
+pub use retrier::{Clocked, Decision, Failure, GiveUpReason, Retrier};
 pub use retry_fn::{RetryIf, retry_fn, retry_fn_named};
 
 /// The error of an attempt that ran past its `attempt_timeout` (tokio's `Elapsed`).

@@ -29,17 +29,59 @@ use crate::jitter::Jitter;
 /// The defaults are bounded: 5 attempts (the first included), 500 ms initial delay, factor 2,
 /// full jitter, 30 s maximum delay, a 60 s deadline, no per-attempt timeout, server hints not
 /// capped.
-#[derive(Clone, Copy, Debug, PartialEq)]
+///
+/// Durations are kept in whole nanoseconds and saturate at `u64::MAX` ns (584 years), which
+/// also stands for "none" in the deadline and the attempt timeout: 48 bytes in all, where
+/// `Duration`s and `Option`s would take 80 — a policy is copied into every retried call.
+#[derive(Clone, Copy, PartialEq)]
 pub struct Policy {
-    backoff: Backoff,
-    attempts: u32,
-    initial: Duration,
-    max_delay: Duration,
+    initial: u64,
+    max_delay: u64,
     factor: f64,
+    deadline: u64,
+    attempt_timeout: u64,
+    attempts: u32,
+    backoff: Backoff,
     jitter: Jitter,
-    deadline: Option<Duration>,
-    attempt_timeout: Option<Duration>,
     cap_hints: bool,
+}
+
+/// Nanoseconds standing for "no deadline" or "no attempt timeout".
+const NONE: u64 = u64::MAX;
+
+/// `d` in whole nanoseconds, saturating.
+const fn nanos(d: Duration) -> u64 {
+    let n = d.as_nanos();
+    if n > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        n as u64
+    }
+}
+
+/// `nanos` as an optional duration, [`NONE`] being `None`.
+const fn optional(nanos: u64) -> Option<Duration> {
+    if nanos == NONE {
+        None
+    } else {
+        Some(Duration::from_nanos(nanos))
+    }
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("backoff", &self.backoff)
+            .field("attempts", &self.attempts)
+            .field("initial", &self.get_initial())
+            .field("max_delay", &self.get_max_delay())
+            .field("factor", &self.factor)
+            .field("jitter", &self.jitter)
+            .field("deadline", &self.get_deadline())
+            .field("attempt_timeout", &self.get_attempt_timeout())
+            .field("cap_hints", &self.cap_hints)
+            .finish()
+    }
 }
 
 impl Default for Policy {
@@ -54,12 +96,12 @@ impl Policy {
         Policy {
             backoff: Backoff::Exponential,
             attempts: 5,
-            initial: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
+            initial: 500_000_000,
+            max_delay: 30_000_000_000,
             factor: 2.0,
             jitter: Jitter::Full,
-            deadline: Some(Duration::from_secs(60)),
-            attempt_timeout: None,
+            deadline: 60_000_000_000,
+            attempt_timeout: NONE,
             cap_hints: false,
         }
     }
@@ -107,7 +149,7 @@ impl Policy {
     /// Sets the delay before the first retry, the unit every backoff scales.
     #[must_use]
     pub const fn initial(mut self, initial: Duration) -> Self {
-        self.initial = initial;
+        self.initial = nanos(initial);
         self
     }
 
@@ -115,7 +157,7 @@ impl Policy {
     /// unless [`cap_hints(true)`](Policy::cap_hints).
     #[must_use]
     pub const fn max_delay(mut self, max_delay: Duration) -> Self {
-        self.max_delay = max_delay;
+        self.max_delay = nanos(max_delay);
         self
     }
 
@@ -140,17 +182,17 @@ impl Policy {
 
     /// Sets the deadline of the whole call, attempts and sleeps included, on tokio's monotonic
     /// clock. No retry starts after it; the last sleep is cut to end at it; a server hint that
-    /// ends past it gives up at once.
+    /// ends past it gives up at once. A deadline past 584 years (`Duration::MAX`) is none.
     #[must_use]
     pub const fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
+        self.deadline = nanos(deadline);
         self
     }
 
     /// Removes the deadline: only the number of attempts bounds the call.
     #[must_use]
     pub const fn no_deadline(mut self) -> Self {
-        self.deadline = None;
+        self.deadline = NONE;
         self
     }
 
@@ -158,14 +200,14 @@ impl Policy {
     /// [`Class::Timeout`](crate::Class::Timeout) failure. Async calls only.
     #[must_use]
     pub const fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = Some(timeout);
+        self.attempt_timeout = nanos(timeout);
         self
     }
 
     /// Removes the per-attempt timeout (the default).
     #[must_use]
     pub const fn no_attempt_timeout(mut self) -> Self {
-        self.attempt_timeout = None;
+        self.attempt_timeout = NONE;
         self
     }
 
@@ -187,11 +229,11 @@ impl Policy {
     }
     /// The delay before the first retry.
     pub const fn get_initial(&self) -> Duration {
-        self.initial
+        Duration::from_nanos(self.initial)
     }
     /// The longest computed delay.
     pub const fn get_max_delay(&self) -> Duration {
-        self.max_delay
+        Duration::from_nanos(self.max_delay)
     }
     /// The exponential growth factor (at least 1).
     pub const fn get_factor(&self) -> f64 {
@@ -203,11 +245,11 @@ impl Policy {
     }
     /// The deadline of the whole call, if any.
     pub const fn get_deadline(&self) -> Option<Duration> {
-        self.deadline
+        optional(self.deadline)
     }
     /// The timeout of one attempt, if any.
     pub const fn get_attempt_timeout(&self) -> Option<Duration> {
-        self.attempt_timeout
+        optional(self.attempt_timeout)
     }
     /// Whether server hints are capped at `max_delay`.
     pub const fn get_cap_hints(&self) -> bool {
@@ -230,16 +272,16 @@ impl Policy {
             policy: *self,
             rng: seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed),
             retry: 0,
-            previous: self.initial,
+            previous: self.get_initial(),
         }
     }
 
     /// The delay before retry `n` (1-based) given the previous delay: backoff, then jitter,
     /// then the cap.
     pub(crate) fn delay(&self, n: u32, previous: Duration, rng: &mut fastrand::Rng) -> Duration {
-        let max = backoff::to_nanos(self.max_delay);
+        let max = self.max_delay as f64;
         let inputs = Inputs {
-            initial: backoff::to_nanos(self.initial),
+            initial: self.initial as f64,
             max,
             factor: self.factor,
             previous: backoff::to_nanos(previous),
@@ -250,7 +292,14 @@ impl Policy {
             Backoff::Decorrelated => base,
             _ => self.jitter.apply(base, rng),
         };
-        backoff::to_duration(jittered.min(max))
+        // NaN is `0 * inf`: a zero initial delay at a retry number past `f64`'s range. It
+        // means no delay; `f64::min` would turn it into the cap.
+        let capped = if jittered.is_nan() {
+            0.0
+        } else {
+            jittered.min(max)
+        };
+        backoff::to_duration(capped)
     }
 }
 

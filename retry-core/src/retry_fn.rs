@@ -60,36 +60,48 @@ impl<E, F: Fn(&E) -> bool> RetryIf<E> for F {
 /// `Policy::attempt_timeout` is not applied here: a timed-out last attempt would need an
 /// error of your type, which this generic function cannot make. Wrap the attempt in
 /// `tokio::time::timeout` yourself, or use `#[retry(attempt_timeout = "...")]`.
-pub async fn retry_fn<T, E, Fut>(
+pub fn retry_fn<T, E, Fut>(
     policy: Policy,
     on: impl RetryIf<E>,
     attempt: impl FnMut() -> Fut,
-) -> Result<T, E>
+) -> impl Future<Output = Result<T, E>>
 where
     Fut: Future<Output = Result<T, E>>,
 {
-    retry_fn_named("retry_fn", policy, on, attempt).await
+    retry_fn_named("retry_fn", policy, on, attempt)
 }
 
 /// [`retry_fn`], with `function` as the name in events, metrics and [`RetryDetails`](crate::RetryDetails).
-pub async fn retry_fn_named<T, E, Fut>(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold the policy twice"
+)]
+pub fn retry_fn_named<T, E, Fut>(
     function: &'static str,
     policy: Policy,
     on: impl RetryIf<E>,
     mut attempt: impl FnMut() -> Fut,
-) -> Result<T, E>
+) -> impl Future<Output = Result<T, E>>
 where
     Fut: Future<Output = Result<T, E>>,
 {
-    let mut retrier = Retrier::new(policy);
-    loop {
-        let error = match attempt().await {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
-        };
-        match retrier.record(function, &on.failure(&error), |_| {}) {
-            Decision::Retry(delay) => crate::sleep::sleep(delay).await,
-            Decision::GiveUp(_) => return Err(error),
+    // A plain fn returning an `async move` block, not an `async fn`: an async fn's state
+    // machine keeps its arguments and the locals made from them side by side, which would
+    // hold the policy twice in every pending call.
+    async move {
+        let mut retrier = Retrier::new(&policy);
+        loop {
+            let error = match retrier.clocked(attempt()).await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            match retrier.record(function, &on.failure(&error), |_| {}) {
+                Decision::Retry(delay) => {
+                    drop(error);
+                    crate::sleep::sleep(delay).await
+                }
+                Decision::GiveUp(_) => return Err(error),
+            }
         }
     }
 }

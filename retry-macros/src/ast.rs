@@ -38,7 +38,32 @@ pub enum Rebind {
 impl RetryFn {
     /// Reads the item the attribute is on; rejects what can never be retried.
     pub fn parse(item: TokenStream) -> syn::Result<RetryFn> {
-        let item: Item = syn::parse2(item.clone()).map_err(|_| {
+        // A method declared in a trait without a body (`fn f(&self) -> R;`) is not an `Item`.
+        if let Ok(decl) = syn::parse2::<syn::TraitItemFn>(item.clone())
+            && decl.default.is_none()
+        {
+            return Err(syn::Error::new(
+                decl.semi_token
+                    .map_or_else(|| decl.sig.ident.span(), |semi| semi.span),
+                format!(
+                    "`#[retry]` needs the body of `{}` to retry it; put the attribute on the method in each `impl` of the trait, or give this declaration a default body",
+                    decl.sig.ident
+                ),
+            ));
+        }
+        if let Ok(expr) = syn::parse2::<syn::Expr>(item.clone()) {
+            let what = match expr {
+                syn::Expr::Closure(_) => {
+                    "a closure; for a closure, call `retry_core::retry_fn(policy, on, || async { ... })`"
+                }
+                _ => "an expression; put it on the `fn` that does the fallible work",
+            };
+            return Err(syn::Error::new(
+                expr_span(&item),
+                format!("`#[retry]` goes on a function, not on {what}"),
+            ));
+        }
+        let item: Item = syn::parse2(item).map_err(|_| {
             syn::Error::new(
                 Span::call_site(),
                 "`#[retry]` goes on a function with a body",
@@ -49,10 +74,7 @@ impl RetryFn {
             other => {
                 return Err(syn::Error::new(
                     item_span(&other),
-                    format!(
-                        "`#[retry]` goes on a function, not on {}; put it on the `fn` that does the fallible work",
-                        describe(&other)
-                    ),
+                    format!("`#[retry]` goes on a function, not on {}", describe(&other)),
                 ));
             }
         };
@@ -60,17 +82,28 @@ impl RetryFn {
         check_signature(&sig)?;
         let output = match &sig.output {
             ReturnType::Type(_, ty) => (**ty).clone(),
+            // Pointed at the parentheses, where `-> Result<...>` goes.
             ReturnType::Default => {
                 return Err(syn::Error::new(
-                    sig.ident.span(),
+                    sig.paren_token.span.close(),
                     format!(
-                        "`#[retry]` needs a function that returns a `Result`, but `{}` returns `()`; only an `Err` can be retried",
+                        "`#[retry]` needs a function that returns a `Result`, but `{}` returns nothing; only an `Err` can be retried: add `-> Result<(), YourError>`",
                         sig.ident
                     ),
                 ));
             }
         };
         check_output(&output, sig.asyncness.is_some())?;
+        if certainly_not_result(&output) {
+            return Err(syn::Error::new_spanned(
+                &output,
+                format!(
+                    "`#[retry]` needs a function that returns a `Result`, but `{}` returns `{ty}`; only an `Err` can be retried: return `Result<{ty}, YourError>`",
+                    sig.ident,
+                    ty = type_text(&output),
+                ),
+            ));
+        }
         let rebinds = plan_arguments(&mut sig)?;
         Ok(RetryFn {
             attrs: func.attrs,
@@ -87,6 +120,15 @@ impl RetryFn {
     }
 }
 
+/// The first token of an expression (a closure's `|`, or its `move`/`async`).
+fn expr_span(tokens: &TokenStream) -> Span {
+    tokens
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span())
+}
+
 fn item_span(item: &Item) -> Span {
     match item {
         Item::Struct(s) => s.struct_token.span,
@@ -101,23 +143,28 @@ fn item_span(item: &Item) -> Span {
     }
 }
 
+/// What the item is, and where the attribute should go instead.
 fn describe(item: &Item) -> &'static str {
     match item {
-        Item::Struct(_) => "a struct",
-        Item::Enum(_) => "an enum",
-        Item::Union(_) => "a union",
-        Item::Const(_) => "a const",
-        Item::Static(_) => "a static",
-        Item::Impl(_) => "an impl block (put it on a method inside)",
-        Item::Trait(_) => "a trait (put it on a method of an impl)",
-        Item::Mod(_) => "a module",
-        Item::Type(_) => "a type alias",
-        Item::Use(_) => "a use declaration",
-        Item::ExternCrate(_) => "an extern crate",
-        Item::ForeignMod(_) => "an extern block",
-        Item::Macro(_) => "a macro invocation",
-        Item::TraitAlias(_) => "a trait alias",
-        _ => "this item",
+        Item::Struct(_) => "a struct; put it on the `fn` that does the fallible work",
+        Item::Enum(_) => "an enum; put it on the `fn` that does the fallible work",
+        Item::Union(_) => "a union; put it on the `fn` that does the fallible work",
+        Item::Const(_) => "a const; put it on the `fn` that does the fallible work",
+        Item::Static(_) => "a static; put it on the `fn` that does the fallible work",
+        Item::Impl(_) => "an impl block; put it on each method inside that should be retried",
+        Item::Trait(_) => {
+            "a trait; put it on the methods of the trait's `impl` blocks that should be retried"
+        }
+        Item::Mod(_) => "a module; put it on the `fn` that does the fallible work",
+        Item::Type(_) => "a type alias; put it on the `fn` that does the fallible work",
+        Item::Use(_) => "a use declaration; put it on the `fn` that does the fallible work",
+        Item::ExternCrate(_) => "an extern crate; put it on the `fn` that does the fallible work",
+        Item::ForeignMod(_) => {
+            "an extern block: a foreign function has no body to retry; wrap the call in a Rust `fn` and put it there"
+        }
+        Item::Macro(_) => "a macro invocation; put it on the `fn` that does the fallible work",
+        Item::TraitAlias(_) => "a trait alias; put it on the `fn` that does the fallible work",
+        _ => "this item; put it on the `fn` that does the fallible work",
     }
 }
 
@@ -167,6 +214,60 @@ fn check_output(output: &Type, is_async: bool) -> syn::Result<()> {
         )),
         None => Ok(()),
     }
+}
+
+/// Return types that are not a `Result` whatever the aliases in scope: rejected here with one
+/// clear error. Any other type (a path that may be an alias) is checked by the compiler
+/// through `retry_core::__private::IsResult`, whose message says the same.
+fn certainly_not_result(ty: &Type) -> bool {
+    const NOT_RESULTS: &[&str] = &[
+        "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32",
+        "i64", "i128", "isize", "f32", "f64", "String", "Option", "Vec", "Box",
+    ];
+    match ty {
+        Type::Tuple(_)
+        | Type::Reference(_)
+        | Type::Array(_)
+        | Type::Slice(_)
+        | Type::Never(_)
+        | Type::Ptr(_)
+        | Type::BareFn(_)
+        | Type::TraitObject(_) => true,
+        Type::Paren(inner) => certainly_not_result(&inner.elem),
+        Type::Path(path) if path.qself.is_none() => {
+            let segments = &path.path.segments;
+            let from_std = match segments.first() {
+                Some(first) if segments.len() > 1 => {
+                    first.ident == "std" || first.ident == "core" || first.ident == "alloc"
+                }
+                _ => path.path.leading_colon.is_none(),
+            };
+            from_std
+                && segments
+                    .last()
+                    .is_some_and(|last| NOT_RESULTS.iter().any(|name| last.ident == name))
+        }
+        _ => false,
+    }
+}
+
+/// A type as a user would write it (`Option<u32>`, not `Option < u32 >`).
+fn type_text(ty: &Type) -> String {
+    let mut text = quote::ToTokens::to_token_stream(ty).to_string();
+    for (spaced, tight) in [
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ::", "::"),
+        (":: ", "::"),
+        (" ,", ","),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+    ] {
+        text = text.replace(spaced, tight);
+    }
+    text
 }
 
 /// Decides, argument by argument, how each attempt gets it, rewriting the signature where an

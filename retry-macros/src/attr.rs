@@ -9,7 +9,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, Ident, LitFloat, LitInt, LitStr, Path, Token, bracketed};
 
 use crate::duration::parse_duration;
-use crate::suggest::did_you_mean;
+use crate::suggest::{did_you_mean, did_you_mean_option, example, list, quoted_list};
 
 /// Every option the attribute takes, in the order the docs list them.
 pub const OPTIONS: &[&str] = &[
@@ -112,24 +112,31 @@ impl Options {
                 key.span(),
                 format!(
                     "unknown `#[retry]` option `{name}`{}",
-                    did_you_mean(&name, OPTIONS, false)
+                    did_you_mean_option(&name)
                         .unwrap_or_else(|| format!("; expected one of {}", list(OPTIONS))),
                 ),
             ));
         }
-        if let Some(first) = self.keys.iter().find(|k| **k == key) {
-            let mut err =
-                syn::Error::new(key.span(), format!("duplicate `#[retry]` option `{name}`"));
-            err.combine(syn::Error::new(
-                first.span(),
-                format!("`{name}` is first given here"),
+        // One error, at the repeated key: a second error at the first key would read as a
+        // second problem.
+        if self.keys.contains(&key) {
+            return Err(syn::Error::new(
+                key.span(),
+                format!(
+                    "`#[retry]` option `{name}` is given twice; keep one `{name} = ...` and remove the other"
+                ),
             ));
-            return Err(err);
         }
         input.parse::<Token![=]>().map_err(|e| {
+            // At the end of the arguments syn's span is the whole attribute: point at the key.
+            let span = if input.is_empty() {
+                key.span()
+            } else {
+                e.span()
+            };
             syn::Error::new(
-                e.span(),
-                format!("expected `=` after `{name}`: write `{name} = ...`"),
+                span,
+                format!("`{name}` needs a value: write `{}`", example(&name)),
             )
         })?;
         match name.as_str() {
@@ -143,14 +150,18 @@ impl Options {
             "attempt_timeout" => self.attempt_timeout = Some(duration(input, &name)?),
             "factor" => self.factor = Some(parse_factor(input)?),
             "on_retry" => {
-                self.on_retry = Some(path(input, "on_retry", "fn(&retry_core::RetryDetails)")?)
+                self.on_retry = Some(path(
+                    input,
+                    "on_retry",
+                    "a `fn(&retry_core::RetryDetails)`",
+                )?)
             }
             "policy" => self.policy = Some(input.parse()?),
             "crate" => {
                 self.krate = Some(path(
                     input,
                     "crate",
-                    "the path of retry_core, such as `::my_retry`",
+                    "`retry_core` under its other name, without quotes",
                 )?)
             }
             _ => unreachable!("every name in OPTIONS has an arm"),
@@ -160,32 +171,23 @@ impl Options {
     }
 }
 
-/// `` `a`, `b` or `c` ``, for option names.
-pub fn list(names: &[&str]) -> String {
-    join(names.iter().map(|n| format!("`{n}`")).collect())
-}
-
-/// `"a", "b" or "c"`, for values written in quotes.
-pub fn quoted_list(names: &[&str]) -> String {
-    join(names.iter().map(|n| format!("\"{n}\"")).collect())
-}
-
-fn join(quoted: Vec<String>) -> String {
-    match quoted.split_last() {
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-        None => String::new(),
-    }
-}
-
 fn string(input: ParseStream, name: &str, what: &str) -> syn::Result<LitStr> {
     input
         .parse::<LitStr>()
-        .map_err(|_| syn::Error::new(input.span(), format!("`{name}` takes a string: {what}")))
+        .map_err(|e| syn::Error::new(e.span(), format!("`{name}` takes a string: {what}")))
 }
 
 /// A string that must be one of `choices`.
 fn choice(input: ParseStream, name: &str, choices: &[&str]) -> syn::Result<Spanned<String>> {
+    // The likeliest slip, a value without its quotes: say exactly what to write.
+    if let Ok(ident) = input.fork().parse::<Ident>()
+        && choices.contains(&ident.to_string().as_str())
+    {
+        return Err(syn::Error::new(
+            ident.span(),
+            format!("`{name}` takes its value in quotes: write `{name} = \"{ident}\"`"),
+        ));
+    }
     let what = quoted_list(choices);
     let lit = string(input, name, &what)?;
     let value = lit.value();
@@ -255,6 +257,18 @@ fn parse_on(input: ParseStream) -> syn::Result<Spanned<On>> {
     }
     if input.peek(Token![::]) || input.peek(Ident::peek_any) {
         let path: Path = input.parse()?;
+        // `on = rate_limit` is a class name without its quotes far more often than a
+        // predicate named like a class; such a predicate can still be named `self::rate_limit`.
+        if let Some(ident) = path.get_ident()
+            && CLASSES.contains(&ident.to_string().as_str())
+        {
+            return Err(syn::Error::new(
+                ident.span(),
+                format!(
+                    "class names go in quotes: write `on = \"{ident}\"`; for a predicate fn named `{ident}`, write `on = self::{ident}`"
+                ),
+            ));
+        }
         return Ok(Spanned {
             span: path.span(),
             value: On::Predicate(path),
@@ -307,10 +321,16 @@ fn parse_factor(input: ParseStream) -> syn::Result<Spanned<f64>> {
 fn duration(input: ParseStream, name: &str) -> syn::Result<Nanos> {
     if input.peek(LitInt) || input.peek(LitFloat) {
         let token: TokenStream = input.parse::<proc_macro2::TokenTree>()?.into();
+        // A whole number of 10 or more is likelier milliseconds than seconds.
+        let units = match token.to_string().parse::<u64>() {
+            Ok(n) if n >= 10 => ["ms", "s"],
+            _ => ["s", "ms"],
+        };
         return Err(syn::Error::new(
             token.span(),
             format!(
-                "`{name}` takes a duration in quotes with its unit, such as `{name} = \"{token}s\"` or `\"{token}ms\"`"
+                "`{name}` takes a duration in quotes with its unit, such as `{name} = \"{token}{}\"` or `\"{token}{}\"`",
+                units[0], units[1]
             ),
         ));
     }
@@ -329,9 +349,15 @@ fn duration(input: ParseStream, name: &str) -> syn::Result<Nanos> {
 }
 
 fn path(input: ParseStream, name: &str, what: &str) -> syn::Result<Path> {
-    input
-        .parse::<Path>()
-        .map_err(|e| syn::Error::new(e.span(), format!("`{name}` takes a path to {what}")))
+    input.parse::<Path>().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!(
+                "`{name}` takes a path to {what}, such as `{}`",
+                example(name)
+            ),
+        )
+    })
 }
 
 impl Parse for Spanned<String> {

@@ -3,16 +3,17 @@
 //! The expansion keeps the signature (owned arguments aside), runs the body once per attempt
 //! inside an `async` block (or a closure for a sync fn) so that its `return` and `?` end the
 //! attempt rather than the call, and hands every decision to `retry_core::Retrier`. Every
-//! trait bound it needs is checked through a `retry_core::__private` helper spanned at the
-//! user's token that caused it, so errors point at the user's code.
+//! trait bound it needs is checked through a `retry_core::__private` trait whose function is
+//! called at a [`Site`], the user's tokens that caused the bound, so errors point there.
 
 use proc_macro2::{Literal, Span, TokenStream};
-use quote::{ToTokens, quote, quote_spanned};
-use syn::spanned::Spanned;
+use quote::{ToTokens, quote};
 use syn::{Ident, Path, parse_quote};
 
 use crate::ast::{Rebind, RetryFn};
 use crate::attr::{On, Options};
+use crate::returns;
+use crate::site::{self, Site};
 
 /// Identifiers of the expansion's own locals: `mixed_site` hygiene keeps them out of the
 /// body's sight, so a user variable named like them can neither shadow nor see them.
@@ -21,10 +22,11 @@ fn local(name: &str) -> Ident {
 }
 
 pub fn expand(options: Options, func: RetryFn) -> TokenStream {
-    let krate: Path = options
+    let user_krate: Path = options
         .krate
         .clone()
         .unwrap_or_else(|| parse_quote!(::retry_core));
+    let krate = site::krate();
     let RetryFn {
         attrs,
         vis,
@@ -42,12 +44,15 @@ pub fn expand(options: Options, func: RetryFn) -> TokenStream {
     let value = local("__retry_value");
     let delay = local("__retry_delay");
     let outcome = local("__retry_outcome");
+    let limit = local("__retry_limit");
 
     let name = {
         let ident = sig.ident.to_string();
         quote!(::core::concat!(::core::module_path!(), "::", #ident))
     };
-    let policy = policy(&options, &krate);
+    // The retrier borrows its policy (a smaller future): a `const` policy is promoted to a
+    // `&'static`, a run-time one lives in a local of the call.
+    let (policy_local, policy) = policy(&options, &krate);
 
     let holders = rebinds.iter().filter_map(|rebind| match rebind {
         Rebind::Owned { holder, source, .. } => {
@@ -59,8 +64,13 @@ pub fn expand(options: Options, func: RetryFn) -> TokenStream {
         Rebind::Owned {
             holder, pat, ty, ..
         } => {
-            let take =
-                quote_spanned!(ty.span()=> #krate::__private::for_attempt(&mut #holder, #last));
+            // A missing `Clone` is reported at the argument's type.
+            let take = Site::of(ty).qualified_call(
+                site::nameable(ty),
+                quote!(#krate::__private::RetryClone),
+                "for_attempt",
+                quote!(&mut #holder, #last),
+            );
             quote!(let #pat = #take;)
         }
         Rebind::Reborrow { ident, mutable } => {
@@ -69,26 +79,36 @@ pub fn expand(options: Options, func: RetryFn) -> TokenStream {
         }
     });
 
-    let output_span = output.span();
-    let set_span = options.on.as_ref().map_or(output_span, |on| on.span);
-    let (on_error, on_timeout) = failures(&options, &krate, &error, set_span);
+    let (on_error, on_timeout) = failures(&options, &krate, &error, output);
 
     let hook = match &options.on_retry {
         Some(path) => {
             let details = local("__retry_details");
-            let call = quote_spanned!(path.span()=> #krate::__private::hook(&#path, #details));
+            let site = Site::of(path);
+            let reference = site.place(quote!(&));
+            let call = site.call(
+                quote!(#krate::__private::RetryHook::on_retry),
+                quote!(#reference #path, #details),
+            );
             quote!(|#details: &#krate::RetryDetails| #call)
         }
         None => quote!(|_: &#krate::RetryDetails| {}),
     };
 
-    let into_result = quote_spanned!(output_span=> #krate::__private::IsResult::into_result);
-    let from_result = quote_spanned!(output_span=> #krate::__private::IsResult::from_result);
+    // A return type that is not a `Result` is reported at the return type.
+    let output_site = Site::of(output);
+    let is_result = |func: &str, arg: TokenStream| {
+        let trait_path = quote!(#krate::__private::IsResult);
+        output_site.qualified_call(quote!(#output), trait_path, func, arg)
+    };
+    let into_result = |arg: TokenStream| is_result("into_result", arg);
+    let from_result = |arg: TokenStream| is_result("from_result", arg);
     let ok = quote!(::core::result::Result::Ok);
     let err = quote!(::core::result::Result::Err);
 
     let attempt = if is_async {
-        quote!(#krate::__private::typed::<#output, _>(async #block))
+        let body = returns::typed_body(block, output, &local("__retry_return"));
+        quote!(#krate::__private::typed::<#output, _>(async #body))
     } else {
         quote!(#krate::__private::typed_sync::<#output, _>(|| #block)())
     };
@@ -99,12 +119,17 @@ pub fn expand(options: Options, func: RetryFn) -> TokenStream {
     } else {
         None
     };
+    let into_value = into_result(quote!(#value));
+    let from_ok = from_result(quote!(#ok(#value)));
+    let from_err = from_result(quote!(#err(#error)));
     let classify_attempt = match timeout {
         Some(timeout) => quote! {
-            let #outcome = #krate::__private::run_with_timeout(#timeout, #attempt).await;
+            let #limit = #timeout;
+            let #outcome =
+                #krate::__private::run_with_timeout(&mut #state, #limit, #attempt).await;
             let (#error, #failure) = match #outcome {
-                #krate::__private::Outcome::Done(#value) => match #into_result(#value) {
-                    #ok(#value) => return #from_result(#ok(#value)),
+                #krate::__private::Outcome::Done(#value) => match #into_value {
+                    #ok(#value) => return #from_ok,
                     #err(#error) => {
                         let #failure = #on_error;
                         (#error, #failure)
@@ -117,14 +142,17 @@ pub fn expand(options: Options, func: RetryFn) -> TokenStream {
             };
         },
         None => {
+            // The deadline's clock starts when an async attempt first waits, or before a sync
+            // one (a call that succeeds at once never reads the clock).
             let run = if is_async {
-                quote!(#attempt.await)
+                quote!(#state.clocked(#attempt).await)
             } else {
-                attempt
+                quote!({ #state.start(); #attempt })
             };
+            let into_run = into_result(run);
             quote! {
-                let #error = match #into_result(#run) {
-                    #ok(#value) => return #from_result(#ok(#value)),
+                let #error = match #into_run {
+                    #ok(#value) => return #from_ok,
                     #err(#error) => #error,
                 };
                 let #failure = #on_error;
@@ -138,28 +166,44 @@ pub fn expand(options: Options, func: RetryFn) -> TokenStream {
         quote!(#krate::__private::sleep_blocking(#delay))
     };
 
+    // `crate = path` is resolved once, and reported at the user's path if it is wrong.
+    let krate_use = match &options.krate {
+        Some(path) => Site::of(path).place(quote!(as #krate)),
+        None => quote!(as #krate),
+    };
+
     quote! {
         #(#attrs)*
         #vis #sig {
+            use #user_krate #krate_use;
             #(#holders)*
+            #policy_local
             let mut #state = #krate::Retrier::new(#policy);
             loop {
                 let #last = #state.is_last_attempt();
                 #(#per_attempt)*
                 #classify_attempt
                 match #state.record(#name, &#failure, #hook) {
-                    #krate::Decision::Retry(#delay) => #sleep,
-                    #krate::Decision::GiveUp(_) => return #from_result(#err(#error)),
+                    #krate::Decision::Retry(#delay) => {
+                        // Not kept across the sleep: a large error would grow the future.
+                        #krate::__private::discard(#error);
+                        #sleep
+                    }
+                    #krate::Decision::GiveUp(_) => return #from_err,
                 }
             }
         }
     }
 }
 
-/// The `Policy` expression: the user's `policy = EXPR`, or a `const` built from the knobs.
-fn policy(options: &Options, krate: &Path) -> TokenStream {
+/// The `&Policy` the retrier borrows, and the statement that holds it when it is the user's
+/// `policy = EXPR`; for the knobs, a `const` that the reference promotes to `'static`.
+fn policy(options: &Options, krate: &Ident) -> (TokenStream, TokenStream) {
     if let Some(expr) = &options.policy {
-        return quote_spanned!(expr.span()=> { let __retry_policy: #krate::Policy = #expr; __retry_policy });
+        // A value of another type is reported at the expression, "expected `Policy`".
+        let ty = Site::of(expr).place(quote!(#krate::Policy));
+        let policy = local("__retry_policy");
+        return (quote!(let #policy: #ty = #expr;), quote!(&#policy));
     }
     let constructor = Ident::new(
         options
@@ -174,13 +218,15 @@ fn policy(options: &Options, krate: &Path) -> TokenStream {
         let n = attempts.value;
         knobs.extend(quote!(.attempts(#n)));
     }
-    if let Some(initial) = &options.initial {
-        let d = nanos(initial.value);
-        knobs.extend(quote!(.initial(#d)));
-    }
-    if let Some(max) = &options.max_delay {
-        let d = nanos(max.value);
-        knobs.extend(quote!(.max_delay(#d)));
+    for (method, value) in [
+        ("initial", &options.initial),
+        ("max_delay", &options.max_delay),
+    ] {
+        if let Some(d) = value {
+            let method = Ident::new(method, Span::call_site());
+            let d = nanos(d.value);
+            knobs.extend(quote!(.#method(#d)));
+        }
     }
     if let Some(factor) = &options.factor {
         let f = Literal::f64_suffixed(factor.value);
@@ -197,38 +243,52 @@ fn policy(options: &Options, krate: &Path) -> TokenStream {
         );
         knobs.extend(quote!(.jitter(#krate::Jitter::#variant)));
     }
-    if let Some(deadline) = &options.deadline {
-        let d = nanos(deadline.value);
-        knobs.extend(quote!(.deadline(#d)));
+    for (method, value) in [
+        ("deadline", &options.deadline),
+        ("attempt_timeout", &options.attempt_timeout),
+    ] {
+        if let Some(d) = value {
+            let method = Ident::new(method, Span::call_site());
+            let d = nanos(d.value);
+            knobs.extend(quote!(.#method(#d)));
+        }
     }
-    if let Some(timeout) = &options.attempt_timeout {
-        let d = nanos(timeout.value);
-        knobs.extend(quote!(.attempt_timeout(#d)));
-    }
-    quote!({
-        const __RETRY_POLICY: #krate::Policy = #krate::Policy::#constructor() #knobs;
-        __RETRY_POLICY
-    })
+    (
+        TokenStream::new(),
+        quote!({
+            const __RETRY_POLICY: #krate::Policy = #krate::Policy::#constructor() #knobs;
+            &__RETRY_POLICY
+        }),
+    )
 }
 
 /// The failure of an attempt that returned `error`, and of one that timed out.
 fn failures(
     options: &Options,
-    krate: &Path,
+    krate: &Ident,
     error: &Ident,
-    set_span: Span,
+    output: &syn::Type,
 ) -> (TokenStream, TokenStream) {
+    // The verdict is bound before the probe picks its method, so that the error type is as
+    // known as it will be: when the return type is not a `Result` (already reported), a
+    // predicate then still decides it, and the probe does not report it again.
     let probe = |retry: TokenStream| {
+        let verdict = local("__retry_verdict");
         quote!({
             #[allow(unused_imports)]
             use #krate::__private::{ViaClassify as _, ViaNothing as _};
-            (&&#krate::__private::Probe(&#error)).failure(#retry)
+            let #verdict: bool = #retry;
+            (&&#krate::__private::Probe(&#error)).failure(#verdict)
         })
     };
     match options.on.as_ref().map(|on| &on.value) {
         Some(On::Predicate(path)) => {
-            let verdict =
-                quote_spanned!(path.span()=> #krate::__private::predicate(&#path, &#error));
+            let site = Site::of(path);
+            let reference = site.place(quote!(&));
+            let verdict = site.call(
+                quote!(#krate::__private::RetryPredicate::should_retry),
+                quote!(&#error, #reference #path),
+            );
             (
                 probe(verdict.clone()),
                 quote!(#krate::__private::timed_out_if(#verdict)),
@@ -250,8 +310,16 @@ fn failures(
                 }
                 _ => quote!(#krate::RetryOn::TRANSIENT),
             };
-            let classify = quote_spanned!(set_span=> #krate::__private::classify(&#error, #set));
-            (classify, quote!(#krate::__private::timed_out(#set)))
+            // An error type without `Classify` is reported at the error type.
+            let (err_ty, site) = site::error_type(output, krate);
+            let classify = quote!(#krate::Classify);
+            let class =
+                site.qualified_call(err_ty.clone(), classify.clone(), "class", quote!(&#error));
+            let hint = site.qualified_call(err_ty, classify, "retry_after", quote!(&#error));
+            (
+                quote!(#krate::__private::classified(#class, #hint, #set)),
+                quote!(#krate::__private::timed_out(#set)),
+            )
         }
     }
 }
@@ -271,21 +339,31 @@ fn class_const(name: &str) -> Ident {
 /// The `Option<(Duration, fn(Elapsed) -> E)>` that bounds each attempt, or `None` when the
 /// expansion needs no timeout at all (the common case: a plain `.await`). Async fns only:
 /// a sync attempt cannot be abandoned (`valid.rs` rejects the knob there).
-fn timeout_source(options: &Options, krate: &Path, output: &syn::Type) -> Option<TokenStream> {
+fn timeout_source(options: &Options, krate: &Ident, output: &syn::Type) -> Option<TokenStream> {
     let state = local("__retry_state");
+    let limit = local("__retry_limit");
+    let convert = local("__retry_convert");
     if let Some(timeout) = &options.attempt_timeout {
-        let convert = quote_spanned!(timeout.span=> #krate::__private::from_elapsed);
-        return Some(quote!(#state.attempt_timeout().map(|t| (t, #convert as fn(_) -> _))));
+        // An error type without `From<Elapsed>` is reported at the `attempt_timeout` value.
+        let from_elapsed =
+            Site::at(timeout.span).place(quote!(#krate::__private::FromElapsed::from_elapsed));
+        return Some(
+            quote!(#state.attempt_timeout().map(|#limit| (#limit, #from_elapsed as fn(_) -> _))),
+        );
     }
     options.policy.as_ref()?;
     // A run-time policy may or may not carry a timeout: apply it when the error type can
     // stand for a timed-out attempt.
+    let output_site = Site::of(output);
+    let err_ty = site::err_of(output, krate);
+    let probe_type = output_site.place(quote!(#krate::__private::ElapsedProbe::<));
+    let probe_new = output_site.place(quote!(>::NEW));
     Some(quote!({
         #[allow(unused_imports)]
         use #krate::__private::{ElapsedVia as _, ElapsedNone as _};
-        (&&#krate::__private::ElapsedProbe::<<#output as #krate::__private::IsResult>::Err>::NEW)
+        (&&#probe_type #err_ty #probe_new)
             .converter()
-            .and_then(|convert| #state.attempt_timeout().map(|t| (t, convert)))
+            .and_then(|#convert| #state.attempt_timeout().map(|#limit| (#limit, #convert)))
     }))
 }
 

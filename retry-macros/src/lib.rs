@@ -10,6 +10,8 @@ mod ast;
 mod attr;
 mod duration;
 mod expand;
+mod returns;
+mod site;
 mod suggest;
 mod valid;
 
@@ -92,7 +94,15 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
         // Emit the function unchanged beside the error, so its callers do not pile up
         // follow-on errors about a missing function.
         Err(error) => {
-            let mut tokens = error.to_compile_error();
+            let error = error.to_compile_error();
+            // On an expression (a closure; unstable, but rustc still expands it) the output
+            // must be one expression too, or rustc reports a parse error instead of ours.
+            if syn::parse2::<syn::Item>(item2.clone()).is_err()
+                && syn::parse2::<syn::Expr>(item2.clone()).is_ok()
+            {
+                return quote::quote!({ #error #item2 }).into();
+            }
+            let mut tokens = error;
             tokens.extend(item2);
             tokens.into()
         }
@@ -113,6 +123,16 @@ fn expand(
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    valid::validate(&options, &func)?;
-    Ok(expand::expand(options, func))
+    match valid::validate(&options, &func) {
+        Ok(()) => Ok(expand::expand(options, func)),
+        // The function still parses and the options are well-formed: expand it anyway, with
+        // the knobs in error left out, so that the build also reports the function's other
+        // mistakes, and what the attribute names (a `policy` const, an `on_retry` fn) does not
+        // read as unused.
+        Err(errors) => {
+            let mut tokens = errors.to_compile_error();
+            tokens.extend(expand::expand(valid::without_errors(options), func));
+            Ok(tokens)
+        }
+    }
 }

@@ -134,7 +134,7 @@ pub fn validate(options: &Options, func: &RetryFn) -> syn::Result<()> {
             if classes[..i].iter().any(|c| c.value == class.value) {
                 errors.push(syn::Error::new(
                     class.span,
-                    format!("\"{}\" is listed twice", class.value),
+                    format!("\"{}\" is listed twice in `on`; remove one", class.value),
                 ));
             }
         }
@@ -148,6 +148,19 @@ pub fn validate(options: &Options, func: &RetryFn) -> syn::Result<()> {
             Err(first)
         }
     }
+}
+
+/// `options` without the values that the expansion cannot take (it takes every other
+/// rejected value as the policy does, or ignores it): for expanding beside the errors.
+pub fn without_errors(mut options: Options) -> Options {
+    if options
+        .factor
+        .as_ref()
+        .is_some_and(|f| !f.value.is_finite() || f.value < 1.0)
+    {
+        options.factor = None;
+    }
+    options
 }
 
 /// A duration in nanoseconds as the user would write it.

@@ -8,9 +8,9 @@ use crate::classify::classify_chain;
 
 impl Classify for reqwest::Error {
     /// A timeout is [`Class::Timeout`]; a failed connect, or a connection closed or reset
-    /// before the response was complete, is [`Class::Connect`]; an error from
-    /// `error_for_status` has its status's class; the rest (a bad URL, a redirect loop, a body
-    /// that does not decode) is [`Class::Permanent`].
+    /// before the response was complete (its body included), is [`Class::Connect`]; an error
+    /// from `error_for_status` has its status's class; the rest (a bad URL, a redirect loop, a
+    /// body that does not decode) is [`Class::Permanent`].
     fn class(&self) -> Class {
         if self.is_timeout() {
             return Class::Timeout;
@@ -21,9 +21,12 @@ impl Classify for reqwest::Error {
         if let Some(status) = self.status() {
             return status.class();
         }
-        if self.is_builder() || self.is_redirect() || self.is_decode() {
+        if self.is_builder() || self.is_redirect() {
             return Class::Permanent;
         }
+        // Not `is_decode` here: reqwest reports a body cut short by the connection
+        // (`bytes()`, `text()`, `json()`) as a decode error, whose cause is the transport's.
+        // A body that really does not decode has no transport cause, so stays permanent.
         transport_class(self).unwrap_or(Class::Permanent)
     }
 }

@@ -1,0 +1,8 @@
+use retry_core::retry;
+
+#[retry]
+struct Client {
+    url: String,
+}
+
+fn main() {}

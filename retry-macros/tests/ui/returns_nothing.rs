@@ -1,0 +1,6 @@
+use retry_core::retry;
+
+#[retry]
+async fn ping() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use retry_core::retry;
+
+#[retry(jitter = "random")]
+async fn fetch() -> std::io::Result<()> {
+    Ok(())
+}
+
+fn main() {}
