@@ -1,0 +1,277 @@
+//! Every retry is visible: a `tracing` event (target `retry`) with the fields operators filter
+//! on, and `metrics` counters labelled by function and class. A success emits nothing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::{Fail, ms};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use retry_core::{Class, Policy, RetryOn, retry, retry_fn_named};
+use tracing::field::{Field, Visit};
+use tracing::{Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+// ---- A tracing layer that keeps every event -------------------------------------------------
+
+#[derive(Clone, Debug)]
+struct Event {
+    target: String,
+    level: Level,
+    fields: BTreeMap<String, String>,
+}
+
+impl Event {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Event>>>);
+
+impl Capture {
+    fn retry_events(&self) -> Vec<Event> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.target == "retry")
+            .cloned()
+            .collect()
+    }
+}
+
+struct Fields(BTreeMap<String, String>);
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut fields = Fields(BTreeMap::new());
+        event.record(&mut fields);
+        self.0.lock().unwrap().push(Event {
+            target: event.metadata().target().to_owned(),
+            level: *event.metadata().level(),
+            fields: fields.0,
+        });
+    }
+}
+
+fn capture() -> (Capture, tracing::subscriber::DefaultGuard) {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let guard = tracing::subscriber::set_default(subscriber);
+    (capture, guard)
+}
+
+// ---- Metrics ---------------------------------------------------------------------------------
+
+/// `name{function,class}` → value, for the counters of one recorder.
+fn counters(snapshotter: &Snapshotter) -> BTreeMap<(String, String, String), u64> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let label = |name: &str| {
+                key.labels()
+                    .find(|l| l.key() == name)
+                    .map(|l| l.value().to_owned())
+                    .unwrap_or_default()
+            };
+            let DebugValue::Counter(n) = value else {
+                panic!("{} is not a counter", key.name());
+            };
+            (
+                (key.name().to_owned(), label("function"), label("class")),
+                n,
+            )
+        })
+        .collect()
+}
+
+fn key(name: &str, function: &str, class: &str) -> (String, String, String) {
+    (name.to_owned(), function.to_owned(), class.to_owned())
+}
+
+// ---- The functions under observation ------------------------------------------------------
+
+/// Fails with a 503-like error, then with a 429 and a hint of 1.5 s, then succeeds.
+#[retry(backoff = "constant", initial = "200ms", jitter = "none", attempts = 4)]
+async fn flaky(calls: &AtomicU32) -> Result<u32, Fail> {
+    let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
+    match n {
+        1 => Err(Fail::new(Class::Overloaded, n)),
+        2 => Err(Fail::hinted(Class::RateLimited, n, ms(1500))),
+        _ => Ok(n),
+    }
+}
+
+#[retry(backoff = "constant", initial = "10ms", attempts = 3)]
+async fn always_failing(class: Class) -> Result<(), Fail> {
+    Err(Fail::new(class, 0))
+}
+
+fn never(_: &String) -> bool {
+    false
+}
+
+#[retry(on = never)]
+async fn unclassified() -> Result<(), String> {
+    Err("nope".to_owned())
+}
+
+const FLAKY: &str = concat!(module_path!(), "::flaky");
+const ALWAYS: &str = concat!(module_path!(), "::always_failing");
+
+// ---- Tracing ---------------------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn each_retry_emits_one_event_with_its_fields() {
+    let (capture, _guard) = capture();
+    let calls = AtomicU32::new(0);
+    assert_eq!(flaky(&calls).await, Ok(3));
+
+    let events = capture.retry_events();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for e in &events {
+        assert_eq!(e.level, Level::INFO);
+        assert_eq!(e.field("message"), Some("retrying"));
+        assert_eq!(e.field("function"), Some(FLAKY));
+    }
+    let (first, second) = (&events[0], &events[1]);
+    assert_eq!(first.field("attempt"), Some("1"));
+    assert_eq!(first.field("delay_ms"), Some("200"));
+    assert_eq!(first.field("class"), Some("overloaded"));
+    assert_eq!(first.field("hint_ms"), None);
+    assert_eq!(second.field("attempt"), Some("2"));
+    assert_eq!(second.field("delay_ms"), Some("1500"));
+    assert_eq!(second.field("class"), Some("rate_limit"));
+    assert_eq!(second.field("hint_ms"), Some("1500"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_at_once_emits_nothing() {
+    let (capture, _guard) = capture();
+    let calls = AtomicU32::new(2);
+    assert_eq!(flaky(&calls).await, Ok(3));
+    assert!(capture.retry_events().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn giving_up_is_a_warning_and_a_permanent_error_a_debug_event() {
+    let (capture, _guard) = capture();
+    always_failing(Class::Timeout).await.unwrap_err();
+    let events = capture.retry_events();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let last = &events[2];
+    assert_eq!(last.level, Level::WARN);
+    assert_eq!(last.field("message"), Some("giving up"));
+    assert_eq!(last.field("function"), Some(ALWAYS));
+    assert_eq!(last.field("attempt"), Some("3"));
+    assert_eq!(last.field("class"), Some("timeout"));
+    assert_eq!(last.field("reason"), Some("attempts_exhausted"));
+
+    let (capture, _guard) = self::capture();
+    always_failing(Class::Permanent).await.unwrap_err();
+    let events = capture.retry_events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].level, Level::DEBUG);
+    assert_eq!(events[0].field("message"), Some("not retrying"));
+    assert_eq!(events[0].field("reason"), Some("not_retryable"));
+    assert_eq!(events[0].field("class"), Some("permanent"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unclassified_error_is_of_class_unknown() {
+    let (capture, _guard) = capture();
+    unclassified().await.unwrap_err();
+    let events = capture.retry_events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].field("class"), Some("unknown"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_fn_named_names_its_events() {
+    let (capture, _guard) = capture();
+    let policy = Policy::constant().attempts(2).initial(ms(5));
+    let result: Result<(), Fail> = retry_fn_named("billing::charge", policy, RetryOn::ALL, || {
+        std::future::ready(Err(Fail::new(Class::ServerError, 0)))
+    })
+    .await;
+    result.unwrap_err();
+    let events = capture.retry_events();
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.field("function") == Some("billing::charge"))
+    );
+    assert_eq!(events[0].field("class"), Some("server_error"));
+}
+
+// ---- Metrics ---------------------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn retries_and_give_ups_are_counted_by_function_and_class() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+
+    let calls = AtomicU32::new(0);
+    flaky(&calls).await.unwrap();
+    always_failing(Class::Connect).await.unwrap_err();
+
+    let got = counters(&snapshotter);
+    let want = BTreeMap::from([
+        (key("retry_attempts_total", FLAKY, "overloaded"), 1),
+        (key("retry_attempts_total", FLAKY, "rate_limit"), 1),
+        (key("retry_attempts_total", ALWAYS, "connect"), 2),
+        (key("retry_giveups_total", ALWAYS, "connect"), 1),
+    ]);
+    assert_eq!(got, want);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_or_a_permanent_first_failure_counts_nothing() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+
+    let calls = AtomicU32::new(2);
+    flaky(&calls).await.unwrap();
+    always_failing(Class::Permanent).await.unwrap_err();
+    assert_eq!(counters(&snapshotter), BTreeMap::new());
+}
+
+#[test]
+fn counters_also_work_through_with_local_recorder() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            always_failing(Class::Overloaded).await.unwrap_err();
+            always_failing(Class::Overloaded).await.unwrap_err();
+        })
+    });
+    let got = counters(&snapshotter);
+    assert_eq!(got[&key("retry_attempts_total", ALWAYS, "overloaded")], 4);
+    assert_eq!(got[&key("retry_giveups_total", ALWAYS, "overloaded")], 2);
+}
