@@ -49,6 +49,8 @@
 //!
 //! # Features
 //! - `reqwest` (default): [`Classify`] for `reqwest::Error` and `reqwest_middleware::Error`.
+//!   Also the [`middleware`] module: `RetryMiddleware` and `RateLimitMiddleware`, two layers for
+//!   a `reqwest_middleware` client that retry and pace requests without stampeding a server.
 //! - `anyhow`: [`Classify`] for `anyhow::Error`, by the first classifiable cause in its chain.
 
 #![warn(missing_docs)]
@@ -63,6 +65,9 @@ mod policy;
 mod retrier;
 mod retry_fn;
 mod sleep;
+
+#[cfg(feature = "reqwest")]
+pub mod middleware;
 
 #[doc(hidden)]
 pub mod __private;

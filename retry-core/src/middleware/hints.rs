@@ -1,0 +1,319 @@
+//! Reading what a server says about waiting: delay hints (`retry-after-ms`, `Retry-After`,
+//! `x-ratelimit-reset`), `x-should-retry`, and the `x-ratelimit-*` / `x-tokenlimit-*` family.
+//!
+//! Every parser here is total: a header that is missing, not UTF-8, not a number, negative,
+//! NaN, infinite or longer than [`MAX_HINT`] reads as "no hint", never as a panic or a wrapped
+//! duration.
+
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+use http::header::{HeaderName, RETRY_AFTER};
+
+/// The longest delay a header may ask for: one day. A longer value (an epoch timestamp sent
+/// where a delay was expected, a typo, a hostile server) is ignored as if it were absent.
+pub const MAX_HINT: Duration = Duration::from_secs(24 * 60 * 60);
+
+const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+const X_SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
+
+/// A delay hint and how much to trust its precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Hint {
+    /// The delay the server asked for.
+    pub(crate) delay: Duration,
+    /// Whether the header can only say whole seconds (`Retry-After: 1`, an HTTP date): the
+    /// true wait is then anywhere in the second before `delay`, since a server has to round
+    /// a 20 ms wait up to 1 s to say it at all.
+    pub(crate) coarse: bool,
+}
+
+impl Hint {
+    /// The earliest instant (as a delay from now) the hint can mean: the delay itself, or one
+    /// second less for a whole-second hint.
+    pub(crate) fn lower_bound(self) -> Duration {
+        if self.coarse {
+            self.delay.saturating_sub(Duration::from_secs(1))
+        } else {
+            self.delay
+        }
+    }
+}
+
+/// The delay a failed response asks for, in this order: `retry-after-ms` (milliseconds),
+/// `Retry-After` (seconds, integer or fractional, or an HTTP date), `x-ratelimit-reset`
+/// (seconds, possibly fractional, as Together sends it).
+///
+/// A value that does not parse, is negative, NaN, infinite, zero, or over [`MAX_HINT`] is
+/// skipped and the next header is read; a date in the past is no hint either. A zero hint is
+/// skipped on purpose, as the official OpenAI and Together SDKs do: "retry at once" would burn
+/// every attempt in a few milliseconds, so the policy's own backoff applies instead.
+///
+/// ```
+/// use std::time::Duration;
+/// use http::HeaderMap;
+/// use retry_core::middleware::delay_hint;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-ratelimit-reset", "0.075".parse().unwrap());
+/// assert_eq!(delay_hint(&headers), Some(Duration::from_millis(75)));
+///
+/// headers.insert("retry-after", "2".parse().unwrap());
+/// assert_eq!(delay_hint(&headers), Some(Duration::from_secs(2)));
+///
+/// headers.insert("retry-after-ms", "not a number".parse().unwrap());
+/// assert_eq!(delay_hint(&headers), Some(Duration::from_secs(2)));
+/// ```
+pub fn delay_hint(headers: &HeaderMap) -> Option<Duration> {
+    hint(headers, true).map(|h| h.delay)
+}
+
+/// [`delay_hint`], with the precision of the header it came from. `x-ratelimit-reset` is read
+/// only `with_reset`: it says when the rate limit's bucket is full again, which is a delay
+/// hint for a 429 but says nothing about when a 500 will be over.
+pub(crate) fn hint(headers: &HeaderMap, with_reset: bool) -> Option<Hint> {
+    let precise = |delay| Hint {
+        delay,
+        coarse: false,
+    };
+    let ms = text(headers, &RETRY_AFTER_MS)
+        .and_then(|v| number(v).map(|ms| ms / 1000.0))
+        .and_then(seconds);
+    ms.map(precise)
+        .or_else(|| text(headers, &RETRY_AFTER).and_then(retry_after))
+        .or_else(|| {
+            with_reset
+                .then(|| reset(headers, "x-ratelimit-reset"))
+                .flatten()
+                .map(precise)
+        })
+        .filter(|h| !h.delay.is_zero())
+}
+
+/// `x-should-retry: true` or `false` (any case, surrounding blanks ignored); `None` when the
+/// header is absent or says anything else. OpenAI's and Together's servers send it to
+/// override the client's own judgement, and their SDKs obey it before anything else.
+///
+/// ```
+/// use http::HeaderMap;
+/// use retry_core::middleware::should_retry;
+///
+/// let mut headers = HeaderMap::new();
+/// assert_eq!(should_retry(&headers), None);
+/// headers.insert("x-should-retry", "False".parse().unwrap());
+/// assert_eq!(should_retry(&headers), Some(false));
+/// ```
+pub fn should_retry(headers: &HeaderMap) -> Option<bool> {
+    let value = text(headers, &X_SHOULD_RETRY)?;
+    if value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The rate-limit headers of a response, as Together (and many OpenAI-compatible servers)
+/// send them: `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset`,
+/// `x-tokenlimit-limit`, `x-tokenlimit-remaining` (and `x-tokenlimit-reset` where a server
+/// sends one).
+///
+/// Together's documented meaning, which [`RateLimitMiddleware`](super::RateLimitMiddleware)
+/// relies on: a bucket that holds `limit` requests, has `remaining` of them left after this
+/// one, and is full again in `reset` seconds (a delay, possibly fractional, e.g. `0.075`).
+///
+/// Each header also has a `-dynamic` variant (`x-ratelimit-limit-dynamic`, ...), the limit
+/// currently in force for the organisation; when both are sent the tighter one wins: the
+/// smaller limit and remaining count, the later reset.
+///
+/// ```
+/// use std::time::Duration;
+/// use http::HeaderMap;
+/// use retry_core::middleware::RateLimitHeaders;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-ratelimit-limit", "10".parse().unwrap());
+/// headers.insert("x-ratelimit-remaining", "9".parse().unwrap());
+/// headers.insert("x-ratelimit-remaining-dynamic", "4".parse().unwrap());
+/// headers.insert("x-ratelimit-reset", "0.075".parse().unwrap());
+/// let limits = RateLimitHeaders::from_headers(&headers);
+/// assert_eq!(limits.limit, Some(10));
+/// assert_eq!(limits.remaining, Some(4));
+/// assert_eq!(limits.reset, Some(Duration::from_millis(75)));
+/// assert_eq!(limits.token_limit, None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimitHeaders {
+    /// Requests the bucket holds (`x-ratelimit-limit`).
+    pub limit: Option<u64>,
+    /// Requests left (`x-ratelimit-remaining`).
+    pub remaining: Option<u64>,
+    /// Time until the request bucket is full again (`x-ratelimit-reset`).
+    pub reset: Option<Duration>,
+    /// Tokens the bucket holds (`x-tokenlimit-limit`).
+    pub token_limit: Option<u64>,
+    /// Tokens left (`x-tokenlimit-remaining`).
+    pub token_remaining: Option<u64>,
+    /// Time until the token bucket is full again (`x-tokenlimit-reset`), where sent.
+    pub token_reset: Option<Duration>,
+}
+
+impl RateLimitHeaders {
+    /// Reads the headers; a missing or unreadable one is `None`.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        RateLimitHeaders {
+            limit: count(headers, "x-ratelimit-limit"),
+            remaining: count(headers, "x-ratelimit-remaining"),
+            reset: reset(headers, "x-ratelimit-reset"),
+            token_limit: count(headers, "x-tokenlimit-limit"),
+            token_remaining: count(headers, "x-tokenlimit-remaining"),
+            token_reset: reset(headers, "x-tokenlimit-reset"),
+        }
+    }
+
+    /// Whether no rate-limit header was readable.
+    pub fn is_empty(&self) -> bool {
+        *self == RateLimitHeaders::default()
+    }
+}
+
+/// A header's value as trimmed text, if it is there and visible ASCII.
+fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// A finite, non-negative decimal number (`12`, `0.075`, `1e3`), or `None`.
+fn number(text: &str) -> Option<f64> {
+    // `f64::from_str` accepts "inf" and "NaN"; the checks below reject them.
+    let value: f64 = text.parse().ok()?;
+    (value.is_finite() && value >= 0.0).then_some(value)
+}
+
+/// `secs` as a duration, if it is within [`MAX_HINT`].
+fn seconds(secs: f64) -> Option<Duration> {
+    if !(0.0..=MAX_HINT.as_secs_f64()).contains(&secs) {
+        return None;
+    }
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// `Retry-After`: delay-seconds (integer per RFC 9110, fractional as some servers send) or an
+/// HTTP date. Whole seconds and dates are coarse.
+fn retry_after(value: &str) -> Option<Hint> {
+    if let Some(secs) = number(value) {
+        let coarse = value.bytes().all(|b| b.is_ascii_digit());
+        return seconds(secs).map(|delay| Hint { delay, coarse });
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    // A date in the past means "now", which is no hint (see `delay_hint`).
+    let delay = date.duration_since(SystemTime::now()).ok()?;
+    (delay <= MAX_HINT).then_some(Hint {
+        delay,
+        coarse: true,
+    })
+}
+
+/// The tighter of `name` and `name-dynamic`, as a count (a fractional count is rounded down).
+fn count(headers: &HeaderMap, name: &str) -> Option<u64> {
+    let one = |name: &str| {
+        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        // `as` saturates: a count beyond u64 (it would have to be absurd) reads as u64::MAX.
+        text(headers, &name).and_then(number).map(|n| n as u64)
+    };
+    let plain = one(name);
+    let dynamic = one(&format!("{name}-dynamic"));
+    match (plain, dynamic) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The later of `name` and `name-dynamic`, as a delay in seconds.
+fn reset(headers: &HeaderMap, name: &str) -> Option<Duration> {
+    let one = |name: &str| {
+        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        text(headers, &name).and_then(number).and_then(seconds)
+    };
+    let plain = one(name);
+    let dynamic = one(&format!("{name}-dynamic"));
+    plain.max(dynamic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn order_and_precision() {
+        let h = hint(
+            &headers(&[
+                ("retry-after-ms", "250"),
+                ("retry-after", "3"),
+                ("x-ratelimit-reset", "1"),
+            ]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(h.delay, Duration::from_millis(250));
+        assert!(!h.coarse);
+        let h = hint(
+            &headers(&[("retry-after", "3"), ("x-ratelimit-reset", "1")]),
+            true,
+        )
+        .unwrap();
+        assert_eq!((h.delay, h.coarse), (Duration::from_secs(3), true));
+        assert_eq!(h.lower_bound(), Duration::from_secs(2));
+        let h = hint(&headers(&[("retry-after", "1.5")]), true).unwrap();
+        assert_eq!(hint(&headers(&[("x-ratelimit-reset", "1")]), false), None);
+        assert_eq!((h.delay, h.coarse), (Duration::from_millis(1500), false));
+    }
+
+    #[test]
+    fn garbage_is_no_hint() {
+        for bad in ["-1", "NaN", "inf", "-inf", "1e300", "", "soon", "0", "0.0"] {
+            assert_eq!(delay_hint(&headers(&[("retry-after", bad)])), None, "{bad}");
+            assert_eq!(
+                delay_hint(&headers(&[("retry-after-ms", bad)])),
+                None,
+                "{bad}"
+            );
+        }
+        assert_eq!(delay_hint(&headers(&[("retry-after", "86401")])), None);
+        assert_eq!(
+            delay_hint(&headers(&[("retry-after-ms", "86400001")])),
+            None
+        );
+        assert_eq!(
+            delay_hint(&headers(&[(
+                "retry-after",
+                "Wed, 21 Oct 2015 07:28:00 GMT"
+            )])),
+            None
+        );
+    }
+
+    #[test]
+    fn dates_in_the_future() {
+        let at = SystemTime::now() + Duration::from_secs(30);
+        let h = hint(
+            &headers(&[("retry-after", &httpdate::fmt_http_date(at))]),
+            true,
+        )
+        .unwrap();
+        assert!(h.coarse);
+        assert!(h.delay > Duration::from_secs(28) && h.delay <= Duration::from_secs(30));
+    }
+}

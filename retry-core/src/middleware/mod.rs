@@ -1,0 +1,58 @@
+//! reqwest middleware that retries and paces requests without ever stampeding a server
+//! (feature `reqwest`, on by default).
+//!
+//! Two layers for a [`reqwest_middleware`] stack:
+//!
+//! ```
+//! use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
+//!
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(RetryMiddleware::default())       // outer: decides whether and when to try again
+//!     .with(RateLimitMiddleware::default())   // inner: every attempt, retries included, waits its turn
+//!     .build();
+//! # let _ = client;
+//! ```
+//!
+//! - [`RetryMiddleware`] retries what is worth retrying (429, 5xx but 501/505, 408, timeouts,
+//!   dropped connections; `x-should-retry` first), obeys the server's delay hints, and gives up
+//!   within the [`Policy`](crate::Policy)'s attempts and deadline. It drives the same
+//!   [`Retrier`](crate::Retrier) as `#[retry]`, with the same events and metrics.
+//! - [`RateLimitMiddleware`] paces requests per host at a rate it learns from the server
+//!   (or one you set), and when any request gets a 429 it holds every request to that host
+//!   until the hinted reset, then releases them one at a time, in order.
+//!
+//! # Why the retry layer goes outside
+//! Middleware runs in the order it is added: the first `.with` wraps the rest. With retry
+//! outside, each attempt (the first and every retry) passes through the limiter, so a retry
+//! waits its turn like any other request, and the limiter sees every response and learns from
+//! it. The limiter also tells the retry layer when it is already holding the host after a 429,
+//! so the retry queues at once (ahead of the requests that came after it) instead of sleeping
+//! on its own and then queueing again.
+//!
+//! The other way round, the limiter would admit a request once and the retry layer below it
+//! would then retry on its own schedule, unpaced: the retries of a hundred tasks would reach the
+//! server together, which is the stampede this module exists to prevent.
+//!
+//! # Using one alone
+//! - [`RetryMiddleware`] alone: retries each request on its own, sleeping the server's hint
+//!   (the whole of a `Retry-After: 1`) or the policy's jittered backoff. Enough for a client
+//!   that sends one request at a time.
+//! - [`RateLimitMiddleware`] alone: paces and holds requests, never retries; a 429 comes back
+//!   to the caller (with every other request to that host held until the cooldown ends).
+//!   Enough when something above already retries, such as a `#[retry]` function around the
+//!   call; that retry then waits its turn in the limiter too.
+//!
+//! # Reading the headers yourself
+//! [`delay_hint`], [`should_retry`] and [`RateLimitHeaders`] are the parsers both layers use.
+//! They never panic and never return a negative, infinite or absurd delay: anything over
+//! [`MAX_HINT`] (a day) is ignored.
+
+mod attempts;
+mod hints;
+mod rate_limit;
+mod retry;
+
+pub use attempts::Attempts;
+pub use hints::{MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
+pub use rate_limit::{RateLimitBuilder, RateLimitMiddleware};
+pub use retry::RetryMiddleware;

@@ -1,0 +1,210 @@
+//! The state one host's requests share: their queue, their schedule, what was learned of the
+//! host's limits, and the cooldown a 429 starts for all of them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+use reqwest::Url;
+use tokio::time::Instant;
+
+use super::Config;
+use super::adaptive::{Adaptive, Outcome};
+use super::pacer::{Admission, Queue, Schedule};
+use super::quota::{RequestQuota, TokenPace};
+use crate::middleware::hints::{self, RateLimitHeaders};
+
+/// Every host a limiter has seen, by `scheme://host:port`.
+#[derive(Debug, Default)]
+pub(crate) struct Hosts {
+    map: Mutex<HashMap<String, Arc<Host>>>,
+}
+
+impl Hosts {
+    /// The state of `url`'s host, made on first use.
+    pub(crate) fn get(&self, url: &Url, config: &Config) -> Arc<Host> {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry(key(url))
+            .or_insert_with(|| Arc::new(Host::new(config)))
+            .clone()
+    }
+
+    /// The state of `url`'s host, if a request has gone there.
+    pub(crate) fn find(&self, url: &Url) -> Option<Arc<Host>> {
+        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(&key(url)).cloned()
+    }
+}
+
+/// `scheme://host:port`: one API, one budget. Two ports of one machine are two hosts.
+fn key(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or_default()
+    )
+}
+
+/// One host's shared state.
+pub(crate) struct Host {
+    /// Times in the schedule are durations since this instant.
+    pub(crate) origin: Instant,
+    state: Mutex<HostState>,
+    /// A fixed request quota (lock-free; only the head of the queue asks it).
+    pub(crate) quota: Option<RequestQuota>,
+    /// Whether requests need a token estimate (a token quota was set or learned).
+    tokens_configured: bool,
+    configured_tokens: Option<(f64, f64)>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The part of a host's state behind its lock.
+#[derive(Debug)]
+pub(crate) struct HostState {
+    pub(crate) queue: Queue,
+    pub(crate) schedule: Schedule,
+    pub(crate) learner: Option<Adaptive>,
+}
+
+impl HostState {
+    pub(crate) fn admission(&self) -> Admission {
+        Admission {
+            epoch: self.learner.as_ref().map_or(0, Adaptive::epoch),
+            rate: self.learner.as_ref().map_or(f64::INFINITY, Adaptive::rate),
+        }
+    }
+}
+
+/// What the limiter did about a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    /// The host is holding every request until a cooldown ends: a retry need not sleep on
+    /// its own, the limiter will hold it until then.
+    pub(crate) holding: bool,
+}
+
+impl Host {
+    fn new(config: &Config) -> Self {
+        let origin = Instant::now();
+        let quota = config
+            .requests
+            .map(|(count, period)| RequestQuota::new(count, period, config.burst, origin));
+        let configured_tokens = config.tokens_per_minute.map(|tpm| {
+            let rate = f64::from(tpm.max(1)) / 60.0;
+            // One second's worth at once: what a server measuring per second would accept.
+            (rate, rate.max(1.0))
+        });
+        let mut schedule = Schedule::new();
+        schedule.tokens = configured_tokens.map(|(rate, cap)| TokenPace::new(rate, cap));
+        let learner = config.adaptive.then(|| Adaptive::new(config.initial_rate));
+        if let Some(learner) = &learner {
+            schedule.set_pace(Some(learner.rate()), 1);
+        }
+        Host {
+            origin,
+            state: Mutex::new(HostState {
+                queue: Queue::default(),
+                schedule,
+                learner,
+            }),
+            quota,
+            tokens_configured: configured_tokens.is_some(),
+            configured_tokens,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HostState> {
+        // The state stays consistent between statements; a panic elsewhere must not wedge
+        // every request to the host.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether requests to this host are charged tokens.
+    pub(crate) fn counts_tokens(&self) -> bool {
+        self.tokens_configured || self.lock().schedule.tokens.is_some()
+    }
+
+    /// Learns from the answer to a request admitted as `sent`: `status` and `headers` are
+    /// `None` for a transport error.
+    pub(crate) fn observe(
+        &self,
+        sent: &Admission,
+        status: Option<StatusCode>,
+        headers: Option<&HeaderMap>,
+    ) -> Verdict {
+        let limits = headers
+            .map(RateLimitHeaders::from_headers)
+            .unwrap_or_default();
+        let rate_limited = status == Some(StatusCode::TOO_MANY_REQUESTS);
+        let now = self.origin.elapsed();
+        let mut state = self.lock();
+
+        // The shared cooldown: the hint of a 429, the reset of an empty bucket.
+        let mut pause = None::<Duration>;
+        if rate_limited {
+            pause = headers
+                .and_then(|h| hints::hint(h, true))
+                .map(|h| h.lower_bound());
+        }
+        if limits.remaining == Some(0) {
+            pause = pause.max(limits.reset);
+        }
+        if limits.token_remaining == Some(0) {
+            pause = pause.max(limits.token_reset.or(Some(Duration::from_secs(1))));
+        }
+
+        if let Some(learner) = &mut state.learner {
+            let outcome = if rate_limited {
+                Outcome::RateLimited
+            } else {
+                Outcome::Taken
+            };
+            if learner.observe(now, sent, outcome, &limits) {
+                // A 429 at the current pace, with a hint too coarse to use or none, still
+                // pauses everyone briefly. (Not the 429s to requests sent before the pace was
+                // cut: a stream of those would hold the host for as long as they keep coming.)
+                pause = pause.max(Some(learner.pause()));
+            }
+            let rate = learner.rate();
+            let learned_tokens = learner.tokens();
+            state.schedule.set_pace(Some(rate), 1);
+            if let Some((rate, capacity)) = learned_tokens {
+                let (rate, capacity) = match self.configured_tokens {
+                    Some((r, c)) => (rate.min(r), capacity.min(c)),
+                    None => (rate, capacity),
+                };
+                match &mut state.schedule.tokens {
+                    Some(pace) => pace.set(rate, capacity),
+                    None => state.schedule.tokens = Some(TokenPace::new(rate, capacity)),
+                }
+            }
+        }
+
+        if let Some(pause) = pause.filter(|p| !p.is_zero()) {
+            state.schedule.cool_down_until(now.saturating_add(pause));
+        }
+        state.queue.wake_head();
+        Verdict {
+            holding: rate_limited && state.schedule.cooldown_until() > now,
+        }
+    }
+
+    /// The current pace (requests per second), if the host is paced.
+    pub(crate) fn pace(&self) -> Option<f64> {
+        self.lock().learner.as_ref().map(Adaptive::rate)
+    }
+
+    /// How many requests are waiting for their turn.
+    pub(crate) fn waiting(&self) -> usize {
+        self.lock().queue.len()
+    }
+}

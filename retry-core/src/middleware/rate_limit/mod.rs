@@ -1,0 +1,251 @@
+//! [`RateLimitMiddleware`]: a client-side limiter that paces requests per host, shares one
+//! cooldown among them when the server says "too many", and learns the server's rate.
+
+mod adaptive;
+mod host;
+mod pacer;
+mod quota;
+mod tokens;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::Extensions;
+use reqwest::{Request, Response, Url};
+use reqwest_middleware::{Middleware, Next, Result};
+
+use host::Hosts;
+
+/// A client-side rate limiter for a reqwest-middleware stack.
+///
+/// - **Per host, shared by clones.** Every clone of one limiter shares its state (an `Arc`),
+///   keyed by `scheme://host:port`: every task that talks to one API shares one budget. A
+///   host's state lives as long as the limiter (a limiter is meant for the few APIs a client
+///   talks to, not for crawling a million hosts).
+/// - **Shared cooldown.** When a response is a 429 or carries `x-ratelimit-remaining: 0`,
+///   every request to that host waits, not only the one that got it: until the hinted reset
+///   (`retry-after-ms`, `Retry-After`, `x-ratelimit-reset`), then they leave one at a time, in
+///   the order they arrived, at the learned pace. A whole-second hint (`Retry-After: 1`, an
+///   HTTP date) only says the wait ends within that second, so the shared cooldown ends at the
+///   start of it and the pace does the rest; the request that got the 429 still waits the whole
+///   hint when [`RetryMiddleware`](super::RetryMiddleware) runs without this limiter under it.
+///   A 429 with no usable hint pauses the host for 1.5 intervals of the (cut) pace: long
+///   enough for the server to recover a request or two, not a long stall.
+/// - **Adaptive** (the default). The pace is learned from `x-ratelimit-limit`, `-remaining`,
+///   `-reset` and `x-tokenlimit-*` (and their `-dynamic` variants) when the server sends them
+///   (read as Together documents them: a bucket of `limit`, `remaining` left, full again in
+///   `reset` seconds); without them, from 429s and successes (a slow start, then a
+///   multiplicative decrease measured from how far over the rate the pace went, and an
+///   additive increase of 3 % a second), so it converges on the rate the server allows. It
+///   starts at 20 requests per second.
+/// - **Fixed quotas** ([`per_second`](Self::per_second), [`per_minute`](Self::per_minute),
+///   [`tokens_per_minute`](Self::tokens_per_minute)), on top of the learning, for limits you
+///   know in advance.
+/// - **Cancellation-safe.** A request waits in a FIFO queue and takes no slot until it goes: a
+///   dropped request leaves the queue, and the next one moves up.
+///
+/// ```
+/// use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
+///
+/// // Adaptive, for a server whose limit is unknown or changes:
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(RetryMiddleware::default())
+///     .with(RateLimitMiddleware::default())
+///     .build();
+///
+/// // A known limit: 600 requests and 180,000 tokens a minute, paced evenly.
+/// let limiter = RateLimitMiddleware::builder()
+///     .per_minute(600)
+///     .tokens_per_minute(180_000)
+///     .build();
+/// # let _ = (client, limiter);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct RateLimitMiddleware {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    config: Config,
+    hosts: Hosts,
+}
+
+/// How a limiter is set up; every host gets its own state from it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    /// A fixed request quota: `count` per `period`.
+    pub(crate) requests: Option<(u32, Duration)>,
+    /// How many requests of the fixed quota may go back to back.
+    pub(crate) burst: u32,
+    pub(crate) tokens_per_minute: Option<u32>,
+    pub(crate) adaptive: bool,
+    pub(crate) initial_rate: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            requests: None,
+            burst: 1,
+            tokens_per_minute: None,
+            adaptive: true,
+            initial_rate: adaptive::INITIAL_RATE,
+        }
+    }
+}
+
+/// Builds a [`RateLimitMiddleware`]; from [`RateLimitMiddleware::builder`].
+#[derive(Clone, Copy, Debug, Default)]
+#[must_use]
+pub struct RateLimitBuilder {
+    config: Config,
+}
+
+impl RateLimitBuilder {
+    /// At most `n` requests a second to each host, evenly spaced (`0` is taken as 1).
+    pub fn per_second(mut self, n: u32) -> Self {
+        self.config.requests = Some((n.max(1), Duration::from_secs(1)));
+        self
+    }
+
+    /// At most `n` requests a minute to each host, evenly spaced (`0` is taken as 1).
+    pub fn per_minute(mut self, n: u32) -> Self {
+        self.config.requests = Some((n.max(1), Duration::from_secs(60)));
+        self
+    }
+
+    /// How many requests of the fixed quota may go back to back after a quiet spell
+    /// (default 1: evenly spaced, the safe choice against a server that measures per second).
+    pub fn burst(mut self, n: u32) -> Self {
+        self.config.burst = n.max(1);
+        self
+    }
+
+    /// At most `n` tokens a minute to each host, one second's worth at once.
+    ///
+    /// A request's cost is estimated before it is sent: a quarter of its body's length in
+    /// bytes (about four bytes per token; JSON syntax included, erring on the side of waiting)
+    /// plus the body's `max_tokens` or `max_completion_tokens` (the completion the server
+    /// reserves). A streamed body costs 1. A request larger than one second's worth still
+    /// goes, once the budget is full, and the requests after it wait for the debt to clear.
+    pub fn tokens_per_minute(mut self, n: u32) -> Self {
+        self.config.tokens_per_minute = Some(n.max(1));
+        self
+    }
+
+    /// Whether to learn the pace from responses (default `true`). Without it, only the fixed
+    /// quotas pace requests; a 429's hint still starts the shared cooldown.
+    pub fn adaptive(mut self, adaptive: bool) -> Self {
+        self.config.adaptive = adaptive;
+        self
+    }
+
+    /// The adaptive pace before anything is learned, in requests per second (default 20).
+    /// Non-positive or NaN values are ignored.
+    pub fn initial_rate(mut self, per_second: f64) -> Self {
+        if per_second > 0.0 {
+            self.config.initial_rate = per_second;
+        }
+        self
+    }
+
+    /// The limiter.
+    pub fn build(self) -> RateLimitMiddleware {
+        RateLimitMiddleware {
+            shared: Arc::new(Shared {
+                config: self.config,
+                hosts: Hosts::default(),
+            }),
+        }
+    }
+}
+
+impl RateLimitMiddleware {
+    /// The adaptive limiter with no fixed quota (the same as `default()`).
+    pub fn new() -> Self {
+        RateLimitMiddleware::default()
+    }
+
+    /// A builder, for fixed quotas and other settings.
+    pub fn builder() -> RateLimitBuilder {
+        RateLimitBuilder::default()
+    }
+
+    /// At most `n` requests a second to each host, evenly spaced, still adaptive below that.
+    pub fn per_second(n: u32) -> Self {
+        RateLimitMiddleware::builder().per_second(n).build()
+    }
+
+    /// At most `n` requests a minute to each host, evenly spaced, still adaptive below that.
+    pub fn per_minute(n: u32) -> Self {
+        RateLimitMiddleware::builder().per_minute(n).build()
+    }
+
+    /// At most `n` tokens a minute to each host (see [`RateLimitBuilder::tokens_per_minute`]
+    /// for the estimate), still adaptive.
+    pub fn tokens_per_minute(n: u32) -> Self {
+        RateLimitMiddleware::builder().tokens_per_minute(n).build()
+    }
+
+    /// The pace learned for `url`'s host, in requests per second: `None` if no request has
+    /// gone there or the limiter is not adaptive.
+    pub fn pace(&self, url: &Url) -> Option<f64> {
+        self.shared.hosts.find(url).and_then(|host| host.pace())
+    }
+
+    /// How many requests to `url`'s host are waiting for their turn.
+    pub fn waiting(&self, url: &Url) -> usize {
+        self.shared.hosts.find(url).map_or(0, |host| host.waiting())
+    }
+}
+
+/// A request's place in line, kept in its extensions so that its retries keep it.
+#[derive(Clone, Copy, Debug)]
+struct Ticket(u64);
+
+/// Set in a request's extensions when this limiter answered a 429 by holding the host: the
+/// retry layer above need not sleep on its own, the next attempt will wait here.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeldByLimiter;
+
+fn next_ticket() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[async_trait::async_trait]
+impl Middleware for RateLimitMiddleware {
+    async fn handle(
+        &self,
+        req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<Response> {
+        let host = self.shared.hosts.get(req.url(), &self.shared.config);
+        let ticket = match extensions.get::<Ticket>() {
+            Some(ticket) => ticket.0,
+            None => {
+                let ticket = next_ticket();
+                extensions.insert(Ticket(ticket));
+                ticket
+            }
+        };
+        let cost = if host.counts_tokens() {
+            tokens::estimate(&req)
+        } else {
+            1
+        };
+        let sent = host.admit(ticket, cost).await;
+        let result = next.run(req, extensions).await;
+        let verdict = match &result {
+            Ok(response) => host.observe(&sent, Some(response.status()), Some(response.headers())),
+            Err(_) => host.observe(&sent, None, None),
+        };
+        if verdict.holding {
+            extensions.insert(HeldByLimiter);
+        }
+        result
+    }
+}

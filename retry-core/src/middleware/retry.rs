@@ -1,0 +1,191 @@
+//! [`RetryMiddleware`]: the retry engine as a reqwest-middleware layer.
+
+use http::Extensions;
+use reqwest::{Request, Response};
+use reqwest_middleware::{Error, Middleware, Next, Result};
+
+use super::attempts::Attempts;
+use super::hints;
+use super::rate_limit::HeldByLimiter;
+use crate::class::{Classify, RetryOn};
+use crate::policy::Policy;
+use crate::retrier::{Decision, Failure, Retrier};
+
+/// Retries failed requests with a [`Policy`], driving the same [`Retrier`] as `#[retry]`.
+///
+/// For each attempt's outcome, in this order:
+/// 1. A 1xx–3xx response is returned as it is.
+/// 2. `x-should-retry: true|false` on an error response decides, whatever the status.
+/// 3. Otherwise the status is classified through [`Classify`] for
+///    [`http::StatusCode`] (429 rate limited; 503, 529 overloaded; 408, 504, 524 timeout; 501,
+///    505 and other 4xx permanent; other 5xx server error), and a transport error through
+///    `Classify for reqwest_middleware::Error` (connect, timeout, connection cut, permanent),
+///    and retried if its class is in [`on`](Self::on) (default: every class but permanent).
+/// 4. The delay is the server's hint when it gave one ([`delay_hint`](super::delay_hint):
+///    `retry-after-ms`, `Retry-After` in seconds or as an HTTP date, and for a 429
+///    `x-ratelimit-reset`), else the policy's backoff. A hint that ends past the deadline
+///    gives up at once.
+///
+/// Giving up returns the last outcome unchanged: a retryable status comes back as the last
+/// `Ok(Response)`, not as an error. Every response carries the number of attempts made as
+/// [`Attempts`] in its extensions.
+///
+/// - A request whose body cannot be cloned (a stream) is sent once and its outcome returned
+///   as it is.
+/// - The policy's deadline bounds the whole call, attempts and sleeps (tokio's clock). Its
+///   `attempt_timeout` bounds each attempt (`tokio::time::timeout`); a timed-out attempt is a
+///   [`Class::Timeout`](crate::Class::Timeout) failure whose error wraps tokio's `Elapsed`.
+///   Under [`RateLimitMiddleware`](super::RateLimitMiddleware), an attempt's time includes its
+///   wait for its turn: size the timeout for both.
+/// - Each retry emits the `tracing` event and `metrics` counters of the engine, with the
+///   function label `"reqwest"` (see [`name`](Self::name)).
+/// - Under a [`RateLimitMiddleware`](super::RateLimitMiddleware) that answered a 429 by
+///   holding the host, the retry does not sleep on its own: it queues at once, ahead of the
+///   requests that came after it, and the limiter lets it go when the shared cooldown ends.
+///
+/// ```
+/// use std::time::Duration;
+/// use retry_core::middleware::RetryMiddleware;
+/// use retry_core::{Policy, RetryOn};
+///
+/// let retry = RetryMiddleware::new(Policy::exponential().attempts(4).deadline(Duration::from_secs(30)))
+///     .on(RetryOn::RATE_LIMIT.with(RetryOn::OVERLOADED));
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(retry)
+///     .build();
+/// # let _ = client;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryMiddleware {
+    policy: Policy,
+    on: RetryOn,
+    name: &'static str,
+}
+
+impl Default for RetryMiddleware {
+    /// [`Policy::default`], retrying every transient class.
+    fn default() -> Self {
+        RetryMiddleware::new(Policy::default())
+    }
+}
+
+impl RetryMiddleware {
+    /// Retries with `policy`, on every transient class ([`RetryOn::TRANSIENT`]).
+    pub const fn new(policy: Policy) -> Self {
+        RetryMiddleware {
+            policy,
+            on: RetryOn::TRANSIENT,
+            name: "reqwest",
+        }
+    }
+
+    /// Retries only the classes in `on`.
+    #[must_use]
+    pub const fn on(mut self, on: RetryOn) -> Self {
+        self.on = on;
+        self
+    }
+
+    /// Names the calls in tracing events, metrics and hooks (default `"reqwest"`).
+    #[must_use]
+    pub const fn name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// The policy in force.
+    pub const fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// What the retry loop should make of one attempt's outcome; `None` for a success.
+    fn judge(&self, outcome: &Result<Response>) -> Option<Failure> {
+        let response = match outcome {
+            Ok(response) => response,
+            Err(error) => return Some(Failure::classify(error, self.on)),
+        };
+        let status = response.status();
+        if !(status.is_client_error() || status.is_server_error()) {
+            return None;
+        }
+        let class = Some(status.class());
+        let rate_limited = status == http::StatusCode::TOO_MANY_REQUESTS;
+        let hint = hints::hint(response.headers(), rate_limited).map(|h| h.delay);
+        let failure = match hints::should_retry(response.headers()) {
+            Some(retry) => Failure::new(retry).with_class(class),
+            None => Failure::classify(&status, self.on),
+        };
+        Some(failure.with_hint(hint))
+    }
+}
+
+/// Runs one attempt under the retrier's clock and the policy's attempt timeout.
+async fn attempt(
+    retrier: &mut Retrier<'_>,
+    req: Request,
+    extensions: &mut Extensions,
+    next: Next<'_>,
+) -> Result<Response> {
+    let sent = next.run(req, extensions);
+    match retrier.attempt_timeout() {
+        None => retrier.clocked(sent).await,
+        Some(limit) => retrier
+            .clocked(tokio::time::timeout(limit, sent))
+            .await
+            .unwrap_or_else(|elapsed| Err(Error::middleware(elapsed))),
+    }
+}
+
+/// Puts the attempt count on a response.
+fn finish(outcome: Result<Response>, attempts: u32) -> Result<Response> {
+    outcome.map(|mut response| {
+        response.extensions_mut().insert(Attempts(attempts));
+        response
+    })
+}
+
+#[async_trait::async_trait]
+impl Middleware for RetryMiddleware {
+    async fn handle(
+        &self,
+        req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<Response> {
+        let mut retrier = Retrier::new(&self.policy);
+        let mut req = req;
+        loop {
+            // The last attempt sends the original; earlier ones keep a copy for the next.
+            let spare = if retrier.is_last_attempt() {
+                None
+            } else {
+                match req.try_clone() {
+                    Some(copy) => Some(copy),
+                    // A streamed body can be sent once: send it, return what comes back.
+                    None => {
+                        let outcome = attempt(&mut retrier, req, extensions, next.clone()).await;
+                        return finish(outcome, 1);
+                    }
+                }
+            };
+            let outcome = attempt(&mut retrier, req, extensions, next.clone()).await;
+            let attempts = retrier.attempt();
+            let held = extensions.remove::<HeldByLimiter>().is_some();
+            let Some(failure) = self.judge(&outcome) else {
+                return finish(outcome, attempts);
+            };
+            match retrier.record(self.name, &failure, |_| {}) {
+                Decision::Retry(delay) => {
+                    let Some(copy) = spare else {
+                        return finish(outcome, attempts);
+                    };
+                    if !held {
+                        crate::sleep::sleep(delay).await;
+                    }
+                    req = copy;
+                }
+                Decision::GiveUp(_) => return finish(outcome, attempts),
+            }
+        }
+    }
+}

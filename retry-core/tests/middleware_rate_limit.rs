@@ -1,0 +1,348 @@
+//! `RateLimitMiddleware` on virtual time, against scripted in-process servers: the shared
+//! cooldown, FIFO and paced release, cancellation, fixed quotas, per-host state shared by
+//! clones, and the hand-off with `RetryMiddleware` above it.
+#![cfg(feature = "reqwest")]
+
+mod middleware_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use middleware_support::{Scripted, respond};
+use reqwest_middleware::{ClientWithMiddleware, Middleware};
+use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
+use retry_core::{Jitter, Policy};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep};
+
+fn client(layers: Vec<Arc<dyn Middleware>>, server: &Scripted) -> ClientWithMiddleware {
+    let mut builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
+    for layer in layers {
+        builder = builder.with_arc(layer);
+    }
+    builder.with(server.clone()).build()
+}
+
+/// Sends `GET url` with `x-id: id` from a task of its own.
+fn send(client: &ClientWithMiddleware, url: &str, id: usize) -> JoinHandle<u16> {
+    let request = client.get(url).header("x-id", id.to_string());
+    tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+}
+
+/// Arrival times at the server relative to the first, in ms, with the ids.
+fn arrivals(server: &Scripted) -> Vec<(u128, String)> {
+    let log = server.log();
+    let first = log[0].0;
+    log.into_iter()
+        .map(|(at, id)| (at.duration_since(first).as_millis(), id))
+        .collect()
+}
+
+const URL: &str = "http://api.test/v1/chat/completions";
+
+#[tokio::test(start_paused = true)]
+async fn one_429_holds_every_request_to_the_host() {
+    let server = Scripted::new(|n| match n {
+        0 => respond(429, &[("retry-after-ms", "500")]),
+        _ => respond(200, &[]),
+    });
+    let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
+    let client = client(vec![Arc::new(limiter)], &server);
+    let tasks: Vec<_> = (0..5).map(|id| send(&client, URL, id)).collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    // Without a retry layer the 429 comes back to its caller...
+    assert_eq!(statuses, [429, 200, 200, 200, 200]);
+    let log = arrivals(&server);
+    // ...and the others, queued 10 ms apart, waited for the whole cooldown.
+    assert!(log[1].0 >= 500, "{log:?}");
+    // Then they left one at a time, in order, paced: never as a herd.
+    let ids: Vec<&str> = log.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids, ["0", "1", "2", "3", "4"]);
+    for pair in log[1..].windows(2) {
+        assert!(pair[1].0 - pair[0].0 >= 9, "paced: {log:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn x_ratelimit_remaining_zero_holds_the_host_until_the_reset() {
+    let server = Scripted::new(|n| match n {
+        0 => respond(
+            200,
+            &[
+                ("x-ratelimit-limit", "10"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "0.3"),
+            ],
+        ),
+        _ => respond(200, &[]),
+    });
+    let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
+    let client = client(vec![Arc::new(limiter)], &server);
+    let tasks: Vec<_> = (0..3).map(|id| send(&client, URL, id)).collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let log = arrivals(&server);
+    assert!(log[1].0 >= 300, "{log:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiters_leave_in_arrival_order_one_pace_apart() {
+    let server = Scripted::new(|_| respond(200, &[]));
+    let limiter = RateLimitMiddleware::builder()
+        .per_second(20)
+        .adaptive(false)
+        .build();
+    let client = client(vec![Arc::new(limiter.clone())], &server);
+    let tasks: Vec<_> = (0..12).map(|id| send(&client, URL, id)).collect();
+    sleep(Duration::from_millis(1)).await;
+    assert_eq!(limiter.waiting(&URL.parse().unwrap()), 11);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let log = arrivals(&server);
+    let ids: Vec<String> = log.iter().map(|(_, id)| id.clone()).collect();
+    let expected: Vec<String> = (0..12).map(|i| i.to_string()).collect();
+    assert_eq!(ids, expected, "FIFO");
+    let times: Vec<u128> = log.iter().map(|(at, _)| *at).collect();
+    let expected: Vec<u128> = (0..12).map(|i| i * 50).collect();
+    assert_eq!(times, expected, "20 a second, evenly");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_request_gives_its_turn_back() {
+    let server = Scripted::new(|_| respond(200, &[]));
+    let limiter = RateLimitMiddleware::builder()
+        .per_second(1)
+        .adaptive(false)
+        .build();
+    let client = client(vec![Arc::new(limiter.clone())], &server);
+    let url = URL.parse().unwrap();
+    let start = Instant::now();
+    let first = send(&client, URL, 0);
+    let second = send(&client, URL, 1); // the head of the queue, due at 1 s
+    let third = send(&client, URL, 2); // due at 2 s
+    let fourth = send(&client, URL, 3); // due at 3 s
+    sleep(Duration::from_millis(500)).await;
+    assert_eq!(limiter.waiting(&url), 3);
+    second.abort(); // the sleeping head
+    fourth.abort(); // one further back
+    sleep(Duration::from_millis(1)).await;
+    assert_eq!(limiter.waiting(&url), 1);
+    first.await.unwrap();
+    third.await.unwrap();
+    assert!(second.await.unwrap_err().is_cancelled());
+    assert!(fourth.await.unwrap_err().is_cancelled());
+    let log = arrivals(&server);
+    assert_eq!(log, [(0, "0".into()), (1000, "2".into())]);
+    assert_eq!(limiter.waiting(&url), 0);
+    assert!(start.elapsed() < Duration::from_millis(1100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_request_does_not_cancel_the_cooldown_or_the_queue() {
+    let server = Scripted::new(|n| match n {
+        0 => respond(429, &[("retry-after-ms", "400")]),
+        _ => respond(200, &[]),
+    });
+    let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
+    let client = client(vec![Arc::new(limiter.clone())], &server);
+    let tasks: Vec<_> = (0..4).map(|id| send(&client, URL, id)).collect();
+    sleep(Duration::from_millis(100)).await;
+    tasks[1].abort();
+    let mut tasks = tasks.into_iter();
+    assert_eq!(tasks.next().unwrap().await.unwrap(), 429);
+    assert!(tasks.next().unwrap().await.unwrap_err().is_cancelled());
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let log = arrivals(&server);
+    let ids: Vec<&str> = log.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids, ["0", "2", "3"]);
+    assert!(log[1].0 >= 400, "{log:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_minute_quota() {
+    let server = Scripted::new(|_| respond(200, &[]));
+    let limiter = RateLimitMiddleware::per_minute(120);
+    let client = client(vec![Arc::new(limiter)], &server);
+    let tasks: Vec<_> = (0..4).map(|id| send(&client, URL, id)).collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    assert_eq!(times, [0, 500, 1000, 1500]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tokens_per_minute_charges_the_estimate() {
+    let server = Scripted::new(|_| respond(200, &[]));
+    // 100 tokens a second, 100 at once.
+    let limiter = RateLimitMiddleware::builder()
+        .tokens_per_minute(6_000)
+        .adaptive(false)
+        .build();
+    let client = client(vec![Arc::new(limiter)], &server);
+    // 400 bytes (100 tokens of prompt) asking for 100 tokens of completion: 200 tokens each.
+    let head = r#"{"model":"m","max_tokens":100,"prompt":""#;
+    let body = format!("{head}{}\"}}", "x".repeat(400 - head.len() - 2));
+    assert_eq!(body.len(), 400);
+    let mut tasks = Vec::new();
+    for id in 0..4 {
+        let request = client
+            .post(URL)
+            .header("x-id", id.to_string())
+            .body(body.clone());
+        tasks.push(tokio::spawn(async move { request.send().await.unwrap() }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    // Each costs two seconds of budget, more than the bucket holds: each waits for a full
+    // bucket, goes, and leaves a one-second debt.
+    assert_eq!(times, [0, 2000, 4000, 6000]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn hosts_do_not_share_a_cooldown_but_clones_do() {
+    let server = Scripted::new(|n| match n {
+        0 => respond(429, &[("retry-after-ms", "800")]),
+        _ => respond(200, &[]),
+    });
+    let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
+    let first = client(vec![Arc::new(limiter.clone())], &server);
+    let second = client(vec![Arc::new(limiter.clone())], &server);
+    assert_eq!(send(&first, URL, 0).await.unwrap(), 429);
+    // Another host (another port is another host too) goes at once...
+    send(&second, "http://other.test/", 1).await.unwrap();
+    send(&second, "http://api.test:8080/", 2).await.unwrap();
+    // ...the same host, through a clone of the limiter in another client, waits.
+    send(&second, URL, 3).await.unwrap();
+    let log = arrivals(&server);
+    assert!(log[1].0 < 10 && log[2].0 < 10, "{log:?}");
+    assert!(log[3].0 >= 800, "{log:?}");
+    assert!(limiter.pace(&URL.parse().unwrap()).is_some());
+    assert_eq!(limiter.pace(&"http://never.test/".parse().unwrap()), None);
+}
+
+/// The retry policy under test: a 429's hint decides, else 1 s of backoff.
+const POLICY: Policy = Policy::constant()
+    .attempts(3)
+    .initial(Duration::from_secs(1))
+    .jitter(Jitter::None);
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_waits_in_the_limiter_not_on_its_own_and_keeps_its_place() {
+    let server = Scripted::new(|n| match n {
+        0 => respond(429, &[("retry-after-ms", "500")]),
+        _ => respond(200, &[]),
+    });
+    let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
+    let client = client(
+        vec![Arc::new(RetryMiddleware::new(POLICY)), Arc::new(limiter)],
+        &server,
+    );
+    let tasks: Vec<_> = (0..4).map(|id| send(&client, URL, id)).collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let log = arrivals(&server);
+    let ids: Vec<&str> = log.iter().map(|(_, id)| id.as_str()).collect();
+    // The retry of request 0 goes first when the cooldown ends, ahead of later requests...
+    assert_eq!(ids, ["0", "0", "1", "2", "3"]);
+    // ...once, at the end of the shared cooldown: not after a sleep of its own on top.
+    assert!((500..520).contains(&log[1].0), "{log:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_whole_second_hint_holds_the_host_for_the_second_it_cannot_rule_out() {
+    for (hint, held_at_least, held_less_than) in [("1", 0, 200), ("3", 2000, 2200)] {
+        let server = Scripted::new(move |n| match n {
+            0 => respond(429, &[("retry-after", hint)]),
+            _ => respond(200, &[]),
+        });
+        let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
+        let client = client(vec![Arc::new(limiter)], &server);
+        assert_eq!(send(&client, URL, 0).await.unwrap(), 429);
+        send(&client, URL, 1).await.unwrap();
+        let log = arrivals(&server);
+        assert!(
+            (held_at_least..held_less_than).contains(&log[1].0),
+            "Retry-After: {hint}: {log:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn alone_the_retry_layer_sleeps_the_whole_hint() {
+    let server = Scripted::new(|n| match n {
+        0 => respond(429, &[("retry-after", "1")]),
+        _ => respond(200, &[]),
+    });
+    let client = client(vec![Arc::new(RetryMiddleware::new(POLICY))], &server);
+    assert_eq!(send(&client, URL, 0).await.unwrap(), 200);
+    let log = arrivals(&server);
+    assert_eq!(log[1].0, 1002, "1 s, after the 2 ms round trip");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_pace_is_learned_from_x_ratelimit_headers() {
+    // A bucket of 10 with 9 left, full again in 0.1 s: it refills 10 requests a second.
+    let server = Scripted::new(|_| {
+        respond(
+            200,
+            &[
+                ("x-ratelimit-limit", "10"),
+                ("x-ratelimit-remaining", "9"),
+                ("x-ratelimit-reset", "0.1"),
+            ],
+        )
+    });
+    let limiter = RateLimitMiddleware::default();
+    let client = client(vec![Arc::new(limiter.clone())], &server);
+    send(&client, URL, 0).await.unwrap();
+    let pace = limiter.pace(&URL.parse().unwrap()).unwrap();
+    assert!((pace - 10.0).abs() < 1e-6, "{pace}");
+    let tasks: Vec<_> = (1..4).map(|id| send(&client, URL, id)).collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let log = arrivals(&server);
+    for pair in log[1..].windows(2) {
+        assert_eq!(pair[1].0 - pair[0].0, 100, "{log:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_token_pace_is_learned_from_x_tokenlimit_headers() {
+    // 1,000 tokens, 400 left, full again in 0.6 s: 1,000 tokens a second.
+    let server = Scripted::new(|_| {
+        respond(
+            200,
+            &[
+                ("x-tokenlimit-limit", "1000"),
+                ("x-tokenlimit-remaining", "400"),
+                ("x-tokenlimit-reset", "0.6"),
+            ],
+        )
+    });
+    let limiter = RateLimitMiddleware::builder().initial_rate(1_000.0).build();
+    let client = client(vec![Arc::new(limiter)], &server);
+    // 4,000 bytes of body: 1,000 tokens each, a whole bucket.
+    let body = "x".repeat(4_000);
+    for id in 0..3 {
+        let request = client
+            .post(URL)
+            .header("x-id", id.to_string())
+            .body(body.clone());
+        request.send().await.unwrap();
+    }
+    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    // The first answer teaches the token pace; from then on, one bucket a second.
+    assert!(times[2] - times[1] >= 990, "{times:?}");
+}

@@ -1,0 +1,350 @@
+//! `RetryMiddleware` against a wiremock server: which statuses are retried (counted at the
+//! server), `x-should-retry`, every delay-hint dialect, giving up with the last response, the
+//! `Attempts` extension, a streamed body, the deadline.
+//!
+//! The tests run on a paused tokio clock, so the retries' sleeps take no real time and the
+//! virtual time a call took is exactly the sum of its sleeps (wiremock answers from its own
+//! thread; with no other timer pending, the paused clock does not move while a request waits).
+#![cfg(feature = "reqwest")]
+
+mod middleware_support;
+
+use std::time::{Duration, SystemTime};
+
+use middleware_support::reqwest_client;
+use reqwest_middleware::ClientWithMiddleware;
+use retry_core::middleware::{Attempts, RetryMiddleware};
+use retry_core::{Jitter, Policy};
+use tokio::time::Instant;
+use wiremock::matchers::{any, method};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Three attempts, 100 ms then 200 ms apart unless a hint says otherwise.
+const POLICY: Policy = Policy::exponential()
+    .attempts(3)
+    .initial(Duration::from_millis(100))
+    .jitter(Jitter::None);
+
+fn client(retry: RetryMiddleware) -> ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(reqwest_client())
+        .with(retry)
+        .build()
+}
+
+async fn server_answering(template: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn received(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_status_class_is_retried_or_not_as_documented() {
+    // (status, requests the server should see with 3 attempts allowed)
+    let cases = [
+        (408, 3), // timeout
+        (429, 3), // rate limited
+        (500, 3), // server error
+        (501, 1), // not implemented: never will be
+        (502, 3),
+        (503, 3), // overloaded
+        (504, 3), // gateway timeout
+        (505, 1), // HTTP version not supported
+        (524, 3), // Cloudflare's origin timeout
+        (400, 1),
+        (401, 1),
+        (402, 1),
+        (403, 1),
+        (404, 1),
+        (422, 1),
+    ];
+    let client = client(RetryMiddleware::new(POLICY));
+    for (status, expected) in cases {
+        let server = server_answering(ResponseTemplate::new(status)).await;
+        let response = client.get(server.uri()).send().await;
+        // Giving up returns the last response, not an error.
+        let response = response.unwrap_or_else(|e| panic!("{status}: {e}"));
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(received(&server).await, expected, "requests for {status}");
+        assert_eq!(
+            response.extensions().get::<Attempts>(),
+            Some(&Attempts(expected as u32)),
+            "attempts for {status}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_after_failures_says_how_many_attempts_it_took() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("done"))
+        .mount(&server)
+        .await;
+    let start = Instant::now();
+    let response = client(RetryMiddleware::new(POLICY))
+        .get(server.uri())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.extensions().get::<Attempts>(), Some(&Attempts(3)));
+    assert_eq!(response.text().await.unwrap(), "done");
+    // The policy's backoff: 100 ms, then 200 ms.
+    assert_eq!(start.elapsed(), Duration::from_millis(300));
+}
+
+#[tokio::test(start_paused = true)]
+async fn x_should_retry_overrides_the_status() {
+    let client = client(RetryMiddleware::new(POLICY));
+
+    let no = ResponseTemplate::new(500).insert_header("x-should-retry", "false");
+    let server = server_answering(no).await;
+    let response = client.get(server.uri()).send().await.unwrap();
+    assert_eq!(response.status(), 500);
+    assert_eq!(received(&server).await, 1, "false: never retried");
+
+    let no = ResponseTemplate::new(429)
+        .insert_header("x-should-retry", "FALSE")
+        .insert_header("retry-after", "1");
+    let server = server_answering(no).await;
+    client.get(server.uri()).send().await.unwrap();
+    assert_eq!(received(&server).await, 1, "false beats a 429 and its hint");
+
+    let yes = ResponseTemplate::new(400).insert_header("x-should-retry", "true");
+    let server = server_answering(yes).await;
+    let response = client.get(server.uri()).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(received(&server).await, 3, "true: a 400 is retried");
+
+    let garbage = ResponseTemplate::new(404).insert_header("x-should-retry", "maybe");
+    let server = server_answering(garbage).await;
+    client.get(server.uri()).send().await.unwrap();
+    assert_eq!(
+        received(&server).await,
+        1,
+        "anything else: the status decides"
+    );
+}
+
+/// The virtual time a 429 carrying `headers`, then a 200, take: the one delay slept.
+async fn delay_for(headers: &[(&str, String)]) -> Duration {
+    let server = MockServer::start().await;
+    let mut limited = ResponseTemplate::new(429);
+    for (name, value) in headers {
+        limited = limited.insert_header(*name, value.as_str());
+    }
+    Mock::given(method("GET"))
+        .respond_with(limited)
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let start = Instant::now();
+    let response = client(RetryMiddleware::new(POLICY))
+        .get(server.uri())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(received(&server).await, 2);
+    start.elapsed()
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_hint_dialect_sets_the_delay() {
+    let ms = |n| Duration::from_millis(n);
+    let s = |v: &str| v.to_owned();
+    assert_eq!(delay_for(&[("retry-after-ms", s("1500"))]).await, ms(1500));
+    assert_eq!(delay_for(&[("retry-after-ms", s("12.5"))]).await, ms(13));
+    assert_eq!(delay_for(&[("retry-after", s("2"))]).await, ms(2000));
+    assert_eq!(delay_for(&[("retry-after", s("0.25"))]).await, ms(250));
+    assert_eq!(
+        delay_for(&[("x-ratelimit-reset", s("0.075"))]).await,
+        ms(75)
+    );
+
+    // An HTTP date, three seconds ahead of the wall clock: whole seconds, so 2-3 s from now.
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
+    let slept = delay_for(&[("retry-after", date)]).await;
+    assert!(slept > ms(1900) && slept <= ms(3000), "{slept:?}");
+
+    // The order: retry-after-ms, then Retry-After, then x-ratelimit-reset.
+    let all = [
+        ("retry-after-ms", s("40")),
+        ("retry-after", s("3")),
+        ("x-ratelimit-reset", s("5")),
+    ];
+    assert_eq!(delay_for(&all).await, ms(40));
+    assert_eq!(delay_for(&all[1..]).await, ms(3000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn unusable_hints_fall_back_to_the_backoff() {
+    let backoff = Duration::from_millis(100);
+    let bad = [
+        ("retry-after", "soon"),
+        ("retry-after", "-5"),
+        ("retry-after", "NaN"),
+        ("retry-after", "inf"),
+        ("retry-after", "0"),
+        ("retry-after", "86401"),
+        ("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"),
+        ("retry-after-ms", "1e400"),
+        ("retry-after-ms", "-1"),
+        ("x-ratelimit-reset", "1700000000"),
+    ];
+    for (name, value) in bad {
+        let slept = delay_for(&[(name, value.to_owned())]).await;
+        assert_eq!(slept, backoff, "{name}: {value}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn x_ratelimit_reset_is_a_hint_only_for_429() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500).insert_header("x-ratelimit-reset", "7"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let start = Instant::now();
+    client(RetryMiddleware::new(POLICY))
+        .get(server.uri())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hint_past_the_deadline_gives_up_at_once() {
+    let template = ResponseTemplate::new(429).insert_header("retry-after", "120");
+    let server = server_answering(template).await;
+    let start = Instant::now();
+    let response = client(RetryMiddleware::new(
+        POLICY.deadline(Duration::from_secs(60)),
+    ))
+    .get(server.uri())
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(received(&server).await, 1);
+    assert_eq!(start.elapsed(), Duration::ZERO, "no sleep in vain");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_the_backoff() {
+    let server = server_answering(ResponseTemplate::new(503)).await;
+    let policy = Policy::constant()
+        .attempts(10)
+        .initial(Duration::from_secs(4))
+        .jitter(Jitter::None)
+        .deadline(Duration::from_secs(10));
+    let start = Instant::now();
+    let response = client(RetryMiddleware::new(policy))
+        .get(server.uri())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    // 0 s, 4 s, 8 s, then a sleep cut to end at 10 s, a last attempt, and the deadline.
+    assert_eq!(received(&server).await, 4);
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_streamed_body_is_sent_once_and_returned_as_is() {
+    let server = server_answering(ResponseTemplate::new(503)).await;
+    let body = reqwest::Body::wrap(String::from("a body that cannot be cloned"));
+    let response = client(RetryMiddleware::new(POLICY))
+        .post(server.uri())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.extensions().get::<Attempts>(), Some(&Attempts(1)));
+    assert_eq!(received(&server).await, 1);
+
+    // A clonable body of the same request is retried.
+    let response = client(RetryMiddleware::new(POLICY))
+        .post(server.uri())
+        .body("clonable")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.extensions().get::<Attempts>(), Some(&Attempts(3)));
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 4);
+    assert!(requests[1..].iter().all(|r| r.body == b"clonable"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_on_narrows_what_is_retried() {
+    use retry_core::RetryOn;
+    let client = client(RetryMiddleware::new(POLICY).on(RetryOn::RATE_LIMIT));
+    let server = server_answering(ResponseTemplate::new(503)).await;
+    client.get(server.uri()).send().await.unwrap();
+    assert_eq!(received(&server).await, 1);
+    let server = server_answering(ResponseTemplate::new(429)).await;
+    client.get(server.uri()).send().await.unwrap();
+    assert_eq!(received(&server).await, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_are_counted_under_the_reqwest_label() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use middleware_support::{Scripted, respond};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // The test runs on one thread (current_thread runtime), so a thread-local recorder sees
+    // every counter.
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let server = Scripted::new(|_| respond(503, &[]));
+    let client = reqwest_middleware::ClientBuilder::new(reqwest_client())
+        .with(RetryMiddleware::new(POLICY))
+        .with(server)
+        .build();
+    client.get("http://api.test/").send().await.unwrap();
+
+    let mut counters = std::collections::BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let labels: Vec<String> = key
+            .key()
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        if let DebugValue::Counter(n) = value {
+            counters.insert((key.key().name().to_owned(), labels.join(",")), n);
+        }
+    }
+    let label = "function=reqwest,class=overloaded".to_owned();
+    assert_eq!(
+        counters.get(&("retry_attempts_total".to_owned(), label.clone())),
+        Some(&2)
+    );
+    assert_eq!(
+        counters.get(&("retry_giveups_total".to_owned(), label)),
+        Some(&1)
+    );
+}
