@@ -46,6 +46,10 @@
 //! [`delay_hint`], [`should_retry`] and [`RateLimitHeaders`] are the parsers both layers use.
 //! They never panic and never return a negative, infinite or absurd delay: anything over
 //! [`MAX_HINT`] (a day) is ignored.
+//!
+//! # A retry loop of your own above the limiter
+//! [`HeldByLimiter`] is how the limiter tells whoever retries above it that it already holds
+//! the host after a 429: retry at once, and the limiter does the waiting.
 
 mod attempts;
 mod hints;
@@ -54,5 +58,5 @@ mod retry;
 
 pub use attempts::Attempts;
 pub use hints::{MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
-pub use rate_limit::{RateLimitBuilder, RateLimitMiddleware};
+pub use rate_limit::{HeldByLimiter, RateLimitBuilder, RateLimitMiddleware};
 pub use retry::RetryMiddleware;

@@ -207,8 +207,36 @@ struct Ticket(u64);
 
 /// Set in a request's extensions when this limiter answered a 429 by holding the host: the
 /// retry layer above need not sleep on its own, the next attempt will wait here.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct HeldByLimiter;
+///
+/// [`RetryMiddleware`](super::RetryMiddleware) reads it; so can any retry loop above the
+/// stack that sends each attempt with one [`Extensions`] of its own
+/// ([`ClientWithMiddleware::execute_with_extensions`](reqwest_middleware::ClientWithMiddleware::execute_with_extensions)):
+/// when the marker is there after an attempt, retry at once (a zero delay) and let this
+/// limiter do the waiting, rather than sleep the server's hint and then queue for the
+/// cooldown again. Keeping the same extensions for every attempt of a call also keeps its
+/// place in line: a retry goes before the requests that came after it. Remove the marker
+/// once read, so it does not outlive the attempt it describes:
+///
+/// ```no_run
+/// use http::Extensions;
+/// use retry_core::middleware::{HeldByLimiter, RateLimitMiddleware};
+///
+/// # async fn run() -> Result<(), reqwest_middleware::Error> {
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(RateLimitMiddleware::default())
+///     .build();
+/// let mut extensions = Extensions::new();
+/// let request = client.get("http://127.0.0.1:8080/v1/models").build()?;
+/// let response = client.execute_with_extensions(request, &mut extensions).await?;
+/// let held = extensions.remove::<HeldByLimiter>().is_some();
+/// // A 429 with `held`: retry now, with the same `extensions`; the limiter holds it.
+/// # let _ = (response, held);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeldByLimiter;
 
 fn next_ticket() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
