@@ -1,0 +1,92 @@
+//! The batch runner for the Together client's chat endpoint.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::{BatchError, BatchOptions, BatchReport, RequestError, run_with};
+use crate::{ChatRequest, Error, Together};
+
+/// Why one line of a chat batch failed.
+#[derive(Debug)]
+pub enum ChatLineError {
+    /// The line's `body` is not a chat request.
+    Body(serde_json::Error),
+    /// The API answered with an error (after the client's retries).
+    Api(Error),
+}
+
+impl std::fmt::Display for ChatLineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatLineError::Body(e) => write!(f, "the body is not a chat request: {e}"),
+            ChatLineError::Api(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ChatLineError {}
+
+impl RequestError for ChatLineError {
+    /// A rejected key, an exhausted balance or a misconfigured client: every other line
+    /// would fail the same way.
+    fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            ChatLineError::Api(Error::Auth(_) | Error::Payment(_) | Error::Config(_))
+        )
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            ChatLineError::Body(e) => {
+                json!({ "message": self.to_string(), "type": "invalid_request_body", "detail": e.to_string() })
+            }
+            ChatLineError::Api(error) => {
+                let api = error.api();
+                json!({
+                    "message": error.to_string(),
+                    "status": error.status().map(|s| s.as_u16()),
+                    "type": api.and_then(|a| a.kind.clone()),
+                    "code": api.and_then(|a| a.code.clone()),
+                })
+            }
+        }
+    }
+}
+
+/// Runs a chat batch file through `client`: each line's `body` is a [`ChatRequest`], each
+/// response is written as Together's chat completion JSON. The progress bar shows the 429s
+/// the client has seen.
+///
+/// ```no_run
+/// use std::path::Path;
+/// use together_client::Together;
+/// use together_client::batch::{BatchOptions, run_chat};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = Together::from_env()?;
+/// let report = run_chat(&client, Path::new("in.jsonl"), Path::new("out.jsonl"), BatchOptions::new().concurrency(32)).await?;
+/// println!("{} answered, {} failed", report.succeeded, report.failed);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn run_chat(
+    client: &Together,
+    input: &Path,
+    output: &Path,
+    options: BatchOptions,
+) -> Result<BatchReport, BatchError<ChatLineError>> {
+    let counter = client.clone();
+    let options = options.rate_limited_from(move || counter.rate_limited_total());
+    run_with(input, output, &options, |body| async move {
+        let request: ChatRequest = serde_json::from_value(body).map_err(ChatLineError::Body)?;
+        let response = client
+            .chat()
+            .create(request)
+            .await
+            .map_err(ChatLineError::Api)?;
+        serde_json::to_value(&response).map_err(ChatLineError::Body)
+    })
+    .await
+}

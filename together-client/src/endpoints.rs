@@ -1,0 +1,120 @@
+//! The endpoints, one handle each: [`Chat`], [`Completions`], [`Embeddings`], [`Models`],
+//! [`Rerank`]. Each call is retried with the client's policy and paced by its limiter.
+
+use crate::call::{Cacheable, Call};
+use crate::client::Together;
+use crate::error::Error;
+use crate::stream::ChatStream;
+use crate::types::chat::{ChatRequest, ChatResponse};
+use crate::types::completions::{CompletionRequest, CompletionResponse};
+use crate::types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
+use crate::types::models::ModelList;
+use crate::types::rerank::{RerankRequest, RerankResponse};
+
+/// `POST /chat/completions`; from [`Together::chat`].
+#[derive(Clone, Copy, Debug)]
+pub struct Chat<'a> {
+    pub(crate) client: &'a Together,
+}
+
+impl Chat<'_> {
+    /// A chat completion. Retried on rate limits, overload, server errors, timeouts and
+    /// dropped connections within the client's policy; answered from the cache when it is on
+    /// and the request is deterministic (see [`CacheConfig`](crate::CacheConfig)).
+    ///
+    /// ```no_run
+    /// # async fn run(client: together_client::Together) -> Result<(), together_client::Error> {
+    /// use together_client::ChatRequest;
+    ///
+    /// let response = client
+    ///     .chat()
+    ///     .create(ChatRequest::new("meta-llama/Llama-3.3-70B-Instruct-Turbo").user("Hi").max_tokens(32))
+    ///     .await?;
+    /// println!("{}", response.text());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn create(&self, mut request: ChatRequest) -> Result<ChatResponse, Error> {
+        request.stream = None;
+        let cacheable = Cacheable::IfDeterministic {
+            temperature: request.temperature,
+            opt: request.cache,
+        };
+        let call = Call::post("chat/completions", &request)?;
+        self.client.json(call, cacheable).await
+    }
+
+    /// A streamed chat completion: resolves once the first chunk has arrived (retrying until
+    /// then), to a [`ChatStream`] of the chunks. Never cached.
+    pub async fn stream(&self, mut request: ChatRequest) -> Result<ChatStream, Error> {
+        request.stream = Some(true);
+        let mut call = Call::post("chat/completions", &request)?;
+        call.stream = true;
+        self.client.open_stream(call).await
+    }
+}
+
+/// `POST /completions`; from [`Together::completions`].
+#[derive(Clone, Copy, Debug)]
+pub struct Completions<'a> {
+    pub(crate) client: &'a Together,
+}
+
+impl Completions<'_> {
+    /// A text completion (not streamed), retried and cached like [`Chat::create`].
+    pub async fn create(
+        &self,
+        mut request: CompletionRequest,
+    ) -> Result<CompletionResponse, Error> {
+        request.stream = None;
+        let cacheable = Cacheable::IfDeterministic {
+            temperature: request.temperature,
+            opt: request.cache,
+        };
+        let call = Call::post("completions", &request)?;
+        self.client.json(call, cacheable).await
+    }
+}
+
+/// `POST /embeddings`; from [`Together::embeddings`].
+#[derive(Clone, Copy, Debug)]
+pub struct Embeddings<'a> {
+    pub(crate) client: &'a Together,
+}
+
+impl Embeddings<'_> {
+    /// Embeddings of one text or many; cached whenever the cache is on.
+    pub async fn create(&self, request: EmbeddingsRequest) -> Result<EmbeddingsResponse, Error> {
+        let call = Call::post("embeddings", &request)?;
+        self.client.json(call, Cacheable::Always).await
+    }
+}
+
+/// `GET /models`; from [`Together::models`].
+#[derive(Clone, Copy, Debug)]
+pub struct Models<'a> {
+    pub(crate) client: &'a Together,
+}
+
+impl Models<'_> {
+    /// Every model Together serves (a bare JSON array). Never cached.
+    pub async fn list(&self) -> Result<ModelList, Error> {
+        self.client
+            .json(Call::get("models"), Cacheable::Never)
+            .await
+    }
+}
+
+/// `POST /rerank`; from [`Together::rerank`].
+#[derive(Clone, Copy, Debug)]
+pub struct Rerank<'a> {
+    pub(crate) client: &'a Together,
+}
+
+impl Rerank<'_> {
+    /// Documents ranked by relevance to a query; cached whenever the cache is on.
+    pub async fn create(&self, request: RerankRequest) -> Result<RerankResponse, Error> {
+        let call = Call::post("rerank", &request)?;
+        self.client.json(call, Cacheable::Always).await
+    }
+}

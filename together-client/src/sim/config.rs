@@ -1,0 +1,389 @@
+//! What a simulator is: [`SimulatorBuilder`], [`HintDialect`], [`Latency`] and [`Fault`].
+
+use std::io;
+use std::time::Duration;
+
+use http::StatusCode;
+
+use super::Simulator;
+
+/// How the simulator tells a client it is going too fast, besides the 429 itself.
+///
+/// The same five dialects, with the same values, as the in-process server that
+/// `retry-core`'s middleware was tuned against. `wait` below is the exact time until the
+/// request bucket holds one request again (or the token bucket holds the request's tokens).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum HintDialect {
+    /// A bare 429: no hint header at all.
+    None,
+    /// `retry-after-ms: ceil(wait in ms)` on a 429 (at least 1).
+    RetryAfterMs,
+    /// `Retry-After: N` on a 429, whole seconds rounded up, at least 1 (a 20 ms wait says `1`).
+    RetryAfterSecs,
+    /// `Retry-After: <HTTP date>` on a 429: the wall-clock instant `now + wait` rounded up to
+    /// the next whole second, so the date is never earlier than the true wait.
+    RetryAfterDate,
+    /// No hint on a 429, but Together's `x-ratelimit-limit` (the bucket's size, the burst),
+    /// `x-ratelimit-remaining` (whole requests left after this one, rounded down) and
+    /// `x-ratelimit-reset` (seconds until the bucket is full again, 3 decimals) on every
+    /// response that reached the limiter (successes, 429s, faults; not 401s). What Together
+    /// does, hence the default.
+    #[default]
+    RateLimitHeaders,
+}
+
+impl HintDialect {
+    /// Every dialect, for tests that run the same scenario in each.
+    pub const ALL: [HintDialect; 5] = [
+        HintDialect::None,
+        HintDialect::RetryAfterMs,
+        HintDialect::RetryAfterSecs,
+        HintDialect::RetryAfterDate,
+        HintDialect::RateLimitHeaders,
+    ];
+}
+
+/// Time the simulator takes to answer. Half of it passes before the request meets the
+/// limiter, half after (as if it were the network's round trip), on tokio's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Latency {
+    /// Always this long.
+    Fixed(Duration),
+    /// Uniformly distributed in `[min, max]`, drawn from the seeded generator.
+    Uniform {
+        /// Shortest.
+        min: Duration,
+        /// Longest.
+        max: Duration,
+    },
+}
+
+impl Latency {
+    /// No latency: the default.
+    pub const ZERO: Latency = Latency::Fixed(Duration::ZERO);
+
+    /// Uniformly distributed between `a` and `b` (in either order).
+    pub fn uniform(a: Duration, b: Duration) -> Latency {
+        Latency::Uniform {
+            min: a.min(b),
+            max: a.max(b),
+        }
+    }
+
+    pub(crate) fn sample(self, rng: &mut fastrand::Rng) -> Duration {
+        match self {
+            Latency::Fixed(d) => d,
+            Latency::Uniform { min, max } => {
+                let span = (max - min).as_nanos().min(u128::from(u64::MAX)) as u64;
+                min + Duration::from_nanos(rng.u64(0..=span))
+            }
+        }
+    }
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::ZERO
+    }
+}
+
+impl From<Duration> for Latency {
+    fn from(d: Duration) -> Self {
+        Latency::Fixed(d)
+    }
+}
+
+/// Something that goes wrong, injected with [`SimulatorBuilder::fault`] (a probability per
+/// request) or [`SimulatorBuilder::fault_times`] / [`Simulator::inject`] (the next `n`
+/// requests it applies to).
+///
+/// Faults apply to requests the limiter admitted (a fault spends a request of the bucket, as
+/// a real overloaded backend behind the gateway's limiter would), except
+/// [`Delay`](Fault::Delay), drawn for every request on arrival. They are drawn in the order
+/// they were added, and the first answer-level fault that fires wins; stream faults
+/// ([`BreakStream`](Fault::BreakStream), [`StreamError`](Fault::StreamError)) apply only to
+/// streaming requests (`"stream": true`). No fault ever counts as a success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// 503 with Together's body: "The server is overloaded or not ready yet."
+    Overloaded,
+    /// 500 with a `server_error` body.
+    ServerError,
+    /// The connection is closed with no response at all (the client reads an end of stream
+    /// where the status line should be: hyper's "connection closed before message completed").
+    Drop,
+    /// Any other status with a Together-shaped error body (402 payment, 403 context window,
+    /// 404 model, 502/504/524 gateway...). Meant for error statuses; a 429, 500 or 503 counts
+    /// as such in [`Stats`](super::Stats), any other as `other_errors`.
+    Status(StatusCode),
+    /// The stream's connection is cut after `after` chunks: no `[DONE]`, no terminating
+    /// chunk; the client sees a body error.
+    BreakStream {
+        /// Chunks sent before the cut.
+        after: usize,
+    },
+    /// After `after` chunks the stream sends `data: {"error": {...}}` and ends without
+    /// `[DONE]`.
+    StreamError {
+        /// Chunks sent before the error.
+        after: usize,
+    },
+    /// Extra latency, on top of the configured one.
+    Delay(Latency),
+}
+
+impl Fault {
+    /// Whether this fault changes the answer (as opposed to a stream fault or a delay).
+    pub(crate) fn is_answer(self) -> bool {
+        matches!(
+            self,
+            Fault::Overloaded | Fault::ServerError | Fault::Drop | Fault::Status(_)
+        )
+    }
+
+    pub(crate) fn is_stream(self) -> bool {
+        matches!(self, Fault::BreakStream { .. } | Fault::StreamError { .. })
+    }
+}
+
+/// When a fault fires.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Trigger {
+    /// On each request it applies to, with this probability.
+    Probability(f64),
+    /// On the next `n` requests it applies to.
+    Times(u64),
+}
+
+/// Builds a [`Simulator`]: see [`Simulator::builder`].
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `.start().await`"]
+pub struct SimulatorBuilder {
+    pub(crate) api_key: String,
+    pub(crate) rate: Option<f64>,
+    pub(crate) burst: Option<u32>,
+    pub(crate) dialect: HintDialect,
+    pub(crate) token_limit: Option<u64>,
+    pub(crate) dynamic_headers: bool,
+    pub(crate) credits: Option<u64>,
+    pub(crate) latency: Latency,
+    pub(crate) chunk_delay: Duration,
+    pub(crate) context_window: u64,
+    pub(crate) faults: Vec<(Fault, Trigger)>,
+    pub(crate) seed: u64,
+}
+
+impl Default for SimulatorBuilder {
+    fn default() -> Self {
+        SimulatorBuilder {
+            api_key: "sim-key".to_owned(),
+            rate: None,
+            burst: None,
+            dialect: HintDialect::default(),
+            token_limit: None,
+            dynamic_headers: false,
+            credits: None,
+            latency: Latency::ZERO,
+            chunk_delay: Duration::ZERO,
+            context_window: 32_768,
+            faults: Vec::new(),
+            seed: 0,
+        }
+    }
+}
+
+impl SimulatorBuilder {
+    /// The bearer key the simulator accepts (default `"sim-key"`). Any other key, or none,
+    /// gets a 401 with Together's body (`code: "invalid_api_key"`).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+
+    /// Requests per second the simulator accepts (default: no limit). Above it: 429 with type
+    /// `dynamic_request_limited` and the [`dialect`](Self::dialect)'s hint.
+    ///
+    /// # Panics
+    /// If `rate` is not finite and positive.
+    pub fn rate_per_second(mut self, rate: f64) -> Self {
+        assert!(
+            rate.is_finite() && rate > 0.0,
+            "rate_per_second must be finite and positive, got {rate}"
+        );
+        self.rate = Some(rate);
+        self
+    }
+
+    /// Requests the bucket holds, i.e. how many may arrive at once (default: one second's
+    /// worth of the rate, as Together measures limits per second; at least 1).
+    ///
+    /// # Panics
+    /// If `burst` is 0.
+    pub fn burst(mut self, burst: u32) -> Self {
+        assert!(burst > 0, "burst must be at least 1");
+        self.burst = Some(burst);
+        self
+    }
+
+    /// How a 429 hints at the wait (default [`HintDialect::RateLimitHeaders`], as Together).
+    pub fn dialect(mut self, dialect: HintDialect) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// A token limit per second, as Together's `x-tokenlimit-*`: a bucket of `tokens` that
+    /// refills in one second, each request costing its prompt plus completion tokens (words,
+    /// here; a request larger than the bucket costs the whole bucket). Over it: 429 with type
+    /// `dynamic_token_limited`. While set, every response that reached the limiter carries
+    /// `x-tokenlimit-limit` and `x-tokenlimit-remaining` (no reset header, as Together).
+    pub fn token_limit(mut self, tokens: u64) -> Self {
+        self.token_limit = Some(tokens.max(1));
+        self
+    }
+
+    /// Also send each `x-ratelimit-*` / `x-tokenlimit-*` header as its `-dynamic` variant, with
+    /// the same value (default off).
+    pub fn dynamic_headers(mut self, on: bool) -> Self {
+        self.dynamic_headers = on;
+        self
+    }
+
+    /// The account can pay for `n` admitted requests; every request after them gets a 429 of
+    /// type `credit_limit`, which no wait cures (default: unlimited). `credits(0)` is an
+    /// account out of credit from the start.
+    pub fn credits(mut self, n: u64) -> Self {
+        self.credits = Some(n);
+        self
+    }
+
+    /// Time each answer takes (default none): a `Duration` or a [`Latency`].
+    pub fn latency(mut self, latency: impl Into<Latency>) -> Self {
+        self.latency = latency.into();
+        self
+    }
+
+    /// Time between two chunks of a stream (default none).
+    pub fn stream_chunk_delay(mut self, delay: Duration) -> Self {
+        self.chunk_delay = delay;
+        self
+    }
+
+    /// The models' context window in tokens (words here; default 32 768). A chat or
+    /// completion whose prompt plus `max_tokens` exceeds it gets a 403, as on Together.
+    pub fn context_window(mut self, tokens: u64) -> Self {
+        self.context_window = tokens;
+        self
+    }
+
+    /// Injects `fault` into each request it applies to with `probability`, drawn from the
+    /// seeded generator (see [`seed`](Self::seed)). May be called several times.
+    ///
+    /// # Panics
+    /// If `probability` is not within `0.0..=1.0`.
+    pub fn fault(mut self, fault: Fault, probability: f64) -> Self {
+        assert!(
+            (0.0..=1.0).contains(&probability),
+            "fault probability must be within 0..=1, got {probability}"
+        );
+        self.faults.push((fault, Trigger::Probability(probability)));
+        self
+    }
+
+    /// Injects `fault` into the first `n` requests it applies to (in the order they reach the
+    /// limiter): "the first 3 requests get a 503", deterministic.
+    pub fn fault_times(mut self, fault: Fault, n: u64) -> Self {
+        self.faults.push((fault, Trigger::Times(n)));
+        self
+    }
+
+    /// The seed of the generator behind fault draws and uniform latency (default 0): the same
+    /// seed and the same sequence of requests give the same faults.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and starts serving on the current tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub async fn start(self) -> io::Result<Simulator> {
+        Simulator::launch(self).await
+    }
+
+    /// The effective burst: as set, or one second's worth of the rate.
+    pub(crate) fn effective_burst(&self) -> u32 {
+        self.burst.unwrap_or_else(|| {
+            let rate = self.rate.unwrap_or(1.0).ceil();
+            if rate >= f64::from(u32::MAX) {
+                u32::MAX
+            } else {
+                (rate as u32).max(1)
+            }
+        })
+    }
+}
+
+/// The fault rules and the seeded generator behind them and behind uniform latency.
+#[derive(Debug)]
+pub(crate) struct Faults {
+    rules: Vec<(Fault, Trigger)>,
+    rng: fastrand::Rng,
+}
+
+impl Faults {
+    pub(crate) fn new(rules: Vec<(Fault, Trigger)>, seed: u64) -> Faults {
+        Faults {
+            rules,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    pub(crate) fn add(&mut self, fault: Fault, trigger: Trigger) {
+        self.rules.push((fault, trigger));
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    /// A request's latency: `base`, plus every [`Fault::Delay`] that fires.
+    pub(crate) fn latency(&mut self, base: Latency) -> Duration {
+        let mut total = base.sample(&mut self.rng);
+        for i in 0..self.rules.len() {
+            if let (Fault::Delay(extra), _) = self.rules[i]
+                && self.fires(i)
+            {
+                total += extra.sample(&mut self.rng);
+            }
+        }
+        total
+    }
+
+    /// The fault for an admitted request: the first rule, in order, that applies to it and
+    /// fires. Stream faults apply only when `streaming`; a `Times` rule is spent only when it
+    /// fires.
+    pub(crate) fn draw(&mut self, streaming: bool) -> Option<Fault> {
+        (0..self.rules.len()).find_map(|i| {
+            let fault = self.rules[i].0;
+            let applies = fault.is_answer() || (streaming && fault.is_stream());
+            (applies && self.fires(i)).then_some(fault)
+        })
+    }
+
+    fn fires(&mut self, rule: usize) -> bool {
+        match &mut self.rules[rule].1 {
+            Trigger::Probability(p) => {
+                let p = *p;
+                // Always draw, so the sequence does not depend on the probabilities' values.
+                self.rng.f64() < p
+            }
+            Trigger::Times(n) => {
+                let fire = *n > 0;
+                *n = n.saturating_sub(1);
+                fire
+            }
+        }
+    }
+}

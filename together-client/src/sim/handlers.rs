@@ -1,0 +1,379 @@
+//! The endpoints, and the path every request takes through them:
+//!
+//! 1. counted on arrival; the first half of its latency passes;
+//! 2. the key is checked (401), the body parsed (400) and checked against the context window
+//!    (403): none of these spends anything from the limiter;
+//! 3. the limiter: out of credit (429 `credit_limit`), over the request or token limit (429
+//!    `dynamic_request_limited` / `dynamic_token_limited` with the dialect's hint);
+//! 4. faults, drawn for an admitted request: 503, 500, another status, a dropped connection,
+//!    a broken stream or an error inside it;
+//! 5. the second half of the latency, then the answer.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, State};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
+use serde_json::Value;
+
+use super::Conn;
+use super::config::{Fault, Faults, HintDialect, Latency};
+use super::limiter::{Level, Limit, Limiter, Verdict};
+use super::request::{Endpoint, Work, parse};
+use super::responses::{self as body, Meta};
+use super::sse::{self, Cut};
+use super::stats::{Outcome, Recorder, Tracker};
+
+const OVERLOADED: &str = "The server is overloaded or not ready yet.";
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) api_key: String,
+    pub(crate) dialect: HintDialect,
+    pub(crate) dynamic_headers: bool,
+    pub(crate) latency: Latency,
+    pub(crate) chunk_delay: Duration,
+    pub(crate) context_window: u64,
+    pub(crate) limiter: Mutex<Limiter>,
+    pub(crate) faults: Mutex<Faults>,
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) next_id: AtomicU64,
+}
+
+/// Locks `m`, whether or not a panic poisoned it (the data are plain numbers).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .route("/v1/rerank", post(rerank))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+type Args = (State<Arc<Shared>>, Extension<Conn>, HeaderMap, Bytes);
+
+macro_rules! endpoint {
+    ($name:ident, $kind:expr) => {
+        async fn $name(
+            sim: State<Arc<Shared>>,
+            conn: Extension<Conn>,
+            headers: HeaderMap,
+            bytes: Bytes,
+        ) -> Response {
+            handle((sim, conn, headers, bytes), $kind).await
+        }
+    };
+}
+
+endpoint!(chat, Endpoint::Chat);
+endpoint!(completions, Endpoint::Completions);
+endpoint!(embeddings, Endpoint::Embeddings);
+endpoint!(models, Endpoint::Models);
+endpoint!(rerank, Endpoint::Rerank);
+
+async fn not_found(State(sim): State<Arc<Shared>>) -> Response {
+    let tracker = sim.recorder.arrive();
+    tracker.finish(Some(404), Outcome::OtherError);
+    let error = body::error("Not found", "invalid_request_error", None, None);
+    (StatusCode::NOT_FOUND, Json(error)).into_response()
+}
+
+/// What to do once the latency has passed.
+enum Reply {
+    Json(StatusCode, HeaderMap, Value, Outcome),
+    Stream(HeaderMap, sse::Plan),
+    Drop,
+}
+
+async fn handle((State(sim), Extension(conn), headers, bytes): Args, kind: Endpoint) -> Response {
+    let mut tracker = sim.recorder.arrive();
+    let latency = lock(&sim.faults).latency(sim.latency);
+    let first_half = latency / 2;
+    sleep(first_half).await;
+    tracker.decided();
+    let id = format!("sim-{}", sim.next_id.fetch_add(1, Ordering::Relaxed));
+    let mut out = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        out.insert(HeaderName::from_static("x-request-id"), value);
+    }
+    let reply = decide(&sim, &headers, &bytes, kind, id, out, &mut tracker);
+    sleep(latency - first_half).await;
+    match reply {
+        Reply::Json(status, headers, value, outcome) => {
+            tracker.finish(Some(status.as_u16()), outcome);
+            (status, headers, Json(value)).into_response()
+        }
+        Reply::Stream(mut headers, plan) => {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            (headers, sse::body(plan, tracker)).into_response()
+        }
+        Reply::Drop => {
+            tracker.finish(None, Outcome::Dropped);
+            conn.cut();
+            // The connection's task drops this future along with the connection.
+            std::future::pending().await
+        }
+    }
+}
+
+fn decide(
+    sim: &Shared,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    kind: Endpoint,
+    id: String,
+    mut out: HeaderMap,
+    tracker: &mut Tracker,
+) -> Reply {
+    if !authorized(headers, &sim.api_key) {
+        let value = body::error(
+            "Invalid API key provided. You can find your API key at https://api.together.xyz/settings/api-keys.",
+            "invalid_request_error",
+            None,
+            Some("invalid_api_key"),
+        );
+        return Reply::Json(StatusCode::UNAUTHORIZED, out, value, Outcome::Unauthorized);
+    }
+    let job = match parse(kind, bytes, sim.context_window) {
+        Ok(job) => job,
+        Err((status, message, param)) => {
+            let kind = "invalid_request_error";
+            return error(status, out, Outcome::OtherError, &message, kind, param);
+        }
+    };
+    tracker.set_prompt(job.prompt.clone());
+    let verdict = lock(&sim.limiter).check(job.cost());
+    limit_headers(sim, &verdict, &mut out);
+    if let Some((limit, wait)) = verdict.refused {
+        let (message, kind, outcome) = match limit {
+            Limit::Credit => (
+                "Credit limit exceeded: add credits to your account to continue.",
+                "credit_limit",
+                Outcome::CreditLimited,
+            ),
+            Limit::Requests => (
+                "Request was rejected due to request rate limiting. Slow down and retry later.",
+                "dynamic_request_limited",
+                Outcome::RateLimited,
+            ),
+            Limit::Tokens => (
+                "Request was rejected due to token rate limiting. Slow down and retry later.",
+                "dynamic_token_limited",
+                Outcome::RateLimited,
+            ),
+        };
+        if limit != Limit::Credit {
+            hint_headers(sim.dialect, wait, &mut out);
+        }
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            out,
+            outcome,
+            message,
+            kind,
+            None,
+        );
+    }
+    let fault = lock(&sim.faults).draw(job.stream);
+    let mut cut = None;
+    match fault {
+        Some(Fault::Drop) => return Reply::Drop,
+        Some(Fault::Overloaded) => {
+            let (status, outcome) = (StatusCode::SERVICE_UNAVAILABLE, Outcome::Overloaded);
+            return error(status, out, outcome, OVERLOADED, "server_error", None);
+        }
+        Some(Fault::ServerError) => {
+            let (status, outcome) = (StatusCode::INTERNAL_SERVER_ERROR, Outcome::ServerError);
+            return error(
+                status,
+                out,
+                outcome,
+                "Internal server error",
+                "server_error",
+                None,
+            );
+        }
+        Some(Fault::Status(status)) => {
+            let (message, kind, outcome) = status_error(status);
+            return error(status, out, outcome, &message, kind, None);
+        }
+        Some(Fault::BreakStream { after }) => cut = Some((after, Cut::Break)),
+        Some(Fault::StreamError { after }) => cut = Some((after, Cut::Error)),
+        Some(Fault::Delay(_)) | None => {}
+    }
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let meta = Meta {
+        id,
+        created,
+        model: job.model,
+    };
+    let p = job.prompt_tokens;
+    let value = match (&job.work, job.stream) {
+        (Work::Text { words, finish }, true) => {
+            let chunks = if kind == Endpoint::Chat {
+                body::chat_chunks(&meta, words, finish, p)
+            } else {
+                body::completion_chunks(&meta, words, finish, p)
+            };
+            let plan = sse::Plan {
+                chunks,
+                cut,
+                error: body::error(OVERLOADED, "server_error", None, None),
+                delay: sim.chunk_delay,
+            };
+            return Reply::Stream(out, plan);
+        }
+        (Work::Text { words, finish }, false) if kind == Endpoint::Chat => {
+            body::chat(&meta, words, finish, p)
+        }
+        (Work::Text { words, finish }, false) => body::completion(&meta, words, finish, p),
+        (Work::Embed { inputs, dimensions }, _) => {
+            body::embeddings(&meta.model, inputs, *dimensions)
+        }
+        (Work::List, _) => body::models(),
+        (Work::Rerank(req), _) => body::rerank(&meta, req, p),
+    };
+    Reply::Json(StatusCode::OK, out, value, Outcome::Success)
+}
+
+/// An error answer with Together's body.
+fn error(
+    status: StatusCode,
+    out: HeaderMap,
+    outcome: Outcome,
+    message: &str,
+    kind: &str,
+    param: Option<&str>,
+) -> Reply {
+    Reply::Json(
+        status,
+        out,
+        body::error(message, kind, param, None),
+        outcome,
+    )
+}
+
+fn authorized(headers: &HeaderMap, key: &str) -> bool {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| given.trim() == key)
+}
+
+/// `x-ratelimit-*` (in [`HintDialect::RateLimitHeaders`]) and `x-tokenlimit-*` (with a token
+/// limit), and their `-dynamic` twins when asked.
+fn limit_headers(sim: &Shared, verdict: &Verdict, out: &mut HeaderMap) {
+    let mut put = |family: &str, level: &Level, with_reset: bool| {
+        let mut values = vec![
+            ("limit", format!("{}", level.limit.floor() as u64)),
+            (
+                "remaining",
+                format!("{}", level.remaining.max(0.0).floor() as u64),
+            ),
+        ];
+        if with_reset {
+            values.push(("reset", format!("{:.3}", level.reset)));
+        }
+        for (field, value) in values {
+            let value = HeaderValue::from_str(&value).expect("a number is a header value");
+            let name = format!("{family}-{field}");
+            if sim.dynamic_headers {
+                let dynamic = HeaderName::try_from(format!("{name}-dynamic")).expect("valid");
+                out.insert(dynamic, value.clone());
+            }
+            out.insert(HeaderName::try_from(name).expect("valid"), value);
+        }
+    };
+    if sim.dialect == HintDialect::RateLimitHeaders
+        && let Some(level) = &verdict.requests
+    {
+        put("x-ratelimit", level, true);
+    }
+    if let Some(level) = &verdict.tokens {
+        put("x-tokenlimit", level, false);
+    }
+}
+
+/// The dialect's hint on a 429 for a `wait`.
+fn hint_headers(dialect: HintDialect, wait: Duration, out: &mut HeaderMap) {
+    // Rounded up in whole units, forgiving a microsecond of floating-point noise in the wait
+    // (a 300 ms wait computed as 300.000001 ms still says 300), and never 0.
+    let up_to = |unit: u128| (wait.as_nanos().saturating_sub(1_000).div_ceil(unit)).max(1);
+    let (name, value) = match dialect {
+        HintDialect::None | HintDialect::RateLimitHeaders => return,
+        HintDialect::RetryAfterMs => (
+            HeaderName::from_static("retry-after-ms"),
+            up_to(1_000_000).to_string(),
+        ),
+        HintDialect::RetryAfterSecs => {
+            (http::header::RETRY_AFTER, up_to(1_000_000_000).to_string())
+        }
+        HintDialect::RetryAfterDate => {
+            // The wall clock, not tokio's: the client compares the date with its own. Rounded
+            // up to the whole second, since the format has no fractions.
+            let at = SystemTime::now() + wait;
+            let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+            let whole = since.as_secs() + u64::from(since.subsec_nanos() > 0);
+            let date = UNIX_EPOCH + Duration::from_secs(whole);
+            (http::header::RETRY_AFTER, httpdate::fmt_http_date(date))
+        }
+    };
+    out.insert(name, HeaderValue::from_str(&value).expect("ASCII"));
+}
+
+/// A message, type and outcome for an injected status.
+fn status_error(status: StatusCode) -> (String, &'static str, Outcome) {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let invalid = "invalid_request_error";
+    match status.as_u16() {
+        402 => (
+            "Payment required: your organization has reached its spending limit.".into(),
+            invalid,
+            Outcome::OtherError,
+        ),
+        403 => (
+            "Input validation error: `inputs` tokens + `max_new_tokens` exceed the context window."
+                .into(),
+            invalid,
+            Outcome::OtherError,
+        ),
+        404 => (
+            "The requested model was not found.".into(),
+            invalid,
+            Outcome::OtherError,
+        ),
+        429 => (
+            "Request was rejected due to request rate limiting.".into(),
+            "dynamic_request_limited",
+            Outcome::RateLimited,
+        ),
+        500 => (reason.into(), "server_error", Outcome::ServerError),
+        503 => (OVERLOADED.into(), "server_error", Outcome::Overloaded),
+        400..=499 => (reason.into(), invalid, Outcome::OtherError),
+        _ => (reason.into(), "server_error", Outcome::OtherError),
+    }
+}
+
+async fn sleep(duration: Duration) {
+    // A zero sleep would still register a timer, which a paused test clock could jump to.
+    if !duration.is_zero() {
+        tokio::time::sleep(duration).await;
+    }
+}

@@ -1,0 +1,235 @@
+//! The server's token buckets, on tokio's clock (so a paused test clock drives them).
+//!
+//! The request bucket is the one `retry-core`'s in-process test server uses: it holds `burst`
+//! requests, starts full, refills `rate` requests per second, and a request takes one or gets
+//! a 429. The optional token bucket holds `limit` tokens and refills in one second. The
+//! optional credit balance pays for admitted requests and, once spent, refuses everything.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A bucket of `capacity` units refilling `rate` units per second.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    rate: f64,
+    capacity: f64,
+    level: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn full(rate: f64, capacity: f64, now: Instant) -> Bucket {
+        Bucket {
+            rate,
+            capacity,
+            level: capacity,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.level = (self.level + elapsed * self.rate).min(self.capacity);
+        self.last = now;
+    }
+
+    /// Seconds until the bucket holds `amount`.
+    fn wait_for(&self, amount: f64) -> f64 {
+        ((amount - self.level) / self.rate).max(0.0)
+    }
+
+    fn level(&self) -> Level {
+        Level {
+            limit: self.capacity,
+            remaining: self.level,
+            reset: ((self.capacity - self.level) / self.rate).max(0.0),
+        }
+    }
+}
+
+/// A bucket's state as the `x-*limit-*` headers report it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Level {
+    /// What the bucket holds when full.
+    pub(crate) limit: f64,
+    /// What it holds now (after this request's take, if it was taken).
+    pub(crate) remaining: f64,
+    /// Seconds until it is full again.
+    pub(crate) reset: f64,
+}
+
+/// Which limit a 429 is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Limit {
+    Requests,
+    Tokens,
+    /// Out of credit: no wait cures it.
+    Credit,
+}
+
+/// The limiter's answer to one request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Verdict {
+    /// `None`: admitted. `Some((limit, wait))`: refused, and the exact wait until it would not be.
+    pub(crate) refused: Option<(Limit, Duration)>,
+    /// The request bucket after the decision, if there is a request limit.
+    pub(crate) requests: Option<Level>,
+    /// The token bucket after the decision, if there is a token limit.
+    pub(crate) tokens: Option<Level>,
+}
+
+/// The request bucket and the optional token bucket.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    requests: Option<Bucket>,
+    tokens: Option<Bucket>,
+    /// Requests the account can still pay for; `None`: unlimited.
+    credits: Option<u64>,
+}
+
+impl Limiter {
+    pub(crate) fn new(
+        rate: Option<f64>,
+        burst: u32,
+        token_limit: Option<u64>,
+        credits: Option<u64>,
+    ) -> Limiter {
+        let now = Instant::now();
+        Limiter {
+            credits,
+            requests: rate.map(|rate| Bucket::full(rate, f64::from(burst), now)),
+            tokens: token_limit.map(|limit| {
+                let limit = limit as f64;
+                Bucket::full(limit, limit, now)
+            }),
+        }
+    }
+
+    /// Changes the request limit; the bucket keeps its level (capped at the new burst).
+    pub(crate) fn set_rate(&mut self, rate: Option<f64>, burst: u32) {
+        let now = Instant::now();
+        self.requests = rate.map(|rate| {
+            let mut bucket = Bucket::full(rate, f64::from(burst), now);
+            if let Some(old) = &mut self.requests {
+                old.refill(now);
+                bucket.level = old.level.min(bucket.capacity);
+            }
+            bucket
+        });
+    }
+
+    /// Takes one request, `cost` tokens and a credit, or none of them: a request is admitted
+    /// only when all can pay. Out of credit is refused first, and spends nothing.
+    pub(crate) fn check(&mut self, cost: u64) -> Verdict {
+        let now = Instant::now();
+        let mut refused: Option<(Limit, f64)> = None;
+        if self.credits == Some(0) {
+            refused = Some((Limit::Credit, f64::INFINITY));
+        }
+        let mut refuse = |limit, wait: f64| {
+            if refused.is_none_or(|(l, w)| l != Limit::Credit && wait > w) {
+                refused = Some((limit, wait));
+            }
+        };
+        if let Some(bucket) = &mut self.requests {
+            bucket.refill(now);
+            if bucket.level < 1.0 {
+                refuse(Limit::Requests, bucket.wait_for(1.0));
+            }
+        }
+        let cost = match &mut self.tokens {
+            Some(bucket) => {
+                bucket.refill(now);
+                // A request larger than the bucket costs the whole bucket, or it could never pass.
+                let cost = (cost as f64).min(bucket.capacity);
+                if bucket.level < cost {
+                    refuse(Limit::Tokens, bucket.wait_for(cost));
+                }
+                cost
+            }
+            None => 0.0,
+        };
+        if refused.is_none() {
+            if let Some(bucket) = &mut self.requests {
+                bucket.level -= 1.0;
+            }
+            if let Some(bucket) = &mut self.tokens {
+                bucket.level -= cost;
+            }
+            if let Some(credits) = &mut self.credits {
+                *credits -= 1;
+            }
+        }
+        Verdict {
+            refused: refused.map(|(limit, wait)| {
+                // A refusal always has something to wait for, however little.
+                let wait = Duration::try_from_secs_f64(wait).unwrap_or(Duration::MAX);
+                (limit, wait.max(Duration::from_micros(1)))
+            }),
+            requests: self.requests.as_ref().map(Bucket::level),
+            tokens: self.tokens.as_ref().map(Bucket::level),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_then_refill() {
+        let mut limiter = Limiter::new(Some(50.0), 5, None, None);
+        let admitted = (0..10)
+            .filter(|_| limiter.check(0).refused.is_none())
+            .count();
+        assert_eq!(admitted, 5);
+        let verdict = limiter.check(0);
+        let (limit, wait) = verdict.refused.unwrap();
+        assert_eq!(limit, Limit::Requests);
+        assert_eq!(wait, Duration::from_millis(20));
+        let level = verdict.requests.unwrap();
+        assert_eq!((level.limit, level.remaining), (5.0, 0.0));
+        assert!((level.reset - 0.1).abs() < 1e-9);
+        tokio::time::advance(Duration::from_millis(20)).await;
+        assert!(limiter.check(0).refused.is_none());
+        assert!(limiter.check(0).refused.is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_refuse_without_spending_a_request() {
+        let mut limiter = Limiter::new(Some(10.0), 2, Some(100), None);
+        assert!(limiter.check(80).refused.is_none());
+        let verdict = limiter.check(80);
+        let (limit, wait) = verdict.refused.unwrap();
+        assert_eq!(limit, Limit::Tokens);
+        assert_eq!(wait, Duration::from_millis(600));
+        // The refused request took no request from the bucket.
+        assert_eq!(verdict.requests.unwrap().remaining, 1.0);
+        // Larger than the bucket: costs all of it once full.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(limiter.check(1_000).refused.is_none());
+        assert_eq!(limiter.check(0).tokens.unwrap().remaining, 0.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlimited_always_admits() {
+        let mut limiter = Limiter::new(None, 1, None, None);
+        for _ in 0..1_000 {
+            let verdict = limiter.check(1_000_000);
+            assert!(verdict.refused.is_none() && verdict.requests.is_none());
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn credits_run_out_for_good() {
+        let mut limiter = Limiter::new(Some(10.0), 1, None, Some(2));
+        assert!(limiter.check(0).refused.is_none());
+        // Rate limited: spends no credit.
+        assert_eq!(limiter.check(0).refused.unwrap().0, Limit::Requests);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert!(limiter.check(0).refused.is_none());
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(limiter.check(0).refused.unwrap().0, Limit::Credit);
+    }
+}

@@ -1,0 +1,220 @@
+//! The whole client against the simulator, on tokio's paused clock: the goodput of 300 calls
+//! from 64 tasks at 50 requests/s in every hint dialect, the batch runner on a 500-line file,
+//! 401 with no retry, a 503 burst survived, and a call never making more than `attempts`
+//! requests.
+#![cfg(feature = "sim")]
+
+use std::sync::Arc;
+
+use retry_core::Policy;
+use retry_core::middleware::RateLimitMiddleware;
+use together_client::batch::{BatchError, BatchOptions, run_chat};
+use together_client::sim::{Fault, HintDialect, Simulator};
+use together_client::{ChatRequest, Error, Together};
+use tokio::time::Instant;
+
+const MODEL: &str = "meta-llama/Llama-3.3-70B-Instruct-Turbo";
+
+/// The client as `Together::builder()` makes it, but on a reqwest client without timers of
+/// its own: a paused clock jumps to the next timer whenever the runtime idles, and reqwest's
+/// 90 s pool-idle timer would otherwise skip the simulator's clock ahead.
+fn client(sim: &Simulator, policy: Policy) -> Together {
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .build()
+        .unwrap();
+    let stack = reqwest_middleware::ClientBuilder::new(http)
+        .with(RateLimitMiddleware::default())
+        .build();
+    Together::builder()
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .policy(policy)
+        .http_client(stack)
+        .build()
+        .unwrap()
+}
+
+async fn sim(rate: f64, burst: u32, dialect: HintDialect) -> Simulator {
+    Simulator::builder()
+        .rate_per_second(rate)
+        .burst(burst)
+        .dialect(dialect)
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn three_hundred_calls_from_64_tasks_at_50_per_second_in_every_dialect() {
+    for dialect in HintDialect::ALL {
+        let sim = sim(50.0, 5, dialect).await;
+        let client = Arc::new(client(&sim, together_client::DEFAULT_POLICY));
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..64 {
+            let client = client.clone();
+            tasks.spawn(async move {
+                let mut failed = 0;
+                for i in (task..300).step_by(64) {
+                    let request = ChatRequest::new(MODEL).user(format!("prompt {i}"));
+                    failed += u32::from(client.chat().create(request).await.is_err());
+                }
+                failed
+            });
+        }
+        let mut failed = 0;
+        while let Some(done) = tasks.join_next().await {
+            failed += done.unwrap();
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let ideal = (300.0 - 5.0) / 50.0;
+        let stats = sim.stats();
+        println!(
+            "{dialect:?}: {elapsed:.2} s, {:.1} % of ideal, {} 429s, {failed} failed",
+            100.0 * ideal / elapsed,
+            stats.rate_limited
+        );
+        assert_eq!(failed, 0, "{dialect:?}");
+        assert_eq!(stats.successes_by_prompt.len(), 300, "{dialect:?}");
+        assert!(stats.repeated_prompts().is_empty(), "{dialect:?}");
+        assert!(
+            elapsed <= ideal / 0.9,
+            "{dialect:?}: {elapsed:.2} s against an ideal of {ideal:.2} s"
+        );
+        assert!(
+            stats.rate_limited <= 15,
+            "{dialect:?}: {} 429s",
+            stats.rate_limited
+        );
+        sim.shutdown().await;
+    }
+}
+
+/// A scratch file path of the test's own.
+fn scratch(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("together-e2e-{name}-{}", std::process::id()))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_500_line_batch_at_50_per_second_writes_every_id_once_in_time() {
+    let sim = sim(50.0, 5, HintDialect::RetryAfterSecs).await;
+    let client = client(&sim, together_client::DEFAULT_POLICY);
+    let (input, output) = (scratch("in.jsonl"), scratch("out.jsonl"));
+    let _ = std::fs::remove_file(&output);
+    let lines: String = (0..500)
+        .map(|i| {
+            let body = ChatRequest::new(MODEL).user(format!("line {i}"));
+            serde_json::json!({"custom_id": format!("id-{i}"), "body": body}).to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(&input, lines).unwrap();
+
+    let started = Instant::now();
+    let report = run_chat(
+        &client,
+        &input,
+        &output,
+        BatchOptions::new().progress(false).concurrency(64),
+    )
+    .await
+    .unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    let limit = (500.0 - 5.0) / 50.0 / 0.95;
+    println!(
+        "500 lines in {elapsed:.2} s (limit {limit:.2} s), {} 429s",
+        sim.stats().rate_limited
+    );
+    assert_eq!((report.succeeded, report.failed), (500, 0));
+    assert!(elapsed < limit, "{elapsed:.2} s");
+
+    let written = std::fs::read_to_string(&output).unwrap();
+    let mut ids: Vec<String> = written
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["custom_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((ids.len(), written.lines().count()), (500, 500));
+    let _ = (std::fs::remove_file(&input), std::fs::remove_file(&output));
+    sim.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bad_key_fails_at_once_and_stops_a_batch() {
+    let sim = sim(50.0, 5, HintDialect::RateLimitHeaders).await;
+    let client = Together::builder()
+        .api_key("not-the-key")
+        .base_url(sim.base_url())
+        .http_client(
+            reqwest_middleware::ClientBuilder::new(
+                reqwest::Client::builder()
+                    .pool_idle_timeout(None)
+                    .build()
+                    .unwrap(),
+            )
+            .build(),
+        )
+        .build()
+        .unwrap();
+    let error = client
+        .chat()
+        .create(ChatRequest::new(MODEL).user("hi"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Auth(_)), "{error:?}");
+    assert_eq!(sim.stats().requests, 1, "a 401 is not retried");
+
+    let (input, output) = (scratch("auth-in.jsonl"), scratch("auth-out.jsonl"));
+    let _ = std::fs::remove_file(&output);
+    let body = ChatRequest::new(MODEL).user("x");
+    std::fs::write(
+        &input,
+        serde_json::json!({"custom_id": "a", "body": body}).to_string() + "\n",
+    )
+    .unwrap();
+    let result = run_chat(
+        &client,
+        &input,
+        &output,
+        BatchOptions::new().progress(false),
+    )
+    .await;
+    assert!(matches!(result, Err(BatchError::Fatal { .. })));
+    let _ = (std::fs::remove_file(&input), std::fs::remove_file(&output));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_503_burst_is_survived_and_a_call_never_exceeds_its_attempts() {
+    let sim = sim(1000.0, 100, HintDialect::RateLimitHeaders).await;
+    let client = client(
+        &sim,
+        Policy::exponential()
+            .attempts(4)
+            .initial(std::time::Duration::from_millis(50)),
+    );
+    sim.inject(Fault::Overloaded, 3);
+    let answer = client
+        .chat()
+        .create(ChatRequest::new(MODEL).user("after the storm"))
+        .await
+        .unwrap();
+    assert_eq!(answer.text(), "Echo: after the storm");
+    assert_eq!(sim.stats().overloaded, 3);
+
+    sim.reset_stats();
+    sim.inject(Fault::Overloaded, 100);
+    let error = client
+        .chat()
+        .create(ChatRequest::new(MODEL).user("storm"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Overloaded(_)), "{error:?}");
+    assert_eq!(sim.stats().requests, 4, "attempts, not attempts squared");
+    sim.shutdown().await;
+}
