@@ -1,13 +1,14 @@
 //! The whole client against the simulator, on tokio's paused clock: the goodput of 300 calls
-//! from 64 tasks at 50 requests/s in every hint dialect, the batch runner on a 500-line file,
-//! 401 with no retry, a 503 burst survived, and a call never making more than `attempts`
-//! requests.
+//! from 64 tasks at 50 requests/s in every hint dialect (through the client, and through
+//! retry-core's two middleware layers on a plain reqwest client), the batch runner on a
+//! 500-line file, 401 with no retry, a 503 burst survived, and a call never making more than
+//! `attempts` requests.
 #![cfg(feature = "sim")]
 
 use std::sync::Arc;
 
 use retry_core::Policy;
-use retry_core::middleware::RateLimitMiddleware;
+use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use together_client::batch::{BatchError, BatchOptions, run_chat};
 use together_client::sim::{Fault, HintDialect, Simulator};
 use together_client::{ChatRequest, Error, Together};
@@ -86,6 +87,56 @@ async fn three_hundred_calls_from_64_tasks_at_50_per_second_in_every_dialect() {
             stats.rate_limited <= 15,
             "{dialect:?}: {} 429s",
             stats.rate_limited
+        );
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_middleware_pair_alone_at_50_per_second_in_every_dialect() {
+    for dialect in HintDialect::ALL {
+        let sim = sim(50.0, 5, dialect).await;
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(None)
+            .build()
+            .unwrap();
+        let client = reqwest_middleware::ClientBuilder::new(http)
+            .with(RetryMiddleware::default())
+            .with(RateLimitMiddleware::default())
+            .build();
+        let url = format!("{}/chat/completions", sim.base_url());
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..64 {
+            let (client, url, key) = (client.clone(), url.clone(), sim.api_key().to_owned());
+            tasks.spawn(async move {
+                let mut failed = 0;
+                for i in (task..300).step_by(64) {
+                    let body = serde_json::json!({"model": MODEL, "messages": [{"role": "user", "content": format!("p{i}")}]});
+                    let response = client.post(&url).bearer_auth(&key).json(&body).send().await;
+                    failed += u32::from(!response.is_ok_and(|r| r.status().is_success()));
+                }
+                failed
+            });
+        }
+        let mut failed = 0;
+        while let Some(done) = tasks.join_next().await {
+            failed += done.unwrap();
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let ideal = (300.0 - 5.0) / 50.0;
+        let stats = sim.stats();
+        println!(
+            "middleware {dialect:?}: {elapsed:.2} s, {:.1} % of ideal, {} 429s",
+            100.0 * ideal / elapsed,
+            stats.rate_limited
+        );
+        assert_eq!(failed, 0, "{dialect:?}");
+        assert!(stats.repeated_prompts().is_empty());
+        assert!(elapsed <= ideal / 0.95, "{dialect:?}: {elapsed:.2} s");
+        assert!(
+            stats.rate_limited <= 15,
+            "{dialect:?}: at most 5 % of 300 requests answered 429"
         );
         sim.shutdown().await;
     }
