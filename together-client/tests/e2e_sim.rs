@@ -5,8 +5,6 @@
 //! `attempts` requests.
 #![cfg(feature = "sim")]
 
-use std::sync::Arc;
-
 use retry_core::Policy;
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use together_client::batch::{BatchError, BatchOptions, run_chat};
@@ -46,28 +44,45 @@ async fn sim(rate: f64, burst: u32, dialect: HintDialect) -> Simulator {
         .unwrap()
 }
 
+/// Spreads calls `0..n` over `tasks` tasks, each making its share one after the other, and
+/// returns how many failed (`call` answers whether call `i` succeeded).
+async fn spread<F, Fut>(n: usize, tasks: usize, call: F) -> u32
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for task in 0..tasks {
+        let call = call.clone();
+        set.spawn(async move {
+            let mut failed = 0;
+            for i in (task..n).step_by(tasks) {
+                failed += u32::from(!call(i).await);
+            }
+            failed
+        });
+    }
+    let mut failed = 0;
+    while let Some(done) = set.join_next().await {
+        failed += done.unwrap();
+    }
+    failed
+}
+
 #[tokio::test(start_paused = true)]
 async fn three_hundred_calls_from_64_tasks_at_50_per_second_in_every_dialect() {
     for dialect in HintDialect::ALL {
         let sim = sim(50.0, 5, dialect).await;
-        let client = Arc::new(client(&sim, together_client::DEFAULT_POLICY));
+        let client = client(&sim, together_client::DEFAULT_POLICY);
         let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for task in 0..64 {
+        let failed = spread(300, 64, move |i| {
             let client = client.clone();
-            tasks.spawn(async move {
-                let mut failed = 0;
-                for i in (task..300).step_by(64) {
-                    let request = ChatRequest::new(MODEL).user(format!("prompt {i}"));
-                    failed += u32::from(client.chat().create(request).await.is_err());
-                }
-                failed
-            });
-        }
-        let mut failed = 0;
-        while let Some(done) = tasks.join_next().await {
-            failed += done.unwrap();
-        }
+            async move {
+                let request = ChatRequest::new(MODEL).user(format!("prompt {i}"));
+                client.chat().create(request).await.is_ok()
+            }
+        })
+        .await;
         let elapsed = started.elapsed().as_secs_f64();
         let ideal = (300.0 - 5.0) / 50.0;
         let stats = sim.stats();
@@ -105,24 +120,17 @@ async fn the_middleware_pair_alone_at_50_per_second_in_every_dialect() {
             .with(RateLimitMiddleware::default())
             .build();
         let url = format!("{}/chat/completions", sim.base_url());
+        let key = sim.api_key().to_owned();
         let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for task in 0..64 {
-            let (client, url, key) = (client.clone(), url.clone(), sim.api_key().to_owned());
-            tasks.spawn(async move {
-                let mut failed = 0;
-                for i in (task..300).step_by(64) {
-                    let body = serde_json::json!({"model": MODEL, "messages": [{"role": "user", "content": format!("p{i}")}]});
-                    let response = client.post(&url).bearer_auth(&key).json(&body).send().await;
-                    failed += u32::from(!response.is_ok_and(|r| r.status().is_success()));
-                }
-                failed
-            });
-        }
-        let mut failed = 0;
-        while let Some(done) = tasks.join_next().await {
-            failed += done.unwrap();
-        }
+        let failed = spread(300, 64, move |i| {
+            let (client, url, key) = (client.clone(), url.clone(), key.clone());
+            async move {
+                let body = serde_json::json!({"model": MODEL, "messages": [{"role": "user", "content": format!("p{i}")}]});
+                let response = client.post(&url).bearer_auth(&key).json(&body).send().await;
+                response.is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await;
         let elapsed = started.elapsed().as_secs_f64();
         let ideal = (300.0 - 5.0) / 50.0;
         let stats = sim.stats();
