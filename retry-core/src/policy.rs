@@ -49,8 +49,8 @@ pub struct Policy {
 /// Nanoseconds standing for "no deadline" or "no attempt timeout".
 const NONE: u64 = u64::MAX;
 
-/// `d` in whole nanoseconds, saturating.
-const fn nanos(d: Duration) -> u64 {
+/// `d` in whole nanoseconds, saturating (past 584 years).
+pub(crate) const fn nanos(d: Duration) -> u64 {
     let n = d.as_nanos();
     if n > u64::MAX as u128 {
         u64::MAX

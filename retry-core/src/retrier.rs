@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::class::{Class, Classify, RetryOn};
 use crate::details::RetryDetails;
-use crate::policy::Policy;
+use crate::policy::{Policy, nanos};
 
 /// What went wrong with one attempt, as far as the retry decision is concerned.
 ///
@@ -326,11 +326,6 @@ impl<'p> Retrier<'p> {
         }
         decision
     }
-}
-
-/// `d` in nanoseconds, saturating (past 584 years).
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 pin_project_lite::pin_project! {
