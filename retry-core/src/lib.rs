@@ -37,6 +37,10 @@
 //! - [`Classify`]: asks an error what [`Class`] of failure it is (rate limited, overloaded,
 //!   server error, timeout, connect, permanent) and whether the server gave a delay hint.
 //!   [`RetryOn`] picks the classes to retry.
+//! - [`RetryBudget`]: retries as a share of recent calls, shared by every call that names it,
+//!   so that an outage does not multiply the load on a struggling server.
+//! - [`CircuitBreaker`]: after repeated failures, fails calls at once ([`CircuitOpen`]) for a
+//!   cool-off, then lets one probe decide whether the server is back.
 //! - [`Retrier`]: the one state machine every front end drives. Given a [`Failure`], it
 //!   returns a [`Decision`]: sleep this long, or give up (and why).
 //! - Front ends: the [`retry`] attribute, the closure API [`retry_fn`], and (feature
@@ -56,6 +60,8 @@
 #![warn(missing_docs)]
 
 mod backoff;
+pub mod breaker;
+mod budget;
 mod class;
 mod classify;
 mod details;
@@ -65,6 +71,7 @@ mod policy;
 mod retrier;
 mod retry_fn;
 mod sleep;
+mod window;
 
 #[cfg(feature = "reqwest")]
 pub mod middleware;
@@ -73,6 +80,8 @@ pub mod middleware;
 pub mod __private;
 
 pub use backoff::Backoff;
+pub use breaker::{CircuitBreaker, CircuitOpen};
+pub use budget::RetryBudget;
 pub use class::{Class, Classify, RetryOn};
 pub use classify::classify_chain;
 pub use details::RetryDetails;

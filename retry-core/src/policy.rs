@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::backoff::{self, Backoff, Inputs};
+use crate::budget::RetryBudget;
 use crate::jitter::Jitter;
 
 /// How a call is retried: the backoff curve, its jitter and cap, the number of attempts, the
@@ -28,13 +29,14 @@ use crate::jitter::Jitter;
 ///
 /// The defaults are bounded: 5 attempts (the first included), 500 ms initial delay, factor 2,
 /// full jitter, 30 s maximum delay, a 60 s deadline, no per-attempt timeout, server hints not
-/// capped.
+/// capped, no [`RetryBudget`].
 ///
 /// Durations are kept in whole nanoseconds and saturate at `u64::MAX` ns (584 years), which
-/// also stands for "none" in the deadline and the attempt timeout: 48 bytes in all, where
-/// `Duration`s and `Option`s would take 80 — a policy is copied into every retried call.
+/// also stands for "none" in the deadline and the attempt timeout: 56 bytes in all, where
+/// `Duration`s and `Option`s would take 88 — a policy is copied into every retried call.
 #[derive(Clone, Copy, PartialEq)]
 pub struct Policy {
+    budget: Option<Budget>,
     initial: u64,
     max_delay: u64,
     factor: f64,
@@ -44,6 +46,16 @@ pub struct Policy {
     backoff: Backoff,
     jitter: Jitter,
     cap_hints: bool,
+}
+
+/// A policy's budget, equal to another only if it is the same budget.
+#[derive(Clone, Copy)]
+struct Budget(&'static RetryBudget);
+
+impl PartialEq for Budget {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
 }
 
 /// Nanoseconds standing for "no deadline" or "no attempt timeout".
@@ -80,6 +92,7 @@ impl std::fmt::Debug for Policy {
             .field("deadline", &self.get_deadline())
             .field("attempt_timeout", &self.get_attempt_timeout())
             .field("cap_hints", &self.cap_hints)
+            .field("budget", &self.budget.map(|b| b.0))
             .finish()
     }
 }
@@ -103,6 +116,7 @@ impl Policy {
             deadline: 60_000_000_000,
             attempt_timeout: NONE,
             cap_hints: false,
+            budget: None,
         }
     }
 
@@ -217,6 +231,38 @@ impl Policy {
     pub const fn cap_hints(mut self, cap: bool) -> Self {
         self.cap_hints = cap;
         self
+    }
+
+    /// Spends retries from `budget`, shared with every other policy that names it: each call
+    /// deposits, each retry withdraws, and when it is spent a failed call gives up at once
+    /// ([`GiveUpReason::BudgetExhausted`](crate::GiveUpReason::BudgetExhausted)).
+    ///
+    /// ```
+    /// use retry_core::{Policy, RetryBudget};
+    ///
+    /// static BUDGET: RetryBudget = RetryBudget::new();
+    /// const POLICY: Policy = Policy::exponential().budget(&BUDGET);
+    /// assert!(POLICY.get_budget().is_some());
+    /// ```
+    #[must_use]
+    pub const fn budget(mut self, budget: &'static RetryBudget) -> Self {
+        self.budget = Some(Budget(budget));
+        self
+    }
+
+    /// Retries without a budget (the default): only attempts and the deadline bound them.
+    #[must_use]
+    pub const fn no_budget(mut self) -> Self {
+        self.budget = None;
+        self
+    }
+
+    /// The retry budget, if any.
+    pub const fn get_budget(&self) -> Option<&'static RetryBudget> {
+        match self.budget {
+            Some(Budget(budget)) => Some(budget),
+            None => None,
+        }
     }
 
     /// The backoff formula.

@@ -110,6 +110,9 @@ pub enum GiveUpReason {
     DeadlineExceeded,
     /// The server asked for a delay that ends past the deadline: retrying would be in vain.
     HintBeyondDeadline,
+    /// The policy's [`RetryBudget`](crate::RetryBudget) has no retry left: too many calls
+    /// are failing at once for retries to help.
+    BudgetExhausted,
 }
 
 impl GiveUpReason {
@@ -120,6 +123,7 @@ impl GiveUpReason {
             GiveUpReason::AttemptsExhausted => "attempts_exhausted",
             GiveUpReason::DeadlineExceeded => "deadline_exceeded",
             GiveUpReason::HintBeyondDeadline => "hint_beyond_deadline",
+            GiveUpReason::BudgetExhausted => "budget_exhausted",
         }
     }
 }
@@ -172,8 +176,12 @@ pub struct Retrier<'p> {
 }
 
 impl<'p> Retrier<'p> {
-    /// The state of a call about to make its first attempt. Reads no clock: see "The clock".
+    /// The state of a call about to make its first attempt. Reads no clock (see "The clock"),
+    /// unless the policy has a [`RetryBudget`](crate::RetryBudget): the call is counted in it.
     pub fn new(policy: &'p Policy) -> Self {
+        if let Some(budget) = policy.get_budget() {
+            budget.deposit();
+        }
         Retrier {
             policy,
             start: None,
@@ -290,6 +298,12 @@ impl<'p> Retrier<'p> {
                 remaining.map_or(computed, |left| computed.min(left))
             }
         };
+        // Last, so that only a retry that would happen spends the budget.
+        if let Some(budget) = self.policy.get_budget()
+            && !budget.try_withdraw()
+        {
+            return Decision::GiveUp(GiveUpReason::BudgetExhausted);
+        }
         self.attempt += 1;
         Decision::Retry(delay)
     }

@@ -23,6 +23,7 @@ pub const OPTIONS: &[&str] = &[
     "deadline",
     "attempt_timeout",
     "on_retry",
+    "budget",
     "policy",
     "crate",
 ];
@@ -77,6 +78,7 @@ pub struct Options {
     pub deadline: Option<Nanos>,
     pub attempt_timeout: Option<Nanos>,
     pub on_retry: Option<Path>,
+    pub budget: Option<Path>,
     pub policy: Option<Expr>,
     pub krate: Option<Path>,
 }
@@ -154,6 +156,13 @@ impl Options {
                     input,
                     "on_retry",
                     "a `fn(&retry_core::RetryDetails)`",
+                )?)
+            }
+            "budget" => {
+                self.budget = Some(path(
+                    input,
+                    "budget",
+                    "a `static` `retry_core::RetryBudget`",
                 )?)
             }
             "policy" => self.policy = Some(input.parse()?),

@@ -199,11 +199,26 @@ pub fn expand(options: Options, func: RetryFn) -> TokenStream {
 /// The `&Policy` the retrier borrows, and the statement that holds it when it is the user's
 /// `policy = EXPR`; for the knobs, a `const` that the reference promotes to `'static`.
 fn policy(options: &Options, krate: &Ident) -> (TokenStream, TokenStream) {
+    // `.budget(&PATH)` through a typed `const`: a path that is not a `static RetryBudget` is
+    // reported at the path, "expected `&RetryBudget`", with no note into retry-core.
+    let budget = options.budget.as_ref().map(|path| {
+        let site = Site::of(path);
+        let ty = site.place(quote!(&'static #krate::RetryBudget));
+        let reference = site.place(quote!(&));
+        quote!(.budget({
+            const __RETRY_BUDGET: #ty = #reference #path;
+            __RETRY_BUDGET
+        }))
+    });
     if let Some(expr) = &options.policy {
         // A value of another type is reported at the expression, "expected `Policy`".
         let ty = Site::of(expr).place(quote!(#krate::Policy));
         let policy = local("__retry_policy");
-        return (quote!(let #policy: #ty = #expr;), quote!(&#policy));
+        let with_budget = budget.map(|budget| quote!(let #policy = #policy #budget;));
+        return (
+            quote!(let #policy: #ty = #expr; #with_budget),
+            quote!(&#policy),
+        );
     }
     let constructor = Ident::new(
         options
@@ -253,6 +268,7 @@ fn policy(options: &Options, krate: &Ident) -> (TokenStream, TokenStream) {
             knobs.extend(quote!(.#method(#d)));
         }
     }
+    knobs.extend(budget);
     (
         TokenStream::new(),
         quote!({

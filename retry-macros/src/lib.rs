@@ -48,6 +48,7 @@ use proc_macro::TokenStream;
 /// | `deadline` | `"60s"` | bound on the whole call, attempts and sleeps |
 /// | `attempt_timeout` | `"10s"` | bound on one attempt (async only; `E: From<retry_core::Elapsed>`) |
 /// | `on_retry` | path to `fn(&retry_core::RetryDetails)` | hook called before each sleep |
+/// | `budget` | path to a `static retry_core::RetryBudget` | retries as a share of recent calls, shared with every user of that budget |
 /// | `policy` | an expression of type `retry_core::Policy` | a run-time policy instead of the knobs above |
 /// | `crate` | a path | where `retry_core` is, if renamed |
 ///

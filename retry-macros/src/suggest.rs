@@ -48,6 +48,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("when", "`on`"),
     ("retry_if", "`on`"),
     ("notify", "`on_retry`"),
+    ("retry_budget", "`budget`"),
 ];
 
 /// `; did you mean ...?` for an unknown option: a close name, or the option that another
@@ -72,6 +73,7 @@ const EXAMPLES: &[&str] = &[
     "\"60s\"",
     "\"10s\"",
     "path::to::hook",
+    "MY_BUDGET",
     "MY_POLICY",
     "::my_retry",
 ];

@@ -16,7 +16,10 @@ pub fn validate(options: &Options, func: &RetryFn) -> syn::Result<()> {
     if options.policy.is_some() {
         for key in &options.keys {
             let name = key.to_string();
-            if !matches!(name.as_str(), "policy" | "on" | "on_retry" | "crate") {
+            if !matches!(
+                name.as_str(),
+                "policy" | "on" | "on_retry" | "budget" | "crate"
+            ) {
                 errors.push(syn::Error::new(
                     key.span(),
                     format!(

@@ -47,16 +47,35 @@
 //! They never panic and never return a negative, infinite or absurd delay: anything over
 //! [`MAX_HINT`] (a day) is ignored.
 //!
+//! # Failing fast
+//! [`CircuitBreakerMiddleware`] (off unless added, between the two) fails requests at once
+//! with [`CircuitOpen`](crate::CircuitOpen) to a host that keeps failing, then lets one probe
+//! decide when it is back. A [`RetryBudget`](crate::RetryBudget) in the retry layer's policy
+//! caps retries at a share of recent requests, so that an outage does not multiply the load.
+//!
 //! # A retry loop of your own above the limiter
 //! [`HeldByLimiter`] is how the limiter tells whoever retries above it that it already holds
 //! the host after a 429: retry at once, and the limiter does the waiting.
 
 mod attempts;
+mod breaker;
 mod hints;
 mod rate_limit;
 mod retry;
 
 pub use attempts::Attempts;
+pub use breaker::CircuitBreakerMiddleware;
 pub use hints::{MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
 pub use rate_limit::{HeldByLimiter, RateLimitBuilder, RateLimitMiddleware};
 pub use retry::RetryMiddleware;
+
+/// `scheme://host:port`: one API, one budget, one breaker. Two ports of one machine are two
+/// hosts.
+pub(crate) fn host_key(url: &reqwest::Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or_default()
+    )
+}

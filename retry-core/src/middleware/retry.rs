@@ -86,6 +86,23 @@ impl RetryMiddleware {
         self
     }
 
+    /// Spends retries from `budget`, shared with every policy that names it (the same as
+    /// giving the policy [`Policy::budget`]): past it, a failed request is returned at once.
+    ///
+    /// ```
+    /// use retry_core::RetryBudget;
+    /// use retry_core::middleware::RetryMiddleware;
+    ///
+    /// static BUDGET: RetryBudget = RetryBudget::new();
+    /// let retry = RetryMiddleware::default().budget(&BUDGET);
+    /// assert!(retry.policy().get_budget().is_some());
+    /// ```
+    #[must_use]
+    pub const fn budget(mut self, budget: &'static crate::RetryBudget) -> Self {
+        self.policy = self.policy.budget(budget);
+        self
+    }
+
     /// Names the calls in tracing events, metrics and hooks (default `"reqwest"`).
     #[must_use]
     pub const fn name(mut self, name: &'static str) -> Self {
