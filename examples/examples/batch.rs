@@ -3,6 +3,10 @@
 //! with the same output file resumes. The key and base URL come from `TOGETHER_API_KEY` and
 //! `TOGETHER_BASE_URL`.
 //!
+//! Several processes (or machines) running batches on one account share one rate limit with
+//! `--redis-url redis://HOST:6379` (or `TOGETHER_RATE_LIMIT_REDIS`): without it each process
+//! paces itself as if it had the account's whole budget.
+//!
 //! Run: `cargo run --release --example batch -- --input requests.jsonl --output results.jsonl`
 //!
 //! Exit code 0 when the run completed (even if some lines failed: see the output), 1 on a
@@ -12,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use together_client::Together;
+use together_client::TogetherBuilder;
 use together_client::batch::{BatchOptions, run_chat};
 
 /// Run a Together chat batch file with retries and client-side rate limiting.
@@ -27,12 +31,19 @@ struct Args {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Share the rate limit with every process using this Redis (or Valkey).
+    #[arg(long, env = "TOGETHER_RATE_LIMIT_REDIS")]
+    redis_url: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let client = match Together::from_env() {
+    let mut builder = TogetherBuilder::from_env();
+    if let Some(url) = &args.redis_url {
+        builder = builder.shared_rate_limit(url);
+    }
+    let client = match builder.build() {
         Ok(client) => client,
         Err(error) => {
             eprintln!("error: {error}");

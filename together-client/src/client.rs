@@ -188,6 +188,7 @@ pub struct TogetherBuilder {
     alert_after: Option<u32>,
     on_alert: Option<AlertCallback>,
     cache: Option<CacheConfig>,
+    shared_rate_limit: Option<String>,
 }
 
 impl fmt::Debug for TogetherBuilder {
@@ -201,13 +202,15 @@ impl fmt::Debug for TogetherBuilder {
             .field("http_client", &self.http_client.is_some())
             .field("alert_after", &self.alert_after)
             .field("cache", &self.cache)
+            .field("shared_rate_limit", &self.shared_rate_limit.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl TogetherBuilder {
-    /// A builder with the key from `TOGETHER_API_KEY` and the base URL from
-    /// `TOGETHER_BASE_URL`, where set.
+    /// A builder with the key from `TOGETHER_API_KEY`, the base URL from `TOGETHER_BASE_URL`
+    /// and the [shared rate limit](Self::shared_rate_limit)'s Redis URL from
+    /// `TOGETHER_RATE_LIMIT_REDIS`, where set.
     pub fn from_env() -> Self {
         let var = |name| {
             std::env::var(name)
@@ -217,6 +220,7 @@ impl TogetherBuilder {
         TogetherBuilder {
             api_key: var("TOGETHER_API_KEY"),
             base_url: var("TOGETHER_BASE_URL"),
+            shared_rate_limit: var("TOGETHER_RATE_LIMIT_REDIS"),
             ..TogetherBuilder::default()
         }
     }
@@ -247,6 +251,33 @@ impl TogetherBuilder {
     /// Share one limiter between clients to share one budget.
     pub fn rate_limit(mut self, limiter: RateLimitMiddleware) -> Self {
         self.rate_limit = Some(limiter);
+        self
+    }
+
+    /// Shares the rate limit with every process whose client uses the same Redis (or Valkey)
+    /// at `url` (`redis://host:port`), as Together's limits are per organisation and model,
+    /// not per process: the pace learned from Together's headers, a cooldown after any 429,
+    /// and the [`rate_limit`](Self::rate_limit)'s quotas (or the default's) hold for the fleet.
+    /// Keys are prefixed `together`. Also set by `TOGETHER_RATE_LIMIT_REDIS` in
+    /// [`from_env`](Self::from_env). If Redis is unreachable, each process paces on its own
+    /// (with one warning) until it is back. Needs the feature `redis`: without it,
+    /// [`build`](Self::build) fails with [`Error::Config`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "redis")] {
+    /// use together_client::Together;
+    ///
+    /// let client = Together::builder()
+    ///     .api_key("my-key")
+    ///     .shared_rate_limit("redis://127.0.0.1:6379")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.rate_limiter().unwrap().redis_online(), Some(true));
+    /// assert!(Together::builder().api_key("k").shared_rate_limit("nope").build().is_err());
+    /// # }
+    /// ```
+    pub fn shared_rate_limit(mut self, url: impl Into<String>) -> Self {
+        self.shared_rate_limit = Some(url.into());
         self
     }
 
@@ -321,6 +352,10 @@ impl TogetherBuilder {
                     .build()
                     .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
                 let limiter = self.rate_limit.unwrap_or_default();
+                let limiter = match self.shared_rate_limit.as_deref() {
+                    Some(url) => shared(&limiter, url)?,
+                    None => limiter,
+                };
                 let stack = reqwest_middleware::ClientBuilder::new(client)
                     .with(limiter.clone())
                     .build();
@@ -345,6 +380,22 @@ impl TogetherBuilder {
             }),
         })
     }
+}
+
+/// `limiter`'s settings, shared through the Redis at `url`.
+#[cfg(feature = "redis")]
+fn shared(limiter: &RateLimitMiddleware, url: &str) -> Result<RateLimitMiddleware, Error> {
+    let redis = retry_core::middleware::RedisLimit::new(url)
+        .map_err(|e| Error::Config(format!("shared rate limit: {e}")))?;
+    Ok(limiter.to_shared(redis.prefix("together")))
+}
+
+#[cfg(not(feature = "redis"))]
+fn shared(_: &RateLimitMiddleware, _: &str) -> Result<RateLimitMiddleware, Error> {
+    Err(Error::Config(
+        "a shared rate limit (TOGETHER_RATE_LIMIT_REDIS) needs together-client's feature `redis`"
+            .into(),
+    ))
 }
 
 /// Parses and checks a base URL; the result ends with `/`, so endpoints join below it.

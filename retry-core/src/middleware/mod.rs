@@ -67,6 +67,8 @@ pub use attempts::Attempts;
 pub use breaker::CircuitBreakerMiddleware;
 pub use hints::{MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
 pub use rate_limit::{HeldByLimiter, RateLimitBuilder, RateLimitMiddleware};
+#[cfg(feature = "redis")]
+pub use rate_limit::{RedisLimit, RedisUrlError};
 pub use retry::RetryMiddleware;
 
 /// `scheme://host:port`: one API, one budget, one breaker. Two ports of one machine are two

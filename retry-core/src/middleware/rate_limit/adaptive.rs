@@ -131,6 +131,11 @@ impl Adaptive {
         }
     }
 
+    /// Whether the pace comes from the server's rate-limit headers (what a fleet shares).
+    pub(crate) fn learned_from_headers(&self) -> bool {
+        self.from_headers.is_some()
+    }
+
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch
     }

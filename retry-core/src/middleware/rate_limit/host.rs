@@ -38,7 +38,7 @@ impl Hosts {
 }
 
 /// `scheme://host:port`: one API, one budget. Two ports of one machine are two hosts.
-fn key(url: &Url) -> String {
+pub(crate) fn key(url: &Url) -> String {
     format!(
         "{}://{}:{}",
         url.scheme(),
@@ -85,11 +85,27 @@ impl HostState {
 }
 
 /// What the limiter did about a response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Verdict {
     /// The host is holding every request until a cooldown ends: a retry need not sleep on
     /// its own, the limiter will hold it until then.
     pub(crate) holding: bool,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// The cooldown this response started, from now (shared with a fleet through Redis).
+    pub(crate) cooldown: Option<Duration>,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// The pace, when the server's rate-limit headers set it (shared with a fleet too).
+    pub(crate) header_rate: Option<f64>,
+}
+
+/// What a limiter shared through Redis asks of a host's own pace.
+#[cfg(feature = "redis")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    /// The learned pace (requests per second), if adaptive.
+    pub(crate) rate: Option<f64>,
+    /// The token pace and bucket size, if any.
+    pub(crate) tokens: Option<(f64, f64)>,
 }
 
 impl Host {
@@ -189,12 +205,28 @@ impl Host {
             }
         }
 
-        if let Some(pause) = pause.filter(|p| !p.is_zero()) {
+        let pause = pause.filter(|p| !p.is_zero());
+        if let Some(pause) = pause {
             state.schedule.cool_down_until(now.saturating_add(pause));
         }
         state.queue.wake_head();
+        let learner = state.learner.as_ref();
         Verdict {
             holding: rate_limited && state.schedule.cooldown_until() > now,
+            cooldown: pause,
+            header_rate: learner
+                .filter(|l| l.learned_from_headers())
+                .map(Adaptive::rate),
+        }
+    }
+
+    /// The pace and token budget, for a limiter shared through Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn plan(&self) -> Plan {
+        let state = self.lock();
+        Plan {
+            rate: state.learner.as_ref().map(Adaptive::rate),
+            tokens: state.schedule.tokens.as_ref().map(TokenPace::rate_capacity),
         }
     }
 

@@ -5,6 +5,8 @@ mod adaptive;
 mod host;
 mod pacer;
 mod quota;
+#[cfg(feature = "redis")]
+mod redis;
 mod tokens;
 
 use std::sync::Arc;
@@ -16,6 +18,8 @@ use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next, Result};
 
 use host::Hosts;
+#[cfg(feature = "redis")]
+pub use redis::{RedisLimit, RedisUrlError};
 
 /// A client-side rate limiter for a reqwest-middleware stack.
 ///
@@ -44,6 +48,9 @@ use host::Hosts;
 ///   know in advance.
 /// - **Cancellation-safe.** A request waits in a FIFO queue and takes no slot until it goes: a
 ///   dropped request leaves the queue, and the next one moves up.
+/// - **One limit for many processes** (feature `redis`): `RateLimitBuilder::build_shared`
+///   with a `RedisLimit`, and every process on one Redis shares the pace, the token budget,
+///   the cooldown and what the headers taught.
 ///
 /// ```
 /// use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
@@ -70,6 +77,9 @@ pub struct RateLimitMiddleware {
 struct Shared {
     config: Config,
     hosts: Hosts,
+    /// The fleet's shared state, in Redis (feature `redis`).
+    #[cfg(feature = "redis")]
+    remote: Option<redis::Remote>,
 }
 
 /// How a limiter is set up; every host gets its own state from it.
@@ -157,6 +167,22 @@ impl RateLimitBuilder {
             shared: Arc::new(Shared {
                 config: self.config,
                 hosts: Hosts::default(),
+                #[cfg(feature = "redis")]
+                remote: None,
+            }),
+        }
+    }
+
+    /// The limiter, with its limits shared by every process whose limiter uses the same Redis
+    /// and prefix (feature `redis`): see [`RedisLimit`]. The quotas set here apply to the
+    /// fleet as a whole (`per_second(50)`: 50 a second across all of them).
+    #[cfg(feature = "redis")]
+    pub fn build_shared(self, redis: RedisLimit) -> RateLimitMiddleware {
+        RateLimitMiddleware {
+            shared: Arc::new(Shared {
+                config: self.config,
+                hosts: Hosts::default(),
+                remote: Some(redis::Remote::new(redis)),
             }),
         }
     }
@@ -198,6 +224,34 @@ impl RateLimitMiddleware {
     /// How many requests to `url`'s host are waiting for their turn.
     pub fn waiting(&self, url: &Url) -> usize {
         self.shared.hosts.find(url).map_or(0, |host| host.waiting())
+    }
+
+    /// A new limiter with this one's settings, its limits shared through Redis (feature
+    /// `redis`; see [`RateLimitBuilder::build_shared`]). It starts afresh: it shares no state
+    /// with `self`.
+    ///
+    /// ```
+    /// use retry_core::middleware::{RateLimitMiddleware, RedisLimit};
+    ///
+    /// let local = RateLimitMiddleware::per_second(50);
+    /// let fleet = local.to_shared(RedisLimit::new("redis://127.0.0.1:6379").unwrap());
+    /// assert_eq!(fleet.redis_online(), Some(true)); // nothing tried yet
+    /// assert_eq!(local.redis_online(), None);
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn to_shared(&self, redis: RedisLimit) -> RateLimitMiddleware {
+        RateLimitBuilder {
+            config: self.shared.config,
+        }
+        .build_shared(redis)
+    }
+
+    /// Whether the limit is shared right now (feature `redis`): `None` for an in-process
+    /// limiter, `Some(false)` while Redis is unreachable (each process then paces on its own),
+    /// `Some(true)` otherwise.
+    #[cfg(feature = "redis")]
+    pub fn redis_online(&self) -> Option<bool> {
+        self.shared.remote.as_ref().map(redis::Remote::online)
     }
 }
 
@@ -266,11 +320,25 @@ impl Middleware for RateLimitMiddleware {
             1
         };
         let sent = host.admit(ticket, cost).await;
+        #[cfg(feature = "redis")]
+        let remote = self
+            .shared
+            .remote
+            .as_ref()
+            .map(|remote| (remote, host::key(req.url())));
+        #[cfg(feature = "redis")]
+        if let Some((remote, key)) = &remote {
+            remote.admit(key, &host, &self.shared.config, cost).await;
+        }
         let result = next.run(req, extensions).await;
         let verdict = match &result {
             Ok(response) => host.observe(&sent, Some(response.status()), Some(response.headers())),
             Err(_) => host.observe(&sent, None, None),
         };
+        #[cfg(feature = "redis")]
+        if let Some((remote, key)) = &remote {
+            remote.report(key, &verdict).await;
+        }
         if verdict.holding {
             extensions.insert(HeldByLimiter);
         }

@@ -105,6 +105,15 @@ impl TokenPace {
         self.tolerance = secs(capacity * self.per_token);
     }
 
+    /// The rate (tokens per second) and capacity (tokens) it was set to.
+    #[cfg(feature = "redis")]
+    pub(crate) fn rate_capacity(&self) -> (f64, f64) {
+        (
+            1.0 / self.per_token,
+            self.tolerance.as_secs_f64() / self.per_token,
+        )
+    }
+
     /// The earliest time a request of `cost` tokens may go: when the bucket holds `cost`, or
     /// is full for a request larger than the bucket (which then leaves a debt behind).
     pub(crate) fn earliest(&self, cost: u64) -> Duration {
