@@ -160,6 +160,19 @@ impl Error {
         }
     }
 
+    /// Replaces every copy of `secret` in what the server sent back: the API's texts, a
+    /// body that could not be decoded.
+    pub(crate) fn redact(&mut self, secret: &str) {
+        match self {
+            Error::Decode(e) => e.redact(secret),
+            other => {
+                if let Some(api) = other.api_mut() {
+                    api.redact(secret);
+                }
+            }
+        }
+    }
+
     /// The HTTP status of the answer, if there was one.
     pub fn status(&self) -> Option<StatusCode> {
         self.api().and_then(|e| e.status)
@@ -221,6 +234,15 @@ impl Classify for Error {
         let base = match self {
             Error::RateLimited(_) => Class::RateLimited,
             Error::Overloaded(_) => Class::Overloaded,
+            // 501 and 505 say the request is wrong, not the server (as retry-core classifies
+            // a status): the same request would fail again.
+            Error::Server(api)
+                if api
+                    .status
+                    .is_some_and(|s| matches!(s.as_u16(), 501 | 505)) =>
+            {
+                Class::Permanent
+            }
             Error::Server(_) => Class::ServerError,
             Error::Timeout(_) => Class::Timeout,
             Error::Auth(_)

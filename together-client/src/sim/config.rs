@@ -131,6 +131,12 @@ pub enum Fault {
     },
     /// Extra latency, on top of the configured one.
     Delay(Latency),
+    /// The request is completed (its prompt counts as answered) and then its connection is
+    /// closed before a byte of the answer is written: the client cannot tell it from
+    /// [`Drop`](Fault::Drop), and a retry completes the same prompt a second time. Counted
+    /// apart, as [`Outcome::CompletedThenDropped`](super::Outcome::CompletedThenDropped), so a
+    /// test can tell such a duplicate from a real one. Plain (not streamed) requests only.
+    DropAfterCompletion,
 }
 
 impl Fault {
@@ -140,6 +146,11 @@ impl Fault {
             self,
             Fault::Overloaded | Fault::ServerError | Fault::Drop | Fault::Status(_)
         )
+    }
+
+    /// Whether this fault applies to plain (not streamed) requests only.
+    pub(crate) fn is_plain(self) -> bool {
+        matches!(self, Fault::DropAfterCompletion)
     }
 
     pub(crate) fn is_stream(self) -> bool {
@@ -362,12 +373,14 @@ impl Faults {
     }
 
     /// The fault for an admitted request: the first rule, in order, that applies to it and
-    /// fires. Stream faults apply only when `streaming`; a `Times` rule is spent only when it
-    /// fires.
+    /// fires. Stream faults apply only when `streaming`, [`Fault::DropAfterCompletion`] only
+    /// when not; a `Times` rule is spent only when it fires.
     pub(crate) fn draw(&mut self, streaming: bool) -> Option<Fault> {
         (0..self.rules.len()).find_map(|i| {
             let fault = self.rules[i].0;
-            let applies = fault.is_answer() || (streaming && fault.is_stream());
+            let applies = fault.is_answer()
+                || (streaming && fault.is_stream())
+                || (!streaming && fault.is_plain());
             (applies && self.fires(i)).then_some(fault)
         })
     }

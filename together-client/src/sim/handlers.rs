@@ -96,6 +96,8 @@ enum Reply {
     Json(StatusCode, HeaderMap, Value, Outcome),
     Stream(HeaderMap, sse::Plan),
     Drop,
+    /// The work is done (and recorded), then the connection is cut before the answer.
+    CompletedThenDropped,
 }
 
 async fn handle((State(sim), Extension(conn), headers, bytes): Args, kind: Endpoint) -> Response {
@@ -121,13 +123,17 @@ async fn handle((State(sim), Extension(conn), headers, bytes): Args, kind: Endpo
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             (headers, sse::body(plan, tracker)).into_response()
         }
-        Reply::Drop => {
-            tracker.finish(None, Outcome::Dropped);
-            conn.cut();
-            // The connection's task drops this future along with the connection.
-            std::future::pending().await
-        }
+        Reply::Drop => cut(tracker, &conn, Outcome::Dropped).await,
+        Reply::CompletedThenDropped => cut(tracker, &conn, Outcome::CompletedThenDropped).await,
     }
+}
+
+/// Records `outcome` and closes the connection with no answer.
+async fn cut(tracker: Tracker, conn: &Conn, outcome: Outcome) -> Response {
+    tracker.finish(None, outcome);
+    conn.cut();
+    // The connection's task drops this future along with the connection.
+    std::future::pending().await
 }
 
 fn decide(
@@ -213,7 +219,7 @@ fn decide(
         }
         Some(Fault::BreakStream { after }) => cut = Some((after, Cut::Break)),
         Some(Fault::StreamError { after }) => cut = Some((after, Cut::Error)),
-        Some(Fault::Delay(_)) | None => {}
+        Some(Fault::Delay(_) | Fault::DropAfterCompletion) | None => {}
     }
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -249,6 +255,11 @@ fn decide(
         (Work::List, _) => body::models(),
         (Work::Rerank(req), _) => body::rerank(&meta, req, p),
     };
+    if fault == Some(Fault::DropAfterCompletion) {
+        // The answer was made; it is never sent.
+        drop(value);
+        return Reply::CompletedThenDropped;
+    }
     Reply::Json(StatusCode::OK, out, value, Outcome::Success)
 }
 

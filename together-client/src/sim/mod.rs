@@ -68,8 +68,8 @@
 //! # Faults
 //! [`Fault`]s, each with a probability drawn from a seeded generator
 //! ([`SimulatorBuilder::seed`]) or for the next `n` requests: 503 overloaded, 500, any other
-//! status, a dropped connection, a stream cut after some chunks, an `error` object inside a
-//! stream, extra latency. A dropped connection is real: each connection is served by the
+//! status, a dropped connection, a request completed and then dropped before its answer, a
+//! stream cut after some chunks, an `error` object inside a stream, extra latency. A dropped connection is real: each connection is served by the
 //! simulator's own accept loop (hyper's HTTP/1 connection in a task of its own); the handler
 //! signals that task, which drops the connection, closing the socket before any byte of a
 //! response is written. Faults never count as successes.
@@ -77,7 +77,8 @@
 //! # Counters
 //! [`Simulator::stats`] returns a [`Stats`] snapshot at any time: requests, successes, 429s,
 //! 503s, 500s, drops, broken streams, successes per prompt (so a test can check that no
-//! request completed twice) and a time series of [`Event`]s (time since start, status,
+//! request completed twice), completions whose answer was dropped, per prompt (so a test can
+//! tell the duplicate a retry makes after such a drop from a real one) and a time series of [`Event`]s (time since start, status,
 //! [`Outcome`]) for plots.
 //!
 //! # Tests on paused time

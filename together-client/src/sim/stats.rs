@@ -33,6 +33,10 @@ pub enum Outcome {
     OtherError,
     /// The client went away before the answer was complete (or the simulator shut down).
     Cancelled,
+    /// The request was completed, then its connection closed before the answer was sent
+    /// ([`Fault::DropAfterCompletion`](super::Fault::DropAfterCompletion)): the work was
+    /// done, the client never saw it.
+    CompletedThenDropped,
 }
 
 /// One request in the time series.
@@ -78,11 +82,18 @@ pub struct Stats {
     pub other_errors: u64,
     /// Requests the client abandoned before they completed.
     pub cancelled: u64,
+    /// Requests completed, then cut before their answer was sent
+    /// ([`Outcome::CompletedThenDropped`]; not in `successes`).
+    pub completed_then_dropped: u64,
     /// Successes per distinct prompt: the last user message of a chat, the `prompt` of a
     /// completion (a list of prompts joined by newlines), the input of an embedding (likewise),
     /// the query of a rerank. "No request completed twice" is
     /// [`repeated_prompts`](Self::repeated_prompts) being empty.
     pub successes_by_prompt: HashMap<String, u64>,
+    /// Completions per distinct prompt whose answer was cut before it was sent
+    /// ([`Outcome::CompletedThenDropped`]). A prompt completed twice because its first
+    /// answer was lost has one here and one in `successes_by_prompt`.
+    pub completed_then_dropped_by_prompt: HashMap<String, u64>,
     /// Every request that ended, in order of [`Event::at`].
     pub log: Vec<Event>,
 }
@@ -103,6 +114,17 @@ impl Stats {
             .collect();
         repeated.sort_unstable();
         repeated
+    }
+
+    /// The distinct prompts completed at least once, whether or not the answer reached the
+    /// client (a success or a [`Outcome::CompletedThenDropped`]).
+    pub fn completed_prompts(&self) -> usize {
+        let lost_only = self
+            .completed_then_dropped_by_prompt
+            .keys()
+            .filter(|p| !self.successes_by_prompt.contains_key(*p))
+            .count();
+        self.successes_by_prompt.len() + lost_only
     }
 
     /// How many requests got `status` (a 200 stream that broke later counts as 200).
@@ -180,12 +202,18 @@ impl Recorder {
             Outcome::Unauthorized => &mut stats.unauthorized,
             Outcome::OtherError => &mut stats.other_errors,
             Outcome::Cancelled => &mut stats.cancelled,
+            Outcome::CompletedThenDropped => &mut stats.completed_then_dropped,
         };
         *counter += 1;
-        if event.outcome == Outcome::Success
-            && let Some(prompt) = prompt
-        {
-            *stats.successes_by_prompt.entry(prompt).or_default() += 1;
+        if let Some(prompt) = prompt {
+            let by_prompt = match event.outcome {
+                Outcome::Success => Some(&mut stats.successes_by_prompt),
+                Outcome::CompletedThenDropped => Some(&mut stats.completed_then_dropped_by_prompt),
+                _ => None,
+            };
+            if let Some(by_prompt) = by_prompt {
+                *by_prompt.entry(prompt).or_default() += 1;
+            }
         }
         stats.log.push(event);
     }
