@@ -37,15 +37,7 @@ impl Hosts {
     }
 }
 
-/// `scheme://host:port`: one API, one budget. Two ports of one machine are two hosts.
-pub(crate) fn key(url: &Url) -> String {
-    format!(
-        "{}://{}:{}",
-        url.scheme(),
-        url.host_str().unwrap_or_default(),
-        url.port_or_known_default().unwrap_or_default()
-    )
-}
+pub(crate) use crate::middleware::host_key as key;
 
 /// One host's shared state.
 pub(crate) struct Host {
