@@ -142,24 +142,46 @@ impl ApiError {
     /// Replaces every copy of `secret` in the texts the server sent back: a key echoed in a
     /// message must not reach a log.
     pub(crate) fn redact(&mut self, secret: &str) {
-        if secret.len() < 4 {
-            return;
-        }
         for field in [
             Some(&mut self.message),
             self.kind.as_mut(),
             self.code.as_mut(),
             self.param.as_mut(),
             self.request_id.as_mut(),
+            // The header's copy of the request id too: `Debug` shows the rate limits.
+            self.rate_limits.request_id.as_mut(),
         ]
         .into_iter()
         .flatten()
         {
-            if field.contains(secret) {
-                *field = field.replace(secret, "[redacted]");
-            }
+            scrub(field, secret);
         }
     }
+}
+
+/// Replaces every copy of `secret` in `text`; whether there was one.
+fn scrub(text: &mut String, secret: &str) -> bool {
+    if secret.len() < 4 {
+        return false;
+    }
+    let mut changed = false;
+    if text.contains(secret) {
+        *text = text.replace(secret, "[redacted]");
+        changed = true;
+    }
+    // A snippet cut short inside a copy of the secret ends with the secret's start.
+    if let Some(cut) = text.strip_suffix('…') {
+        let kept = (4..secret.len())
+            .rev()
+            .find(|&n| secret.get(..n).is_some_and(|start| cut.ends_with(start)));
+        if let Some(n) = kept {
+            let end = cut.len() - n;
+            text.truncate(end);
+            text.push_str("[redacted]…");
+            changed = true;
+        }
+    }
+    changed
 }
 
 impl fmt::Display for ApiError {
@@ -236,6 +258,16 @@ impl DecodeError {
         }
     }
 
+    /// Replaces every copy of `secret` in the message and the body: a body that echoes the
+    /// request (a proxy, a test server) must not carry the key into a log.
+    pub(crate) fn redact(&mut self, secret: &str) {
+        // serde's message quotes the text it choked on, and so does the source's.
+        if scrub(&mut self.message, secret) {
+            self.source = None;
+        }
+        scrub(&mut self.body, secret);
+    }
+
     /// What went wrong.
     pub fn message(&self) -> &str {
         &self.message
@@ -258,5 +290,23 @@ impl std::error::Error for DecodeError {
         self.source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_cut_by_the_snippet_is_redacted_too() {
+        let secret = "sk-test-SECRET-4f1c9e";
+        let mut body = "x".repeat(SNIPPET - 8).into_bytes();
+        body.extend_from_slice(secret.as_bytes());
+        let mut error = DecodeError::other("bad");
+        error.body = snippet(&body);
+        assert!(error.body.ends_with("sk-test-…"), "{}", error.body);
+        error.redact(secret);
+        assert!(error.body.ends_with("x[redacted]…"), "{}", error.body);
+        assert!(!error.body.contains("sk-test"));
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
-use retry_core::{Class, Classify, Elapsed};
+use retry_core::middleware::CircuitBreakerMiddleware;
+use retry_core::{CircuitOpen, Class, Classify, Elapsed};
 
 pub use crate::api_error::{ApiError, DecodeError};
 use crate::rate_limits::RateLimits;
@@ -54,6 +55,13 @@ pub enum Error {
     Transport(Arc<reqwest_middleware::Error>),
     /// The answer could not be read as the endpoint's type. Permanent.
     Decode(DecodeError),
+    /// The client's circuit breaker is open ([`TogetherBuilder::circuit_breaker`]): Together
+    /// kept failing, and calls fail at once for the rest of the cool-off, without a request.
+    /// Permanent (retrying into an open breaker would only spin); try again after
+    /// [`CircuitOpen::retry_in`], or fall back.
+    ///
+    /// [`TogetherBuilder::circuit_breaker`]: crate::TogetherBuilder::circuit_breaker
+    CircuitOpen(CircuitOpen),
     /// The client is misconfigured: no key, a bad base URL, a plain `http://` URL to a host
     /// that is not loopback. Permanent.
     Config(String),
@@ -139,9 +147,11 @@ impl Error {
             | Error::NotFound(e)
             | Error::Server(e)
             | Error::Timeout(Some(e)) => Some(e),
-            Error::Timeout(None) | Error::Transport(_) | Error::Decode(_) | Error::Config(_) => {
-                None
-            }
+            Error::Timeout(None)
+            | Error::Transport(_)
+            | Error::Decode(_)
+            | Error::CircuitOpen(_)
+            | Error::Config(_) => None,
         }
     }
 
@@ -210,6 +220,7 @@ impl fmt::Display for Error {
             Error::Timeout(None) => f.write_str("timed out: the attempt ran past its timeout"),
             Error::Transport(e) => write!(f, "transport error: {e}"),
             Error::Decode(e) => write!(f, "could not decode the response: {e}"),
+            Error::CircuitOpen(e) => write!(f, "not sent to Together: {e}"),
             Error::Config(message) => write!(f, "invalid client configuration: {message}"),
         }
     }
@@ -220,6 +231,7 @@ impl std::error::Error for Error {
         match self {
             Error::Transport(e) => Some(&**e),
             Error::Decode(e) => Some(e),
+            Error::CircuitOpen(e) => Some(e),
             _ => None,
         }
     }
@@ -236,11 +248,7 @@ impl Classify for Error {
             Error::Overloaded(_) => Class::Overloaded,
             // 501 and 505 say the request is wrong, not the server (as retry-core classifies
             // a status): the same request would fail again.
-            Error::Server(api)
-                if api
-                    .status
-                    .is_some_and(|s| matches!(s.as_u16(), 501 | 505)) =>
-            {
+            Error::Server(api) if api.status.is_some_and(|s| matches!(s.as_u16(), 501 | 505)) => {
                 Class::Permanent
             }
             Error::Server(_) => Class::ServerError,
@@ -251,7 +259,7 @@ impl Classify for Error {
             | Error::BadRequest(_)
             | Error::NotFound(_) => Class::Permanent,
             Error::Transport(e) => return (**e).class(),
-            Error::Decode(_) | Error::Config(_) => return Class::Permanent,
+            Error::Decode(_) | Error::CircuitOpen(_) | Error::Config(_) => return Class::Permanent,
         };
         match self.api().and_then(|e| e.should_retry) {
             Some(false) => Class::Permanent,
@@ -280,8 +288,12 @@ impl From<Elapsed> for Error {
 }
 
 impl From<reqwest_middleware::Error> for Error {
+    /// [`Error::CircuitOpen`] when the breaker refused the request, else [`Error::Transport`].
     fn from(error: reqwest_middleware::Error) -> Self {
-        Error::Transport(Arc::new(error))
+        match CircuitBreakerMiddleware::open_error(&error) {
+            Some(open) => Error::CircuitOpen(*open),
+            None => Error::Transport(Arc::new(error)),
+        }
     }
 }
 

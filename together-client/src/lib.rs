@@ -79,6 +79,7 @@
 mod alert;
 mod api_error;
 pub mod batch;
+mod builder;
 mod cache;
 mod call;
 mod client;
@@ -92,8 +93,9 @@ pub mod types;
 pub mod sim;
 
 pub use alert::{DEFAULT_ALERT_AFTER, RateLimitAlert};
+pub use builder::TogetherBuilder;
 pub use cache::CacheConfig;
-pub use client::{DEFAULT_BASE_URL, DEFAULT_POLICY, Together, TogetherBuilder};
+pub use client::{DEFAULT_BASE_URL, DEFAULT_POLICY, Together};
 pub use error::{ApiError, DecodeError, Error};
 pub use rate_limits::{Bucket, RateLimits};
 pub use stream::ChatStream;
@@ -106,6 +108,13 @@ pub use types::embeddings::{Embedding, EmbeddingInput, EmbeddingsRequest, Embedd
 pub use types::models::{ModelInfo, ModelList, Pricing};
 pub use types::rerank::{Documents, RerankDocument, RerankRequest, RerankResponse, RerankResult};
 pub use types::{Extra, FinishReason, Role, Usage};
+
+/// Entry points for the fuzz targets (`together-client/fuzz`) and property tests. Not part
+/// of the API: no stability promise, may change in any release.
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::stream::decode_sse;
+}
 
 /// The retry engine this client is built on, re-exported: [`Policy`](retry_core::Policy),
 /// [`Classify`](retry_core::Classify), the middleware.
