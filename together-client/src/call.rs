@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Extensions, HeaderValue, Method, StatusCode};
 use retry_core::middleware::HeldByLimiter;
-use retry_core::{Classify, retry};
+use retry_core::{CircuitBreaker, Class, Classify, retry};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -128,8 +128,12 @@ impl Together {
         let response = self.attempt(call, extensions).await?;
         let limits = RateLimits::from_headers(response.headers());
         let body = response.bytes().await?;
-        let mut value: T =
-            serde_json::from_slice(&body).map_err(|e| DecodeError::json(e, &body))?;
+        let mut value: T = serde_json::from_slice(&body).map_err(|e| {
+            // The body may echo the key (a proxy, an echo server): never keep it.
+            let mut error = Error::from(DecodeError::json(e, &body));
+            error.redact(&self.inner.key);
+            error
+        })?;
         value.set_rate_limits(limits);
         Ok(value)
     }
@@ -142,14 +146,42 @@ impl Together {
         extensions: &mut Extensions,
     ) -> Result<reqwest::Response, Error> {
         let request = self.request(call)?;
+        // Asked per attempt, before the limiter's queue: an open breaker fails the call
+        // without a request and without waiting its turn.
+        let permit = match &self.inner.breaker {
+            Some(breaker) => Some(breaker.permit().map_err(Error::CircuitOpen)?),
+            None => None,
+        };
         let sent = self
             .inner
             .http
             .execute_with_extensions(request, extensions)
             .await;
         let held = extensions.remove::<HeldByLimiter>().is_some();
-        let response = sent?;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                let error = Error::from(error);
+                if let Some(permit) = permit {
+                    // A transport error that is not the server's (a bad URL) says nothing.
+                    match error.class() {
+                        Class::Permanent => drop(permit),
+                        class if CircuitBreaker::is_failure(class) => permit.failure(),
+                        _ => permit.success(),
+                    }
+                }
+                return Err(error);
+            }
+        };
         let status = response.status();
+        if let Some(permit) = permit {
+            // Any answer but a 5xx shows the server is up (a 429 included).
+            if status.is_server_error() && CircuitBreaker::is_failure(status.class()) {
+                permit.failure();
+            } else {
+                permit.success();
+            }
+        }
         if status.is_success() {
             self.inner.alert.success();
             return Ok(response);

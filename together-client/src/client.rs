@@ -1,18 +1,19 @@
-//! [`Together`], the client, and [`TogetherBuilder`], how it is set up.
+//! [`Together`], the client.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
 use reqwest::Url;
 use reqwest_middleware::ClientWithMiddleware;
+use retry_core::CircuitBreaker;
 use retry_core::Policy;
 use retry_core::middleware::RateLimitMiddleware;
 
-use crate::alert::{AlertCallback, DEFAULT_ALERT_AFTER, RateLimitAlert, StreakAlert};
-use crate::cache::{CacheConfig, ResponseCache};
+use crate::alert::StreakAlert;
+use crate::builder::TogetherBuilder;
+use crate::cache::ResponseCache;
 use crate::endpoints::{Chat, Completions, Embeddings, Models, Rerank};
 use crate::error::Error;
 
@@ -61,6 +62,7 @@ pub(crate) struct Inner {
     pub(crate) key: String,
     pub(crate) http: ClientWithMiddleware,
     pub(crate) limiter: Option<RateLimitMiddleware>,
+    pub(crate) breaker: Option<CircuitBreaker>,
     pub(crate) policy: Policy,
     pub(crate) timeout: Option<Duration>,
     pub(crate) alert: StreakAlert,
@@ -76,6 +78,7 @@ impl fmt::Debug for Together {
             .field("policy", &inner.policy)
             .field("timeout", &inner.timeout)
             .field("rate_limiter", &inner.limiter.is_some())
+            .field("circuit_breaker", &self.circuit_breaker())
             .field("alert", &inner.alert)
             .field("cache", &inner.cache)
             .finish()
@@ -136,6 +139,12 @@ impl Together {
         self.inner.limiter.as_ref()
     }
 
+    /// The circuit breaker of the client's stack, if
+    /// [`TogetherBuilder::circuit_breaker`] turned one on: ask it for its state.
+    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
+        self.inner.breaker.as_ref()
+    }
+
     /// The HTTP stack every request goes through.
     pub fn http_client(&self) -> &ClientWithMiddleware {
         &self.inner.http
@@ -150,296 +159,4 @@ impl Together {
     pub fn rate_limited_total(&self) -> u64 {
         self.inner.alert.total()
     }
-}
-
-/// Sets up a [`Together`] client; from [`Together::builder`] or [`TogetherBuilder::from_env`].
-///
-/// ```
-/// use std::time::Duration;
-/// use retry_core::Policy;
-/// use retry_core::middleware::RateLimitMiddleware;
-/// use together_client::Together;
-///
-/// let client = Together::builder()
-///     .api_key("my-key")
-///     .policy(Policy::exponential().attempts(4))
-///     .rate_limit(RateLimitMiddleware::per_second(10))
-///     .timeout(Duration::from_secs(60))
-///     .alert_after(3)
-///     .on_rate_limit_streak(|alert| eprintln!("{} 429s in a row", alert.streak))
-///     .build()
-///     .unwrap();
-/// assert!(!format!("{client:?}").contains("my-key"));
-///
-/// // Plain HTTP only to loopback, and never without a key:
-/// assert!(Together::builder().api_key("k").base_url("http://example.com/v1").build().is_err());
-/// assert!(Together::builder().api_key("k").base_url("http://127.0.0.1:8080/v1").build().is_ok());
-/// assert!(Together::builder().build().is_err());
-/// ```
-#[derive(Clone, Default)]
-#[must_use]
-pub struct TogetherBuilder {
-    api_key: Option<String>,
-    base_url: Option<String>,
-    policy: Option<Policy>,
-    rate_limit: Option<RateLimitMiddleware>,
-    timeout: Option<Duration>,
-    http_client: Option<ClientWithMiddleware>,
-    alert_after: Option<u32>,
-    on_alert: Option<AlertCallback>,
-    cache: Option<CacheConfig>,
-    shared_rate_limit: Option<String>,
-}
-
-impl fmt::Debug for TogetherBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TogetherBuilder")
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("base_url", &self.base_url)
-            .field("policy", &self.policy)
-            .field("rate_limit", &self.rate_limit.is_some())
-            .field("timeout", &self.timeout)
-            .field("http_client", &self.http_client.is_some())
-            .field("alert_after", &self.alert_after)
-            .field("cache", &self.cache)
-            .field("shared_rate_limit", &self.shared_rate_limit.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl TogetherBuilder {
-    /// A builder with the key from `TOGETHER_API_KEY`, the base URL from `TOGETHER_BASE_URL`
-    /// and the [shared rate limit](Self::shared_rate_limit)'s Redis URL from
-    /// `TOGETHER_RATE_LIMIT_REDIS`, where set.
-    pub fn from_env() -> Self {
-        let var = |name| {
-            std::env::var(name)
-                .ok()
-                .filter(|v: &String| !v.trim().is_empty())
-        };
-        TogetherBuilder {
-            api_key: var("TOGETHER_API_KEY"),
-            base_url: var("TOGETHER_BASE_URL"),
-            shared_rate_limit: var("TOGETHER_RATE_LIMIT_REDIS"),
-            ..TogetherBuilder::default()
-        }
-    }
-
-    /// The API key (required).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// The base URL (default [`DEFAULT_BASE_URL`]). `https://`, or `http://` to a loopback
-    /// host only (`127.0.0.0/8`, `::1`, `localhost`): a key must not cross a network in clear.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// The retry policy of every call (default [`DEFAULT_POLICY`]): one budget per call, spent
-    /// by the typed retry loop around each call. Its `attempt_timeout`, if set, bounds each
-    /// attempt.
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = Some(policy);
-        self
-    }
-
-    /// The rate limiter of the client's stack (default: an adaptive
-    /// [`RateLimitMiddleware`], which learns the pace from Together's headers and 429s).
-    /// Share one limiter between clients to share one budget.
-    pub fn rate_limit(mut self, limiter: RateLimitMiddleware) -> Self {
-        self.rate_limit = Some(limiter);
-        self
-    }
-
-    /// Shares the rate limit with every process whose client uses the same Redis (or Valkey)
-    /// at `url` (`redis://host:port`), as Together's limits are per organisation and model,
-    /// not per process: the pace learned from Together's headers, a cooldown after any 429,
-    /// and the [`rate_limit`](Self::rate_limit)'s quotas (or the default's) hold for the fleet.
-    /// Keys are prefixed `together`. Also set by `TOGETHER_RATE_LIMIT_REDIS` in
-    /// [`from_env`](Self::from_env). If Redis is unreachable, each process paces on its own
-    /// (with one warning) until it is back. Needs the feature `redis`: without it,
-    /// [`build`](Self::build) fails with [`Error::Config`].
-    ///
-    /// ```
-    /// # #[cfg(feature = "redis")] {
-    /// use together_client::Together;
-    ///
-    /// let client = Together::builder()
-    ///     .api_key("my-key")
-    ///     .shared_rate_limit("redis://127.0.0.1:6379")
-    ///     .build()
-    ///     .unwrap();
-    /// assert_eq!(client.rate_limiter().unwrap().redis_online(), Some(true));
-    /// assert!(Together::builder().api_key("k").shared_rate_limit("nope").build().is_err());
-    /// # }
-    /// ```
-    pub fn shared_rate_limit(mut self, url: impl Into<String>) -> Self {
-        self.shared_rate_limit = Some(url.into());
-        self
-    }
-
-    /// A timeout for each attempt of a plain request, from sending to the last byte of the
-    /// answer (default: none; see also the policy's `attempt_timeout`). For a stream, it bounds
-    /// each attempt up to the first chunk (the wait for the rate limiter's turn included), then
-    /// the wait for each next chunk.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Bring your own stack: the client sends through `client` as it is, instead of building
-    /// `reqwest` + [`RateLimitMiddleware`] ([`rate_limit`](Self::rate_limit) is then ignored).
-    ///
-    /// Do not put a `RetryMiddleware` in it: every typed call already retries with the
-    /// client's [`policy`](Self::policy), and a second retry layer would multiply the
-    /// attempts (up to `attempts²` requests per call).
-    pub fn http_client(mut self, client: ClientWithMiddleware) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// How many 429s in a row raise the rate-limit alert (default 5; `0` turns it off): one
-    /// `tracing` warning and one call of [`on_rate_limit_streak`](Self::on_rate_limit_streak)'s
-    /// callback per streak; a success ends the streak.
-    pub fn alert_after(mut self, streak: u32) -> Self {
-        self.alert_after = Some(streak);
-        self
-    }
-
-    /// A callback for the rate-limit alert (see [`alert_after`](Self::alert_after)). It runs
-    /// on the task that got the 429: keep it quick.
-    pub fn on_rate_limit_streak(
-        mut self,
-        callback: impl Fn(&RateLimitAlert) + Send + Sync + 'static,
-    ) -> Self {
-        self.on_alert = Some(Arc::new(callback));
-        self
-    }
-
-    /// Turns on the response cache (off by default); see [`CacheConfig`].
-    pub fn cache(mut self, config: CacheConfig) -> Self {
-        self.cache = Some(config);
-        self
-    }
-
-    /// The client. An [`Error::Config`] (never a panic) for a missing or unusable key, a URL
-    /// that does not parse, is not `http(s)`, or is plain `http` to a host that is not
-    /// loopback, or an HTTP stack that cannot be built.
-    pub fn build(self) -> Result<Together, Error> {
-        let key = self
-            .api_key
-            .map(|k| k.trim().to_owned())
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                Error::Config(
-                    "no API key: set TOGETHER_API_KEY or call TogetherBuilder::api_key".into(),
-                )
-            })?;
-        let mut auth = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-            Error::Config("the API key has characters that cannot go in an HTTP header".into())
-        })?;
-        auth.set_sensitive(true);
-        let base_url = parse_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
-
-        let (http, limiter) = match self.http_client {
-            Some(client) => (client, None),
-            None => {
-                let client = reqwest::Client::builder()
-                    .user_agent(concat!("together-client-rust/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-                let limiter = self.rate_limit.unwrap_or_default();
-                let limiter = match self.shared_rate_limit.as_deref() {
-                    Some(url) => shared(&limiter, url)?,
-                    None => limiter,
-                };
-                let stack = reqwest_middleware::ClientBuilder::new(client)
-                    .with(limiter.clone())
-                    .build();
-                (stack, Some(limiter))
-            }
-        };
-
-        Ok(Together {
-            inner: Arc::new(Inner {
-                base_url,
-                auth,
-                key,
-                http,
-                limiter,
-                policy: self.policy.unwrap_or(DEFAULT_POLICY),
-                timeout: self.timeout,
-                alert: StreakAlert::new(
-                    self.alert_after.unwrap_or(DEFAULT_ALERT_AFTER),
-                    self.on_alert,
-                ),
-                cache: self.cache.map(ResponseCache::new),
-            }),
-        })
-    }
-}
-
-/// `limiter`'s settings, shared through the Redis at `url`.
-#[cfg(feature = "redis")]
-fn shared(limiter: &RateLimitMiddleware, url: &str) -> Result<RateLimitMiddleware, Error> {
-    let redis = retry_core::middleware::RedisLimit::new(url)
-        .map_err(|e| Error::Config(format!("shared rate limit: {e}")))?;
-    Ok(limiter.to_shared(redis.prefix("together")))
-}
-
-#[cfg(not(feature = "redis"))]
-fn shared(_: &RateLimitMiddleware, _: &str) -> Result<RateLimitMiddleware, Error> {
-    Err(Error::Config(
-        "a shared rate limit (TOGETHER_RATE_LIMIT_REDIS) needs together-client's feature `redis`"
-            .into(),
-    ))
-}
-
-/// Parses and checks a base URL; the result ends with `/`, so endpoints join below it.
-fn parse_base_url(raw: &str) -> Result<Url, Error> {
-    let mut url = Url::parse(raw.trim())
-        .map_err(|e| Error::Config(format!("the base URL `{raw}` does not parse: {e}")))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => {
-            return Err(Error::Config(format!(
-                "the base URL `{raw}` is plain http to a host that is not loopback: the API \
-                 key would cross the network in clear; use https"
-            )));
-        }
-        other => {
-            return Err(Error::Config(format!(
-                "the base URL `{raw}` has scheme `{other}`; use https"
-            )));
-        }
-    }
-    if url.cannot_be_a_base() || url.host().is_none() {
-        return Err(Error::Config(format!("the base URL `{raw}` has no host")));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::Config(
-            "the base URL must not carry credentials".into(),
-        ));
-    }
-    url.set_query(None);
-    url.set_fragment(None);
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-/// Whether the URL's host is loopback: `localhost`, `127.0.0.0/8`, `::1`.
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

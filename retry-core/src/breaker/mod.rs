@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::class::Class;
 use crate::window::Window;
 
 pub use open::CircuitOpen;
@@ -174,6 +175,16 @@ impl CircuitBreaker {
         Ok(Permit::new(self.clone(), state.generation, probe))
     }
 
+    /// Whether a failure of this class counts against the server: overloaded, server error,
+    /// timeout, connect. A 429 does not (a server that limits is up), nor does a permanent
+    /// failure (the request was wrong, not the server).
+    pub const fn is_failure(class: Class) -> bool {
+        matches!(
+            class,
+            Class::Overloaded | Class::ServerError | Class::Timeout | Class::Connect
+        )
+    }
+
     /// Where the breaker is now.
     pub fn state(&self) -> BreakerState {
         match self.lock().mode {
@@ -250,6 +261,12 @@ impl State {
         });
         tracing::warn!(target: "retry", reason = why, cool_off_ms = cool_off.as_millis() as u64, "circuit breaker opened: failing calls at once");
         metrics::counter!("retry_circuit_opened_total", "reason" => why).increment(1);
+    }
+}
+
+impl From<CircuitBreakerBuilder> for CircuitBreaker {
+    fn from(builder: CircuitBreakerBuilder) -> Self {
+        builder.build()
     }
 }
 

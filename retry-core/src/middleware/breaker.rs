@@ -95,23 +95,16 @@ impl CircuitBreakerMiddleware {
 }
 
 /// Whether an outcome counts against the server (`Some(true)`), for it (`Some(false)`), or
-/// says nothing of it (`None`).
+/// says nothing of it (`None`: an error that is not the server's, such as a bad URL).
 fn verdict(result: &Result<Response>) -> Option<bool> {
-    let class = match result {
-        Ok(response) if response.status() == http::StatusCode::TOO_MANY_REQUESTS => {
-            return Some(false);
-        }
-        Ok(response) if !response.status().is_server_error() => return Some(false),
-        Ok(response) => response.status().class(),
+    match result {
+        Ok(response) if !response.status().is_server_error() => Some(false),
+        Ok(response) => Some(CircuitBreaker::is_failure(response.status().class())),
         Err(error) => match error.class() {
-            Class::Permanent => return None,
-            class => class,
+            Class::Permanent => None,
+            class => Some(CircuitBreaker::is_failure(class)),
         },
-    };
-    Some(matches!(
-        class,
-        Class::Overloaded | Class::ServerError | Class::Timeout | Class::Connect
-    ))
+    }
 }
 
 #[async_trait::async_trait]

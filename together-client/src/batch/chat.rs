@@ -30,10 +30,15 @@ impl std::error::Error for ChatLineError {}
 impl RequestError for ChatLineError {
     /// A rejected key, an exhausted balance or a misconfigured client: every other line
     /// would fail the same way.
+    /// A bad key, an empty balance, a bad setup: no later line can succeed. An open circuit
+    /// breaker too: Together is down, and writing an error line for every remaining line
+    /// would lose them, where stopping lets a re-run after the outage do them.
     fn is_fatal(&self) -> bool {
         matches!(
             self,
-            ChatLineError::Api(Error::Auth(_) | Error::Payment(_) | Error::Config(_))
+            ChatLineError::Api(
+                Error::Auth(_) | Error::Payment(_) | Error::Config(_) | Error::CircuitOpen(_)
+            )
         )
     }
 
