@@ -67,7 +67,9 @@ async fn one_429_holds_every_request_to_the_host() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn x_ratelimit_remaining_zero_holds_the_host_until_the_reset() {
+async fn x_ratelimit_remaining_zero_holds_the_host_until_one_request_is_back() {
+    // A bucket of 10, empty, full again in 0.3 s: it refills evenly, so one request is back
+    // after 30 ms, not after the whole reset.
     let server = Scripted::new(|n| match n {
         0 => respond(
             200,
@@ -85,8 +87,40 @@ async fn x_ratelimit_remaining_zero_holds_the_host_until_the_reset() {
     for task in tasks {
         assert_eq!(task.await.unwrap(), 200);
     }
-    let log = arrivals(&server);
-    assert!(log[1].0 >= 300, "{log:?}");
+    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    // The answer (at 2 ms) says the bucket emptied when the first request went (at 0): the
+    // next is back at 30 ms, and so is the pace, 10 / 0.3 s: one every 30 ms.
+    assert_eq!(times, [0, 30, 60]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_burst_the_server_reports_is_spent_then_the_pace_holds() {
+    // A bucket of 4 refilling 10 a second, met by requests that arrive at once: the n-th
+    // leaves 3 - n, and the bucket is full again (n + 1) x 100 ms later. Empty after that.
+    let server = Scripted::new(|n| {
+        let remaining = 3usize.saturating_sub(n);
+        let reset = format!("{:.1}", 0.1 * (4 - remaining) as f64);
+        let headers = [
+            ("x-ratelimit-limit", "4".to_owned()),
+            ("x-ratelimit-remaining", remaining.to_string()),
+            ("x-ratelimit-reset", reset),
+        ];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        respond(200, &headers)
+    });
+    let limiter = RateLimitMiddleware::default();
+    let client = client(vec![Arc::new(limiter.clone())], &server);
+    let tasks: Vec<_> = (0..7).map(|id| send(&client, URL, id)).collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let pace = limiter.pace(&URL.parse().unwrap()).unwrap();
+    assert!((pace - 10.0).abs() < 1e-6, "{pace}");
+    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    // The first answer (at 2 ms) says 3 are left: those go at once. The fourth answer says the
+    // bucket emptied when it went: one request is back 100 ms later (0.4 s / 4), then one
+    // every 100 ms, each counted from when the last went, not from when its answer came.
+    assert_eq!(times, [0, 2, 2, 2, 102, 202, 302]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -292,14 +326,16 @@ async fn alone_the_retry_layer_sleeps_the_whole_hint() {
 
 #[tokio::test(start_paused = true)]
 async fn the_pace_is_learned_from_x_ratelimit_headers() {
-    // A bucket of 10 with 9 left, full again in 0.1 s: it refills 10 requests a second.
-    let server = Scripted::new(|_| {
+    // A bucket of 10 that has just lost one request and is full again in 0.1 s: it refills 10
+    // requests a second. Every answer says it is empty after that.
+    let server = Scripted::new(|n| {
+        let (remaining, reset) = if n == 0 { ("9", "0.1") } else { ("0", "1") };
         respond(
             200,
             &[
                 ("x-ratelimit-limit", "10"),
-                ("x-ratelimit-remaining", "9"),
-                ("x-ratelimit-reset", "0.1"),
+                ("x-ratelimit-remaining", remaining),
+                ("x-ratelimit-reset", reset),
             ],
         )
     });
@@ -308,14 +344,12 @@ async fn the_pace_is_learned_from_x_ratelimit_headers() {
     send(&client, URL, 0).await.unwrap();
     let pace = limiter.pace(&URL.parse().unwrap()).unwrap();
     assert!((pace - 10.0).abs() < 1e-6, "{pace}");
-    let tasks: Vec<_> = (1..4).map(|id| send(&client, URL, id)).collect();
-    for task in tasks {
-        task.await.unwrap();
+    // Sent one at a time, each after the last answer: 100 ms apart once the bucket is empty.
+    for id in 1..4 {
+        send(&client, URL, id).await.unwrap();
     }
-    let log = arrivals(&server);
-    for pair in log[1..].windows(2) {
-        assert_eq!(pair[1].0 - pair[0].0, 100, "{log:?}");
-    }
+    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    assert_eq!(times, [0, 2, 102, 202], "{times:?}");
 }
 
 #[tokio::test(start_paused = true)]

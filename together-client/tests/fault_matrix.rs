@@ -124,7 +124,9 @@ fn matrix() -> Vec<(Row, [Expect; 5])> {
                     ],
                 ),
             ),
-            recovers(1000, 1000),
+            // The retry layer alone sleeps the reset; the limiter holds only until one request
+            // of the 10 is back (50 ms after the request that emptied the bucket), then paces.
+            recovers(1000, 450),
         ),
         (
             row(

@@ -44,10 +44,11 @@ impl Hint {
 /// `Retry-After` (seconds, integer or fractional, or an HTTP date), `x-ratelimit-reset`
 /// (seconds, possibly fractional, as Together sends it).
 ///
-/// A value that does not parse, is negative, NaN, infinite, zero, or over [`MAX_HINT`] is
-/// skipped and the next header is read; a date in the past is no hint either. A zero hint is
-/// skipped on purpose, as the official OpenAI and Together SDKs do: "retry at once" would burn
-/// every attempt in a few milliseconds, so the policy's own backoff applies instead.
+/// A value that does not parse, is negative, NaN, infinite, or over [`MAX_HINT`] is skipped
+/// and the next header is read. A zero (or a date in the past) is read, and means no hint at
+/// all, whatever the headers after it say (`retry-after-ms: 0` with `retry-after: 2` is
+/// `None`), as the official OpenAI and Together SDKs read it: "retry at once" would burn every
+/// attempt in a few milliseconds, so the policy's own backoff applies instead.
 ///
 /// ```
 /// use std::time::Duration;
@@ -63,6 +64,9 @@ impl Hint {
 ///
 /// headers.insert("retry-after-ms", "not a number".parse().unwrap());
 /// assert_eq!(delay_hint(&headers), Some(Duration::from_secs(2)));
+///
+/// headers.insert("retry-after-ms", "0".parse().unwrap());
+/// assert_eq!(delay_hint(&headers), None);
 /// ```
 pub fn delay_hint(headers: &HeaderMap) -> Option<Duration> {
     hint(headers, true).map(|h| h.delay)
@@ -83,7 +87,7 @@ pub(crate) fn hint(headers: &HeaderMap, with_reset: bool) -> Option<Hint> {
         .or_else(|| text(headers, &RETRY_AFTER).and_then(retry_after))
         .or_else(|| {
             with_reset
-                .then(|| reset(headers, "x-ratelimit-reset"))
+                .then(|| reset(headers, &RESET))
                 .flatten()
                 .map(precise)
         })
@@ -164,12 +168,12 @@ impl RateLimitHeaders {
     /// Reads the headers; a missing or unreadable one is `None`.
     pub fn from_headers(headers: &HeaderMap) -> Self {
         RateLimitHeaders {
-            limit: count(headers, "x-ratelimit-limit"),
-            remaining: count(headers, "x-ratelimit-remaining"),
-            reset: reset(headers, "x-ratelimit-reset"),
-            token_limit: count(headers, "x-tokenlimit-limit"),
-            token_remaining: count(headers, "x-tokenlimit-remaining"),
-            token_reset: reset(headers, "x-tokenlimit-reset"),
+            limit: count(headers, &LIMIT),
+            remaining: count(headers, &REMAINING),
+            reset: reset(headers, &RESET),
+            token_limit: count(headers, &TOKEN_LIMIT),
+            token_remaining: count(headers, &TOKEN_REMAINING),
+            token_reset: reset(headers, &TOKEN_RESET),
         }
     }
 
@@ -218,30 +222,50 @@ fn retry_after(value: &str) -> Option<Hint> {
     })
 }
 
-/// The tighter of `name` and `name-dynamic`, as a count (a fractional count is rounded down).
-fn count(headers: &HeaderMap, name: &str) -> Option<u64> {
-    let one = |name: &str| {
-        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
-        // `as` saturates: a count beyond u64 (it would have to be absurd) reads as u64::MAX.
-        text(headers, &name).and_then(number).map(|n| n as u64)
-    };
-    let plain = one(name);
-    let dynamic = one(&format!("{name}-dynamic"));
-    match (plain, dynamic) {
+/// A header and its `-dynamic` twin, named once (parsing a name per response costs more than
+/// reading the value).
+type Pair = (HeaderName, HeaderName);
+
+const LIMIT: Pair = (
+    HeaderName::from_static("x-ratelimit-limit"),
+    HeaderName::from_static("x-ratelimit-limit-dynamic"),
+);
+const REMAINING: Pair = (
+    HeaderName::from_static("x-ratelimit-remaining"),
+    HeaderName::from_static("x-ratelimit-remaining-dynamic"),
+);
+const RESET: Pair = (
+    HeaderName::from_static("x-ratelimit-reset"),
+    HeaderName::from_static("x-ratelimit-reset-dynamic"),
+);
+const TOKEN_LIMIT: Pair = (
+    HeaderName::from_static("x-tokenlimit-limit"),
+    HeaderName::from_static("x-tokenlimit-limit-dynamic"),
+);
+const TOKEN_REMAINING: Pair = (
+    HeaderName::from_static("x-tokenlimit-remaining"),
+    HeaderName::from_static("x-tokenlimit-remaining-dynamic"),
+);
+const TOKEN_RESET: Pair = (
+    HeaderName::from_static("x-tokenlimit-reset"),
+    HeaderName::from_static("x-tokenlimit-reset-dynamic"),
+);
+
+/// The tighter of a header and its `-dynamic` twin, as a count (a fractional count is rounded
+/// down).
+fn count(headers: &HeaderMap, (name, dynamic): &Pair) -> Option<u64> {
+    // `as` saturates: a count beyond u64 (it would have to be absurd) reads as u64::MAX.
+    let one = |name| text(headers, name).and_then(number).map(|n| n as u64);
+    match (one(name), one(dynamic)) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
 }
 
-/// The later of `name` and `name-dynamic`, as a delay in seconds.
-fn reset(headers: &HeaderMap, name: &str) -> Option<Duration> {
-    let one = |name: &str| {
-        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
-        text(headers, &name).and_then(number).and_then(seconds)
-    };
-    let plain = one(name);
-    let dynamic = one(&format!("{name}-dynamic"));
-    plain.max(dynamic)
+/// The later of a header and its `-dynamic` twin, as a delay in seconds.
+fn reset(headers: &HeaderMap, (name, dynamic): &Pair) -> Option<Duration> {
+    let one = |name| text(headers, name).and_then(number).and_then(seconds);
+    one(name).max(one(dynamic))
 }
 
 #[cfg(test)]

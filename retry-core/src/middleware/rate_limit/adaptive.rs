@@ -12,9 +12,10 @@
 //! `limit - remaining` requests in `reset` seconds refills at `(limit - remaining) / reset`
 //! requests per second: that is the pace. `remaining` is rounded down, which can only make
 //! that estimate too high (it is exact right after a full bucket lost one request), so the
-//! pace is the least of the last [`HEADER_WINDOW`] estimates. Requests still leave one at a
-//! time: a burst up to `limit` would collide with the requests already on their way.
-//! (`remaining: 0` also starts the shared cooldown until the reset; see the host.) A 429 in
+//! pace is the least of the last [`HEADER_WINDOW`] estimates. `limit` is the burst the pacer
+//! may spend ([`Adaptive::bucket`]); the pacer checks it against `remaining`, counting the
+//! requests already on their way (see `Schedule::sync`). (`remaining: 0` also holds the host
+//! until one request is back, `reset / limit`; see the host.) A 429 in
 //! spite of the headers caps the pace as below. The same reading of `x-tokenlimit-*` gives a
 //! token pace; without a token reset header the token bucket is taken to refill once a
 //! second, as Together measures its limits per second.
@@ -101,6 +102,8 @@ pub(crate) struct Adaptive {
     from_headers: Option<f64>,
     /// The latest estimates it is the least of.
     header_estimates: VecDeque<f64>,
+    /// The size of the server's request bucket, from `x-ratelimit-limit`.
+    bucket: Option<u32>,
     /// The token pace (tokens per second) and bucket size the headers imply.
     tokens: Option<(f64, f64)>,
     /// The latest responses: when they came, whether they were taken.
@@ -117,6 +120,7 @@ impl Adaptive {
             cut_from: 0.0,
             from_headers: None,
             header_estimates: VecDeque::with_capacity(HEADER_WINDOW),
+            bucket: None,
             tokens: None,
             recent: VecDeque::with_capacity(WINDOW),
         }
@@ -138,6 +142,12 @@ impl Adaptive {
 
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// How many requests the server's bucket holds, if the headers said (with a pace): the
+    /// burst the pacer may spend when the server reports it full.
+    pub(crate) fn bucket(&self) -> Option<u32> {
+        self.bucket
     }
 
     /// The learned token pace and bucket size, if the headers gave one.
@@ -209,6 +219,7 @@ impl Adaptive {
             }
             self.header_estimates.push_back(estimate);
             self.from_headers = self.header_estimates.iter().copied().reduce(f64::min);
+            self.bucket = Some(u32::try_from(limit).unwrap_or(u32::MAX).max(1));
         }
         if let Some(limit) = limits.token_limit {
             let capacity = limit as f64;
@@ -284,6 +295,8 @@ mod tests {
         Admission {
             epoch: learner.epoch(),
             rate: learner.rate(),
+            seq: 0,
+            at: Duration::ZERO,
         }
     }
 

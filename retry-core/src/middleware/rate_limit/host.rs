@@ -1,7 +1,6 @@
 //! The state one host's requests share: their queue, their schedule, what was learned of the
 //! host's limits, and the cooldown a 429 starts for all of them.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -15,28 +14,66 @@ use super::pacer::{Admission, Queue, Schedule};
 use super::quota::{RequestQuota, TokenPace};
 use crate::middleware::hints::{self, RateLimitHeaders};
 
-/// Every host a limiter has seen, by `scheme://host:port`.
+/// Every host a limiter has seen, by scheme, host and port.
+///
+/// A short list, found by comparing a URL's parts in place: a limiter is meant for the few
+/// APIs a client talks to, and that costs less per request than formatting a
+/// `scheme://host:port` key and hashing it.
 #[derive(Debug, Default)]
 pub(crate) struct Hosts {
-    map: Mutex<HashMap<String, Arc<Host>>>,
+    list: Mutex<Vec<(Origin, Arc<Host>)>>,
+}
+
+/// The parts of `scheme://host:port` that tell two hosts apart.
+#[derive(Debug)]
+struct Origin {
+    scheme: Box<str>,
+    host: Box<str>,
+    port: u16,
+}
+
+impl Origin {
+    fn of(url: &Url) -> Self {
+        Origin {
+            scheme: url.scheme().into(),
+            host: url.host_str().unwrap_or_default().into(),
+            port: url.port_or_known_default().unwrap_or_default(),
+        }
+    }
+
+    fn is(&self, url: &Url) -> bool {
+        self.port == url.port_or_known_default().unwrap_or_default()
+            && *self.host == *url.host_str().unwrap_or_default()
+            && *self.scheme == *url.scheme()
+    }
 }
 
 impl Hosts {
+    fn lock(&self) -> MutexGuard<'_, Vec<(Origin, Arc<Host>)>> {
+        self.list.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The state of `url`'s host, made on first use.
     pub(crate) fn get(&self, url: &Url, config: &Config) -> Arc<Host> {
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        map.entry(key(url))
-            .or_insert_with(|| Arc::new(Host::new(config)))
-            .clone()
+        let mut list = self.lock();
+        if let Some((_, host)) = list.iter().find(|(origin, _)| origin.is(url)) {
+            return Arc::clone(host);
+        }
+        let host = Arc::new(Host::new(config));
+        list.push((Origin::of(url), Arc::clone(&host)));
+        host
     }
 
     /// The state of `url`'s host, if a request has gone there.
     pub(crate) fn find(&self, url: &Url) -> Option<Arc<Host>> {
-        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(&key(url)).cloned()
+        let list = self.lock();
+        list.iter()
+            .find(|(origin, _)| origin.is(url))
+            .map(|(_, host)| Arc::clone(host))
     }
 }
 
+#[cfg(feature = "redis")]
 pub(crate) use crate::middleware::host_key as key;
 
 /// One host's shared state.
@@ -49,6 +86,9 @@ pub(crate) struct Host {
     /// Whether requests need a token estimate (a token quota was set or learned).
     tokens_configured: bool,
     configured_tokens: Option<(f64, f64)>,
+    /// Shared with other processes (see `Config::fleet`): this process's own count of the
+    /// server's bucket would be wrong, so the burst and `remaining` are left to Redis.
+    fleet: bool,
 }
 
 impl std::fmt::Debug for Host {
@@ -68,10 +108,12 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    pub(crate) fn admission(&self) -> Admission {
+    pub(crate) fn admission(&self, now: Duration) -> Admission {
         Admission {
             epoch: self.learner.as_ref().map_or(0, Adaptive::epoch),
             rate: self.learner.as_ref().map_or(f64::INFINITY, Adaptive::rate),
+            seq: self.schedule.admitted(),
+            at: now,
         }
     }
 }
@@ -115,7 +157,7 @@ impl Host {
         schedule.tokens = configured_tokens.map(|(rate, cap)| TokenPace::new(rate, cap));
         let learner = config.adaptive.then(|| Adaptive::new(config.initial_rate));
         if let Some(learner) = &learner {
-            schedule.set_pace(Some(learner.rate()), 1);
+            schedule.set_pace(Some(learner.rate()), 1, Duration::ZERO);
         }
         Host {
             origin,
@@ -127,6 +169,7 @@ impl Host {
             quota,
             tokens_configured: configured_tokens.is_some(),
             configured_tokens,
+            fleet: config.fleet,
         }
     }
 
@@ -160,10 +203,16 @@ impl Host {
         let mut pause = None::<Duration>;
         if rate_limited {
             pause = headers
-                .and_then(|h| hints::hint(h, true))
+                .and_then(|h| hints::hint(h, self.fleet))
                 .map(|h| h.lower_bound());
+            if !self.fleet && pause.is_none() && limits.remaining != Some(0) {
+                pause = limits.reset;
+            }
         }
-        if limits.remaining == Some(0) {
+        if self.fleet && limits.remaining == Some(0) {
+            // A fleet's `remaining` counts every process: this one cannot tell how much of
+            // the refill the others will take, so the whole fleet waits for the full bucket
+            // (the shared schedule gives back the slots this costs).
             pause = pause.max(limits.reset);
         }
         if limits.token_remaining == Some(0) {
@@ -184,7 +233,13 @@ impl Host {
             }
             let rate = learner.rate();
             let learned_tokens = learner.tokens();
-            state.schedule.set_pace(Some(rate), 1);
+            let bucket = learner.bucket().filter(|_| !self.fleet);
+            state
+                .schedule
+                .set_pace(Some(rate), bucket.unwrap_or(1), now);
+            if let (Some(limit), Some(remaining)) = (bucket, limits.remaining) {
+                state.schedule.sync(limit.into(), remaining, sent);
+            }
             if let Some((rate, capacity)) = learned_tokens {
                 let (rate, capacity) = match self.configured_tokens {
                     Some((r, c)) => (rate.min(r), capacity.min(c)),
@@ -197,9 +252,27 @@ impl Host {
             }
         }
 
-        let pause = pause.filter(|p| !p.is_zero());
-        if let Some(pause) = pause {
-            state.schedule.cool_down_until(now.saturating_add(pause));
+        let mut until = pause.map(|p| now.saturating_add(p));
+        if !self.fleet
+            && limits.remaining == Some(0)
+            && let Some(back) = one_back(&limits)
+        {
+            // An empty bucket: with its pace known, counted from when this request went and
+            // behind the ones sent since (the server emptied it then, not when the answer came
+            // back: from now, every answer would add a round trip to the pace); else from now.
+            let paced = state.learner.as_ref().is_some_and(|l| l.bucket().is_some());
+            let from = if paced {
+                state.schedule.behind(sent)
+            } else {
+                now
+            };
+            until = until.max(Some(from.saturating_add(back)));
+        }
+        let pause = until
+            .and_then(|u| u.checked_sub(now))
+            .filter(|p| !p.is_zero());
+        if let Some(until) = until {
+            state.schedule.cool_down_until(until);
         }
         state.queue.wake_head();
         let learner = state.learner.as_ref();
@@ -231,4 +304,17 @@ impl Host {
     pub(crate) fn waiting(&self) -> usize {
         self.lock().queue.len()
     }
+}
+
+/// How long until the server's bucket holds one request again, from headers that say it is
+/// empty: `reset` is the time until it is full (Together's meaning), and it refills evenly, so
+/// one request is back after `reset / limit` (exactly so for an empty bucket; the bucket holds
+/// up to one more than the rounded-down `remaining` says, so never too early). The whole
+/// `reset` when the size is unknown.
+fn one_back(limits: &RateLimitHeaders) -> Option<Duration> {
+    let reset = limits.reset?;
+    Some(match limits.limit {
+        Some(limit) if limit > 1 => reset / u32::try_from(limit).unwrap_or(u32::MAX),
+        _ => reset,
+    })
 }

@@ -29,8 +29,10 @@ pub use redis::{RedisLimit, RedisUrlError};
 ///   talks to, not for crawling a million hosts).
 /// - **Shared cooldown.** When a response is a 429 or carries `x-ratelimit-remaining: 0`,
 ///   every request to that host waits, not only the one that got it: until the hinted reset
-///   (`retry-after-ms`, `Retry-After`, `x-ratelimit-reset`), then they leave one at a time, in
-///   the order they arrived, at the learned pace. A whole-second hint (`Retry-After: 1`, an
+///   (`retry-after-ms`, `Retry-After`), then they leave one at a time, in the order they
+///   arrived, at the learned pace. An empty bucket (`remaining: 0` with `x-ratelimit-limit`)
+///   holds them only until one request is back, `reset / limit` after the request that
+///   emptied it went (`reset` is the time until the bucket is full, and it refills evenly). A whole-second hint (`Retry-After: 1`, an
 ///   HTTP date) only says the wait ends within that second, so the shared cooldown ends at the
 ///   start of it and the pace does the rest; the request that got the 429 still waits the whole
 ///   hint when [`RetryMiddleware`](super::RetryMiddleware) runs without this limiter under it.
@@ -39,7 +41,8 @@ pub use redis::{RedisLimit, RedisUrlError};
 /// - **Adaptive** (the default). The pace is learned from `x-ratelimit-limit`, `-remaining`,
 ///   `-reset` and `x-tokenlimit-*` (and their `-dynamic` variants) when the server sends them
 ///   (read as Together documents them: a bucket of `limit`, `remaining` left, full again in
-///   `reset` seconds); without them, from 429s and successes (a slow start, then a
+///   `reset` seconds), and the burst the server reports is spent: up to `remaining` requests
+///   go at once, less those already on their way; without them, from 429s and successes (a slow start, then a
 ///   multiplicative decrease measured from how far over the rate the pace went, and an
 ///   additive increase of 3 % a second), so it converges on the rate the server allows. It
 ///   starts at 20 requests per second.
@@ -92,6 +95,10 @@ pub(crate) struct Config {
     pub(crate) tokens_per_minute: Option<u32>,
     pub(crate) adaptive: bool,
     pub(crate) initial_rate: f64,
+    /// Whether other processes spend from the same server bucket through Redis: the headers'
+    /// `remaining` then counts their requests too, and the shared schedule, not this
+    /// process's count, decides how much of the burst is left.
+    pub(crate) fleet: bool,
 }
 
 impl Default for Config {
@@ -102,6 +109,7 @@ impl Default for Config {
             tokens_per_minute: None,
             adaptive: true,
             initial_rate: adaptive::INITIAL_RATE,
+            fleet: false,
         }
     }
 }
@@ -180,7 +188,10 @@ impl RateLimitBuilder {
     pub fn build_shared(self, redis: RedisLimit) -> RateLimitMiddleware {
         RateLimitMiddleware {
             shared: Arc::new(Shared {
-                config: self.config,
+                config: Config {
+                    fleet: true,
+                    ..self.config
+                },
                 hosts: Hosts::default(),
                 remote: Some(redis::Remote::new(redis)),
             }),

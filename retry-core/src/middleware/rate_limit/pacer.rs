@@ -11,8 +11,11 @@
 //!          tokens.tat - (tokens.capacity - cost))  // the token budget, if any
 //! ```
 //!
-//! sleeps until then, asks the fixed request quota (if any), and goes: `tat` moves on by one
-//! interval and the next in line becomes the head. So waiters leave in FIFO order, one pace
+//! where `burst` is 1 until the server's headers give its bucket's size (`x-ratelimit-limit`),
+//! and each answer's `remaining` moves `tat` later when the server has less left than the
+//! schedule assumed ([`Schedule::sync`]). The head sleeps until then, asks the fixed request
+//! quota (if any), and goes: `tat` moves on by one interval and the next in line becomes the
+//! head. So waiters leave in FIFO order, one pace
 //! apart, never as a herd, whatever woke them.
 //!
 //! Nothing is reserved before a request is admitted, which is what makes the queue
@@ -105,6 +108,8 @@ pub(crate) struct Schedule {
     cooldown_until: Duration,
     /// The token budget, if any.
     pub(crate) tokens: Option<TokenPace>,
+    /// Requests admitted so far: with an answer's [`Admission::seq`], how many went after it.
+    admitted: u64,
 }
 
 /// How late a head may be admitted (timer granularity, scheduling) without the schedule
@@ -120,13 +125,68 @@ impl Schedule {
             tat: Duration::ZERO,
             cooldown_until: Duration::ZERO,
             tokens: None,
+            admitted: 0,
         }
     }
 
     /// Sets the pace: `rate` requests per second (`None`: no pace), `burst` at once.
-    pub(crate) fn set_pace(&mut self, rate: Option<f64>, burst: u32) {
-        self.interval = rate.map(|r| secs(1.0 / r.max(1e-6)));
+    /// The requests already scheduled ahead of `now` keep their number: at a new pace they
+    /// stand for that many intervals of it (a first request sent at a slow initial pace must
+    /// not hold back the burst that a faster, learned one allows).
+    pub(crate) fn set_pace(&mut self, rate: Option<f64>, burst: u32, now: Duration) {
+        let interval = rate.map(|r| secs(1.0 / r.max(1e-6)));
+        if let (Some(old), Some(new)) = (self.interval, interval)
+            && old != new
+            && self.tat > now
+        {
+            let ahead = (self.tat - now).as_secs_f64() / old.as_secs_f64();
+            self.tat = now.saturating_add(secs(ahead * new.as_secs_f64()));
+        }
+        self.interval = interval;
         self.burst = burst.max(1);
+    }
+
+    /// Aligns the schedule with the server's own count, from the answer to the request
+    /// admitted as `sent`: the server's bucket holds `limit` and had `remaining` left (rounded
+    /// down: at least that many) when it took that request. The requests admitted after it are
+    /// taken as spent too (the server may not have counted them yet). The count is dated from
+    /// when `sent` went, not from when its answer came: the requests sent from now on reach
+    /// the server as late as `sent` did, so the round trip cancels out, where dating it from
+    /// the answer would add a round trip to every wait.
+    ///
+    /// It only ever holds requests back: the schedule itself, with the burst tolerance at
+    /// `limit`, spends what the bucket holds; the count corrects it when the server has less
+    /// (another client spends from the same bucket, a retry the schedule did not see). It
+    /// cannot give credit: it knows how many requests went since `sent`, not when, so it
+    /// cannot tell the refill a full bucket wasted while they were spread out.
+    pub(crate) fn sync(&mut self, limit: u64, remaining: u64, sent: &Admission) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let used = limit
+            .saturating_sub(remaining)
+            .saturating_add(self.after(sent));
+        let used = u32::try_from(used).unwrap_or(u32::MAX);
+        let server = sent.at.saturating_add(interval.saturating_mul(used));
+        self.tat = self.tat.max(server);
+    }
+
+    /// How many requests were admitted after `sent`.
+    fn after(&self, sent: &Admission) -> u64 {
+        self.admitted.saturating_sub(sent.seq.saturating_add(1))
+    }
+
+    /// When `sent` went, plus one interval for each request admitted since: where the server's
+    /// count of an answer to `sent` stands once those are spent.
+    pub(crate) fn behind(&self, sent: &Admission) -> Duration {
+        let after = u32::try_from(self.after(sent)).unwrap_or(u32::MAX);
+        let step = self.interval.unwrap_or_default();
+        sent.at.saturating_add(step.saturating_mul(after))
+    }
+
+    /// How many requests were admitted so far.
+    pub(crate) fn admitted(&self) -> u64 {
+        self.admitted
     }
 
     /// Holds every request until `until` (or later, if a cooldown is already longer).
@@ -162,6 +222,7 @@ impl Schedule {
         if let Some(tokens) = &mut self.tokens {
             tokens.charge(now, cost);
         }
+        self.admitted += 1;
     }
 }
 
@@ -173,6 +234,10 @@ pub(crate) struct Admission {
     pub(crate) epoch: u64,
     /// The pace the request went at (requests per second; infinite when unpaced).
     pub(crate) rate: f64,
+    /// Its place among the host's admissions (0 for the first).
+    pub(crate) seq: u64,
+    /// When it went (time since the host's origin).
+    pub(crate) at: Duration,
 }
 
 /// Leaves the queue on drop unless admitted: what makes waiting cancellation-safe.
@@ -216,8 +281,8 @@ impl Host {
                 at = later;
             }
             if at <= now {
+                let admission = state.admission(now);
                 state.schedule.commit(now, cost);
-                let admission = state.admission();
                 state.queue.remove(key);
                 place.admitted = true;
                 return Poll::Ready(admission);
