@@ -1,12 +1,12 @@
 //! [`CircuitBreakerMiddleware`]: a [`CircuitBreaker`] per host, as a reqwest-middleware layer.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use http::Extensions;
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Error, Middleware, Next, Result};
 
+use super::hosts::PerHost;
 use crate::breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitOpen};
 use crate::class::{Class, Classify};
 
@@ -51,7 +51,7 @@ pub struct CircuitBreakerMiddleware {
 #[derive(Debug)]
 struct Shared {
     template: CircuitBreakerBuilder,
-    hosts: Mutex<HashMap<String, CircuitBreaker>>,
+    hosts: PerHost<CircuitBreaker>,
 }
 
 impl Default for CircuitBreakerMiddleware {
@@ -67,22 +67,15 @@ impl CircuitBreakerMiddleware {
         CircuitBreakerMiddleware {
             shared: Arc::new(Shared {
                 template: breaker,
-                hosts: Mutex::default(),
+                hosts: PerHost::default(),
             }),
         }
     }
 
     /// The breaker of `url`'s host, made on first use: to read its state.
     pub fn breaker(&self, url: &Url) -> CircuitBreaker {
-        let mut hosts = self
-            .shared
-            .hosts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        hosts
-            .entry(super::host_key(url))
-            .or_insert_with(|| self.shared.template.build())
-            .clone()
+        let template = self.shared.template;
+        (self.shared.hosts).get_or_insert_with(url, || template.build())
     }
 
     /// The [`CircuitOpen`] inside an error of a client with this layer, if that is what it is.

@@ -60,6 +60,7 @@
 mod attempts;
 mod breaker;
 mod hints;
+mod hosts;
 mod rate_limit;
 mod retry;
 
@@ -71,8 +72,9 @@ pub use rate_limit::{HeldByLimiter, RateLimitBuilder, RateLimitMiddleware};
 pub use rate_limit::{RedisLimit, RedisUrlError};
 pub use retry::RetryMiddleware;
 
-/// `scheme://host:port`: one API, one budget, one breaker. Two ports of one machine are two
-/// hosts.
+/// `scheme://host:port`, the name of a host's keys in Redis (in process, [`hosts::PerHost`]
+/// compares a URL's parts without building it).
+#[cfg(feature = "redis")]
 pub(crate) fn host_key(url: &reqwest::Url) -> String {
     format!(
         "{}://{}:{}",

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
-use reqwest::Url;
 use tokio::time::Instant;
 
 use super::Config;
@@ -13,65 +12,10 @@ use super::adaptive::{Adaptive, Outcome};
 use super::pacer::{Admission, Queue, Schedule};
 use super::quota::{RequestQuota, TokenPace};
 use crate::middleware::hints::{self, RateLimitHeaders};
+use crate::middleware::hosts::PerHost;
 
-/// Every host a limiter has seen, by scheme, host and port.
-///
-/// A short list, found by comparing a URL's parts in place: a limiter is meant for the few
-/// APIs a client talks to, and that costs less per request than formatting a
-/// `scheme://host:port` key and hashing it.
-#[derive(Debug, Default)]
-pub(crate) struct Hosts {
-    list: Mutex<Vec<(Origin, Arc<Host>)>>,
-}
-
-/// The parts of `scheme://host:port` that tell two hosts apart.
-#[derive(Debug)]
-struct Origin {
-    scheme: Box<str>,
-    host: Box<str>,
-    port: u16,
-}
-
-impl Origin {
-    fn of(url: &Url) -> Self {
-        Origin {
-            scheme: url.scheme().into(),
-            host: url.host_str().unwrap_or_default().into(),
-            port: url.port_or_known_default().unwrap_or_default(),
-        }
-    }
-
-    fn is(&self, url: &Url) -> bool {
-        self.port == url.port_or_known_default().unwrap_or_default()
-            && *self.host == *url.host_str().unwrap_or_default()
-            && *self.scheme == *url.scheme()
-    }
-}
-
-impl Hosts {
-    fn lock(&self) -> MutexGuard<'_, Vec<(Origin, Arc<Host>)>> {
-        self.list.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The state of `url`'s host, made on first use.
-    pub(crate) fn get(&self, url: &Url, config: &Config) -> Arc<Host> {
-        let mut list = self.lock();
-        if let Some((_, host)) = list.iter().find(|(origin, _)| origin.is(url)) {
-            return Arc::clone(host);
-        }
-        let host = Arc::new(Host::new(config));
-        list.push((Origin::of(url), Arc::clone(&host)));
-        host
-    }
-
-    /// The state of `url`'s host, if a request has gone there.
-    pub(crate) fn find(&self, url: &Url) -> Option<Arc<Host>> {
-        let list = self.lock();
-        list.iter()
-            .find(|(origin, _)| origin.is(url))
-            .map(|(_, host)| Arc::clone(host))
-    }
-}
+/// Every host a limiter has seen.
+pub(crate) type Hosts = PerHost<Arc<Host>>;
 
 #[cfg(feature = "redis")]
 pub(crate) use crate::middleware::host_key as key;
@@ -143,7 +87,7 @@ pub(crate) struct Plan {
 }
 
 impl Host {
-    fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
         let origin = Instant::now();
         let quota = config
             .requests

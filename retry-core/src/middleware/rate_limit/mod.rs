@@ -17,7 +17,7 @@ use http::Extensions;
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next, Result};
 
-use host::Hosts;
+use host::{Host, Hosts};
 #[cfg(feature = "redis")]
 pub use redis::{RedisLimit, RedisUrlError};
 
@@ -316,7 +316,9 @@ impl Middleware for RateLimitMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> Result<Response> {
-        let host = self.shared.hosts.get(req.url(), &self.shared.config);
+        let config = &self.shared.config;
+        let host =
+            (self.shared.hosts).get_or_insert_with(req.url(), || Arc::new(Host::new(config)));
         let ticket = match extensions.get::<Ticket>() {
             Some(ticket) => ticket.0,
             None => {
