@@ -145,11 +145,14 @@ pub async fn run_with_timeout<R, E, F: Future<Output = R>>(
 /// The failure of an error for `on = "<class>"`, from its class and hint. The expansion asks
 /// `Classify` itself (`<E as retry_core::Classify>::class(&error)`), so a missing impl
 /// reports `Classify`'s own message at the user's error type.
+/// `held` comes from the probe (`false` for an error without `Classify`, which the class call
+/// has reported already).
 #[inline(always)]
-pub fn classified(class: Class, hint: Option<Duration>, on: RetryOn) -> Failure {
+pub fn classified(class: Class, hint: Option<Duration>, held: bool, on: RetryOn) -> Failure {
     Failure::new(on.contains(class))
         .with_class(Some(class))
         .with_hint(hint)
+        .held_by_limiter(held && class == Class::RateLimited)
 }
 
 /// `on = path`: a predicate over the error.
@@ -220,14 +223,22 @@ pub struct Probe<'a, E>(pub &'a E);
 pub trait ViaClassify {
     /// The failure, with class and hint.
     fn failure(&self, retry: bool) -> Failure;
+    /// Whether a rate limiter below holds the call ([`Classify::held_by_limiter`]).
+    fn held(&self) -> bool;
 }
 
 impl<E: Classify> ViaClassify for &Probe<'_, E> {
     #[inline(always)]
     fn failure(&self, retry: bool) -> Failure {
+        let class = self.0.class();
         Failure::new(retry)
-            .with_class(Some(self.0.class()))
+            .with_class(Some(class))
             .with_hint(self.0.retry_after())
+            .held_by_limiter(class == Class::RateLimited && self.0.held_by_limiter())
+    }
+    #[inline(always)]
+    fn held(&self) -> bool {
+        self.0.held_by_limiter()
     }
 }
 
@@ -235,12 +246,18 @@ impl<E: Classify> ViaClassify for &Probe<'_, E> {
 pub trait ViaNothing {
     /// The failure, of unknown class and without hint.
     fn failure(&self, retry: bool) -> Failure;
+    /// Nothing known: not held.
+    fn held(&self) -> bool;
 }
 
 impl<E> ViaNothing for Probe<'_, E> {
     #[inline(always)]
     fn failure(&self, retry: bool) -> Failure {
         Failure::new(retry)
+    }
+    #[inline(always)]
+    fn held(&self) -> bool {
+        false
     }
 }
 

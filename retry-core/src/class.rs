@@ -113,6 +113,13 @@ pub trait Classify {
     fn retry_after(&self) -> Option<Duration> {
         None
     }
+
+    /// Whether this is a 429 that a client-side rate limiter below the retry loop answered by
+    /// holding the call's place (as the middleware's `RateLimitMiddleware` does): the retry then costs no attempt, and only the deadline and the retry budget
+    /// bound such retries. Default `false`.
+    fn held_by_limiter(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Classify + ?Sized> Classify for &T {
@@ -122,6 +129,9 @@ impl<T: Classify + ?Sized> Classify for &T {
     fn retry_after(&self) -> Option<Duration> {
         (**self).retry_after()
     }
+    fn held_by_limiter(&self) -> bool {
+        (**self).held_by_limiter()
+    }
 }
 
 impl<T: Classify + ?Sized> Classify for Box<T> {
@@ -130,6 +140,9 @@ impl<T: Classify + ?Sized> Classify for Box<T> {
     }
     fn retry_after(&self) -> Option<Duration> {
         (**self).retry_after()
+    }
+    fn held_by_limiter(&self) -> bool {
+        (**self).held_by_limiter()
     }
 }
 

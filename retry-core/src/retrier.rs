@@ -30,6 +30,7 @@ pub struct Failure {
     retryable: bool,
     class: Option<Class>,
     hint: Option<Duration>,
+    held: bool,
 }
 
 impl Failure {
@@ -39,6 +40,7 @@ impl Failure {
             retryable,
             class: None,
             hint: None,
+            held: false,
         }
     }
 
@@ -49,6 +51,7 @@ impl Failure {
             retryable: on.contains(class),
             class: Some(class),
             hint: error.retry_after(),
+            held: class == Class::RateLimited && error.held_by_limiter(),
         }
     }
 
@@ -58,6 +61,7 @@ impl Failure {
             retryable: on.contains(Class::Timeout),
             class: Some(Class::Timeout),
             hint: None,
+            held: false,
         }
     }
 
@@ -75,6 +79,16 @@ impl Failure {
         self
     }
 
+    /// Marks a 429 that a rate limiter below the retry loop answered by holding the call's
+    /// place ([`Classify::held_by_limiter`]): retrying it costs no attempt, since the limiter,
+    /// not the server, decides when it goes again. Such retries are bounded by the deadline
+    /// and the retry budget; `attempts` still bounds every other failure.
+    #[must_use]
+    pub const fn held_by_limiter(mut self, held: bool) -> Self {
+        self.held = held;
+        self
+    }
+
     /// Whether the caller wants this failure retried.
     pub const fn is_retryable(&self) -> bool {
         self.retryable
@@ -86,6 +100,10 @@ impl Failure {
     /// The server's delay hint, if any.
     pub const fn hint(&self) -> Option<Duration> {
         self.hint
+    }
+    /// Whether a rate limiter below holds the call (see [`held_by_limiter`](Self::held_by_limiter)).
+    pub const fn is_held_by_limiter(&self) -> bool {
+        self.held
     }
 }
 
@@ -162,8 +180,11 @@ pub struct Retrier<'p> {
     policy: &'p Policy,
     /// Set by `start` or at the first failure; see "The clock".
     start: Option<Instant>,
-    /// The attempt in progress, 1-based.
+    /// The attempt in progress, 1-based, not counting the retries a rate limiter held.
     attempt: u32,
+    /// Retries of 429s a rate limiter held (see [`Failure::held_by_limiter`]): made, but not
+    /// counted against the policy's attempts. Fits in `attempt`'s padding.
+    held: u16,
     /// Whether `rng_state` holds a generator's state yet: one is made at the first failure,
     /// so the success path never touches a random source (or at once, by `with_seed`).
     seeded: bool,
@@ -186,6 +207,7 @@ impl<'p> Retrier<'p> {
             policy,
             start: None,
             attempt: 1,
+            held: 0,
             seeded: false,
             rng_state: 0,
             previous_nanos: nanos(policy.get_initial()),
@@ -206,9 +228,9 @@ impl<'p> Retrier<'p> {
         self.policy
     }
 
-    /// The attempt in progress, 1 for the first.
+    /// The attempt in progress, 1 for the first; retries a rate limiter held count too.
     pub fn attempt(&self) -> u32 {
-        self.attempt
+        self.attempt + u32::from(self.held)
     }
 
     /// Starts the deadline's clock now, unless it has started already.
@@ -266,6 +288,9 @@ impl<'p> Retrier<'p> {
         if !failure.retryable {
             return Decision::GiveUp(GiveUpReason::NotRetryable);
         }
+        // A held 429 does not move to the next attempt, so the last attempt (whose arguments
+        // are the originals, not copies) is never reached by one; on it, the call ends.
+        let held = failure.held && self.held < u16::MAX;
         if self.is_last_attempt() {
             return Decision::GiveUp(GiveUpReason::AttemptsExhausted);
         }
@@ -304,7 +329,11 @@ impl<'p> Retrier<'p> {
         {
             return Decision::GiveUp(GiveUpReason::BudgetExhausted);
         }
-        self.attempt += 1;
+        if held {
+            self.held += 1;
+        } else {
+            self.attempt += 1;
+        }
         Decision::Retry(delay)
     }
 
@@ -318,7 +347,7 @@ impl<'p> Retrier<'p> {
         failure: &Failure,
         on_retry: impl FnOnce(&RetryDetails),
     ) -> Decision {
-        let failed_attempt = self.attempt;
+        let failed_attempt = self.attempt();
         let decision = self.decide(failure);
         let details = RetryDetails {
             function,

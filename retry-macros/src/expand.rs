@@ -332,8 +332,16 @@ fn failures(
             let class =
                 site.qualified_call(err_ty.clone(), classify.clone(), "class", quote!(&#error));
             let hint = site.qualified_call(err_ty, classify, "retry_after", quote!(&#error));
+            // Whether a limiter holds the call comes from the probe: no second report for an
+            // error type without `Classify`.
+            let held = local("__retry_held");
             (
-                quote!(#krate::__private::classified(#class, #hint, #set)),
+                quote!({
+                    #[allow(unused_imports)]
+                    use #krate::__private::{ViaClassify as _, ViaNothing as _};
+                    let #held = (&&#krate::__private::Probe(&#error)).held();
+                    #krate::__private::classified(#class, #hint, #held, #set)
+                }),
                 quote!(#krate::__private::timed_out(#set)),
             )
         }

@@ -278,6 +278,12 @@ impl Classify for Error {
             api.retry_after
         }
     }
+
+    /// A 429 the client's rate limiter holds: its retry costs no attempt (see
+    /// [`Classify::held_by_limiter`]).
+    fn held_by_limiter(&self) -> bool {
+        self.api().is_some_and(|api| api.held_by_limiter)
+    }
 }
 
 impl From<Elapsed> for Error {

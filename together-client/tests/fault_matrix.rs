@@ -138,10 +138,13 @@ fn matrix() -> Vec<(Row, [Expect; 5])> {
             [
                 cell("Err(Status 429)", 4, 750),
                 cell("Status 429", 4, 750),
-                // The hint each time, plus the pace the limiter cut after each 429.
-                between("Status 429", 4, 750, 1500),
-                between("Err(RateLimited 429)", 4, 750, 1500),
-                between("Err line (429)", 4, 750, 1500),
+                // Under the limiter a held 429 costs no attempt: the limiter halves its pace at
+                // each one (20, 10, 5... a second), until its wait outlasts the 2 s attempt
+                // timeout, and those four timeouts are what end the call: 4 held 429s, then 4
+                // attempts that time out waiting, the last answer a 429.
+                between("Status 429", 8, 13_000, 14_000),
+                between("Err(RateLimited 429)", 8, 13_000, 14_000),
+                between("Err line (429)", 8, 13_000, 14_000),
             ],
         ),
     ];

@@ -69,7 +69,8 @@ fn policy(attempts: u32) -> Policy {
         .initial(Duration::from_millis(1))
         .max_delay(Duration::from_millis(5))
         .jitter(Jitter::None)
-        .deadline(Duration::from_secs(20))
+        // Held 429s cost no attempt: the deadline is what ends a run of them.
+        .deadline(Duration::from_secs(1))
 }
 
 fn builder(base_url: String) -> TogetherBuilder {
@@ -210,8 +211,9 @@ async fn every_error_from_an_answer_hides_the_echoed_key() {
     }
 }
 
-/// A 429 that keeps coming: retried to the end of the budget, and the last one is what the
-/// caller gets; the streak alert's copy of it is scrubbed too.
+/// A 429 that keeps coming: retried to the end of the deadline (the limiter holds each, so
+/// they cost no attempt), and the last one is what the caller gets; the streak alert's copy
+/// of it is scrubbed too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_run_hides_the_key_in_the_error_and_the_alert() {
     captured();
@@ -225,7 +227,7 @@ async fn a_rate_limited_run_hides_the_key_in_the_error_and_the_alert() {
         .unwrap();
     let error = client.models().list().await.unwrap_err();
     assert!(matches!(error, Error::RateLimited(_)), "{error:?}");
-    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    assert!(server.received_requests().await.unwrap().len() >= 3);
     assert_hidden(&every_rendering(&error), "a 429");
     let alerts = alerts.lock().unwrap();
     assert_eq!(alerts.len(), 1);

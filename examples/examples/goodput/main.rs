@@ -57,6 +57,7 @@
 //! Modules: [`strategies`] (the peers and ours), [`workloads`] (the grid and one run),
 //! [`report`] (verdicts, tables, BENCHMARKS.md), [`plot`] (the SVG).
 
+mod family;
 mod plot;
 mod report;
 mod strategies;
@@ -64,15 +65,35 @@ mod workloads;
 
 use std::fmt::Write as _;
 
-use together_client::sim::HintDialect;
+use clap::Parser;
+use together_client::sim::{HintDialect, Scenario};
 
 use plot::plot;
-use report::{machine, table, write_markdown};
+use report::{FAMILY_BEGIN, FAMILY_END, MARK_BEGIN, MARK_END, machine, table, write_markdown};
 use strategies::Strategy;
 use workloads::{grid, run};
 
-async fn bench() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+/// Goodput under a rate limit, ours against the peers.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Run only the server family (skip the grid).
+    #[arg(long)]
+    family_only: bool,
+    /// Run only the grid (skip the server family).
+    #[arg(long, conflicts_with = "family_only")]
+    grid_only: bool,
+    /// Seeds per scenario of the family.
+    #[arg(long, default_value_t = 20)]
+    seeds: u64,
+    /// Only these scenarios of the family (by name; repeatable). Writes no file.
+    #[arg(long)]
+    scenario: Vec<String>,
+    /// Only these strategies in the family (by name; repeatable). Writes no file.
+    #[arg(long)]
+    strategy: Vec<String>,
+}
+
+async fn bench_grid(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let real = std::time::Instant::now();
     let mut results = Vec::new();
     for w in grid() {
@@ -115,7 +136,11 @@ async fn bench() -> Result<(), Box<dyn std::error::Error>> {
     );
     generated.push_str(&table(&results));
     println!("{generated}");
-    write_markdown(&dir.join("BENCHMARKS.md"), &generated)?;
+    write_markdown(
+        &dir.join("BENCHMARKS.md"),
+        (MARK_BEGIN, MARK_END),
+        &generated,
+    )?;
     eprintln!(
         "wrote {} and {}",
         dir.join("BENCHMARKS.md").display(),
@@ -124,10 +149,88 @@ async fn bench() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+async fn bench_family(
+    dir: &std::path::Path,
+    args: &Args,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let real = std::time::Instant::now();
+    let scenarios: Vec<Scenario> = Scenario::all()
+        .into_iter()
+        .filter(|s| args.scenario.is_empty() || args.scenario.iter().any(|n| n == s.name))
+        .collect();
+    let strategies: Vec<Strategy> = family::STRATEGIES
+        .into_iter()
+        .filter(|s| args.strategy.is_empty() || args.strategy.iter().any(|n| n == s.name()))
+        .collect();
+    let mut summaries = Vec::new();
+    for scenario in &scenarios {
+        for &strategy in &strategies {
+            let mut runs = Vec::new();
+            for seed in 0..args.seeds {
+                runs.push(family::run(scenario, seed, strategy).await);
+            }
+            let summary = family::Summary {
+                scenario: scenario.clone(),
+                strategy,
+                runs,
+            };
+            eprintln!(
+                "{:<28} {:<14} median {:.3} p5 {:.3} worst {:.3} 429/req med {:.3} worst {:.3} lost {} ({} runs)",
+                scenario.name,
+                strategy.name(),
+                summary.median(),
+                summary.p5(),
+                summary.worst(),
+                summary.median_429(),
+                summary.worst_429(),
+                summary.lost_total(),
+                summary.runs_losing(),
+            );
+            summaries.push(summary);
+        }
+    }
+    let real = real.elapsed().as_secs_f64();
+    let partial = !args.scenario.is_empty() || !args.strategy.is_empty();
+    let mut generated = format!(
+        "Machine: {}. The family took {real:.1} s of real time; goodput is against each \
+         scenario's ideal (`Scenario::ideal`), times virtual.\n\n\
+         ![goodput of every run](family.svg)\n\n",
+        machine()
+    );
+    generated.push_str(&family::table(&summaries, args.seeds));
+    println!("{generated}");
+    if !partial {
+        family::plot(&dir.join("family.svg"), &summaries)?;
+        write_markdown(
+            &dir.join("BENCHMARKS.md"),
+            (FAMILY_BEGIN, FAMILY_END),
+            &generated,
+        )?;
+        eprintln!(
+            "wrote {} and {}",
+            dir.join("BENCHMARKS.md").display(),
+            dir.join("family.svg").display()
+        );
+    }
+    Ok(())
+}
+
+async fn bench(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !args.family_only {
+        bench_grid(dir).await?;
+    }
+    if !args.grid_only {
+        bench_family(dir, &args).await?;
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()?
-        .block_on(bench())
+        .block_on(bench(args))
 }

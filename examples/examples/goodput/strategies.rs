@@ -24,6 +24,9 @@ pub(crate) enum Strategy {
     AsyncOpenAi,
     OursPair,
     OursClient,
+    /// The pair, with the server's rate-limit headers hidden from the limiter (hints kept):
+    /// what the header-blind learner alone reaches on the same server.
+    OursBlind,
 }
 
 impl Strategy {
@@ -46,11 +49,15 @@ impl Strategy {
             Strategy::AsyncOpenAi => "async-openai",
             Strategy::OursPair => "ours-pair",
             Strategy::OursClient => "ours-client",
+            Strategy::OursBlind => "ours-blind",
         }
     }
 
     pub(crate) fn ours(self) -> bool {
-        matches!(self, Strategy::OursPair | Strategy::OursClient)
+        matches!(
+            self,
+            Strategy::OursPair | Strategy::OursClient | Strategy::OursBlind
+        )
     }
 }
 
@@ -96,6 +103,13 @@ impl Caller {
                     .with(RateLimitMiddleware::default())
                     .build(),
             ),
+            Strategy::OursBlind => Caller::Stack(
+                reqwest_middleware::ClientBuilder::new(http())
+                    .with(RetryMiddleware::default())
+                    .with(RateLimitMiddleware::default())
+                    .with(HideLimitHeaders)
+                    .build(),
+            ),
             Strategy::OursClient => Caller::Client(
                 Together::builder()
                     .api_key(sim.api_key())
@@ -109,6 +123,37 @@ impl Caller {
                     .expect("a Together client"),
             ),
         }
+    }
+}
+
+/// Removes every rate-limit header from responses (`x-ratelimit-*`, `x-tokenlimit-*`,
+/// `anthropic-ratelimit-*`), keeping the hints (`retry-after`, `retry-after-ms`).
+pub(crate) struct HideLimitHeaders;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for HideLimitHeaders {
+    async fn handle(
+        &self,
+        req: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let mut response = next.run(req, extensions).await?;
+        let headers = response.headers_mut();
+        let hidden: Vec<_> = headers
+            .keys()
+            .filter(|name| {
+                let name = name.as_str();
+                name.starts_with("x-ratelimit")
+                    || name.starts_with("x-tokenlimit")
+                    || name.starts_with("anthropic-ratelimit")
+            })
+            .cloned()
+            .collect();
+        for name in hidden {
+            headers.remove(name);
+        }
+        Ok(response)
     }
 }
 

@@ -39,9 +39,13 @@ use crate::retrier::{Decision, Failure, Retrier};
 ///   wait for its turn: size the timeout for both.
 /// - Each retry emits the `tracing` event and `metrics` counters of the engine, with the
 ///   function label `"reqwest"` (see [`name`](Self::name)).
-/// - Under a [`RateLimitMiddleware`](super::RateLimitMiddleware) that answered a 429 by
-///   holding the host, the retry does not sleep on its own: it queues at once, ahead of the
-///   requests that came after it, and the limiter lets it go when the shared cooldown ends.
+/// - Under a [`RateLimitMiddleware`](super::RateLimitMiddleware), a 429 is answered by the
+///   limiter holding the call's place: the retry does not sleep on its own, it queues at once,
+///   ahead of the requests that came after it, and the limiter lets it go when its pace and
+///   any shared cooldown allow. Such a retry costs no attempt (the limiter, not the server,
+///   let that request through too early): only the deadline and the retry budget bound them,
+///   so a call is not lost to 429s the limiter itself caused. `attempts` still bounds every
+///   other failure.
 ///
 /// ```
 /// use std::time::Duration;
@@ -116,7 +120,8 @@ impl RetryMiddleware {
     }
 
     /// What the retry loop should make of one attempt's outcome; `None` for a success.
-    fn judge(&self, outcome: &Result<Response>) -> Option<Failure> {
+    /// `held`: the limiter below answered a 429 by holding the call's place.
+    fn judge(&self, outcome: &Result<Response>, held: bool) -> Option<Failure> {
         let response = match outcome {
             Ok(response) => response,
             Err(error) => return Some(Failure::classify(error, self.on)),
@@ -132,7 +137,11 @@ impl RetryMiddleware {
             Some(retry) => Failure::new(retry).with_class(class),
             None => Failure::classify(&status, self.on),
         };
-        Some(failure.with_hint(hint))
+        Some(
+            failure
+                .with_hint(hint)
+                .held_by_limiter(held && rate_limited),
+        )
     }
 }
 
@@ -188,7 +197,7 @@ impl Middleware for RetryMiddleware {
             let outcome = attempt(&mut retrier, req, extensions, next.clone()).await;
             let attempts = retrier.attempt();
             let held = extensions.remove::<HeldByLimiter>().is_some();
-            let Some(failure) = self.judge(&outcome) else {
+            let Some(failure) = self.judge(&outcome, held) else {
                 return finish(outcome, attempts);
             };
             match retrier.record(self.name, &failure, |_| {}) {

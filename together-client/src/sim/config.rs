@@ -6,6 +6,9 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::Simulator;
+use super::headers::LimitHeaders;
+#[cfg(doc)]
+use super::headers::Meaning;
 
 /// How the simulator tells a client it is going too fast, besides the 429 itself.
 ///
@@ -177,6 +180,8 @@ pub struct SimulatorBuilder {
     pub(crate) dialect: HintDialect,
     pub(crate) token_limit: Option<u64>,
     pub(crate) dynamic_headers: bool,
+    pub(crate) limit_headers: Option<LimitHeaders>,
+    pub(crate) limit_steps: Vec<(Duration, f64)>,
     pub(crate) credits: Option<u64>,
     pub(crate) latency: Latency,
     pub(crate) chunk_delay: Duration,
@@ -194,6 +199,8 @@ impl Default for SimulatorBuilder {
             dialect: HintDialect::default(),
             token_limit: None,
             dynamic_headers: false,
+            limit_headers: None,
+            limit_steps: Vec::new(),
             credits: None,
             latency: Latency::ZERO,
             chunk_delay: Duration::ZERO,
@@ -257,6 +264,56 @@ impl SimulatorBuilder {
     /// the same value (default off).
     pub fn dynamic_headers(mut self, on: bool) -> Self {
         self.dynamic_headers = on;
+        self
+    }
+
+    /// Which rate-limit headers to send and what their values mean (default: Together's
+    /// names read as [`Meaning::BUCKET`] with [`HintDialect::RateLimitHeaders`], none with the
+    /// other dialects but `x-tokenlimit-*` under a token limit). Independent of the dialect's
+    /// hint on a 429, so that any family can be paired with any hint.
+    ///
+    /// ```
+    /// use together_client::sim::{HintDialect, LimitHeaders, Meaning, Simulator};
+    ///
+    /// // `x-ratelimit-limit` is the rate, `reset` the wait for the next slot; `Retry-After` on 429s.
+    /// let builder = Simulator::builder()
+    ///     .rate_per_second(50.0)
+    ///     .burst(5)
+    ///     .limit_headers(LimitHeaders::Together(Meaning::RATE))
+    ///     .dialect(HintDialect::RetryAfterSecs);
+    /// # let _ = builder;
+    /// ```
+    pub fn limit_headers(mut self, family: LimitHeaders) -> Self {
+        self.limit_headers = Some(family);
+        self
+    }
+
+    /// Moves the request rate while it runs, on its own clock: at each offset from the start,
+    /// the rate becomes the one given (the burst stays; the bucket keeps what it holds). A
+    /// dynamic limit that steps down and up, as Together's do.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use together_client::sim::Simulator;
+    ///
+    /// // 50/s, 20/s from 2 s, 80/s from 5 s.
+    /// let builder = Simulator::builder()
+    ///     .rate_per_second(50.0)
+    ///     .burst(5)
+    ///     .limit_steps([(Duration::from_secs(2), 20.0), (Duration::from_secs(5), 80.0)]);
+    /// # let _ = builder;
+    /// ```
+    ///
+    /// # Panics
+    /// If a rate is not finite and positive.
+    pub fn limit_steps(mut self, steps: impl IntoIterator<Item = (Duration, f64)>) -> Self {
+        for (at, rate) in steps {
+            assert!(
+                rate.is_finite() && rate > 0.0,
+                "a step's rate must be finite and positive, got {rate}"
+            );
+            self.limit_steps.push((at, rate));
+        }
         self
     }
 

@@ -24,7 +24,8 @@ use serde_json::Value;
 
 use super::Conn;
 use super::config::{Fault, Faults, HintDialect, Latency};
-use super::limiter::{Level, Limit, Limiter, Verdict};
+use super::headers::{Reporter, hint_headers};
+use super::limiter::{Limit, Limiter};
 use super::request::{Endpoint, Work, parse};
 use super::responses::{self as body, Meta};
 use super::sse::{self, Cut};
@@ -37,7 +38,7 @@ const OVERLOADED: &str = "The server is overloaded or not ready yet.";
 pub(crate) struct Shared {
     pub(crate) api_key: String,
     pub(crate) dialect: HintDialect,
-    pub(crate) dynamic_headers: bool,
+    pub(crate) reporter: Reporter,
     pub(crate) latency: Latency,
     pub(crate) chunk_delay: Duration,
     pub(crate) context_window: u64,
@@ -163,7 +164,7 @@ fn decide(
     };
     tracker.set_prompt(job.prompt.clone());
     let verdict = lock(&sim.limiter).check(job.cost());
-    limit_headers(sim, &verdict, &mut out);
+    sim.reporter.write(&verdict, &mut out);
     if let Some((limit, wait)) = verdict.refused {
         let (message, kind, outcome) = match limit {
             Limit::Credit => (
@@ -286,67 +287,6 @@ fn authorized(headers: &HeaderMap, key: &str) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|given| given.trim() == key)
-}
-
-/// `x-ratelimit-*` (in [`HintDialect::RateLimitHeaders`]) and `x-tokenlimit-*` (with a token
-/// limit), and their `-dynamic` twins when asked.
-fn limit_headers(sim: &Shared, verdict: &Verdict, out: &mut HeaderMap) {
-    let mut put = |family: &str, level: &Level, with_reset: bool| {
-        let mut values = vec![
-            ("limit", format!("{}", level.limit.floor() as u64)),
-            (
-                "remaining",
-                format!("{}", level.remaining.max(0.0).floor() as u64),
-            ),
-        ];
-        if with_reset {
-            values.push(("reset", format!("{:.3}", level.reset)));
-        }
-        for (field, value) in values {
-            let value = HeaderValue::from_str(&value).expect("a number is a header value");
-            let name = format!("{family}-{field}");
-            if sim.dynamic_headers {
-                let dynamic = HeaderName::try_from(format!("{name}-dynamic")).expect("valid");
-                out.insert(dynamic, value.clone());
-            }
-            out.insert(HeaderName::try_from(name).expect("valid"), value);
-        }
-    };
-    if sim.dialect == HintDialect::RateLimitHeaders
-        && let Some(level) = &verdict.requests
-    {
-        put("x-ratelimit", level, true);
-    }
-    if let Some(level) = &verdict.tokens {
-        put("x-tokenlimit", level, false);
-    }
-}
-
-/// The dialect's hint on a 429 for a `wait`.
-fn hint_headers(dialect: HintDialect, wait: Duration, out: &mut HeaderMap) {
-    // Rounded up in whole units, forgiving a microsecond of floating-point noise in the wait
-    // (a 300 ms wait computed as 300.000001 ms still says 300), and never 0.
-    let up_to = |unit: u128| (wait.as_nanos().saturating_sub(1_000).div_ceil(unit)).max(1);
-    let (name, value) = match dialect {
-        HintDialect::None | HintDialect::RateLimitHeaders => return,
-        HintDialect::RetryAfterMs => (
-            HeaderName::from_static("retry-after-ms"),
-            up_to(1_000_000).to_string(),
-        ),
-        HintDialect::RetryAfterSecs => {
-            (http::header::RETRY_AFTER, up_to(1_000_000_000).to_string())
-        }
-        HintDialect::RetryAfterDate => {
-            // The wall clock, not tokio's: the client compares the date with its own. Rounded
-            // up to the whole second, since the format has no fractions.
-            let at = SystemTime::now() + wait;
-            let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-            let whole = since.as_secs() + u64::from(since.subsec_nanos() > 0);
-            let date = UNIX_EPOCH + Duration::from_secs(whole);
-            (http::header::RETRY_AFTER, httpdate::fmt_http_date(date))
-        }
-    };
-    out.insert(name, HeaderValue::from_str(&value).expect("ASCII"));
 }
 
 /// A message, type and outcome for an injected status.

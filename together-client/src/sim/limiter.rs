@@ -42,6 +42,7 @@ impl Bucket {
     fn level(&self) -> Level {
         Level {
             limit: self.capacity,
+            rate: self.rate,
             remaining: self.level,
             reset: ((self.capacity - self.level) / self.rate).max(0.0),
         }
@@ -53,6 +54,8 @@ impl Bucket {
 pub(crate) struct Level {
     /// What the bucket holds when full.
     pub(crate) limit: f64,
+    /// What it refills per second.
+    pub(crate) rate: f64,
     /// What it holds now (after this request's take, if it was taken).
     pub(crate) remaining: f64,
     /// Seconds until it is full again.
@@ -77,13 +80,25 @@ pub(crate) struct Verdict {
     pub(crate) requests: Option<Level>,
     /// The token bucket after the decision, if there is a token limit.
     pub(crate) tokens: Option<Level>,
+    /// The per-minute request budget (60 times the rate), as per-minute headers report it.
+    pub(crate) minute_requests: Option<Level>,
+    /// The per-minute token budget, likewise.
+    pub(crate) minute_tokens: Option<Level>,
 }
 
 /// The request bucket and the optional token bucket.
 #[derive(Debug)]
 pub(crate) struct Limiter {
+    /// When the limiter started: the limit's steps are offsets from it.
+    origin: Instant,
+    /// Changes of the request rate still to come: (offset from `origin`, requests per
+    /// second), in order.
+    steps: std::collections::VecDeque<(Duration, f64)>,
     requests: Option<Bucket>,
     tokens: Option<Bucket>,
+    /// Per-minute budgets, charged with every admitted request and reported by per-minute
+    /// header families; they never bind before the per-second buckets.
+    minutes: [Option<Bucket>; 2],
     /// Requests the account can still pay for; `None`: unlimited.
     credits: Option<u64>,
 }
@@ -97,12 +112,18 @@ impl Limiter {
     ) -> Limiter {
         let now = Instant::now();
         Limiter {
+            origin: now,
+            steps: std::collections::VecDeque::new(),
             credits,
             requests: rate.map(|rate| Bucket::full(rate, f64::from(burst), now)),
             tokens: token_limit.map(|limit| {
                 let limit = limit as f64;
                 Bucket::full(limit, limit, now)
             }),
+            minutes: [
+                rate.map(|rate| Bucket::full(rate, rate * 60.0, now)),
+                token_limit.map(|limit| Bucket::full(limit as f64, limit as f64 * 60.0, now)),
+            ],
         }
     }
 
@@ -119,10 +140,38 @@ impl Limiter {
         });
     }
 
+    /// Moves the request rate at each offset from the start (the burst stays): a dynamic limit
+    /// that steps, on the simulator's own clock.
+    pub(crate) fn set_steps(&mut self, steps: &[(Duration, f64)]) {
+        let mut steps = steps.to_vec();
+        steps.sort_by_key(|(at, _)| *at);
+        self.steps = steps.into();
+    }
+
+    /// Applies the steps whose time has come.
+    fn step(&mut self, now: Instant) {
+        while let Some(&(at, rate)) = self.steps.front() {
+            if now.saturating_duration_since(self.origin) < at {
+                break;
+            }
+            self.steps.pop_front();
+            if let Some(bucket) = &mut self.requests {
+                bucket.refill(self.origin + at);
+                bucket.rate = rate;
+            }
+            if let Some(bucket) = &mut self.minutes[0] {
+                bucket.refill(self.origin + at);
+                (bucket.rate, bucket.capacity) = (rate, rate * 60.0);
+                bucket.level = bucket.level.min(bucket.capacity);
+            }
+        }
+    }
+
     /// Takes one request, `cost` tokens and a credit, or none of them: a request is admitted
     /// only when all can pay. Out of credit is refused first, and spends nothing.
     pub(crate) fn check(&mut self, cost: u64) -> Verdict {
         let now = Instant::now();
+        self.step(now);
         let mut refused: Option<(Limit, f64)> = None;
         if self.credits == Some(0) {
             refused = Some((Limit::Credit, f64::INFINITY));
@@ -161,6 +210,14 @@ impl Limiter {
                 *credits -= 1;
             }
         }
+        for (bucket, spent) in self.minutes.iter_mut().zip([1.0, cost]) {
+            if let Some(bucket) = bucket {
+                bucket.refill(now);
+                if refused.is_none() {
+                    bucket.level = (bucket.level - spent).max(0.0);
+                }
+            }
+        }
         Verdict {
             refused: refused.map(|(limit, wait)| {
                 // A refusal always has something to wait for, however little.
@@ -169,6 +226,8 @@ impl Limiter {
             }),
             requests: self.requests.as_ref().map(Bucket::level),
             tokens: self.tokens.as_ref().map(Bucket::level),
+            minute_requests: self.minutes[0].as_ref().map(Bucket::level),
+            minute_tokens: self.minutes[1].as_ref().map(Bucket::level),
         }
     }
 }
@@ -194,6 +253,29 @@ mod tests {
         tokio::time::advance(Duration::from_millis(20)).await;
         assert!(limiter.check(0).refused.is_none());
         assert!(limiter.check(0).refused.is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn steps_move_the_rate_on_time() {
+        let mut limiter = Limiter::new(Some(10.0), 1, None, None);
+        limiter.set_steps(&[
+            (Duration::from_secs(2), 100.0),
+            (Duration::from_secs(1), 1.0),
+        ]);
+        assert!(limiter.check(0).refused.is_none());
+        // 10/s until 1 s: the next request 100 ms later.
+        assert_eq!(
+            limiter.check(0).refused.unwrap().1,
+            Duration::from_millis(100)
+        );
+        tokio::time::advance(Duration::from_millis(1_500)).await;
+        assert!(limiter.check(0).refused.is_none());
+        let verdict = limiter.check(0);
+        assert_eq!(verdict.requests.unwrap().rate, 1.0);
+        tokio::time::advance(Duration::from_millis(600)).await;
+        // From 2 s, 100/s: 0.5 s at 1/s and 0.1 s at 100/s refill more than one.
+        assert!(limiter.check(0).refused.is_none());
+        assert_eq!(limiter.check(0).requests.unwrap().rate, 100.0);
     }
 
     #[tokio::test(start_paused = true)]

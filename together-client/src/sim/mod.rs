@@ -90,9 +90,11 @@
 
 mod config;
 mod handlers;
+mod headers;
 mod limiter;
 mod request;
 mod responses;
+mod scenario;
 mod sse;
 mod stats;
 
@@ -111,10 +113,13 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use config::{Fault, HintDialect, Latency, SimulatorBuilder};
+pub use headers::{LimitHeaders, LimitMeans, Meaning, RemainingMeans, ResetMeans};
+pub use scenario::{Scenario, ScenarioKind};
 pub use stats::{Event, Outcome, Stats};
 
 use config::{Faults, Trigger};
 use handlers::{Shared, lock};
+use headers::Reporter;
 use limiter::Limiter;
 use stats::Recorder;
 
@@ -143,18 +148,18 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let burst = config.effective_burst();
         let shared = Arc::new(Shared {
-            limiter: std::sync::Mutex::new(Limiter::new(
-                config.rate,
-                burst,
-                config.token_limit,
-                config.credits,
-            )),
+            limiter: std::sync::Mutex::new({
+                let mut limiter =
+                    Limiter::new(config.rate, burst, config.token_limit, config.credits);
+                limiter.set_steps(&config.limit_steps);
+                limiter
+            }),
             faults: std::sync::Mutex::new(Faults::new(config.faults, config.seed)),
             recorder: Arc::new(Recorder::new()),
             next_id: AtomicU64::new(0),
             api_key: config.api_key,
             dialect: config.dialect,
-            dynamic_headers: config.dynamic_headers,
+            reporter: Reporter::new(config.limit_headers, config.dialect, config.dynamic_headers),
             latency: config.latency,
             chunk_delay: config.chunk_delay,
             context_window: config.context_window,

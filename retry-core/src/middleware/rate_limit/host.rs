@@ -8,7 +8,7 @@ use http::{HeaderMap, StatusCode};
 use tokio::time::Instant;
 
 use super::Config;
-use super::adaptive::{Adaptive, Outcome};
+use super::learner::{Learner, Outcome};
 use super::pacer::{Admission, Queue, Schedule};
 use super::quota::{RequestQuota, TokenPace};
 use crate::middleware::hints::{self, RateLimitHeaders};
@@ -27,9 +27,8 @@ pub(crate) struct Host {
     state: Mutex<HostState>,
     /// A fixed request quota (lock-free; only the head of the queue asks it).
     pub(crate) quota: Option<RequestQuota>,
-    /// Whether requests need a token estimate (a token quota was set or learned).
+    /// Whether requests need a token estimate (a token quota was set).
     tokens_configured: bool,
-    configured_tokens: Option<(f64, f64)>,
     /// Shared with other processes (see `Config::fleet`): this process's own count of the
     /// server's bucket would be wrong, so the burst and `remaining` are left to Redis.
     fleet: bool,
@@ -48,16 +47,17 @@ impl std::fmt::Debug for Host {
 pub(crate) struct HostState {
     pub(crate) queue: Queue,
     pub(crate) schedule: Schedule,
-    pub(crate) learner: Option<Adaptive>,
+    pub(crate) learner: Option<Learner>,
 }
 
 impl HostState {
     pub(crate) fn admission(&self, now: Duration) -> Admission {
         Admission {
-            epoch: self.learner.as_ref().map_or(0, Adaptive::epoch),
-            rate: self.learner.as_ref().map_or(f64::INFINITY, Adaptive::rate),
+            epoch: self.learner.as_ref().map_or(0, Learner::epoch),
+            rate: self.learner.as_ref().map_or(f64::INFINITY, Learner::rate),
             seq: self.schedule.admitted(),
             at: now,
+            early: false,
         }
     }
 }
@@ -65,8 +65,8 @@ impl HostState {
 /// What the limiter did about a response.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Verdict {
-    /// The host is holding every request until a cooldown ends: a retry need not sleep on
-    /// its own, the limiter will hold it until then.
+    /// The response was a 429 and the limiter holds the call's place: a retry need not sleep
+    /// on its own, the limiter paces it.
     pub(crate) holding: bool,
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     /// The cooldown this response started, from now (shared with a fleet through Redis).
@@ -99,7 +99,7 @@ impl Host {
         });
         let mut schedule = Schedule::new();
         schedule.tokens = configured_tokens.map(|(rate, cap)| TokenPace::new(rate, cap));
-        let learner = config.adaptive.then(|| Adaptive::new(config.initial_rate));
+        let learner = config.adaptive.then(|| Learner::new(config.initial_rate));
         if let Some(learner) = &learner {
             schedule.set_pace(Some(learner.rate()), 1, Duration::ZERO);
         }
@@ -112,7 +112,6 @@ impl Host {
             }),
             quota,
             tokens_configured: configured_tokens.is_some(),
-            configured_tokens,
             fleet: config.fleet,
         }
     }
@@ -125,7 +124,7 @@ impl Host {
 
     /// Whether requests to this host are charged tokens.
     pub(crate) fn counts_tokens(&self) -> bool {
-        self.tokens_configured || self.lock().schedule.tokens.is_some()
+        self.tokens_configured
     }
 
     /// Learns from the answer to a request admitted as `sent`: `status` and `headers` are
@@ -142,76 +141,61 @@ impl Host {
         let rate_limited = status == Some(StatusCode::TOO_MANY_REQUESTS);
         let now = self.origin.elapsed();
         let mut state = self.lock();
+        let waiting = state.queue.len() > 0;
 
-        // The shared cooldown: the hint of a 429, the reset of an empty bucket.
+        // The shared cooldown: the hint of a 429 (a server's explicit word on when), and an
+        // empty token bucket whose reset the server gives.
         let mut pause = None::<Duration>;
         if rate_limited {
             pause = headers
                 .and_then(|h| hints::hint(h, self.fleet))
                 .map(|h| h.lower_bound());
-            if !self.fleet && pause.is_none() && limits.remaining != Some(0) {
-                pause = limits.reset;
-            }
-        }
-        if self.fleet && limits.remaining == Some(0) {
-            // A fleet's `remaining` counts every process: this one cannot tell how much of
-            // the refill the others will take, so the whole fleet waits for the full bucket
-            // (the shared schedule gives back the slots this costs).
-            pause = pause.max(limits.reset);
         }
         if limits.token_remaining == Some(0) {
-            pause = pause.max(limits.token_reset.or(Some(Duration::from_secs(1))));
+            pause = pause.max(limits.token_reset);
         }
 
+        let mut until = None::<Duration>;
         if let Some(learner) = &mut state.learner {
             let outcome = if rate_limited {
                 Outcome::RateLimited
             } else {
                 Outcome::Taken
             };
-            if learner.observe(now, sent, outcome, &limits) {
+            if learner.observe(now, sent, outcome, &limits, waiting) {
                 // A 429 at the current pace, with a hint too coarse to use or none, still
                 // pauses everyone briefly. (Not the 429s to requests sent before the pace was
                 // cut: a stream of those would hold the host for as long as they keep coming.)
                 pause = pause.max(Some(learner.pause()));
             }
             let rate = learner.rate();
-            let learned_tokens = learner.tokens();
             let bucket = learner.bucket().filter(|_| !self.fleet);
+            let full_reset = learner.reset_means_full();
             state
                 .schedule
                 .set_pace(Some(rate), bucket.unwrap_or(1), now);
-            if let (Some(limit), Some(remaining)) = (bucket, limits.remaining) {
-                state.schedule.sync(limit.into(), remaining, sent);
+            if let (Some(bucket), Some(remaining)) = (bucket, limits.remaining) {
+                state.schedule.sync(bucket.into(), remaining, sent);
             }
-            if let Some((rate, capacity)) = learned_tokens {
-                let (rate, capacity) = match self.configured_tokens {
-                    Some((r, c)) => (rate.min(r), capacity.min(c)),
-                    None => (rate, capacity),
-                };
-                match &mut state.schedule.tokens {
-                    Some(pace) => pace.set(rate, capacity),
-                    None => state.schedule.tokens = Some(TokenPace::new(rate, capacity)),
-                }
+            if self.fleet && full_reset && limits.remaining == Some(0) {
+                // A fleet's `remaining` counts every process: this one cannot tell how much of
+                // the refill the others will take, so the whole fleet waits for the full
+                // bucket (the shared schedule gives back the slots this costs).
+                pause = pause.max(limits.reset);
+            }
+            if !self.fleet
+                && full_reset
+                && limits.remaining == Some(0)
+                && let Some(back) = one_back(&limits)
+            {
+                // An empty bucket, read as trusted: one request is back `reset / limit` after
+                // this one went, behind the ones sent since (the server emptied it then, not
+                // when the answer came back: from now, every answer would add a round trip).
+                until = Some(state.schedule.behind(sent).saturating_add(back));
             }
         }
 
-        let mut until = pause.map(|p| now.saturating_add(p));
-        if !self.fleet
-            && limits.remaining == Some(0)
-            && let Some(back) = one_back(&limits)
-        {
-            // An empty bucket: with its pace known, counted from when this request went and
-            // behind the ones sent since (the server emptied it then, not when the answer came
-            // back: from now, every answer would add a round trip to the pace); else from now.
-            let paced = state.learner.as_ref().is_some_and(|l| l.bucket().is_some());
-            let from = if paced {
-                state.schedule.behind(sent)
-            } else {
-                now
-            };
-            until = until.max(Some(from.saturating_add(back)));
-        }
+        let until = until.max(pause.map(|p| now.saturating_add(p)));
         let pause = until
             .and_then(|u| u.checked_sub(now))
             .filter(|p| !p.is_zero());
@@ -221,11 +205,13 @@ impl Host {
         state.queue.wake_head();
         let learner = state.learner.as_ref();
         Verdict {
-            holding: rate_limited && state.schedule.cooldown_until() > now,
+            // Every 429 is held: the retry waits its turn here, at the pace just cut, behind
+            // any cooldown, and keeps its place ahead of later requests.
+            holding: rate_limited,
             cooldown: pause,
             header_rate: learner
                 .filter(|l| l.learned_from_headers())
-                .map(Adaptive::rate),
+                .map(Learner::rate),
         }
     }
 
@@ -234,14 +220,14 @@ impl Host {
     pub(crate) fn plan(&self) -> Plan {
         let state = self.lock();
         Plan {
-            rate: state.learner.as_ref().map(Adaptive::rate),
+            rate: state.learner.as_ref().map(Learner::rate),
             tokens: state.schedule.tokens.as_ref().map(TokenPace::rate_capacity),
         }
     }
 
     /// The current pace (requests per second), if the host is paced.
     pub(crate) fn pace(&self) -> Option<f64> {
-        self.lock().learner.as_ref().map(Adaptive::rate)
+        self.lock().learner.as_ref().map(Learner::rate)
     }
 
     /// How many requests are waiting for their turn.
@@ -251,7 +237,7 @@ impl Host {
 }
 
 /// How long until the server's bucket holds one request again, from headers that say it is
-/// empty: `reset` is the time until it is full (Together's meaning), and it refills evenly, so
+/// empty: `reset` is the time until it is full (the bucket reading, once trusted), and it refills evenly, so
 /// one request is back after `reset / limit` (exactly so for an empty bucket; the bucket holds
 /// up to one more than the rounded-down `remaining` says, so never too early). The whole
 /// `reset` when the size is unknown.

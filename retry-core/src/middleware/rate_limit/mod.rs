@@ -1,8 +1,8 @@
 //! [`RateLimitMiddleware`]: a client-side limiter that paces requests per host, shares one
 //! cooldown among them when the server says "too many", and learns the server's rate.
 
-mod adaptive;
 mod host;
+mod learner;
 mod pacer;
 mod quota;
 #[cfg(feature = "redis")]
@@ -27,25 +27,36 @@ pub use redis::{RedisLimit, RedisUrlError};
 ///   keyed by `scheme://host:port`: every task that talks to one API shares one budget. A
 ///   host's state lives as long as the limiter (a limiter is meant for the few APIs a client
 ///   talks to, not for crawling a million hosts).
-/// - **Shared cooldown.** When a response is a 429 or carries `x-ratelimit-remaining: 0`,
-///   every request to that host waits, not only the one that got it: until the hinted reset
-///   (`retry-after-ms`, `Retry-After`), then they leave one at a time, in the order they
-///   arrived, at the learned pace. An empty bucket (`remaining: 0` with `x-ratelimit-limit`)
-///   holds them only until one request is back, `reset / limit` after the request that
-///   emptied it went (`reset` is the time until the bucket is full, and it refills evenly). A whole-second hint (`Retry-After: 1`, an
-///   HTTP date) only says the wait ends within that second, so the shared cooldown ends at the
-///   start of it and the pace does the rest; the request that got the 429 still waits the whole
-///   hint when [`RetryMiddleware`](super::RetryMiddleware) runs without this limiter under it.
-///   A 429 with no usable hint pauses the host for 1.5 intervals of the (cut) pace: long
-///   enough for the server to recover a request or two, not a long stall.
-/// - **Adaptive** (the default). The pace is learned from `x-ratelimit-limit`, `-remaining`,
-///   `-reset` and `x-tokenlimit-*` (and their `-dynamic` variants) when the server sends them
-///   (read as Together documents them: a bucket of `limit`, `remaining` left, full again in
-///   `reset` seconds), and the burst the server reports is spent: up to `remaining` requests
-///   go at once, less those already on their way; without them, from 429s and successes (a slow start, then a
-///   multiplicative decrease measured from how far over the rate the pace went, and an
-///   additive increase of 3 % a second), so it converges on the rate the server allows. It
-///   starts at 20 requests per second.
+/// - **Shared cooldown.** When a response is a 429, every request to that host waits, not
+///   only the one that got it: until the hinted reset (`retry-after-ms`, `Retry-After`), then
+///   they leave one at a time, in the order they arrived, at the learned pace. A whole-second
+///   hint (`Retry-After: 1`, an HTTP date) only says the wait ends within that second, so the
+///   shared cooldown ends at the start of it and the pace does the rest. A 429 with no usable
+///   hint pauses the host for 1.5 intervals of the (cut) pace.
+/// - **No call lost to a 429 it let through.** Every 429 is held: the retry queues at once,
+///   ahead of later requests, and under [`RetryMiddleware`](super::RetryMiddleware) (or any
+///   retry loop whose error reports [`Classify::held_by_limiter`](crate::Classify::held_by_limiter))
+///   it costs no attempt. Only the policy's deadline and retry budget end such retries.
+/// - **Adaptive** (the default), from two sources:
+///   - *without headers*, from 429s and successes: a slow start, a multiplicative decrease
+///     measured from how far over the rate the pace went, an additive increase of 2 % a
+///     second near the limit, and after 1.5 s with no 429 (while requests wait) a probe that
+///     grows faster and faster, so a limit that rose is found within a couple of seconds. It
+///     starts at 20 requests per second;
+///   - *with headers* (`x-ratelimit-limit`, `-remaining`, `-reset`, and their `-dynamic`
+///     variants), each reading is a hypothesis kept only while what happens agrees with it:
+///     Together's documented bucket reading sets the pace once its predictions of `remaining`
+///     have come true (and is refuted for good when they fail); a burst licence, grown one
+///     request per early request taken and halved for good by a 429, lets requests go back
+///     to back; `remaining` at least half full says the pace is below the limit; and a 429
+///     whose own headers say `remaining >= 1` ends every use of `remaining`. The worst case is
+///     the header-blind learner. An empty token bucket (`x-tokenlimit-remaining: 0`) holds the
+///     host only for a reset the server states (`x-tokenlimit-reset`).
+///
+///   Measured on `together_client::sim::Scenario::all()` (20 seeds a scenario, 300 requests
+///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 21
+///   servers; median goodput 0.98-1.00 on steady limits, 0.91 on a 50/20/80 step with
+///   headers and 0.87 without.
 /// - **Fixed quotas** ([`per_second`](Self::per_second), [`per_minute`](Self::per_minute),
 ///   [`tokens_per_minute`](Self::tokens_per_minute)), on top of the learning, for limits you
 ///   know in advance.
@@ -108,7 +119,7 @@ impl Default for Config {
             burst: 1,
             tokens_per_minute: None,
             adaptive: true,
-            initial_rate: adaptive::INITIAL_RATE,
+            initial_rate: learner::INITIAL_RATE,
             fleet: false,
         }
     }

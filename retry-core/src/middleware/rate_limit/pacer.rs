@@ -142,8 +142,18 @@ impl Schedule {
             let ahead = (self.tat - now).as_secs_f64() / old.as_secs_f64();
             self.tat = now.saturating_add(secs(ahead * new.as_secs_f64()));
         }
+        let burst = burst.max(1);
+        if let Some(interval) = interval
+            && burst < self.burst
+        {
+            // A smaller burst (a licence withdrawn) leaves no debt for the requests its larger
+            // tolerance let go early: those were answered, or will be; the next waits a pace.
+            self.tat = self
+                .tat
+                .min(now.saturating_add(interval.saturating_mul(burst)));
+        }
         self.interval = interval;
-        self.burst = burst.max(1);
+        self.burst = burst;
     }
 
     /// Aligns the schedule with the server's own count, from the answer to the request
@@ -194,11 +204,6 @@ impl Schedule {
         self.cooldown_until = self.cooldown_until.max(until);
     }
 
-    /// The end of the cooldown (zero if none was ever set).
-    pub(crate) fn cooldown_until(&self) -> Duration {
-        self.cooldown_until
-    }
-
     fn earliest(&self, cost: u64) -> Duration {
         let mut at = self.cooldown_until;
         if let Some(interval) = self.interval {
@@ -211,7 +216,10 @@ impl Schedule {
         at
     }
 
-    fn commit(&mut self, now: Duration, cost: u64) {
+    /// Admits a request of `cost` tokens at `now`; returns whether it went ahead of the pace
+    /// (on the burst licence).
+    fn commit(&mut self, now: Duration, cost: u64) -> bool {
+        let early = self.interval.is_some() && now.saturating_add(GRACE) < self.tat;
         if let Some(interval) = self.interval {
             // A head that woke a little late (timer granularity) keeps the schedule; one that
             // went after a pause or a quiet spell starts it again from now.
@@ -223,6 +231,7 @@ impl Schedule {
             tokens.charge(now, cost);
         }
         self.admitted += 1;
+        early
     }
 }
 
@@ -238,6 +247,8 @@ pub(crate) struct Admission {
     pub(crate) seq: u64,
     /// When it went (time since the host's origin).
     pub(crate) at: Duration,
+    /// Whether it went ahead of the pace, on the burst licence.
+    pub(crate) early: bool,
 }
 
 /// Leaves the queue on drop unless admitted: what makes waiting cancellation-safe.
@@ -281,8 +292,8 @@ impl Host {
                 at = later;
             }
             if at <= now {
-                let admission = state.admission(now);
-                state.schedule.commit(now, cost);
+                let mut admission = state.admission(now);
+                admission.early = state.schedule.commit(now, cost);
                 state.queue.remove(key);
                 place.admitted = true;
                 return Poll::Ready(admission);

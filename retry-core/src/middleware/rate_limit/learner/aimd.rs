@@ -1,0 +1,243 @@
+//! The header-blind pace: learnt from 429s and successes alone.
+//!
+//! - **Slow start**: until the first 429 the pace grows by [`SLOW_START`] after each short run
+//!   of successes sent at it.
+//! - **Multiplicative decrease, by a measured factor.** After a 429 everyone pauses for 1.5
+//!   intervals, so the server's bucket (empty: it just said 429) refills `1.5 x` requests,
+//!   where `x = server rate / pace`. Sending at the pace then drains it in `n = 1.5 x / (1 - x)`
+//!   successes, so the `n` successes between two 429s measure `x = n / (n + 1.5)`. When the
+//!   recent responses mix 429s and successes, the server is saturated and the successes come
+//!   exactly at its rate, however long the round trip: that measure caps the estimate too. The
+//!   pace falls to [`MARGIN`] of the estimate, by a factor within [[`MAX_CUT`], [`MIN_CUT`]].
+//! - **Additive increase near the limit**: each success adds [`INCREASE`] requests per second,
+//!   2 % a second at any pace, so at a steady limit the pace finds it again every second or
+//!   two at the cost of one 429. After a deep cut the pace climbs fast back to [`RECOVER_TO`]
+//!   of where it was cut from, in case the cut overshot.
+//! - **Then faster and faster** (the convex half of TCP CUBIC's curve, RFC 9438): after
+//!   [`QUIET`] with no 429, the limit has likely risen (Together raises dynamic limits for
+//!   steady traffic), and the pace grows by `C * t^3` of itself after `t` more seconds: 20 to
+//!   80 requests a second in about 1.5 s. The first 429 ends the probe with a measured cut.
+//!   The probe runs only while requests wait for the pace: a client with little to send
+//!   learns nothing about a higher rate, and does not pretend to.
+//!
+//! Only 429s to requests sent at the current pace (the current epoch) cut it: the answers to
+//! requests already in flight when the pace changed say nothing about the new one.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+#[cfg(test)]
+use super::super::pacer::Admission;
+
+/// The pace before anything is known: requests per second.
+pub(crate) const INITIAL_RATE: f64 = 20.0;
+/// The slowest pace it will fall to: one request every 20 s.
+pub(crate) const MIN_RATE: f64 = 0.05;
+/// The fastest pace it will climb to.
+pub(crate) const MAX_RATE: f64 = 100_000.0;
+/// The deepest cut one 429 makes.
+const MAX_CUT: f64 = 0.5;
+/// The gentlest cut one 429 makes.
+const MIN_CUT: f64 = 0.95;
+/// The share of its estimate of the server's rate the pace falls to after a 429.
+const MARGIN: f64 = 0.97;
+/// The growth of the pace per run of successes, until the first 429.
+const SLOW_START: f64 = 1.5;
+/// How many intervals of the new pace everyone waits after a 429 without a usable hint (the
+/// learner's pause; the measured decrease counts on it).
+const PAUSE_INTERVALS: f64 = 1.5;
+/// How many recent responses the delivered rate is measured over.
+const WINDOW: usize = 64;
+/// Requests per second added to the pace per success.
+const INCREASE: f64 = 0.02;
+/// After a deep cut the pace climbs fast back to this share of the pace it was cut from...
+const RECOVER_TO: f64 = 0.9;
+/// ...closing this share of the gap with each success.
+const RECOVERY: f64 = 0.1;
+/// How long without a 429 (while requests wait) before the pace probes upwards fast...
+const QUIET: Duration = Duration::from_millis(1_500);
+/// ...and at least this many intervals of the pace.
+const QUIET_REQUESTS: f64 = 20.0;
+/// The round trip below which the increase is not slowed (seconds).
+const REFERENCE_RTT: f64 = 0.05;
+/// With spare room reported, the pace grows by this share of itself per second (one success
+/// at a pace of `r` adds `SPARE_GROWTH / r` of it).
+const SPARE_GROWTH: f64 = 0.35;
+/// The probe's growth: `C * t^3` of the pace it started from after `t` seconds of probing.
+const C: f64 = 1.0;
+
+/// The header-blind pace of one host.
+#[derive(Debug)]
+pub(crate) struct Aimd {
+    rate: f64,
+    slow_start: bool,
+    /// Successes to requests sent in the current epoch.
+    run: u32,
+    /// The pace the last cut was made from.
+    cut_from: f64,
+    /// The pace the probe started from, once [`QUIET`] has passed since the last cut.
+    probe_from: Option<f64>,
+    /// Time on the curve since the last cut (it stands still while nothing waits).
+    on_curve: Duration,
+    /// When the last response came, to advance `on_curve`.
+    last: Duration,
+    /// The latest responses: when they came, whether they were taken.
+    recent: VecDeque<(Duration, bool)>,
+}
+
+impl Aimd {
+    pub(crate) fn new(initial_rate: f64) -> Self {
+        let rate = clamp(initial_rate);
+        Aimd {
+            rate,
+            slow_start: true,
+            run: 0,
+            cut_from: 0.0,
+            probe_from: None,
+            on_curve: Duration::ZERO,
+            last: Duration::ZERO,
+            recent: VecDeque::with_capacity(WINDOW),
+        }
+    }
+
+    pub(crate) fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// Takes `rate` as the pace, from a source that knows better (trusted headers): a later
+    /// fall back to this learner starts from it, with a curve that stays near it.
+    pub(crate) fn follow(&mut self, rate: f64, now: Duration) {
+        self.rate = clamp(rate);
+        self.slow_start = false;
+        self.cut_from = 0.0;
+        self.probe_from = None;
+        self.on_curve = Duration::ZERO;
+        self.last = now;
+    }
+
+    /// Records one response (`taken`: anything but a 429) that came `now`.
+    pub(crate) fn record(&mut self, now: Duration, taken: bool) {
+        if self.recent.len() == WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((now, taken));
+    }
+
+    /// A success to a request sent in the current epoch (`current`); `waiting`: requests are
+    /// queued behind the pace; `spare`: the server's `remaining` says its bucket is filling;
+    /// `rtt`: the mean round trip (seconds). Returns whether slow start moved to a new epoch.
+    pub(crate) fn taken(
+        &mut self,
+        now: Duration,
+        current: bool,
+        waiting: bool,
+        spare: bool,
+        rtt: f64,
+    ) -> bool {
+        let since = now.saturating_sub(self.last);
+        self.last = self.last.max(now);
+        if self.slow_start {
+            if current {
+                self.run += 1;
+                if self.run >= self.run_length() {
+                    self.rate = clamp(self.rate * SLOW_START);
+                    self.run = 0;
+                    return true;
+                }
+            }
+            return false;
+        }
+        self.run += u32::from(current);
+        if !waiting {
+            return false;
+        }
+        // Far below where the last cut came from, close the gap fast: the cut may have
+        // overshot (a deep cut on little evidence, a long round trip).
+        let gap = (self.cut_from * RECOVER_TO - self.rate).max(0.0);
+        // A long round trip hears of an overshoot late, when more has been sent into it: the
+        // increase slows in proportion, as TCP's does per round trip.
+        let slow = (REFERENCE_RTT / rtt.max(REFERENCE_RTT)).max(0.1);
+        let mut rate = self.rate + (INCREASE * slow).max(gap * RECOVERY);
+        if spare {
+            // The server's bucket is filling: the pace is below the limit. Climb as a probe
+            // does (about x1.4 a second), without waiting for a quiet spell.
+            rate = rate.max(self.rate * (1.0 + SPARE_GROWTH / self.rate));
+        }
+        self.on_curve += since;
+        // Quiet for long enough in time and in requests (at half a request a second, 1.5 s is
+        // no evidence at all), and longer when the round trip is.
+        let quiet = QUIET
+            .max(Duration::from_secs_f64(QUIET_REQUESTS / self.rate))
+            .mul_f64(1.0 / slow);
+        if self.on_curve >= quiet {
+            let from = *self.probe_from.get_or_insert(self.rate);
+            let t = (self.on_curve - quiet).as_secs_f64();
+            // Never more than a quarter up in one step.
+            rate = rate.max((from * (1.0 + C * t * t * t)).min(self.rate * 1.25));
+        }
+        self.rate = clamp(rate);
+        false
+    }
+
+    /// Successes at one pace before slow start grows it.
+    fn run_length(&self) -> u32 {
+        ((self.rate * 0.05) as u32).clamp(2, 64)
+    }
+
+    /// A 429 to a request sent at `sent_at` requests per second, in the current epoch.
+    pub(crate) fn decrease(&mut self, sent_at: f64, now: Duration) {
+        let sent_at = if sent_at.is_finite() {
+            sent_at
+        } else {
+            self.rate
+        };
+        let n = f64::from(self.run);
+        let mut target = sent_at * n / (n + PAUSE_INTERVALS);
+        if let Some(delivered) = self.delivered() {
+            target = target.min(delivered);
+        }
+        // A little under the estimate, so the server's bucket refills a few requests before
+        // the increase brings the pace back up: a buffer that is not full wastes no capacity.
+        target *= MARGIN;
+        self.rate = clamp(target.clamp(sent_at * MAX_CUT, sent_at * MIN_CUT));
+        self.slow_start = false;
+        self.cut_from = sent_at;
+        self.probe_from = None;
+        self.on_curve = Duration::ZERO;
+        self.last = now;
+        self.run = 0;
+    }
+
+    /// The rate the server took requests at since the first 429 of the recent window, if
+    /// there were other 429s since: while a server is saturated, successes come exactly as fast
+    /// as it allows, however long the round trip.
+    fn delivered(&self) -> Option<f64> {
+        let first = self.recent.iter().position(|(_, taken)| !taken)?;
+        let saturated = self.recent.range(first..);
+        let rejected = saturated.clone().filter(|(_, taken)| !taken).count();
+        let taken = saturated.len() - rejected;
+        let (start, _) = self.recent[first];
+        let (end, _) = *self.recent.back()?;
+        let span = end.checked_sub(start)?.as_secs_f64();
+        (rejected >= 2 && taken >= 4 && span > 0.0).then(|| taken as f64 / span)
+    }
+}
+
+pub(crate) fn clamp(rate: f64) -> f64 {
+    if rate.is_nan() {
+        return INITIAL_RATE;
+    }
+    rate.clamp(MIN_RATE, MAX_RATE)
+}
+
+/// For the learner's tests: an [`Admission`] at `rate`.
+#[cfg(test)]
+pub(crate) fn admission(epoch: u64, rate: f64) -> Admission {
+    Admission {
+        epoch,
+        rate,
+        seq: 0,
+        at: Duration::ZERO,
+        early: false,
+    }
+}

@@ -1,0 +1,327 @@
+//! What the rate-limit headers say, read as hypotheses that are kept only while what happens
+//! agrees with them.
+//!
+//! Servers use the same names for different things. `x-ratelimit-limit` is the bucket's size on
+//! one server and its rate per second on another; `x-ratelimit-reset` is the time until the
+//! bucket is full on one and the time until the next request on another; `remaining` can be a
+//! cached snapshot, or constant. A reading taken as truth is then worse than none: a burst of
+//! `limit` requests into a bucket of 5, a "pace" of thousands a second. So each use of a header
+//! is a licence that evidence grants and withdraws:
+//!
+//! - **The bucket reading** (Together's documented meaning: `limit` requests in a bucket with
+//!   `remaining` left, full again in `reset`): its pace is `(limit - remaining) / reset`. It is
+//!   *trusted* only after its predictions came true: between two answers it predicts what
+//!   `remaining` will read (what was left, plus the refill at that pace, less the requests sent
+//!   since), and a reading well below the prediction refutes it for good. Three 429s to
+//!   requests sent at or below its current pace refute it too (a limit that fell lowers the
+//!   estimate first, so the requests sent at the old pace do not count). While trusted, its
+//!   pace is the pace, and follows the server's limit as it moves, both ways.
+//! - **`remaining` itself**: a 429 whose own headers say `remaining >= 1` proves that
+//!   `remaining` does not count what this server refuses (a cached counter, a constant, a
+//!   per-minute budget enforced per second). Every use of it ends there: no burst, no bucket
+//!   reading, no sign of spare room.
+//! - **Spare room**: while `remaining` is at least half the most it has read, the server's
+//!   bucket is filling, so the pace is below the limit: the learner may climb at once rather
+//!   than wait for a quiet spell (see the learner).
+//! - **The burst licence**: how many requests may go back to back, ahead of the pace. At most
+//!   one more than the largest `remaining` ever read (an accurate `remaining` never exceeds the
+//!   bucket) and `limit`; it starts at [`FIRST_LICENCE`] and grows by one with every request it
+//!   let go early that was taken (doubling per burst), and a 429 to such a request halves it
+//!   and caps it there for good.
+//!
+//! The worst case is the header-blind learner, plus the few 429s it took to refute a reading.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::middleware::hints::RateLimitHeaders;
+
+use super::super::pacer::Admission;
+
+/// How many recent pace estimates the bucket reading's pace is the least of: `remaining` is
+/// rounded down, which only ever makes an estimate too high.
+const WINDOW: usize = 16;
+/// Predictions that must come true before the bucket reading is trusted.
+const CHECKS_TO_TRUST: u32 = 3;
+/// 429s at the bucket reading's pace (with no fall in its estimate) that refute it.
+const CONTRADICTIONS_TO_REFUTE: u32 = 3;
+/// The first burst licence, before any evidence.
+pub(crate) const FIRST_LICENCE: u32 = 4;
+
+/// One reading of `remaining`, dated by when its request went.
+#[derive(Clone, Copy, Debug)]
+struct Reading {
+    at: Duration,
+    seq: u64,
+    remaining: u64,
+}
+
+/// What the headers have shown, and what they have been caught out on.
+#[derive(Debug)]
+pub(crate) struct Evidence {
+    estimates: VecDeque<f64>,
+    last: Option<Reading>,
+    checks: u32,
+    refuted: bool,
+    contradictions: u32,
+    /// A 429 said `remaining >= 1`: `remaining` is not the count of what the server takes.
+    remaining_lies: bool,
+    limit: Option<u64>,
+    max_remaining: Option<u64>,
+    licence: u32,
+    licence_capped: bool,
+    /// How much the round trip varies (seconds): requests sent after a reading may reach the
+    /// server before it, and a prediction allows for them.
+    rtt_spread: f64,
+}
+
+impl Default for Evidence {
+    fn default() -> Self {
+        Evidence {
+            estimates: VecDeque::with_capacity(WINDOW),
+            last: None,
+            checks: 0,
+            refuted: false,
+            contradictions: 0,
+            remaining_lies: false,
+            limit: None,
+            max_remaining: None,
+            licence: FIRST_LICENCE,
+            licence_capped: false,
+            rtt_spread: 0.0,
+        }
+    }
+}
+
+impl Evidence {
+    /// Reads the headers of the answer to `sent` (`refused`: a 429); `rtt_spread` is how much
+    /// round trips vary.
+    pub(crate) fn read(
+        &mut self,
+        sent: &Admission,
+        limits: &RateLimitHeaders,
+        refused: bool,
+        rtt_spread: f64,
+    ) {
+        self.rtt_spread = rtt_spread;
+        let (Some(limit), Some(remaining)) = (limits.limit, limits.remaining) else {
+            return;
+        };
+        if refused && remaining >= 1 {
+            self.remaining_lies = true;
+            self.refuted = true;
+        }
+        if remaining > limit || limit == 0 {
+            // Not a bucket of `limit` with `remaining` left, whatever it is.
+            self.refuted = true;
+        }
+        self.limit = Some(limit);
+        self.max_remaining = self.max_remaining.max(Some(remaining));
+        if self.refuted {
+            return;
+        }
+        let before = self.bucket_estimate();
+        if let Some(pace) = before {
+            self.check(pace, limit, sent, remaining);
+        }
+        if let Some(reset) = limits.reset
+            && remaining < limit
+            && !reset.is_zero()
+        {
+            if self.estimates.len() == WINDOW {
+                self.estimates.pop_front();
+            }
+            self.estimates
+                .push_back((limit - remaining) as f64 / reset.as_secs_f64());
+        }
+    }
+
+    /// The bucket reading's prediction of this reading, from the last one.
+    fn check(&mut self, pace: f64, limit: u64, sent: &Admission, remaining: u64) {
+        let reading = Reading {
+            at: sent.at,
+            seq: sent.seq,
+            remaining,
+        };
+        let Some(last) = self.last.filter(|last| last.seq < sent.seq) else {
+            self.last = Some(reading);
+            return;
+        };
+        self.last = Some(reading);
+        let elapsed = sent.at.saturating_sub(last.at).as_secs_f64();
+        let refill = pace * elapsed;
+        let sent_since = (sent.seq - last.seq) as f64;
+        let predicted = (last.remaining as f64 + refill).min(limit as f64) - sent_since;
+        // Rounding (one each way), requests sent after this one that overtook it on the way
+        // (at the pace they were really sent at, never the hypothesis's own), and a margin for
+        // the estimate's own error.
+        let sent_rate = if sent.rate.is_finite() {
+            sent.rate
+        } else {
+            0.0
+        };
+        let tolerance = 2.0 + 0.1 * limit as f64 + sent_rate.min(pace) * self.rtt_spread;
+        if (remaining as f64) + tolerance < predicted {
+            self.refuted = true;
+        } else if refill >= 1.0 {
+            self.checks += 1;
+        }
+    }
+
+    /// The least recent estimate of the bucket reading's pace, whether trusted or not.
+    fn bucket_estimate(&self) -> Option<f64> {
+        self.estimates.iter().copied().reduce(f64::min)
+    }
+
+    /// The bucket reading's pace (requests per second), while it is trusted.
+    pub(crate) fn bucket_rate(&self) -> Option<f64> {
+        (!self.refuted && self.checks >= CHECKS_TO_TRUST)
+            .then(|| self.bucket_estimate())
+            .flatten()
+    }
+
+    /// A 429 to a request sent at or below the bucket reading's pace.
+    pub(crate) fn contradicted(&mut self) {
+        self.contradictions += 1;
+        if self.contradictions >= CONTRADICTIONS_TO_REFUTE {
+            self.refuted = true;
+        }
+    }
+
+    /// How many requests may go back to back: 1 until the headers report a bucket.
+    pub(crate) fn burst(&self) -> u32 {
+        let (Some(limit), Some(max)) = (self.limit, self.max_remaining) else {
+            return 1;
+        };
+        if self.remaining_lies {
+            return 1;
+        }
+        let seen = u32::try_from(max.saturating_add(1).min(limit)).unwrap_or(u32::MAX);
+        self.licence.min(seen).max(1)
+    }
+
+    /// The answer to a request the burst licence let go ahead of the pace.
+    pub(crate) fn burst_outcome(&mut self, taken: bool) {
+        if taken {
+            if !self.licence_capped {
+                // One more per request taken early: the licence doubles per burst that went
+                // through whole, as TCP's window does per round trip in slow start.
+                self.licence = self.licence.saturating_add(1).min(1 << 20);
+            }
+        } else {
+            self.licence = (self.burst() / 2).max(1);
+            self.licence_capped = true;
+        }
+    }
+
+    /// Whether the headers report a bucket to count `remaining` against.
+    pub(crate) fn reports_bucket(&self) -> bool {
+        self.limit.is_some() && self.max_remaining.is_some() && !self.remaining_lies
+    }
+
+    /// Whether `remaining` says the server's bucket is filling (at least half the most it has
+    /// read, and at least one): the pace is below the limit.
+    pub(crate) fn spare(&self, limits: &RateLimitHeaders) -> bool {
+        match (limits.remaining, self.max_remaining) {
+            (Some(remaining), Some(max)) if !self.remaining_lies => {
+                remaining >= 1 && remaining * 2 >= max
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the bucket reading is trusted (its `reset` then means the time until full).
+    pub(crate) fn trusted(&self) -> bool {
+        self.bucket_rate().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(seq: u64, ms: u64) -> Admission {
+        Admission {
+            epoch: 0,
+            rate: 50.0,
+            seq,
+            at: Duration::from_millis(ms),
+            early: false,
+        }
+    }
+
+    fn headers(limit: u64, remaining: u64, reset_ms: u64) -> RateLimitHeaders {
+        RateLimitHeaders {
+            limit: Some(limit),
+            remaining: Some(remaining),
+            reset: Some(Duration::from_millis(reset_ms)),
+            ..RateLimitHeaders::default()
+        }
+    }
+
+    /// A bucket of 5 at 50/s, read as Together documents it, one request every 20 ms.
+    #[test]
+    fn a_true_bucket_reading_is_trusted() {
+        let mut evidence = Evidence::default();
+        for seq in 0..10 {
+            evidence.read(&sent(seq, seq * 20), &headers(5, 4, 20), false, 0.0);
+        }
+        assert_eq!(evidence.bucket_rate(), Some(50.0));
+    }
+
+    /// The same names on a server where `limit` is the rate and `reset` the next slot.
+    #[test]
+    fn a_rate_reading_is_refuted_before_it_is_used() {
+        let mut evidence = Evidence::default();
+        for seq in 0..10 {
+            // 50/s, bucket of 5 nearly empty: 0 left, the next slot in 10 ms.
+            evidence.read(&sent(seq, seq * 20), &headers(50, 0, 10), false, 0.0);
+            assert_eq!(evidence.bucket_rate(), None, "{seq}");
+        }
+        assert!(evidence.refuted);
+        // `remaining` never read above 0: one request at a time.
+        assert_eq!(evidence.burst(), 1);
+    }
+
+    #[test]
+    fn a_burst_that_draws_429s_is_capped_for_good() {
+        let mut evidence = Evidence::default();
+        evidence.read(&sent(0, 0), &headers(50, 49, 20), false, 0.0);
+        assert_eq!(evidence.burst(), FIRST_LICENCE);
+        for _ in 0..FIRST_LICENCE {
+            evidence.burst_outcome(true);
+        }
+        assert_eq!(evidence.burst(), 2 * FIRST_LICENCE);
+        evidence.burst_outcome(false);
+        assert_eq!(evidence.burst(), FIRST_LICENCE);
+        evidence.burst_outcome(true);
+        assert_eq!(evidence.burst(), FIRST_LICENCE);
+    }
+
+    /// `remaining` that stays put whatever is sent: the first 429 that still says 49 ends
+    /// every use of it.
+    #[test]
+    fn a_429_with_room_left_proves_remaining_wrong() {
+        let mut evidence = Evidence::default();
+        evidence.read(&sent(0, 0), &headers(50, 49, 20), false, 0.0);
+        assert!(evidence.spare(&headers(50, 49, 20)));
+        evidence.read(&sent(1, 20), &headers(50, 49, 20), true, 0.0);
+        assert_eq!(evidence.burst(), 1);
+        assert!(!evidence.reports_bucket());
+        assert!(!evidence.spare(&headers(50, 49, 20)));
+        assert!(!evidence.trusted());
+    }
+
+    #[test]
+    fn repeated_429s_at_its_pace_refute_the_reading() {
+        let mut evidence = Evidence::default();
+        for seq in 0..10 {
+            evidence.read(&sent(seq, seq * 20), &headers(5, 4, 20), false, 0.0);
+        }
+        for _ in 0..CONTRADICTIONS_TO_REFUTE {
+            assert!(evidence.trusted());
+            evidence.contradicted();
+        }
+        assert!(!evidence.trusted());
+    }
+}

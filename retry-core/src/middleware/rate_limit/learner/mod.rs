@@ -1,0 +1,243 @@
+//! The learner: from what responses say to the pace requests go at.
+//!
+//! Two sources, one pace:
+//! - [`aimd`]: the header-blind pace, learnt from 429s and successes alone. It works on any
+//!   server, and is the floor: whatever the headers say, the learner does no worse than this.
+//! - [`evidence`]: the rate-limit headers, each reading a hypothesis that is used only while
+//!   what happens agrees with it. A trusted bucket reading sets the pace outright (and follows
+//!   the limit as it moves, both ways, at once); the burst licence lets requests go back to
+//!   back when the server reports room for them.
+//!
+//! # Why this is hand-written
+//! governor's quotas are fixed when the limiter is built: a new rate means a new limiter and
+//! the loss of its state, and there is no notion of a cooldown or of a rate that moves with
+//! every response. The pace here changes on almost every response, so it is a few numbers
+//! under the host's lock, read by the FIFO pacer.
+
+mod aimd;
+mod evidence;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::pacer::Admission;
+use crate::middleware::hints::RateLimitHeaders;
+
+pub(crate) use aimd::INITIAL_RATE;
+use aimd::{Aimd, clamp};
+use evidence::Evidence;
+
+/// What a response said, as far as the pace is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The server took the request (any status but 429, or a transport error).
+    Taken,
+    /// 429.
+    RateLimited,
+}
+
+/// How many intervals of the pace everyone waits after a 429 without a usable hint.
+const PAUSE_INTERVALS: f64 = 1.5;
+/// How many recent round trips the spread of round trips is measured over.
+const RTT_WINDOW: usize = 16;
+
+/// The learned pace of one host.
+#[derive(Debug)]
+pub(crate) struct Learner {
+    aimd: Aimd,
+    evidence: Evidence,
+    epoch: u64,
+    /// Recent round trips (seconds), for how much they vary.
+    rtts: VecDeque<f64>,
+}
+
+impl Learner {
+    pub(crate) fn new(initial_rate: f64) -> Self {
+        Learner {
+            aimd: Aimd::new(initial_rate),
+            evidence: Evidence::default(),
+            epoch: 0,
+            rtts: VecDeque::with_capacity(RTT_WINDOW),
+        }
+    }
+
+    /// Requests per second: the trusted bucket reading's, else the header-blind learner's.
+    pub(crate) fn rate(&self) -> f64 {
+        self.evidence
+            .bucket_rate()
+            .map_or_else(|| self.aimd.rate(), clamp)
+    }
+
+    /// Whether the pace comes from the server's rate-limit headers (what a fleet shares).
+    pub(crate) fn learned_from_headers(&self) -> bool {
+        self.evidence.trusted()
+    }
+
+    /// Whether `reset` is known to mean the time until the bucket is full (so an empty bucket
+    /// has a request back after `reset / limit`).
+    pub(crate) fn reset_means_full(&self) -> bool {
+        self.evidence.trusted()
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// How many requests may go back to back (1 until the headers report a bucket), when the
+    /// headers report one: the burst the pacer may spend, and what `remaining` counts against.
+    pub(crate) fn bucket(&self) -> Option<u32> {
+        self.evidence
+            .reports_bucket()
+            .then(|| self.evidence.burst())
+    }
+
+    /// How long everyone pauses after a 429 that carried no usable hint.
+    /// Long enough for the server's bucket to refill a request or two at the pace, no longer:
+    /// a long stall would waste the capacity the learner is trying to find.
+    pub(crate) fn pause(&self) -> Duration {
+        Duration::from_secs_f64((PAUSE_INTERVALS / self.rate()).min(1.0))
+    }
+
+    /// Learns from one response, which came `now` (time since the host's origin); `waiting`:
+    /// requests are queued behind the pace. Returns whether it cut the pace (a 429 to a request
+    /// sent at the current pace).
+    pub(crate) fn observe(
+        &mut self,
+        now: Duration,
+        sent: &Admission,
+        outcome: Outcome,
+        limits: &RateLimitHeaders,
+        waiting: bool,
+    ) -> bool {
+        if self.rtts.len() == RTT_WINDOW {
+            self.rtts.pop_front();
+        }
+        self.rtts
+            .push_back(now.saturating_sub(sent.at).as_secs_f64());
+        let spread = self.rtt_spread();
+        let taken = outcome == Outcome::Taken;
+        self.evidence.read(sent, limits, !taken, spread);
+        if sent.early {
+            self.evidence.burst_outcome(taken);
+        }
+        self.aimd.record(now, taken);
+        let current = sent.epoch == self.epoch;
+        let trusted = self.evidence.bucket_rate();
+        if let Some(rate) = trusted {
+            self.aimd.follow(rate, now);
+        }
+        match outcome {
+            Outcome::RateLimited if current => {
+                if trusted.is_some_and(|rate| sent.rate <= rate * 1.01) {
+                    self.evidence.contradicted();
+                }
+                self.aimd.decrease(sent.rate, now);
+                self.epoch += 1;
+                true
+            }
+            Outcome::RateLimited => false,
+            Outcome::Taken => {
+                let spare = waiting && self.evidence.spare(limits);
+                if self
+                    .aimd
+                    .taken(now, current, waiting, spare, self.rtt_mean())
+                {
+                    self.epoch += 1;
+                }
+                false
+            }
+        }
+    }
+
+    fn rtt_mean(&self) -> f64 {
+        if self.rtts.is_empty() {
+            return 0.0;
+        }
+        self.rtts.iter().sum::<f64>() / self.rtts.len() as f64
+    }
+
+    fn rtt_spread(&self) -> f64 {
+        let (lo, hi) = self
+            .rtts
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| {
+                (lo.min(r), hi.max(r))
+            });
+        if lo.is_finite() { hi - lo } else { 0.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::aimd::admission;
+    use super::*;
+
+    /// A server that takes anything up to `limit(t)` req/s, with no burst and no round trip:
+    /// the paces sent at, one per response.
+    fn run(limit: impl Fn(f64) -> f64, responses: usize) -> Vec<(f64, f64)> {
+        let mut learner = Learner::new(INITIAL_RATE);
+        let none = RateLimitHeaders::default();
+        let mut now = Duration::ZERO;
+        let mut paces = Vec::new();
+        for _ in 0..responses {
+            let at = admission(learner.epoch(), learner.rate());
+            now += Duration::from_secs_f64(1.0 / at.rate);
+            let t = now.as_secs_f64();
+            let outcome = if at.rate > limit(t) {
+                Outcome::RateLimited
+            } else {
+                Outcome::Taken
+            };
+            learner.observe(now, &Admission { at: now, ..at }, outcome, &none, true);
+            paces.push((t, at.rate));
+        }
+        paces
+    }
+
+    fn mean_after(paces: &[(f64, f64)], from: f64, to: f64) -> f64 {
+        let window: Vec<f64> = paces
+            .iter()
+            .filter(|(t, _)| *t >= from && *t < to)
+            .map(|(_, r)| *r)
+            .collect();
+        window.iter().sum::<f64>() / window.len() as f64
+    }
+
+    #[test]
+    fn settles_near_the_server_rate() {
+        for limit in [0.5, 3.0, 37.0, 400.0] {
+            let paces = run(|_| limit, 3_000);
+            let end = paces.last().unwrap().0;
+            let rate = mean_after(&paces, end * 2.0 / 3.0, end + 1.0);
+            assert!(
+                rate > limit * 0.85 && rate <= limit * 1.05,
+                "{limit}: {rate}"
+            );
+        }
+    }
+
+    #[test]
+    fn follows_a_limit_that_steps_up_within_seconds() {
+        // 20/s until 10 s, then 80/s: by 13 s the pace is past 60.
+        let paces = run(|t| if t < 10.0 { 20.0 } else { 80.0 }, 2_000);
+        let late = mean_after(&paces, 13.0, 15.0);
+        assert!(late > 60.0, "{late}");
+        // And down again within a second: 80 -> 20 is the first cut's measure.
+        let paces = run(|t| if t < 10.0 { 80.0 } else { 20.0 }, 2_000);
+        let after = mean_after(&paces, 11.0, 13.0);
+        assert!(after < 22.0 && after > 14.0, "{after}");
+    }
+
+    #[test]
+    fn stale_429s_do_not_cut_twice() {
+        let mut learner = Learner::new(INITIAL_RATE);
+        let none = RateLimitHeaders::default();
+        let before = admission(learner.epoch(), learner.rate());
+        let now = Duration::ZERO;
+        assert!(learner.observe(now, &before, Outcome::RateLimited, &none, true));
+        let cut = learner.rate();
+        assert!(cut < INITIAL_RATE);
+        assert!(!learner.observe(now, &before, Outcome::RateLimited, &none, true));
+        assert_eq!(learner.rate(), cut);
+    }
+}

@@ -1,0 +1,241 @@
+//! [`Scenario`]: a family of servers to measure a client on, by name.
+//!
+//! One simulator is one guess at a real server. The catalogue here varies what a client can
+//! get wrong: what the rate-limit headers mean (or whether there are any), whether they are
+//! fresh, other providers' header names and units, limits that move while the client runs,
+//! token limits that bind before the request limit, and round trips from a few milliseconds to
+//! 300 ms. A client that is right on all of them is more likely to be right on a server that is
+//! none of them.
+
+use std::time::Duration;
+
+use super::config::{HintDialect, Latency, SimulatorBuilder};
+use super::headers::{LimitHeaders, Meaning, RemainingMeans};
+
+/// What a scenario varies, for grouping results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ScenarioKind {
+    /// A steady limit, in one header family or hint dialect.
+    Steady,
+    /// A limit that moves while the client runs.
+    Moving,
+    /// A token limit that binds before the request limit.
+    Tokens,
+}
+
+/// One server of the family: its limit, how it talks about it, and how long it takes.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// A short name (`together-rate`, `step-50-20-80`...).
+    pub name: &'static str,
+    /// What it varies.
+    pub kind: ScenarioKind,
+    /// Requests per second at the start.
+    pub rate: f64,
+    /// Requests the bucket holds.
+    pub burst: u32,
+    /// Changes of the rate: (offset from the start, requests per second).
+    pub steps: Vec<(Duration, f64)>,
+    /// The rate-limit headers it sends.
+    pub headers: LimitHeaders,
+    /// The hint on its 429s.
+    pub dialect: HintDialect,
+    /// Its token limit (tokens per second, the bucket refilling in one second), if any.
+    pub token_limit: Option<u64>,
+    /// Its round trip: uniform in this range, drawn from the seed.
+    pub latency: (Duration, Duration),
+}
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+impl Scenario {
+    fn steady(name: &'static str, headers: LimitHeaders, dialect: HintDialect) -> Self {
+        Scenario {
+            name,
+            kind: ScenarioKind::Steady,
+            rate: 50.0,
+            burst: 5,
+            steps: Vec::new(),
+            headers,
+            dialect,
+            token_limit: None,
+            latency: (ms(2), ms(30)),
+        }
+    }
+
+    /// The catalogue: every scenario, steady ones first.
+    pub fn all() -> Vec<Scenario> {
+        let bucket = LimitHeaders::Together(Meaning::BUCKET);
+        let rate = LimitHeaders::Together(Meaning::RATE);
+        let none = LimitHeaders::None;
+        let stale = LimitHeaders::Together(Meaning {
+            remaining: RemainingMeans::Stale(ms(250)),
+            ..Meaning::BUCKET
+        });
+        let constant = LimitHeaders::Together(Meaning {
+            remaining: RemainingMeans::Constant,
+            ..Meaning::RATE
+        });
+        let step_50_20_80 = vec![(ms(2_000), 20.0), (ms(5_000), 80.0)];
+        let sawtooth = vec![
+            (ms(1_500), 25.0),
+            (ms(3_000), 60.0),
+            (ms(4_500), 25.0),
+            (ms(6_000), 60.0),
+        ];
+        vec![
+            Scenario::steady("together-bucket", bucket, HintDialect::None),
+            Scenario::steady("together-rate", rate, HintDialect::None),
+            Scenario::steady(
+                "together-rate-retry-after",
+                rate,
+                HintDialect::RetryAfterSecs,
+            ),
+            Scenario::steady("together-stale", stale, HintDialect::None),
+            Scenario::steady("together-constant", constant, HintDialect::None),
+            Scenario::steady("no-headers", none, HintDialect::None),
+            Scenario::steady("retry-after-ms", none, HintDialect::RetryAfterMs),
+            Scenario::steady("retry-after-secs", none, HintDialect::RetryAfterSecs),
+            Scenario::steady("retry-after-date", none, HintDialect::RetryAfterDate),
+            Scenario::steady("openai", LimitHeaders::OpenAi, HintDialect::None),
+            Scenario::steady(
+                "anthropic",
+                LimitHeaders::Anthropic,
+                HintDialect::RetryAfterSecs,
+            ),
+            Scenario {
+                latency: (ms(0), ms(300)),
+                ..Scenario::steady("rtt-300-bucket", bucket, HintDialect::None)
+            },
+            Scenario {
+                latency: (ms(0), ms(300)),
+                ..Scenario::steady("rtt-300-none", none, HintDialect::None)
+            },
+            Scenario {
+                rate: 200.0,
+                burst: 20,
+                ..Scenario::steady("fast-rate", rate, HintDialect::None)
+            },
+            Scenario {
+                kind: ScenarioKind::Moving,
+                steps: step_50_20_80.clone(),
+                ..Scenario::steady("step-50-20-80-bucket", bucket, HintDialect::None)
+            },
+            Scenario {
+                kind: ScenarioKind::Moving,
+                steps: step_50_20_80,
+                ..Scenario::steady("step-50-20-80-none", none, HintDialect::None)
+            },
+            Scenario {
+                kind: ScenarioKind::Moving,
+                steps: sawtooth.clone(),
+                ..Scenario::steady("sawtooth-rate", rate, HintDialect::None)
+            },
+            Scenario {
+                kind: ScenarioKind::Moving,
+                steps: sawtooth,
+                ..Scenario::steady("sawtooth-ms", none, HintDialect::RetryAfterMs)
+            },
+            Scenario {
+                kind: ScenarioKind::Tokens,
+                rate: 100.0,
+                burst: 10,
+                token_limit: Some(200),
+                ..Scenario::steady("tokens-together", bucket, HintDialect::None)
+            },
+            Scenario {
+                kind: ScenarioKind::Tokens,
+                rate: 100.0,
+                burst: 10,
+                token_limit: Some(200),
+                ..Scenario::steady("tokens-none", none, HintDialect::None)
+            },
+            Scenario {
+                kind: ScenarioKind::Tokens,
+                rate: 100.0,
+                burst: 10,
+                token_limit: Some(200),
+                ..Scenario::steady("tokens-openai", LimitHeaders::OpenAi, HintDialect::None)
+            },
+        ]
+    }
+
+    /// The scenario called `name`, if the catalogue has one.
+    pub fn named(name: &str) -> Option<Scenario> {
+        Scenario::all().into_iter().find(|s| s.name == name)
+    }
+
+    /// A simulator builder for this server, its latency drawn from `seed`.
+    pub fn builder(&self, seed: u64) -> SimulatorBuilder {
+        let mut builder = SimulatorBuilder::default()
+            .rate_per_second(self.rate)
+            .burst(self.burst)
+            .limit_headers(self.headers)
+            .dialect(self.dialect)
+            .limit_steps(self.steps.iter().copied())
+            .latency(Latency::uniform(self.latency.0, self.latency.1))
+            .seed(seed);
+        if let Some(tokens) = self.token_limit {
+            builder = builder.token_limit(tokens);
+        }
+        builder
+    }
+
+    /// The least time, in seconds, in which any client could have `successes` requests of
+    /// `tokens_each` tokens taken: the bucket's burst at once, then the rate as it moves, or
+    /// the token bucket (full at the start, refilling its size each second), whichever binds.
+    /// Plus one mean round trip: the first request's way in and the last answer's way out,
+    /// which no client can save.
+    pub fn ideal(&self, successes: usize, tokens_each: u64) -> f64 {
+        let needed = (successes as f64 - f64::from(self.burst)).max(0.0);
+        let mut requests = 0.0;
+        let (mut at, mut rate) = (0.0, self.rate);
+        let mut steps = self.steps.clone();
+        steps.sort_by_key(|(at, _)| *at);
+        for (step, next) in steps {
+            let step = step.as_secs_f64();
+            if requests + (step - at) * rate >= needed {
+                break;
+            }
+            requests += (step - at) * rate;
+            (at, rate) = (step, next);
+        }
+        let by_requests = at + (needed - requests) / rate;
+        let by_tokens = self.token_limit.map_or(0.0, |limit| {
+            let limit = limit as f64;
+            ((successes as f64 * tokens_each as f64 - limit) / limit).max(0.0)
+        });
+        let round_trip = (self.latency.0 + self.latency.1).as_secs_f64() / 2.0;
+        by_requests.max(by_tokens) + round_trip
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ideal_follows_the_steps() {
+        // A mean round trip of 16 ms on top of each.
+        let rtt = 0.016;
+        let steady = Scenario::named("together-bucket").unwrap();
+        assert!((steady.ideal(300, 0) - 5.9 - rtt).abs() < 1e-9);
+        // 5 at once, 2 s at 50 (100), 3 s at 20 (60), then 80/s for the other 135.
+        let step = Scenario::named("step-50-20-80-none").unwrap();
+        assert!((step.ideal(300, 0) - (5.0 + 135.0 / 80.0) - rtt).abs() < 1e-9);
+        // 40 requests a second by tokens (200 / 5) bind before 100 by requests.
+        let tokens = Scenario::named("tokens-none").unwrap();
+        assert!((tokens.ideal(300, 5) - 6.5 - rtt).abs() < 1e-9);
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let all = Scenario::all();
+        for (i, s) in all.iter().enumerate() {
+            assert!(all[i + 1..].iter().all(|t| t.name != s.name), "{}", s.name);
+        }
+    }
+}
