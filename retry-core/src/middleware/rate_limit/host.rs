@@ -99,7 +99,9 @@ impl Host {
         });
         let mut schedule = Schedule::new();
         schedule.tokens = configured_tokens.map(|(rate, cap)| TokenPace::new(rate, cap));
-        let learner = config.adaptive.then(|| Learner::new(config.initial_rate));
+        let learner = config
+            .adaptive
+            .then(|| Learner::new(config.initial_rate, config.fleet));
         if let Some(learner) = &learner {
             schedule.set_pace(Some(learner.rate()), 1, Duration::ZERO);
         }

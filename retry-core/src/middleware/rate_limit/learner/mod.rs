@@ -52,10 +52,16 @@ pub(crate) struct Learner {
 }
 
 impl Learner {
-    pub(crate) fn new(initial_rate: f64) -> Self {
+    /// A learner starting at `initial_rate`; `shared`: other processes spend from the same
+    /// server bucket (a fleet through Redis).
+    pub(crate) fn new(initial_rate: f64, shared: bool) -> Self {
         Learner {
             aimd: Aimd::new(initial_rate),
-            evidence: Evidence::default(),
+            evidence: if shared {
+                Evidence::shared()
+            } else {
+                Evidence::default()
+            },
             epoch: 0,
             rtts: VecDeque::with_capacity(RTT_WINDOW),
         }
@@ -175,7 +181,7 @@ mod tests {
     /// A server that takes anything up to `limit(t)` req/s, with no burst and no round trip:
     /// the paces sent at, one per response.
     fn run(limit: impl Fn(f64) -> f64, responses: usize) -> Vec<(f64, f64)> {
-        let mut learner = Learner::new(INITIAL_RATE);
+        let mut learner = Learner::new(INITIAL_RATE, false);
         let none = RateLimitHeaders::default();
         let mut now = Duration::ZERO;
         let mut paces = Vec::new();
@@ -230,7 +236,7 @@ mod tests {
 
     #[test]
     fn stale_429s_do_not_cut_twice() {
-        let mut learner = Learner::new(INITIAL_RATE);
+        let mut learner = Learner::new(INITIAL_RATE, false);
         let none = RateLimitHeaders::default();
         let before = admission(learner.epoch(), learner.rate());
         let now = Duration::ZERO;
