@@ -283,14 +283,11 @@ async fn a_bucket_reading_whose_predictions_hold_sets_the_pace_and_spends_the_bu
     let pace = limiter.pace(&URL.parse().unwrap()).unwrap();
     // The least of the recent estimates; `remaining` is rounded down, so a little above.
     assert!((10.0..11.0).contains(&pace), "{pace}");
-    // The few 429s of slow start, before the reading has earned its trust; none after.
-    assert!(server.rejected() <= 3, "{}", server.rejected());
-    let last_429 = server
-        .log()
-        .iter()
-        .rposition(|(_, taken)| !taken)
-        .unwrap_or(0);
-    assert!(last_429 < 20, "a 429 at request {last_429}");
+    // The few 429s of slow start and of the burst licence finding the bucket's size (a 429 to
+    // a request it sent early halves it), before the reading has earned its trust; none after.
+    assert!(server.rejected() <= 5, "{}", server.rejected());
+    let last_429 = server.log().iter().rposition(|(_, taken)| !taken);
+    assert!(last_429 < Some(25), "a 429 at request {last_429:?}");
     let ideal = (60.0 - 4.0) / 10.0;
     let elapsed = run.elapsed.as_secs_f64();
     assert!(elapsed < ideal * 1.04, "{elapsed} s against {ideal} s");

@@ -73,8 +73,8 @@ pub(crate) struct Aimd {
     slow_start: bool,
     /// Successes to requests sent in the current epoch.
     run: u32,
-    /// The pace the last cut was made from.
-    cut_from: f64,
+    /// Where fast recovery climbs back to after the last cut (0: none).
+    recover_to: f64,
     /// The pace the probe started from, once [`QUIET`] has passed since the last cut.
     probe_from: Option<f64>,
     /// Time on the curve since the last cut (it stands still while nothing waits).
@@ -92,7 +92,7 @@ impl Aimd {
             rate,
             slow_start: true,
             run: 0,
-            cut_from: 0.0,
+            recover_to: 0.0,
             probe_from: None,
             on_curve: Duration::ZERO,
             last: Duration::ZERO,
@@ -109,7 +109,7 @@ impl Aimd {
     pub(crate) fn follow(&mut self, rate: f64, now: Duration) {
         self.rate = clamp(rate);
         self.slow_start = false;
-        self.cut_from = 0.0;
+        self.recover_to = 0.0;
         self.probe_from = None;
         self.on_curve = Duration::ZERO;
         self.last = now;
@@ -153,7 +153,7 @@ impl Aimd {
         }
         // Far below where the last cut came from, close the gap fast: the cut may have
         // overshot (a deep cut on little evidence, a long round trip).
-        let gap = (self.cut_from * RECOVER_TO - self.rate).max(0.0);
+        let gap = (self.recover_to - self.rate).max(0.0);
         // A long round trip hears of an overshoot late, when more has been sent into it: the
         // increase slows in proportion, as TCP's does per round trip.
         let slow = (REFERENCE_RTT / rtt.max(REFERENCE_RTT)).max(0.1);
@@ -201,7 +201,10 @@ impl Aimd {
         target *= MARGIN;
         self.rate = clamp(target.clamp(sent_at * MAX_CUT, sent_at * MIN_CUT));
         self.slow_start = false;
-        self.cut_from = sent_at;
+        // Tried and measured worse on the family (see examples/BENCHMARKS.md's notes): capping
+        // this at the delivery rate measured at saturation, or at the last pace that held
+        // through a quiet spell, or at the step before a slow-start overshoot.
+        self.recover_to = sent_at * RECOVER_TO;
         self.probe_from = None;
         self.on_curve = Duration::ZERO;
         self.last = now;

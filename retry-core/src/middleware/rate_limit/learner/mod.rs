@@ -105,8 +105,9 @@ impl Learner {
     }
 
     /// Learns from one response, which came `now` (time since the host's origin); `waiting`:
-    /// requests are queued behind the pace. Returns whether it cut the pace (a 429 to a request
-    /// sent at the current pace).
+    /// requests are queued behind the pace. Returns whether everyone should pause briefly: a
+    /// 429 to a request sent at the current pace (which cuts it) or on the burst licence (which
+    /// cuts that).
     pub(crate) fn observe(
         &mut self,
         now: Duration,
@@ -133,6 +134,10 @@ impl Learner {
             self.aimd.follow(rate, now);
         }
         match outcome {
+            // A request the burst licence let go ahead of the pace: the licence was wrong (it is
+            // cut above), not the pace. Everyone pauses, so the server's bucket refills a
+            // little. (Ending slow start here too was measured worse on the family.)
+            Outcome::RateLimited if sent.early => true,
             Outcome::RateLimited if current => {
                 if trusted.is_some_and(|rate| sent.rate <= rate * 1.01) {
                     self.evidence.contradicted();
@@ -232,6 +237,29 @@ mod tests {
         let paces = run(|t| if t < 10.0 { 80.0 } else { 20.0 }, 2_000);
         let after = mean_after(&paces, 11.0, 13.0);
         assert!(after < 22.0 && after > 14.0, "{after}");
+    }
+
+    #[test]
+    fn a_429_to_a_request_sent_on_the_burst_licence_cuts_the_licence_not_the_pace() {
+        let mut learner = Learner::new(INITIAL_RATE, false);
+        let limits = RateLimitHeaders {
+            limit: Some(50),
+            remaining: Some(49),
+            ..RateLimitHeaders::default()
+        };
+        let now = Duration::ZERO;
+        let paced = admission(learner.epoch(), learner.rate());
+        learner.observe(now, &paced, Outcome::Taken, &limits, true);
+        assert_eq!(learner.bucket(), Some(evidence::FIRST_LICENCE));
+        let early = Admission {
+            early: true,
+            ..admission(learner.epoch(), learner.rate())
+        };
+        // It asks for a pause, and the pace stays: the burst was wrong, not the pace.
+        assert!(learner.observe(now, &early, Outcome::RateLimited, &limits, true));
+        assert_eq!(learner.rate(), INITIAL_RATE);
+        // This 429 still said 49 left: `remaining` counts something else; no burst at all.
+        assert_eq!(learner.bucket(), None);
     }
 
     #[test]
