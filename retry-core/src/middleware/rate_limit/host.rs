@@ -9,8 +9,9 @@ use tokio::time::Instant;
 
 use super::Config;
 use super::learner::{Learner, Outcome};
-use super::pacer::{Admission, Queue, Schedule};
+use super::queue::Queue;
 use super::quota::{RequestQuota, TokenPace};
+use super::schedule::{Admission, Schedule};
 use crate::middleware::hints::{self, RateLimitHeaders};
 use crate::middleware::hosts::PerHost;
 

@@ -3,10 +3,11 @@
 
 mod host;
 mod learner;
-mod pacer;
+mod queue;
 mod quota;
 #[cfg(feature = "redis")]
 mod redis;
+mod schedule;
 mod tokens;
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! (`until_ready`) is not used: every waiter sleeps on its own and they race when the cell
 //! frees up, so the order is not FIFO and a waiter can lose the race again and again; it
 //! sleeps on `futures-timer`, not on tokio's clock (paused-time tests could not drive it); and
-//! it knows nothing of a cooldown. The FIFO queue in [`pacer`](super::pacer) does the waiting:
+//! it knows nothing of a cooldown. The FIFO queue in [`queue`](super::queue) does the waiting:
 //! only the head of the queue asks governor, on a clock that reads tokio's time.
 //!
 //! The token quota is hand-written: a request costs many tokens, and governor's `check_n`

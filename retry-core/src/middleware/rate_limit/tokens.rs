@@ -54,7 +54,7 @@ fn max_tokens(body: &[u8], key: &[u8]) -> Option<u64> {
             continue;
         }
         // Too many digits for u64 saturates rather than failing: the estimate stays an upper
-        // bound of sorts, and the pacer handles any cost.
+        // bound of sorts, and the schedule handles any cost.
         return Some(digits.iter().fold(0u64, |n, d| {
             n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
         }));

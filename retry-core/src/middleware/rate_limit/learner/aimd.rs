@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 #[cfg(test)]
-use super::super::pacer::Admission;
+use super::super::schedule::Admission;
 
 /// The pace before anything is known: requests per second.
 pub(crate) const INITIAL_RATE: f64 = 20.0;

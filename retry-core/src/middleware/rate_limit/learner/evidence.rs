@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use crate::middleware::hints::RateLimitHeaders;
 
-use super::super::pacer::Admission;
+use super::super::schedule::Admission;
 
 /// How many recent pace estimates the bucket reading's pace is the least of: `remaining` is
 /// rounded down, which only ever makes an estimate too high.

@@ -12,7 +12,7 @@
 //! governor's quotas are fixed when the limiter is built: a new rate means a new limiter and
 //! the loss of its state, and there is no notion of a cooldown or of a rate that moves with
 //! every response. The pace here changes on almost every response, so it is a few numbers
-//! under the host's lock, read by the FIFO pacer.
+//! under the host's lock, read by the schedule.
 
 mod aimd;
 mod evidence;
@@ -20,7 +20,7 @@ mod evidence;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::pacer::Admission;
+use super::schedule::Admission;
 use crate::middleware::hints::RateLimitHeaders;
 
 pub(crate) use aimd::INITIAL_RATE;
@@ -90,7 +90,7 @@ impl Learner {
     }
 
     /// How many requests may go back to back (1 until the headers report a bucket), when the
-    /// headers report one: the burst the pacer may spend, and what `remaining` counts against.
+    /// headers report one: the burst the schedule may spend, and what `remaining` counts against.
     pub(crate) fn bucket(&self) -> Option<u32> {
         self.evidence
             .reports_bucket()

@@ -1,99 +1,20 @@
-//! FIFO, paced admission with a shared cooldown: who goes next, and when.
-//!
-//! Every request to a host takes a place in one queue, ordered by its ticket (the order in
-//! which requests first reached the limiter; a retry keeps its ticket, so it goes before
-//! requests that arrived after it). Only the head of the queue looks at the clock: it computes
-//! the earliest time the schedule allows,
+//! When the next request to a host may go: virtual scheduling (GCRA) at the learned pace,
+//! with a burst tolerance, a shared cooldown and the token budget. Pure: times are durations
+//! since the host's origin, passed in, so it is tested without a clock.
 //!
 //! ```text
 //! at = max(tat - (burst - 1) * interval,   // the learned pace (virtual scheduling, GCRA)
-//!          cooldown_until,                 // set by a 429 or `x-ratelimit-remaining: 0`
+//!          cooldown_until,                 // set by a 429 or an empty bucket
 //!          tokens.tat - (tokens.capacity - cost))  // the token budget, if any
 //! ```
 //!
-//! where `burst` is 1 until the server's headers give its bucket's size (`x-ratelimit-limit`),
-//! and each answer's `remaining` moves `tat` later when the server has less left than the
-//! schedule assumed ([`Schedule::sync`]). The head sleeps until then, asks the fixed request
-//! quota (if any), and goes: `tat` moves on by one interval and the next in line becomes the
-//! head. So waiters leave in FIFO order, one pace
-//! apart, never as a herd, whatever woke them.
-//!
-//! Nothing is reserved before a request is admitted, which is what makes the queue
-//! cancellation-safe: a dropped waiter leaves the queue (waking the next head if it was the
-//! head) and no slot is lost. A change of pace or a new cooldown wakes the head, which plans
-//! again, so a sleeping head never overshoots a cooldown that started after it went to sleep.
+//! where `burst` is 1 until the server's headers earn a burst licence, and each answer's
+//! `remaining` moves `tat` later when the server has less left than the schedule assumed
+//! ([`Schedule::sync`]).
 
-use std::collections::BTreeMap;
-use std::future::{Future, poll_fn};
-use std::pin::pin;
-use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use tokio::time::{Instant, Sleep};
-
-use super::host::Host;
 use super::quota::{TokenPace, secs};
-
-/// A place in the queue: the ticket, then a sequence number to tell equal tickets apart.
-type Key = (u64, u64);
-
-/// The requests waiting for a host, in admission order.
-#[derive(Debug, Default)]
-pub(crate) struct Queue {
-    waiting: BTreeMap<Key, Option<Waker>>,
-    seq: u64,
-}
-
-impl Queue {
-    fn push(&mut self, ticket: u64) -> Key {
-        self.seq += 1;
-        let key = (ticket, self.seq);
-        let old_head = self.waiting.keys().next().copied();
-        self.waiting.insert(key, None);
-        // A retry (an older ticket) jumps ahead: the old head must learn it no longer is.
-        if old_head.is_some_and(|head| key < head) {
-            self.wake_head_of(old_head);
-        }
-        key
-    }
-
-    fn remove(&mut self, key: Key) {
-        let was_head = self.waiting.keys().next() == Some(&key);
-        self.waiting.remove(&key);
-        if was_head {
-            self.wake_head();
-        }
-    }
-
-    fn is_head(&self, key: Key) -> bool {
-        self.waiting.keys().next() == Some(&key)
-    }
-
-    fn park(&mut self, key: Key, waker: &Waker) {
-        if let Some(slot) = self.waiting.get_mut(&key) {
-            match slot {
-                Some(old) if old.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
-            }
-        }
-    }
-
-    /// Wakes the head, so it plans again (after a change of pace or cooldown).
-    pub(crate) fn wake_head(&self) {
-        self.wake_head_of(self.waiting.keys().next().copied());
-    }
-
-    fn wake_head_of(&self, head: Option<Key>) {
-        if let Some(Some(waker)) = head.and_then(|key| self.waiting.get(&key)) {
-            waker.wake_by_ref();
-        }
-    }
-
-    /// How many requests are waiting.
-    pub(crate) fn len(&self) -> usize {
-        self.waiting.len()
-    }
-}
 
 /// When the next request may go. Times are durations since the host's origin.
 #[derive(Clone, Copy, Debug)]
@@ -204,7 +125,8 @@ impl Schedule {
         self.cooldown_until = self.cooldown_until.max(until);
     }
 
-    fn earliest(&self, cost: u64) -> Duration {
+    /// The earliest time a request of `cost` tokens may go.
+    pub(crate) fn earliest(&self, cost: u64) -> Duration {
         let mut at = self.cooldown_until;
         if let Some(interval) = self.interval {
             let tolerance = interval.saturating_mul(self.burst - 1);
@@ -218,7 +140,7 @@ impl Schedule {
 
     /// Admits a request of `cost` tokens at `now`; returns whether it went ahead of the pace
     /// (on the burst licence).
-    fn commit(&mut self, now: Duration, cost: u64) -> bool {
+    pub(crate) fn commit(&mut self, now: Duration, cost: u64) -> bool {
         let early = self.interval.is_some() && now.saturating_add(GRACE) < self.tat;
         if let Some(interval) = self.interval {
             // A head that woke a little late (timer granularity) keeps the schedule; one that
@@ -251,72 +173,77 @@ pub(crate) struct Admission {
     pub(crate) early: bool,
 }
 
-/// Leaves the queue on drop unless admitted: what makes waiting cancellation-safe.
-struct Place<'h> {
-    host: &'h Host,
-    key: Key,
-    admitted: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Drop for Place<'_> {
-    fn drop(&mut self) {
-        if !self.admitted {
-            self.host.lock().queue.remove(self.key);
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn paced_one_interval_apart_after_the_burst() {
+        let mut schedule = Schedule::new();
+        schedule.set_pace(Some(10.0), 3, Duration::ZERO);
+        let mut went = Vec::new();
+        for _ in 0..5 {
+            let at = schedule.earliest(1);
+            went.push(at);
+            schedule.commit(at, 1);
         }
+        // Three at once (the last two ahead of the pace), then one every 100 ms.
+        assert_eq!(
+            went,
+            [
+                Duration::ZERO,
+                Duration::ZERO,
+                Duration::ZERO,
+                100 * MS,
+                200 * MS
+            ]
+        );
     }
-}
 
-impl Host {
-    /// Waits for this request's turn: FIFO by `ticket`, paced, after any cooldown, within the
-    /// fixed quotas. `cost` is the request's estimated tokens.
-    pub(crate) async fn admit(&self, ticket: u64, cost: u64) -> Admission {
-        let key = self.lock().queue.push(ticket);
-        let mut place = Place {
-            host: self,
-            key,
-            admitted: false,
+    #[test]
+    fn a_smaller_burst_leaves_no_debt() {
+        let mut schedule = Schedule::new();
+        schedule.set_pace(Some(10.0), 8, Duration::ZERO);
+        for _ in 0..8 {
+            assert!(schedule.commit(Duration::ZERO, 1) || schedule.admitted() == 1);
+        }
+        // Eight intervals of debt; the licence withdrawn: the next waits one interval, not 800 ms.
+        schedule.set_pace(Some(10.0), 1, Duration::ZERO);
+        assert_eq!(schedule.earliest(1), 100 * MS);
+    }
+
+    #[test]
+    fn sync_only_holds_back() {
+        let mut schedule = Schedule::new();
+        schedule.set_pace(Some(10.0), 4, Duration::ZERO);
+        let sent = Admission {
+            epoch: 0,
+            rate: 10.0,
+            seq: 0,
+            at: Duration::ZERO,
+            early: false,
         };
-        let mut sleep = pin!(None::<Sleep>);
-        poll_fn(|cx| {
-            let mut state = self.lock();
-            if !state.queue.is_head(key) {
-                state.queue.park(key, cx.waker());
-                return Poll::Pending;
-            }
-            let now = self.origin.elapsed();
-            let mut at = state.schedule.earliest(cost);
-            if at <= now
-                && let Some(quota) = &self.quota
-                && let Err(later) = quota.take()
-            {
-                at = later;
-            }
-            if at <= now {
-                let mut admission = state.admission(now);
-                admission.early = state.schedule.commit(now, cost);
-                state.queue.remove(key);
-                place.admitted = true;
-                return Poll::Ready(admission);
-            }
-            state.queue.park(key, cx.waker());
-            drop(state);
-            let deadline = self
-                .origin
-                .checked_add(at)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
-            match sleep.as_mut().as_pin_mut() {
-                Some(timer) if timer.deadline() == deadline => {}
-                Some(timer) => timer.reset(deadline),
-                None => sleep.set(Some(tokio::time::sleep_until(deadline))),
-            }
-            if let Some(timer) = sleep.as_mut().as_pin_mut()
-                && timer.poll(cx).is_ready()
-            {
-                // The time has come: plan again at once.
-                cx.waker().wake_by_ref();
-            }
-            Poll::Pending
-        })
-        .await
+        schedule.commit(Duration::ZERO, 1);
+        // By the schedule three more of the burst of 4 may go at once.
+        assert_eq!(schedule.earliest(1), Duration::ZERO);
+        // The server says none of 4 left after the first (someone else spent them): the next
+        // waits for one to come back, an interval after the first went.
+        schedule.sync(4, 0, &sent);
+        assert_eq!(schedule.earliest(1), 100 * MS);
+        let before = schedule.earliest(1);
+        // A fuller bucket than the schedule thinks gives no credit.
+        schedule.sync(4, 4, &sent);
+        assert_eq!(schedule.earliest(1), before);
+    }
+
+    #[test]
+    fn a_cooldown_holds_everything() {
+        let mut schedule = Schedule::new();
+        schedule.set_pace(Some(1000.0), 1, Duration::ZERO);
+        schedule.cool_down_until(500 * MS);
+        schedule.cool_down_until(200 * MS);
+        assert_eq!(schedule.earliest(1), 500 * MS);
     }
 }

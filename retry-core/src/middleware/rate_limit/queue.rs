@@ -1,0 +1,157 @@
+//! FIFO admission: who goes next, and waiting for the [`Schedule`] to say when.
+//!
+//! Every request to a host takes a place in one queue, ordered by its ticket (the order in
+//! which requests first reached the limiter; a retry keeps its ticket, so it goes before
+//! requests that arrived after it). Only the head of the queue looks at the clock: it asks the
+//! schedule for the earliest time it may go, sleeps until then, asks the fixed request quota
+//! (if any), and goes; the next in line becomes the head. So waiters leave in FIFO order, one
+//! pace apart, never as a herd, whatever woke them.
+//!
+//! Nothing is reserved before a request is admitted, which is what makes the queue
+//! cancellation-safe: a dropped waiter leaves the queue (waking the next head if it was the
+//! head) and no slot is lost. A change of pace or a new cooldown wakes the head, which plans
+//! again, so a sleeping head never overshoots a cooldown that started after it went to sleep.
+
+use std::collections::BTreeMap;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+use super::host::Host;
+use super::schedule::Admission;
+#[cfg(doc)]
+use super::schedule::Schedule;
+
+/// A place in the queue: the ticket, then a sequence number to tell equal tickets apart.
+type Key = (u64, u64);
+
+/// The requests waiting for a host, in admission order.
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    waiting: BTreeMap<Key, Option<Waker>>,
+    seq: u64,
+}
+
+impl Queue {
+    fn push(&mut self, ticket: u64) -> Key {
+        self.seq += 1;
+        let key = (ticket, self.seq);
+        let old_head = self.waiting.keys().next().copied();
+        self.waiting.insert(key, None);
+        // A retry (an older ticket) jumps ahead: the old head must learn it no longer is.
+        if old_head.is_some_and(|head| key < head) {
+            self.wake_head_of(old_head);
+        }
+        key
+    }
+
+    fn remove(&mut self, key: Key) {
+        let was_head = self.waiting.keys().next() == Some(&key);
+        self.waiting.remove(&key);
+        if was_head {
+            self.wake_head();
+        }
+    }
+
+    fn is_head(&self, key: Key) -> bool {
+        self.waiting.keys().next() == Some(&key)
+    }
+
+    fn park(&mut self, key: Key, waker: &Waker) {
+        if let Some(slot) = self.waiting.get_mut(&key) {
+            match slot {
+                Some(old) if old.will_wake(waker) => {}
+                _ => *slot = Some(waker.clone()),
+            }
+        }
+    }
+
+    /// Wakes the head, so it plans again (after a change of pace or cooldown).
+    pub(crate) fn wake_head(&self) {
+        self.wake_head_of(self.waiting.keys().next().copied());
+    }
+
+    fn wake_head_of(&self, head: Option<Key>) {
+        if let Some(Some(waker)) = head.and_then(|key| self.waiting.get(&key)) {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// How many requests are waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
+/// Leaves the queue on drop unless admitted: what makes waiting cancellation-safe.
+struct Place<'h> {
+    host: &'h Host,
+    key: Key,
+    admitted: bool,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        if !self.admitted {
+            self.host.lock().queue.remove(self.key);
+        }
+    }
+}
+
+impl Host {
+    /// Waits for this request's turn: FIFO by `ticket`, paced, after any cooldown, within the
+    /// fixed quotas. `cost` is the request's estimated tokens.
+    pub(crate) async fn admit(&self, ticket: u64, cost: u64) -> Admission {
+        let key = self.lock().queue.push(ticket);
+        let mut place = Place {
+            host: self,
+            key,
+            admitted: false,
+        };
+        let mut sleep = pin!(None::<Sleep>);
+        poll_fn(|cx| {
+            let mut state = self.lock();
+            if !state.queue.is_head(key) {
+                state.queue.park(key, cx.waker());
+                return Poll::Pending;
+            }
+            let now = self.origin.elapsed();
+            let mut at = state.schedule.earliest(cost);
+            if at <= now
+                && let Some(quota) = &self.quota
+                && let Err(later) = quota.take()
+            {
+                at = later;
+            }
+            if at <= now {
+                let mut admission = state.admission(now);
+                admission.early = state.schedule.commit(now, cost);
+                state.queue.remove(key);
+                place.admitted = true;
+                return Poll::Ready(admission);
+            }
+            state.queue.park(key, cx.waker());
+            drop(state);
+            let deadline = self
+                .origin
+                .checked_add(at)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+            match sleep.as_mut().as_pin_mut() {
+                Some(timer) if timer.deadline() == deadline => {}
+                Some(timer) => timer.reset(deadline),
+                None => sleep.set(Some(tokio::time::sleep_until(deadline))),
+            }
+            if let Some(timer) = sleep.as_mut().as_pin_mut()
+                && timer.poll(cx).is_ready()
+            {
+                // The time has come: plan again at once.
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
