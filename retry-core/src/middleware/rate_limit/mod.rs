@@ -56,7 +56,8 @@ pub use redis::{RedisLimit, RedisUrlError};
 ///
 ///   Measured on `together_client::sim::Scenario::all()` (20 seeds a scenario, 300 requests
 ///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 21
-///   servers; median goodput 0.98-1.00 on steady limits, 0.91 on a 50/20/80 step with
+///   servers; median goodput 0.98-1.00 on steady limits with round trips up to 30 ms, whatever
+///   the headers mean (0.86-0.94 with round trips up to 300 ms), 0.91 on a 50/20/80 step with
 ///   headers and 0.87 without.
 /// - **Fixed quotas** ([`per_second`](Self::per_second), [`per_minute`](Self::per_minute),
 ///   [`tokens_per_minute`](Self::tokens_per_minute)), on top of the learning, for limits you
