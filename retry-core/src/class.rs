@@ -115,8 +115,9 @@ pub trait Classify {
     }
 
     /// Whether this is a 429 that a client-side rate limiter below the retry loop answered by
-    /// holding the call's place (as the middleware's `RateLimitMiddleware` does): the retry then costs no attempt, and only the deadline and the retry budget
-    /// bound such retries. Default `false`.
+    /// holding the call's place (as the middleware's `RateLimitMiddleware` does): the retry
+    /// then costs no attempt, and only the deadline and the retry budget bound such retries.
+    /// Default `false`.
     fn held_by_limiter(&self) -> bool {
         false
     }

@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
-use retry_core::middleware::{MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
+use retry_core::middleware::{
+    LimitFamily, MAX_HINT, RateLimitHeaders, delay_hint, go_duration, should_retry,
+};
 
 /// The count and reset headers `RateLimitHeaders` reads, each with a `-dynamic` variant.
 const COUNTS: [&str; 4] = [
@@ -283,6 +285,60 @@ proptest! {
         if let Some(delay) = delay_hint(&headers) {
             prop_assert!(delay > Duration::ZERO && delay <= MAX_HINT);
         }
+    }
+}
+
+/// The other families' reset headers: Go durations and RFC 3339 instants.
+const FAMILY_RESETS: [&str; 4] = [
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-reset-tokens",
+    "anthropic-ratelimit-requests-reset",
+    "anthropic-ratelimit-tokens-reset",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+    /// Any text where another family's reset goes: read or ignored, never a panic, never a
+    /// delay beyond `MAX_HINT`.
+    #[test]
+    fn family_resets_never_panic_or_overflow(
+        index in 0..FAMILY_RESETS.len(),
+        value in "[0-9hmsuµn.:TZ+-]{0,24}",
+    ) {
+        let Ok(header) = HeaderValue::from_str(&value) else {
+            return Ok(());
+        };
+        let headers = map(&[(FAMILY_RESETS[index], header)]);
+        let limits = RateLimitHeaders::from_headers(&headers);
+        for reset in [limits.reset, limits.token_reset].into_iter().flatten() {
+            prop_assert!(reset <= MAX_HINT, "{:?} from {}", reset, value);
+        }
+        if let Some(delay) = go_duration(&value) {
+            prop_assert!(delay <= MAX_HINT);
+        }
+    }
+
+    /// Go's own printing of a duration (hours, minutes, seconds to the millisecond) reads back.
+    #[test]
+    fn go_durations_read_back(ms in 0u64..86_400_000) {
+        let (h, m, sec, frac) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+        let mut text = String::new();
+        if ms < 1000 {
+            text = format!("{ms}ms");
+        } else {
+            if h > 0 {
+                text.push_str(&format!("{h}h"));
+            }
+            if h > 0 || m > 0 {
+                text.push_str(&format!("{m}m"));
+            }
+            text.push_str(&format!("{sec}.{frac:03}s"));
+        }
+        prop_assert_eq!(go_duration(&text), Some(Duration::from_millis(ms)), "{}", text);
+        let headers = map(&[("x-ratelimit-reset-requests", HeaderValue::from_str(&text).unwrap())]);
+        let limits = RateLimitHeaders::from_headers(&headers);
+        prop_assert_eq!(limits.family, LimitFamily::OpenAi);
     }
 }
 

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime};
 use http::HeaderMap;
 use http::header::{HeaderName, RETRY_AFTER};
 
+use super::families::{self, LimitFamily};
+
 /// The longest delay a header may ask for: one day. A longer value (an epoch timestamp sent
 /// where a delay was expected, a typo, a hostile server) is ignored as if it were absent.
 pub const MAX_HINT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -162,29 +164,63 @@ pub struct RateLimitHeaders {
     pub token_remaining: Option<u64>,
     /// Time until the token bucket is full again (`x-tokenlimit-reset`), where sent.
     pub token_reset: Option<Duration>,
+    /// Whose names they were read from: Together's first, then OpenAI's
+    /// (`x-ratelimit-*-requests`, Go-duration resets), then Anthropic's
+    /// (`anthropic-ratelimit-*`, RFC 3339 resets); see [`LimitFamily`].
+    pub family: LimitFamily,
 }
 
 impl RateLimitHeaders {
-    /// Reads the headers; a missing or unreadable one is `None`.
+    /// Reads the headers of the first family that has any; a missing or unreadable one is
+    /// `None`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use http::HeaderMap;
+    /// use retry_core::middleware::{LimitFamily, RateLimitHeaders};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-ratelimit-limit-requests", "600".parse().unwrap());
+    /// headers.insert("x-ratelimit-remaining-requests", "599".parse().unwrap());
+    /// headers.insert("x-ratelimit-reset-requests", "100ms".parse().unwrap());
+    /// let limits = RateLimitHeaders::from_headers(&headers);
+    /// assert_eq!(limits.family, LimitFamily::OpenAi);
+    /// assert_eq!(limits.reset, Some(Duration::from_millis(100)));
+    /// ```
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        RateLimitHeaders {
+        let together = RateLimitHeaders {
             limit: count(headers, &LIMIT),
             remaining: count(headers, &REMAINING),
             reset: reset(headers, &RESET),
             token_limit: count(headers, &TOKEN_LIMIT),
             token_remaining: count(headers, &TOKEN_REMAINING),
             token_reset: reset(headers, &TOKEN_RESET),
+            family: LimitFamily::Together,
+        };
+        if together.has_figures() {
+            return together;
         }
+        families::openai(headers)
+            .or_else(|| families::anthropic(headers))
+            .unwrap_or_default()
+    }
+
+    /// Whether any figure was read.
+    pub(crate) fn has_figures(&self) -> bool {
+        RateLimitHeaders {
+            family: LimitFamily::None,
+            ..*self
+        } != RateLimitHeaders::default()
     }
 
     /// Whether no rate-limit header was readable.
     pub fn is_empty(&self) -> bool {
-        *self == RateLimitHeaders::default()
+        !self.has_figures()
     }
 }
 
 /// A header's value as trimmed text, if it is there and visible ASCII.
-fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
+pub(super) fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -192,14 +228,14 @@ fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
 }
 
 /// A finite, non-negative decimal number (`12`, `0.075`, `1e3`), or `None`.
-fn number(text: &str) -> Option<f64> {
+pub(super) fn number(text: &str) -> Option<f64> {
     // `f64::from_str` accepts "inf" and "NaN"; the checks below reject them.
     let value: f64 = text.parse().ok()?;
     (value.is_finite() && value >= 0.0).then_some(value)
 }
 
 /// `secs` as a duration, if it is within [`MAX_HINT`].
-fn seconds(secs: f64) -> Option<Duration> {
+pub(super) fn seconds(secs: f64) -> Option<Duration> {
     if !(0.0..=MAX_HINT.as_secs_f64()).contains(&secs) {
         return None;
     }

@@ -43,7 +43,9 @@
 //!   call; that retry then waits its turn in the limiter too.
 //!
 //! # Reading the headers yourself
-//! [`delay_hint`], [`should_retry`] and [`RateLimitHeaders`] are the parsers both layers use.
+//! [`delay_hint`], [`should_retry`] and [`RateLimitHeaders`] (Together's names, OpenAI's and
+//! Anthropic's: see [`LimitFamily`]; [`go_duration`] for OpenAI's resets) are the parsers both
+//! layers use.
 //! They never panic and never return a negative, infinite or absurd delay: anything over
 //! [`MAX_HINT`] (a day) is ignored.
 //!
@@ -59,6 +61,7 @@
 
 mod attempts;
 mod breaker;
+mod families;
 mod hints;
 mod hosts;
 mod rate_limit;
@@ -66,6 +69,7 @@ mod retry;
 
 pub use attempts::Attempts;
 pub use breaker::CircuitBreakerMiddleware;
+pub use families::{LimitFamily, go_duration};
 pub use hints::{MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
 pub use rate_limit::{HeldByLimiter, RateLimitBuilder, RateLimitMiddleware};
 #[cfg(feature = "redis")]

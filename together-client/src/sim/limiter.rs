@@ -138,6 +138,14 @@ impl Limiter {
             }
             bucket
         });
+        self.minutes[0] = rate.map(|rate| {
+            let mut bucket = Bucket::full(rate, rate * 60.0, now);
+            if let Some(old) = &mut self.minutes[0] {
+                old.refill(now);
+                bucket.level = old.level.min(bucket.capacity);
+            }
+            bucket
+        });
     }
 
     /// Moves the request rate at each offset from the start (the burst stays): a dynamic limit
@@ -160,6 +168,7 @@ impl Limiter {
                 bucket.rate = rate;
             }
             if let Some(bucket) = &mut self.minutes[0] {
+                // The per-minute budget reported alongside: 60 times the new rate.
                 bucket.refill(self.origin + at);
                 (bucket.rate, bucket.capacity) = (rate, rate * 60.0);
                 bucket.level = bucket.level.min(bucket.capacity);

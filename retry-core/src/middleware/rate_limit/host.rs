@@ -240,10 +240,10 @@ impl Host {
 }
 
 /// How long until the server's bucket holds one request again, from headers that say it is
-/// empty: `reset` is the time until it is full (the bucket reading, once trusted), and it refills evenly, so
-/// one request is back after `reset / limit` (exactly so for an empty bucket; the bucket holds
-/// up to one more than the rounded-down `remaining` says, so never too early). The whole
-/// `reset` when the size is unknown.
+/// empty: `reset` is the time until it is full (the bucket reading, once trusted), and it
+/// refills evenly, so one request is back after `reset / limit` (exactly so for an empty
+/// bucket; the bucket holds up to one more than the rounded-down `remaining` says, so never
+/// too early). The whole `reset` when the size is unknown.
 fn one_back(limits: &RateLimitHeaders) -> Option<Duration> {
     let reset = limits.reset?;
     Some(match limits.limit {

@@ -20,6 +20,9 @@
 //!   `remaining` does not count what this server refuses (a cached counter, a constant, a
 //!   per-minute budget enforced per second). Every use of it ends there: no burst, no bucket
 //!   reading, no sign of spare room.
+//! - **Per-minute figures** (OpenAI's, Anthropic's, enforced over shorter windows): the
+//!   bucket reading's pace is checked as above, but they license no burst and say nothing of
+//!   spare room, and a 429 with room left in the minute is what they are expected to do.
 //! - **Spare room**: while `remaining` is at least half the most it has read, the server's
 //!   bucket is filling, so the pace is below the limit: the learner may climb at once rather
 //!   than wait for a quiet spell (see the learner).
@@ -66,6 +69,9 @@ pub(crate) struct Evidence {
     contradictions: u32,
     /// A 429 said `remaining >= 1`: `remaining` is not the count of what the server takes.
     remaining_lies: bool,
+    /// The figures are per minute (OpenAI's, Anthropic's), enforced over shorter windows: a
+    /// rate to check, never a burst or a sign of spare room.
+    per_minute: bool,
     limit: Option<u64>,
     max_remaining: Option<u64>,
     licence: u32,
@@ -88,6 +94,7 @@ impl Default for Evidence {
             refuted: false,
             contradictions: 0,
             remaining_lies: false,
+            per_minute: false,
             limit: None,
             max_remaining: None,
             licence: FIRST_LICENCE,
@@ -120,7 +127,8 @@ impl Evidence {
         let (Some(limit), Some(remaining)) = (limits.limit, limits.remaining) else {
             return;
         };
-        if refused && remaining >= 1 {
+        self.per_minute = limits.family.per_minute();
+        if refused && remaining >= 1 && !self.per_minute {
             self.remaining_lies = true;
             self.refuted = true;
         }
@@ -208,7 +216,7 @@ impl Evidence {
         let (Some(limit), Some(max)) = (self.limit, self.max_remaining) else {
             return 1;
         };
-        if self.remaining_lies {
+        if self.remaining_lies || self.per_minute {
             return 1;
         }
         let seen = u32::try_from(max.saturating_add(1).min(limit)).unwrap_or(u32::MAX);
@@ -231,14 +239,17 @@ impl Evidence {
 
     /// Whether the headers report a bucket to count `remaining` against.
     pub(crate) fn reports_bucket(&self) -> bool {
-        self.limit.is_some() && self.max_remaining.is_some() && !self.remaining_lies
+        self.limit.is_some()
+            && self.max_remaining.is_some()
+            && !self.remaining_lies
+            && !self.per_minute
     }
 
     /// Whether `remaining` says the server's bucket is filling (at least half the most it has
     /// read, and at least one): the pace is below the limit.
     pub(crate) fn spare(&self, limits: &RateLimitHeaders) -> bool {
         match (limits.remaining, self.max_remaining) {
-            (Some(remaining), Some(max)) if !self.remaining_lies => {
+            (Some(remaining), Some(max)) if !self.remaining_lies && !self.per_minute => {
                 remaining >= 1 && remaining * 2 >= max
             }
             _ => false,

@@ -1,0 +1,289 @@
+//! Other providers' rate-limit headers, read into the same [`RateLimitHeaders`]:
+//!
+//! - **OpenAI** (also Groq, Azure OpenAI and many compatible servers):
+//!   `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`. Limits per minute; `reset` the
+//!   time until the budget is back to full, as a Go duration (`20ms`, `1.5s`, `6m0s`,
+//!   `23h47m36.648s`).
+//! - **Anthropic**: `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`, limits per
+//!   minute, `reset` an RFC 3339 instant (UTC) when the budget is full again; the token figures
+//!   fall back to `input-tokens` when only those are sent.
+//!
+//! Both read as a bucket of `limit` with `remaining` left, full again after `reset`: the
+//! limiter's bucket reading applies to them, under the same evidence. But a per-minute
+//! `remaining` is no licence to burst (both providers enforce their limits over shorter
+//! windows): [`LimitFamily::per_minute`] tells the limiter so.
+//!
+//! Go durations are parsed by hand: no crate on the registry parses Go's `time.Duration`
+//! format exactly (humantime's parser wants spaces or other unit names, and has no `µs`).
+
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+use http::header::HeaderName;
+
+use super::hints::{MAX_HINT, RateLimitHeaders, number, seconds, text};
+
+/// Whose names a [`RateLimitHeaders`] was read from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LimitFamily {
+    /// No rate-limit header.
+    #[default]
+    None,
+    /// Together's `x-ratelimit-*` / `x-tokenlimit-*` (and many OpenAI-compatible servers').
+    Together,
+    /// OpenAI's `x-ratelimit-*-requests` / `-tokens`.
+    OpenAi,
+    /// Anthropic's `anthropic-ratelimit-*`.
+    Anthropic,
+}
+
+impl LimitFamily {
+    /// Whether the limits are per minute (and enforced over shorter windows): `remaining` is
+    /// then no licence to burst.
+    pub const fn per_minute(self) -> bool {
+        matches!(self, LimitFamily::OpenAi | LimitFamily::Anthropic)
+    }
+}
+
+const OPENAI: [HeaderName; 6] = [
+    HeaderName::from_static("x-ratelimit-limit-requests"),
+    HeaderName::from_static("x-ratelimit-remaining-requests"),
+    HeaderName::from_static("x-ratelimit-reset-requests"),
+    HeaderName::from_static("x-ratelimit-limit-tokens"),
+    HeaderName::from_static("x-ratelimit-remaining-tokens"),
+    HeaderName::from_static("x-ratelimit-reset-tokens"),
+];
+
+const ANTHROPIC: [HeaderName; 9] = [
+    HeaderName::from_static("anthropic-ratelimit-requests-limit"),
+    HeaderName::from_static("anthropic-ratelimit-requests-remaining"),
+    HeaderName::from_static("anthropic-ratelimit-requests-reset"),
+    HeaderName::from_static("anthropic-ratelimit-tokens-limit"),
+    HeaderName::from_static("anthropic-ratelimit-tokens-remaining"),
+    HeaderName::from_static("anthropic-ratelimit-tokens-reset"),
+    HeaderName::from_static("anthropic-ratelimit-input-tokens-limit"),
+    HeaderName::from_static("anthropic-ratelimit-input-tokens-remaining"),
+    HeaderName::from_static("anthropic-ratelimit-input-tokens-reset"),
+];
+
+fn count(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
+    // `as` saturates: an absurd count reads as u64::MAX, never wraps.
+    text(headers, name).and_then(number).map(|n| n as u64)
+}
+
+/// OpenAI's family, if any of its headers is readable.
+pub(crate) fn openai(headers: &HeaderMap) -> Option<RateLimitHeaders> {
+    let reset = |name: &HeaderName| text(headers, name).and_then(go_duration);
+    let limits = RateLimitHeaders {
+        limit: count(headers, &OPENAI[0]),
+        remaining: count(headers, &OPENAI[1]),
+        reset: reset(&OPENAI[2]),
+        token_limit: count(headers, &OPENAI[3]),
+        token_remaining: count(headers, &OPENAI[4]),
+        token_reset: reset(&OPENAI[5]),
+        family: LimitFamily::OpenAi,
+    };
+    limits.has_figures().then_some(limits)
+}
+
+/// Anthropic's family, if any of its headers is readable.
+pub(crate) fn anthropic(headers: &HeaderMap) -> Option<RateLimitHeaders> {
+    let reset = |name: &HeaderName| text(headers, name).and_then(until_instant);
+    let tokens = |general: &HeaderName, input: &HeaderName| {
+        count(headers, general).or_else(|| count(headers, input))
+    };
+    let limits = RateLimitHeaders {
+        limit: count(headers, &ANTHROPIC[0]),
+        remaining: count(headers, &ANTHROPIC[1]),
+        reset: reset(&ANTHROPIC[2]),
+        token_limit: tokens(&ANTHROPIC[3], &ANTHROPIC[6]),
+        token_remaining: tokens(&ANTHROPIC[4], &ANTHROPIC[7]),
+        token_reset: reset(&ANTHROPIC[5]).or_else(|| reset(&ANTHROPIC[8])),
+        family: LimitFamily::Anthropic,
+    };
+    limits.has_figures().then_some(limits)
+}
+
+/// A Go `time.Duration` as its `String` prints it (`0s`, `20ms`, `1.5s`, `6m0s`,
+/// `2m59.56s`, `23h47m36.648s`, `500µs`, `500us`, `100ns`), within [`MAX_HINT`]. A bare
+/// number is taken as seconds, as some servers send it.
+///
+/// ```
+/// use std::time::Duration;
+/// use retry_core::middleware::go_duration;
+///
+/// assert_eq!(go_duration("6m0s"), Some(Duration::from_secs(360)));
+/// assert_eq!(go_duration("2m59.56s"), Some(Duration::from_millis(179_560)));
+/// assert_eq!(go_duration("20ms"), Some(Duration::from_millis(20)));
+/// assert_eq!(go_duration("-1s"), None);
+/// assert_eq!(go_duration("soon"), None);
+/// ```
+pub fn go_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Some(secs) = number(text) {
+        return seconds(secs);
+    }
+    if text.is_empty() {
+        return None;
+    }
+    // Exact integer nanoseconds: `5.020s` is 5 020 ms, not 5.019999999 s.
+    let mut rest = text;
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (value, after) = rest.split_at(digits);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let scale: u128 = match unit {
+            "h" => 3_600_000_000_000,
+            "m" => 60_000_000_000,
+            "s" => 1_000_000_000,
+            "ms" => 1_000_000,
+            "us" | "µs" | "μs" => 1_000,
+            "ns" => 1,
+            _ => return None,
+        };
+        total = total.checked_add(nanos(value, scale)?)?;
+        if total > MAX_HINT.as_nanos() {
+            return None;
+        }
+        rest = next;
+    }
+    u64::try_from(total).ok().map(Duration::from_nanos)
+}
+
+/// `value` (digits, at most one point) times `scale` nanoseconds, exactly (fractions of a
+/// nanosecond dropped).
+fn nanos(value: &str, scale: u128) -> Option<u128> {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return None;
+    }
+    let digits = |s: &str| -> Option<u128> {
+        match s.len() {
+            0 => Some(0),
+            // More digits than any delay within a day needs: absurd, not truncated.
+            1..=30 => s.parse().ok(),
+            _ => None,
+        }
+    };
+    let whole = digits(whole)?.checked_mul(scale)?;
+    // Up to 18 digits of fraction count (a nanosecond of an hour is 13 digits in).
+    let fraction = &fraction[..fraction.len().min(18)];
+    let part = digits(fraction)?.checked_mul(scale)? / 10u128.pow(fraction.len() as u32);
+    whole.checked_add(part)
+}
+
+/// The time from now until an RFC 3339 instant in UTC (`2024-04-10T23:51:20Z`, fractions
+/// allowed), within [`MAX_HINT`]; an instant in the past is zero. Parsed with humantime, which
+/// takes UTC (`Z`) only, as Anthropic sends it.
+fn until_instant(text: &str) -> Option<Duration> {
+    let at = humantime::parse_rfc3339(text).ok()?;
+    let wait = at
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    (wait <= MAX_HINT).then_some(wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn go_durations_as_openai_sends_them() {
+        for (text, ms) in [
+            ("0s", 0),
+            ("20ms", 20),
+            ("1.5s", 1_500),
+            ("6m0s", 360_000),
+            ("2m59.56s", 179_560),
+            ("23h47m36.648s", 85_656_648),
+            ("1h", 3_600_000),
+            ("0.5", 500),
+        ] {
+            assert_eq!(go_duration(text), Some(Duration::from_millis(ms)), "{text}");
+        }
+        assert_eq!(go_duration("500µs"), Some(Duration::from_micros(500)));
+        assert_eq!(go_duration("100ns"), Some(Duration::from_nanos(100)));
+        for bad in [
+            "", "s", "1x", "1.2.3s", "-5s", "1h-2m", "NaN", "inf", "25h", "1d",
+        ] {
+            assert_eq!(go_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn openai_headers() {
+        let limits = RateLimitHeaders::from_headers(&headers(&[
+            ("x-ratelimit-limit-requests", "60"),
+            ("x-ratelimit-remaining-requests", "59"),
+            ("x-ratelimit-reset-requests", "1s"),
+            ("x-ratelimit-limit-tokens", "150000"),
+            ("x-ratelimit-remaining-tokens", "149984"),
+            ("x-ratelimit-reset-tokens", "6m0s"),
+        ]));
+        assert_eq!(limits.family, LimitFamily::OpenAi);
+        assert_eq!((limits.limit, limits.remaining), (Some(60), Some(59)));
+        assert_eq!(limits.reset, Some(Duration::from_secs(1)));
+        assert_eq!(limits.token_limit, Some(150_000));
+        assert_eq!(limits.token_remaining, Some(149_984));
+        assert_eq!(limits.token_reset, Some(Duration::from_secs(360)));
+        assert!(limits.family.per_minute());
+    }
+
+    #[test]
+    fn anthropic_headers() {
+        let soon = SystemTime::now() + Duration::from_secs(30);
+        let at = humantime::format_rfc3339_seconds(soon).to_string();
+        let limits = RateLimitHeaders::from_headers(&headers(&[
+            ("anthropic-ratelimit-requests-limit", "50"),
+            ("anthropic-ratelimit-requests-remaining", "49"),
+            ("anthropic-ratelimit-requests-reset", &at),
+            ("anthropic-ratelimit-input-tokens-limit", "40000"),
+            ("anthropic-ratelimit-input-tokens-remaining", "39000"),
+            (
+                "anthropic-ratelimit-input-tokens-reset",
+                "2020-01-01T00:00:00Z",
+            ),
+        ]));
+        assert_eq!(limits.family, LimitFamily::Anthropic);
+        assert_eq!((limits.limit, limits.remaining), (Some(50), Some(49)));
+        let reset = limits.reset.unwrap();
+        assert!(reset > Duration::from_secs(28) && reset <= Duration::from_secs(30));
+        assert_eq!(limits.token_limit, Some(40_000));
+        assert_eq!(limits.token_reset, Some(Duration::ZERO), "in the past");
+        // An unreadable instant or an offset humantime does not take: no reset, no panic.
+        let limits = RateLimitHeaders::from_headers(&headers(&[
+            ("anthropic-ratelimit-requests-limit", "50"),
+            (
+                "anthropic-ratelimit-requests-reset",
+                "2024-04-10T23:51:20+02:00",
+            ),
+        ]));
+        assert_eq!((limits.limit, limits.reset), (Some(50), None));
+    }
+
+    #[test]
+    fn together_names_come_first() {
+        let limits = RateLimitHeaders::from_headers(&headers(&[
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-limit-requests", "600"),
+        ]));
+        assert_eq!(limits.family, LimitFamily::Together);
+        assert_eq!(limits.limit, Some(10));
+        assert!(RateLimitHeaders::from_headers(&HeaderMap::new()).is_empty());
+    }
+}
