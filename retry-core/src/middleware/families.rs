@@ -193,14 +193,7 @@ fn until_instant(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(*name, value.parse().unwrap());
-        }
-        map
-    }
+    use crate::middleware::hints::tests::headers;
 
     #[test]
     fn go_durations_as_openai_sends_them() {
