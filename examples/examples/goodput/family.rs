@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use together_client::sim::{Scenario, ScenarioKind, Simulator};
+use together_client::sim::{Scenario, ScenarioKind};
 use tokio::time::Instant;
 
 use crate::strategies::{Caller, Strategy};
@@ -38,8 +38,6 @@ pub(crate) struct Run {
     pub(crate) goodput: f64,
     pub(crate) per_request_429: f64,
     pub(crate) lost: usize,
-    #[allow(dead_code)] // printed by `Debug`, for a run looked at by hand
-    pub(crate) wall: f64,
 }
 
 pub(crate) async fn run(scenario: &Scenario, seed: u64, strategy: Strategy) -> Run {
@@ -69,18 +67,13 @@ pub(crate) async fn run(scenario: &Scenario, seed: u64, strategy: Strategy) -> R
     }
     let wall = started.elapsed().as_secs_f64();
     let stats = sim.stats();
-    shutdown(sim).await;
+    sim.shutdown().await;
     let ideal = scenario.ideal(N - lost, TOKENS_EACH);
     Run {
         goodput: if wall > 0.0 { ideal / wall } else { 0.0 },
         per_request_429: stats.rate_limited as f64 / N as f64,
         lost,
-        wall,
     }
-}
-
-async fn shutdown(sim: Simulator) {
-    sim.shutdown().await;
 }
 
 /// The distribution of one strategy's runs on one scenario.

@@ -34,6 +34,14 @@ impl Bucket {
         self.last = now;
     }
 
+    /// Refills at the old rate until `now`, then refills at `rate` up to `capacity`, keeping
+    /// what it holds (up to the new capacity).
+    fn retarget(&mut self, now: Instant, rate: f64, capacity: f64) {
+        self.refill(now);
+        (self.rate, self.capacity) = (rate, capacity);
+        self.level = self.level.min(capacity);
+    }
+
     /// Seconds until the bucket holds `amount`.
     fn wait_for(&self, amount: f64) -> f64 {
         ((amount - self.level) / self.rate).max(0.0)
@@ -130,22 +138,16 @@ impl Limiter {
     /// Changes the request limit; the bucket keeps its level (capped at the new burst).
     pub(crate) fn set_rate(&mut self, rate: Option<f64>, burst: u32) {
         let now = Instant::now();
-        self.requests = rate.map(|rate| {
-            let mut bucket = Bucket::full(rate, f64::from(burst), now);
-            if let Some(old) = &mut self.requests {
-                old.refill(now);
-                bucket.level = old.level.min(bucket.capacity);
+        let moved = |old: Option<Bucket>, rate: f64, capacity: f64| match old {
+            Some(mut bucket) => {
+                bucket.retarget(now, rate, capacity);
+                bucket
             }
-            bucket
-        });
-        self.minutes[0] = rate.map(|rate| {
-            let mut bucket = Bucket::full(rate, rate * 60.0, now);
-            if let Some(old) = &mut self.minutes[0] {
-                old.refill(now);
-                bucket.level = old.level.min(bucket.capacity);
-            }
-            bucket
-        });
+            None => Bucket::full(rate, capacity, now),
+        };
+        self.requests = rate.map(|rate| moved(self.requests, rate, f64::from(burst)));
+        // The per-minute budget reported alongside: 60 times the new rate.
+        self.minutes[0] = rate.map(|rate| moved(self.minutes[0], rate, rate * 60.0));
     }
 
     /// Moves the request rate at each offset from the start (the burst stays): a dynamic limit
@@ -163,15 +165,13 @@ impl Limiter {
                 break;
             }
             self.steps.pop_front();
+            let when = self.origin + at;
             if let Some(bucket) = &mut self.requests {
-                bucket.refill(self.origin + at);
-                bucket.rate = rate;
+                bucket.retarget(when, rate, bucket.capacity);
             }
             if let Some(bucket) = &mut self.minutes[0] {
                 // The per-minute budget reported alongside: 60 times the new rate.
-                bucket.refill(self.origin + at);
-                (bucket.rate, bucket.capacity) = (rate, rate * 60.0);
-                bucket.level = bucket.level.min(bucket.capacity);
+                bucket.retarget(when, rate, rate * 60.0);
             }
         }
     }
