@@ -107,6 +107,10 @@ impl Failure {
     }
 }
 
+/// The longest server hint any call waits for (one day): a longer one ends the call at once,
+/// even with no deadline or with [`Policy::cap_hints`].
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// What to do after a failed attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -126,7 +130,8 @@ pub enum GiveUpReason {
     AttemptsExhausted,
     /// The deadline of the whole call has passed.
     DeadlineExceeded,
-    /// The server asked for a delay that ends past the deadline: retrying would be in vain.
+    /// The server asked for a delay that ends past the deadline, or longer than a day whatever
+    /// the deadline (a reset "in 16 days"): retrying would be in vain.
     HintBeyondDeadline,
     /// The policy's [`RetryBudget`](crate::RetryBudget) has no retry left: too many calls
     /// are failing at once for retries to help.
@@ -281,7 +286,8 @@ impl<'p> Retrier<'p> {
     /// Decides what follows a failed attempt, and moves on to the next attempt if it is a retry.
     ///
     /// A server hint replaces the computed delay (capped at `max_delay` only with
-    /// [`Policy::cap_hints`]); a hint ending past the deadline gives up at once; a computed
+    /// [`Policy::cap_hints`]); a hint ending past the deadline, or longer than a day, gives up
+    /// at once; a computed
     /// delay is cut to end at the deadline.
     pub fn decide(&mut self, failure: &Failure) -> Decision {
         self.start();
@@ -299,6 +305,10 @@ impl<'p> Retrier<'p> {
             return Decision::GiveUp(GiveUpReason::DeadlineExceeded);
         }
         let delay = match failure.hint {
+            // Longer than anyone waits: the server says this call will not be served.
+            Some(hint) if hint > MAX_WAIT => {
+                return Decision::GiveUp(GiveUpReason::HintBeyondDeadline);
+            }
             Some(hint) => {
                 let hint = if self.policy.get_cap_hints() {
                     hint.min(self.policy.get_max_delay())

@@ -71,7 +71,7 @@ proptest! {
     fn no_header_value_panics_or_returns_an_absurd_delay(headers in headers()) {
         if let Some(delay) = delay_hint(&headers) {
             prop_assert!(delay > Duration::ZERO);
-            prop_assert!(delay <= MAX_HINT);
+            prop_assert!(delay <= YEAR);
         }
         let limits = RateLimitHeaders::from_headers(&headers);
         for reset in [limits.reset, limits.token_reset].into_iter().flatten() {
@@ -93,13 +93,24 @@ proptest! {
     }
 }
 
+/// The longest delay a header is read as at all (a longer one is garbage, not a hint).
+const YEAR: Duration = Duration::from_secs(366 * 86_400);
+
 #[test]
-fn the_bound_is_one_day() {
+fn long_hints_are_read_and_garbage_is_not() {
     assert_eq!(MAX_HINT, Duration::from_secs(86_400));
     let mut headers = HeaderMap::new();
     headers.insert("retry-after", "86400".parse().unwrap());
     assert_eq!(delay_hint(&headers), Some(MAX_HINT));
-    headers.insert("retry-after", "86400.001".parse().unwrap());
+    // Longer than a day: read, so that the retry loop can end the call with it.
+    headers.insert("retry-after", "86400.5".parse().unwrap());
+    assert_eq!(
+        delay_hint(&headers),
+        Some(Duration::from_millis(86_400_500))
+    );
+    headers.insert("retry-after", "31622400".parse().unwrap());
+    assert_eq!(delay_hint(&headers), Some(YEAR));
+    headers.insert("retry-after", "31622401".parse().unwrap());
     assert_eq!(delay_hint(&headers), None);
 }
 

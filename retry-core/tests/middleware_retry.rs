@@ -201,7 +201,7 @@ async fn unusable_hints_fall_back_to_the_backoff() {
         ("retry-after", "NaN"),
         ("retry-after", "inf"),
         ("retry-after", "0"),
-        ("retry-after", "86401"),
+        ("retry-after", "31622401"), // over a year: garbage, not a hint
         ("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"),
         ("retry-after-ms", "1e400"),
         ("retry-after-ms", "-1"),
@@ -347,4 +347,141 @@ async fn retries_are_counted_under_the_reqwest_label() {
         counters.get(&("retry_giveups_total".to_owned(), label)),
         Some(&1)
     );
+}
+
+/// The pair most users start from.
+fn pair() -> ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(reqwest_client())
+        .with(RetryMiddleware::default())
+        .with(retry_core::middleware::RateLimitMiddleware::default())
+        .build()
+}
+
+/// A 429 that says the money or the quota is gone, in each family's words, goes through the
+/// pair once and comes back at once, its body intact; the host is not held after it. The same
+/// server answering an ordinary 429 is retried (so the test can fail).
+#[tokio::test(start_paused = true)]
+async fn quota_429s_are_final_in_every_family() {
+    use retry_core::middleware::QuotaExhausted;
+    let bodies = [
+        // Together
+        (
+            r#"{"error":{"message":"Credit limit exceeded","type":"credit_limit","param":null,"code":null}}"#,
+            Some("credit_limit"),
+        ),
+        // OpenAI (also Azure OpenAI, Groq and servers that copy OpenAI's errors)
+        (
+            r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#,
+            Some("insufficient_quota"),
+        ),
+        // OpenAI, as seen with a null code and type in the message only
+        (
+            r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":null,"code":null}}"#,
+            Some("insufficient_quota"),
+        ),
+        // An ordinary rate limit: retried.
+        (
+            r#"{"error":{"message":"Slow down","type":"dynamic_request_limited"}}"#,
+            None,
+        ),
+        // Anthropic's 429 is always a rate limit (its billing errors are 400s): retried.
+        (
+            r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of requests has exceeded your rate limit"}}"#,
+            None,
+        ),
+    ];
+    for (body, code) in bodies {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::path("/v1/chat"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after-ms", "100")
+                    .set_body_raw(body, "application/json"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(wiremock::matchers::path("/v1/models"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let client = pair();
+        let started = Instant::now();
+        let response = client
+            .post(format!("{}/v1/chat", server.uri()))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        let quota = response.extensions().get::<QuotaExhausted>().cloned();
+        assert_eq!(response.status(), 429);
+        assert_eq!(quota.as_ref().map(QuotaExhausted::code), code, "{body}");
+        let chat_requests = received(&server).await;
+        assert_eq!(
+            response.text().await.unwrap(),
+            body,
+            "the body is handed on intact"
+        );
+        if code.is_some() {
+            assert_eq!(chat_requests, 1, "{body}");
+            assert!(took < Duration::from_millis(10), "{took:?} for {body}");
+            // The host is not held: the next request goes at its turn (the limiter starts at
+            // 20 a second: 50 ms apart), not after the 100 ms the 429's hint asks.
+            let started = Instant::now();
+            let ok = client
+                .get(format!("{}/v1/models", server.uri()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(ok.status(), 200);
+            assert!(started.elapsed() <= Duration::from_millis(50), "{body}");
+        } else {
+            assert!(chat_requests > 1, "an ordinary 429 is retried: {body}");
+        }
+    }
+}
+
+/// A hint longer than anyone waits (a reset "in 16 days", in each way of saying it) ends the
+/// call at once, through the pair and through the retry layer alone, and holds no one.
+#[tokio::test(start_paused = true)]
+async fn absurd_hints_end_the_call_at_once() {
+    let sixteen_days = Duration::from_secs(16 * 86_400);
+    let date = httpdate::fmt_http_date(SystemTime::now() + sixteen_days);
+    let epoch = (SystemTime::now() + sixteen_days)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let hints = [
+        ("retry-after", "1382400".to_owned()),
+        ("retry-after", date),
+        ("retry-after-ms", "1382400000".to_owned()),
+        ("x-ratelimit-reset", "1382400".to_owned()),
+        ("x-ratelimit-reset", epoch),
+    ];
+    for (status, (name, value)) in [429, 503]
+        .into_iter()
+        .flat_map(|status| hints.iter().map(move |hint| (status, hint)))
+    {
+        if status == 503 && *name == "x-ratelimit-reset" {
+            continue; // a rate-limit reset says nothing about a 503
+        }
+        for client in [pair(), client(RetryMiddleware::default())] {
+            let server = server_answering(
+                ResponseTemplate::new(status).insert_header(*name, value.as_str()),
+            )
+            .await;
+            let started = Instant::now();
+            let response = client.get(server.uri()).send().await.unwrap();
+            assert_eq!(response.status(), status);
+            assert_eq!(received(&server).await, 1, "{status} {name}: {value}");
+            assert!(started.elapsed() < Duration::from_millis(10), "{name}");
+            let hint = retry_core::middleware::delay_hint(response.headers()).unwrap();
+            assert!(hint > sixteen_days - Duration::from_secs(5), "{hint:?}");
+            // Nobody waits behind it (beyond the limiter's first pace, 50 ms apart).
+            let started = Instant::now();
+            let _ = client.get(server.uri()).send().await.unwrap();
+            assert!(started.elapsed() <= Duration::from_millis(50), "{name}");
+        }
+    }
 }

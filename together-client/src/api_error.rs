@@ -117,10 +117,15 @@ impl ApiError {
             .any(|v| v.eq_ignore_ascii_case(name))
     }
 
-    /// Whether this is Together's `credit_limit`: the account is out of credit. It comes as a
-    /// 429, but no retry will help until someone pays, so it is [`Error::Payment`](crate::Error::Payment).
+    /// Whether the account is out of credit or quota: Together's `credit_limit`, or OpenAI's
+    /// `insufficient_quota` (which compatible servers send too). It comes as a 429, but no
+    /// retry will help until someone pays, so it is [`Error::Payment`](crate::Error::Payment).
     pub fn is_credit_limit(&self) -> bool {
-        self.is("credit_limit") || self.message.to_ascii_lowercase().contains("credit limit")
+        let message = self.message.to_ascii_lowercase();
+        self.is("credit_limit")
+            || self.is("insufficient_quota")
+            || message.contains("credit limit")
+            || message.contains("exceeded your current quota")
     }
 
     /// Whether the message or code says the prompt and `max_tokens` exceed the model's

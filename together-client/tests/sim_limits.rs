@@ -332,3 +332,72 @@ async fn retry_core_reads_each_dialect_as_meant() {
         }
     }
 }
+
+/// Out of credit, in each family's words, through the middleware pair most users start from:
+/// the request goes once, the answer comes back at once with its body, and the next request
+/// is not held behind it. Through the typed client: `Error::Payment`, one request.
+#[tokio::test(start_paused = true)]
+async fn out_of_credit_in_every_family_is_final_through_the_pair() {
+    use together_client::retry_core::middleware::{
+        QuotaExhausted, RateLimitMiddleware, RetryMiddleware,
+    };
+    use together_client::sim::LimitHeaders;
+    for (family, status, code) in [
+        (LimitHeaders::None, 429, Some("credit_limit")),
+        (LimitHeaders::OpenAi, 429, Some("insufficient_quota")),
+        (LimitHeaders::Anthropic, 402, None),
+    ] {
+        let sim = Simulator::builder()
+            .credits(1)
+            .limit_headers(family)
+            .start()
+            .await
+            .unwrap();
+        let pair = reqwest_middleware::ClientBuilder::new(client())
+            .with(RetryMiddleware::default())
+            .with(RateLimitMiddleware::default())
+            .build();
+        let url = format!("{}/chat/completions", sim.base_url());
+        let send = || async {
+            let started = tokio::time::Instant::now();
+            let response = pair
+                .post(&url)
+                .bearer_auth(sim.api_key())
+                .json(&chat_body("a b"))
+                .send()
+                .await
+                .unwrap();
+            (response, started.elapsed())
+        };
+        assert_eq!(send().await.0.status(), 200);
+        for _ in 0..2 {
+            let (response, took) = send().await;
+            assert_eq!(response.status(), status, "{family:?}");
+            let quota = response.extensions().get::<QuotaExhausted>().cloned();
+            assert_eq!(quota.as_ref().map(QuotaExhausted::code), code, "{family:?}");
+            // At once: the limiter's first pace (20 a second) at most, no cooldown, no retry.
+            assert!(took <= Duration::from_millis(50), "{family:?}: {took:?}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert!(body["error"]["message"].is_string(), "{body}");
+        }
+        let stats = sim.stats();
+        assert_eq!((stats.requests, stats.credit_limited), (3, 2), "{family:?}");
+    }
+
+    let sim = Simulator::builder().credits(0).start().await.unwrap();
+    let together = together_client::Together::builder()
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .build()
+        .unwrap();
+    let error = together
+        .chat()
+        .create(together_client::ChatRequest::new("m").user("hi"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, together_client::Error::Payment(_)),
+        "{error:?}"
+    );
+    assert_eq!(sim.stats().requests, 1);
+}

@@ -2,8 +2,12 @@
 //! `x-ratelimit-reset`), `x-should-retry`, and the `x-ratelimit-*` / `x-tokenlimit-*` family.
 //!
 //! Every parser here is total: a header that is missing, not UTF-8, not a number, negative,
-//! NaN, infinite or longer than [`MAX_HINT`] reads as "no hint", never as a panic or a wrapped
-//! duration.
+//! NaN or infinite reads as "no hint", never as a panic or a wrapped duration.
+//!
+//! A hint may be long: a reset "in 16 days" is the server's word that this call will not be
+//! served, and the retry loop ends the call at once with it rather than sleep or ignore it.
+//! Limit readings ([`RateLimitHeaders`]) stop at [`MAX_HINT`], and the limiter holds a host for
+//! no longer than [`MAX_COOLDOWN`].
 
 use std::time::{Duration, SystemTime};
 
@@ -12,9 +16,25 @@ use http::header::{HeaderName, RETRY_AFTER};
 
 use super::families::{self, LimitFamily};
 
-/// The longest delay a header may ask for: one day. A longer value (an epoch timestamp sent
-/// where a delay was expected, a typo, a hostile server) is ignored as if it were absent.
-pub const MAX_HINT: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest wait anything here will sleep or read from a limit header: one day. A delay
+/// hint beyond it ends the call at once (every front end gives up with
+/// [`GiveUpReason::HintBeyondDeadline`](crate::GiveUpReason::HintBeyondDeadline), whatever the
+/// deadline); a reset beyond it in [`RateLimitHeaders`] is ignored as if absent.
+pub const MAX_HINT: Duration = crate::retrier::MAX_WAIT;
+
+/// The longest cooldown [`RateLimitMiddleware`](super::RateLimitMiddleware) holds a host for
+/// after a 429: one minute, the default [`Policy`](crate::Policy) deadline. A 429 whose hint
+/// is longer holds no one: each call that meets one ends (the hint is past its deadline)
+/// instead of every call queueing for a wait longer than it may last.
+pub const MAX_COOLDOWN: Duration = Duration::from_secs(60);
+
+/// The longest delay a header is read as at all (a year): past it a value is garbage (`1e300`,
+/// a timestamp in milliseconds), not a hint.
+const LONGEST: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+/// A reset at or above this many seconds is a Unix timestamp (as GitHub and others send
+/// `x-ratelimit-reset`), not a delay: 10^9 s is 31 years, 10^9 as a time is 2001.
+const EPOCH_FLOOR: f64 = 1e9;
 
 const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
 const X_SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
@@ -46,8 +66,9 @@ impl Hint {
 /// `Retry-After` (seconds, integer or fractional, or an HTTP date), `x-ratelimit-reset`
 /// (seconds, possibly fractional, as Together sends it).
 ///
-/// A value that does not parse, is negative, NaN, infinite, or over [`MAX_HINT`] is skipped
-/// and the next header is read. A zero (or a date in the past) is read, and means no hint at
+/// A value that does not parse, is negative, NaN, infinite, or over a year is skipped and the
+/// next header is read; a long one is returned as it is (see [`MAX_HINT`] for what the retry
+/// loop makes of it). An `x-ratelimit-reset` of 10^9 or more is read as a Unix timestamp. A zero (or a date in the past) is read, and means no hint at
 /// all, whatever the headers after it say (`retry-after-ms: 0` with `retry-after: 2` is
 /// `None`), as the official OpenAI and Together SDKs read it: "retry at once" would burn every
 /// attempt in a few milliseconds, so the policy's own backoff applies instead.
@@ -84,16 +105,21 @@ pub(crate) fn hint(headers: &HeaderMap, with_reset: bool) -> Option<Hint> {
     };
     let ms = text(headers, &RETRY_AFTER_MS)
         .and_then(|v| number(v).map(|ms| ms / 1000.0))
-        .and_then(seconds);
+        .and_then(|secs| within(secs, LONGEST));
     ms.map(precise)
         .or_else(|| text(headers, &RETRY_AFTER).and_then(retry_after))
         .or_else(|| {
             with_reset
-                .then(|| reset(headers, &RESET))
+                .then(|| later(headers, &RESET, LONGEST))
                 .flatten()
                 .map(precise)
         })
         .filter(|h| !h.delay.is_zero())
+}
+
+/// Whether a 429's hint is longer than [`MAX_COOLDOWN`]: the server says "not soon".
+pub(crate) fn beyond_cooldown(headers: &HeaderMap) -> bool {
+    hint(headers, true).is_some_and(|h| h.lower_bound() > MAX_COOLDOWN)
 }
 
 /// `x-should-retry: true` or `false` (any case, surrounding blanks ignored); `None` when the
@@ -236,10 +262,29 @@ pub(super) fn number(text: &str) -> Option<f64> {
 
 /// `secs` as a duration, if it is within [`MAX_HINT`].
 pub(super) fn seconds(secs: f64) -> Option<Duration> {
-    if !(0.0..=MAX_HINT.as_secs_f64()).contains(&secs) {
+    within(secs, MAX_HINT)
+}
+
+/// `secs` as a duration, if it is within `longest`.
+fn within(secs: f64, longest: Duration) -> Option<Duration> {
+    if !(0.0..=longest.as_secs_f64()).contains(&secs) {
         return None;
     }
     Duration::try_from_secs_f64(secs).ok()
+}
+
+/// A reset: a delay in seconds, or (10^9 and up) a Unix timestamp, as the delay until then
+/// (zero when past), within `longest`.
+fn reset_value(value: &str, longest: Duration) -> Option<Duration> {
+    let secs = number(value)?;
+    if secs < EPOCH_FLOOR {
+        return within(secs, longest);
+    }
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    within((secs - now).max(0.0), longest)
 }
 
 /// `Retry-After`: delay-seconds (integer per RFC 9110, fractional as some servers send) or an
@@ -247,12 +292,12 @@ pub(super) fn seconds(secs: f64) -> Option<Duration> {
 fn retry_after(value: &str) -> Option<Hint> {
     if let Some(secs) = number(value) {
         let coarse = value.bytes().all(|b| b.is_ascii_digit());
-        return seconds(secs).map(|delay| Hint { delay, coarse });
+        return within(secs, LONGEST).map(|delay| Hint { delay, coarse });
     }
     let date = httpdate::parse_http_date(value).ok()?;
     // A date in the past means "now", which is no hint (see `delay_hint`).
     let delay = date.duration_since(SystemTime::now()).ok()?;
-    (delay <= MAX_HINT).then_some(Hint {
+    (delay <= LONGEST).then_some(Hint {
         delay,
         coarse: true,
     })
@@ -298,9 +343,14 @@ fn count(headers: &HeaderMap, (name, dynamic): &Pair) -> Option<u64> {
     }
 }
 
-/// The later of a header and its `-dynamic` twin, as a delay in seconds.
-fn reset(headers: &HeaderMap, (name, dynamic): &Pair) -> Option<Duration> {
-    let one = |name| text(headers, name).and_then(number).and_then(seconds);
+/// The later of a header and its `-dynamic` twin, as a reset within [`MAX_HINT`].
+fn reset(headers: &HeaderMap, pair: &Pair) -> Option<Duration> {
+    later(headers, pair, MAX_HINT)
+}
+
+/// The later of a header and its `-dynamic` twin, as a reset within `longest`.
+fn later(headers: &HeaderMap, (name, dynamic): &Pair, longest: Duration) -> Option<Duration> {
+    let one = |name| text(headers, name).and_then(|v| reset_value(v, longest));
     one(name).max(one(dynamic))
 }
 
@@ -352,11 +402,8 @@ pub(crate) mod tests {
                 "{bad}"
             );
         }
-        assert_eq!(delay_hint(&headers(&[("retry-after", "86401")])), None);
-        assert_eq!(
-            delay_hint(&headers(&[("retry-after-ms", "86400001")])),
-            None
-        );
+        assert_eq!(delay_hint(&headers(&[("retry-after", "31708801")])), None);
+        assert_eq!(delay_hint(&headers(&[("retry-after-ms", "1e14")])), None);
         assert_eq!(
             delay_hint(&headers(&[(
                 "retry-after",
@@ -364,6 +411,41 @@ pub(crate) mod tests {
             )])),
             None
         );
+    }
+
+    #[test]
+    fn long_hints_are_kept_for_the_retry_loop_to_refuse() {
+        let sixteen_days = Duration::from_secs(16 * 24 * 3600);
+        for (name, value) in [
+            ("retry-after", "1382400"),
+            ("retry-after-ms", "1382400000"),
+            ("x-ratelimit-reset", "1382400"),
+        ] {
+            let map = headers(&[(name, value)]);
+            assert_eq!(delay_hint(&map), Some(sixteen_days), "{name}");
+            assert!(beyond_cooldown(&map), "{name}");
+        }
+        assert!(!beyond_cooldown(&headers(&[("retry-after", "60")])));
+        assert!(beyond_cooldown(&headers(&[("retry-after", "62")])));
+        // A limit reading stops at a day.
+        let limits = RateLimitHeaders::from_headers(&headers(&[("x-ratelimit-reset", "1382400")]));
+        assert_eq!(limits.reset, None);
+    }
+
+    #[test]
+    fn epoch_resets_are_timestamps() {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let map = headers(&[("x-ratelimit-reset", &(now + 30).to_string())]);
+        let delay = delay_hint(&map).unwrap();
+        assert!(delay > Duration::from_secs(28) && delay <= Duration::from_secs(30));
+        let reset = RateLimitHeaders::from_headers(&map).reset.unwrap();
+        assert!(reset > Duration::from_secs(28) && reset <= Duration::from_secs(30));
+        // A timestamp in the past: now, which is no hint.
+        let map = headers(&[("x-ratelimit-reset", &(now - 30).to_string())]);
+        assert_eq!(delay_hint(&map), None);
     }
 
     #[test]

@@ -46,8 +46,15 @@
 //! [`delay_hint`], [`should_retry`] and [`RateLimitHeaders`] (Together's names, OpenAI's and
 //! Anthropic's: see [`LimitFamily`]; [`go_duration`] for OpenAI's resets) are the parsers both
 //! layers use.
-//! They never panic and never return a negative, infinite or absurd delay: anything over
-//! [`MAX_HINT`] (a day) is ignored.
+//! They never panic and never return a negative, infinite or garbage delay. A hint longer
+//! than [`MAX_HINT`] (a day) ends the call at once; the limiter holds a host for at most
+//! [`MAX_COOLDOWN`].
+//!
+//! # Final 429s
+//! A 429 whose body says the quota or the credit is gone ([`QuotaExhausted`]: Together's
+//! `credit_limit`, OpenAI's `insufficient_quota`) is returned at once by both layers: no
+//! retry, no cooldown for the other requests. The body is read (at most 16 KiB, for at most
+//! 2 s) and handed on intact.
 //!
 //! # Failing fast
 //! [`CircuitBreakerMiddleware`] (off unless added, between the two) fails requests at once
@@ -61,6 +68,7 @@
 
 mod attempts;
 mod breaker;
+mod exhausted;
 mod families;
 mod hints;
 mod hosts;
@@ -69,8 +77,9 @@ mod retry;
 
 pub use attempts::Attempts;
 pub use breaker::CircuitBreakerMiddleware;
+pub use exhausted::QuotaExhausted;
 pub use families::{LimitFamily, go_duration};
-pub use hints::{MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
+pub use hints::{MAX_COOLDOWN, MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
 pub use rate_limit::{HeldByLimiter, RateLimitBuilder, RateLimitMiddleware};
 #[cfg(feature = "redis")]
 pub use rate_limit::{RedisLimit, RedisUrlError};

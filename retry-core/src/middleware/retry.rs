@@ -5,9 +5,10 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Error, Middleware, Next, Result};
 
 use super::attempts::Attempts;
+use super::exhausted;
 use super::hints;
 use super::rate_limit::HeldByLimiter;
-use crate::class::{Classify, RetryOn};
+use crate::class::{Class, Classify, RetryOn};
 use crate::policy::Policy;
 use crate::retrier::{Decision, Failure, Retrier};
 
@@ -15,16 +16,19 @@ use crate::retrier::{Decision, Failure, Retrier};
 ///
 /// For each attempt's outcome, in this order:
 /// 1. A 1xx–3xx response is returned as it is.
-/// 2. `x-should-retry: true|false` on an error response decides, whatever the status.
-/// 3. Otherwise the status is classified through [`Classify`] for
+/// 2. A 429 whose body says the quota or credit is gone ([`QuotaExhausted`](super::QuotaExhausted),
+///    read from at most 16 KiB of body, which is handed on intact) is returned at once.
+/// 3. `x-should-retry: true|false` on an error response decides, whatever the status.
+/// 4. Otherwise the status is classified through [`Classify`] for
 ///    [`http::StatusCode`] (429 rate limited; 503, 529 overloaded; 408, 504, 524 timeout; 501,
 ///    505 and other 4xx permanent; other 5xx server error), and a transport error through
 ///    `Classify for reqwest_middleware::Error` (connect, timeout, connection cut, permanent),
 ///    and retried if its class is in [`on`](Self::on) (default: every class but permanent).
-/// 4. The delay is the server's hint when it gave one ([`delay_hint`](super::delay_hint):
+/// 5. The delay is the server's hint when it gave one ([`delay_hint`](super::delay_hint):
 ///    `retry-after-ms`, `Retry-After` in seconds or as an HTTP date, and for a 429
-///    `x-ratelimit-reset`), else the policy's backoff. A hint that ends past the deadline
-///    gives up at once.
+///    `x-ratelimit-reset`), else the policy's backoff. A hint that ends past the deadline, or
+///    is longer than [`MAX_HINT`](super::MAX_HINT), gives up at once: the last response
+///    carries it.
 ///
 /// Giving up returns the last outcome unchanged: a retryable status comes back as the last
 /// `Ok(Response)`, not as an error. Every response carries the number of attempts made as
@@ -130,6 +134,10 @@ impl RetryMiddleware {
         if !(status.is_client_error() || status.is_server_error()) {
             return None;
         }
+        if exhausted::quota(response) {
+            // Out of credit or quota: no wait cures it.
+            return Some(Failure::new(false).with_class(Some(Class::Permanent)));
+        }
         let class = Some(status.class());
         let rate_limited = status == http::StatusCode::TOO_MANY_REQUESTS;
         let hint = hints::hint(response.headers(), rate_limited).map(|h| h.delay);
@@ -194,7 +202,11 @@ impl Middleware for RetryMiddleware {
                     }
                 }
             };
-            let outcome = attempt(&mut retrier, req, extensions, next.clone()).await;
+            let outcome = match attempt(&mut retrier, req, extensions, next.clone()).await {
+                // A 429 may say the quota is gone (read once, here or by the limiter below).
+                Ok(response) => Ok(exhausted::inspect(response).await),
+                Err(error) => Err(error),
+            };
             let attempts = retrier.attempt();
             let held = extensions.remove::<HeldByLimiter>().is_some();
             let Some(failure) = self.judge(&outcome, held) else {

@@ -166,26 +166,23 @@ fn decide(
     let verdict = lock(&sim.limiter).check(job.cost());
     sim.reporter.write(&verdict, &mut out);
     if let Some((limit, wait)) = verdict.refused {
-        let (message, kind, outcome) = match limit {
-            Limit::Credit => (
-                "Credit limit exceeded: add credits to your account to continue.",
-                "credit_limit",
-                Outcome::CreditLimited,
-            ),
-            Limit::Requests => (
-                "Request was rejected due to request rate limiting. Slow down and retry later.",
-                "dynamic_request_limited",
-                Outcome::RateLimited,
-            ),
-            Limit::Tokens => (
+        if limit == Limit::Credit {
+            let (status, value) = sim.reporter.out_of_credit();
+            return Reply::Json(status, out, value, Outcome::CreditLimited);
+        }
+        let (message, kind) = if limit == Limit::Tokens {
+            (
                 "Request was rejected due to token rate limiting. Slow down and retry later.",
                 "dynamic_token_limited",
-                Outcome::RateLimited,
-            ),
+            )
+        } else {
+            (
+                "Request was rejected due to request rate limiting. Slow down and retry later.",
+                "dynamic_request_limited",
+            )
         };
-        if limit != Limit::Credit {
-            hint_headers(sim.dialect, wait, &mut out);
-        }
+        let outcome = Outcome::RateLimited;
+        hint_headers(sim.dialect, wait, &mut out);
         return error(
             StatusCode::TOO_MANY_REQUESTS,
             out,

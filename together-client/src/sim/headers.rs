@@ -9,8 +9,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::config::HintDialect;
@@ -123,6 +124,35 @@ impl Reporter {
             tokens_anyway: chosen.is_none() && implied == LimitHeaders::None,
             dynamic,
             snapshot: Mutex::new(None),
+        }
+    }
+
+    /// The answer once the credit is spent, in the family's words: Together's 429
+    /// `credit_limit`, OpenAI's 429 `insufficient_quota`, Anthropic's 402 `billing_error`
+    /// (its 429s are only ever rate limits).
+    pub(crate) fn out_of_credit(&self) -> (StatusCode, Value) {
+        match self.family {
+            LimitHeaders::OpenAi => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({ "error": {
+                    "message": "You exceeded your current quota, please check your plan and billing details.",
+                    "type": "insufficient_quota", "param": null, "code": "insufficient_quota",
+                } }),
+            ),
+            LimitHeaders::Anthropic => (
+                StatusCode::PAYMENT_REQUIRED,
+                json!({ "type": "error", "error": {
+                    "type": "billing_error",
+                    "message": "Your credit balance is too low to access the API.",
+                } }),
+            ),
+            LimitHeaders::None | LimitHeaders::Together(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({ "error": {
+                    "message": "Credit limit exceeded: add credits to your account to continue.",
+                    "type": "credit_limit", "param": null, "code": null,
+                } }),
+            ),
         }
     }
 

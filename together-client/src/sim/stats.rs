@@ -14,7 +14,8 @@ pub enum Outcome {
     Success,
     /// 429 for the request or token limit (`dynamic_request_limited`, `dynamic_token_limited`).
     RateLimited,
-    /// 429 `credit_limit`.
+    /// Out of credit, in the family's words: 429 `credit_limit` (Together), 429
+    /// `insufficient_quota` (OpenAI), 402 `billing_error` (Anthropic).
     CreditLimited,
     /// 503, injected ([`Fault::Overloaded`](super::Fault::Overloaded)).
     Overloaded,
@@ -64,7 +65,7 @@ pub struct Stats {
     pub successes: u64,
     /// Every 429, whatever its type (request, token and credit limits).
     pub rate_limited: u64,
-    /// The 429s of type `credit_limit` (included in `rate_limited`).
+    /// The answers "out of credit" (included in `rate_limited`, even as Anthropic's 402).
     pub credit_limited: u64,
     /// 503s.
     pub overloaded: u64,

@@ -18,6 +18,7 @@ use http::Extensions;
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next, Result};
 
+use super::{exhausted, hints};
 use host::{Host, Hosts};
 #[cfg(feature = "redis")]
 pub use redis::{RedisLimit, RedisUrlError};
@@ -34,6 +35,10 @@ pub use redis::{RedisLimit, RedisUrlError};
 ///   hint (`Retry-After: 1`, an HTTP date) only says the wait ends within that second, so the
 ///   shared cooldown ends at the start of it and the pace does the rest. A 429 with no usable
 ///   hint pauses the host for 1.5 intervals of the (cut) pace.
+/// - **Not for 429s no wait cures.** A 429 whose body says the quota or credit is gone
+///   ([`QuotaExhausted`](super::QuotaExhausted)), or whose hint is longer than
+///   [`MAX_COOLDOWN`](super::MAX_COOLDOWN), holds no one and teaches nothing about the pace:
+///   the call that met it ends (the hint is in its response), the others go on.
 /// - **No call lost to a 429 it let through.** Every 429 is held: the retry queues at once,
 ///   ahead of later requests, and under [`RetryMiddleware`](super::RetryMiddleware) (or any
 ///   retry loop whose error reports [`Classify::held_by_limiter`](crate::Classify::held_by_limiter))
@@ -316,6 +321,13 @@ struct Ticket(u64);
 #[non_exhaustive]
 pub struct HeldByLimiter;
 
+/// Whether a 429 is one no cooldown cures: its body says the quota is spent, or its hint is
+/// longer than [`MAX_COOLDOWN`](super::MAX_COOLDOWN).
+fn passes_through(response: &Response) -> bool {
+    response.status() == http::StatusCode::TOO_MANY_REQUESTS
+        && (exhausted::quota(response) || hints::beyond_cooldown(response.headers()))
+}
+
 fn next_ticket() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
@@ -356,8 +368,16 @@ impl Middleware for RateLimitMiddleware {
         if let Some((remote, key)) = &remote {
             remote.admit(key, &host, &self.shared.config, cost).await;
         }
-        let result = next.run(req, extensions).await;
+        let result = match next.run(req, extensions).await {
+            Ok(response) => Ok(exhausted::inspect(response).await),
+            Err(error) => Err(error),
+        };
         let verdict = match &result {
+            // A 429 that no wait cures (the quota is gone, or the server names a wait longer
+            // than any call's): it says nothing of the pace, holds no one, and the call ends.
+            Ok(response) if passes_through(response) => {
+                host.observe(&sent, None, Some(response.headers()))
+            }
             Ok(response) => host.observe(&sent, Some(response.status()), Some(response.headers())),
             Err(_) => host.observe(&sent, None, None),
         };
