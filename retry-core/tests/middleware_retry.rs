@@ -485,3 +485,57 @@ async fn absurd_hints_end_the_call_at_once() {
         }
     }
 }
+
+/// `idempotency_keys()`: a POST retried three times sends one fresh key on every attempt, the
+/// next call another; a key of the caller's own is kept; a GET gets none; off by default.
+#[tokio::test(start_paused = true)]
+async fn idempotency_keys_are_one_per_call() {
+    let server = server_answering(ResponseTemplate::new(500)).await;
+    let keyed = client(RetryMiddleware::new(POLICY).idempotency_keys());
+    for _ in 0..2 {
+        keyed.post(server.uri()).body("{}").send().await.unwrap();
+    }
+    keyed
+        .post(server.uri())
+        .header("idempotency-key", "mine")
+        .send()
+        .await
+        .unwrap();
+    keyed.get(server.uri()).send().await.unwrap();
+    client(RetryMiddleware::new(POLICY))
+        .post(server.uri())
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<Option<String>> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(keys.len(), 15);
+    let first = keys[0].clone().unwrap();
+    let second = keys[3].clone().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(first.len(), 36, "a UUID: {first}");
+    assert!(
+        keys[..3]
+            .iter()
+            .all(|k| k.as_deref() == Some(first.as_str()))
+    );
+    assert!(
+        keys[3..6]
+            .iter()
+            .all(|k| k.as_deref() == Some(second.as_str()))
+    );
+    assert!(keys[6..9].iter().all(|k| k.as_deref() == Some("mine")));
+    assert!(
+        keys[9..].iter().all(Option::is_none),
+        "GET, and off by default"
+    );
+}

@@ -17,7 +17,7 @@
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use http::{Extensions, HeaderValue, Method, StatusCode};
+use http::{Extensions, HeaderName, HeaderValue, Method, StatusCode};
 use retry_core::middleware::HeldByLimiter;
 use retry_core::{CircuitBreaker, Class, Classify, retry};
 use serde::Serialize;
@@ -27,6 +27,15 @@ use crate::client::Together;
 use crate::error::{ApiError, DecodeError, Error};
 use crate::rate_limits::RateLimits;
 use crate::types::WithRateLimits;
+
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// A new idempotency key: a random (v4) UUID, as the official SDKs send.
+fn fresh_key() -> HeaderValue {
+    let key = uuid::Uuid::new_v4().hyphenated().to_string();
+    // A UUID is ASCII letters, digits and hyphens: always a valid header value.
+    HeaderValue::from_str(&key).unwrap_or_else(|_| HeaderValue::from_static("unkeyed"))
+}
 
 /// Whether a call's answer may come from the response cache.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +60,9 @@ pub(crate) struct Call {
     body: Option<Bytes>,
     /// A streamed answer: asks for `text/event-stream`, and no whole-request timeout.
     pub(crate) stream: bool,
+    /// Sent as `Idempotency-Key` by every attempt of a POST: one per call, as the official
+    /// SDKs do, so that a server that deduplicates can tell a retry from a new request.
+    idempotency_key: Option<HeaderValue>,
 }
 
 impl Call {
@@ -61,10 +73,11 @@ impl Call {
             path,
             body: None,
             stream: false,
+            idempotency_key: None,
         }
     }
 
-    /// `POST path` with `body` as JSON.
+    /// `POST path` with `body` as JSON, and a fresh idempotency key.
     pub(crate) fn post(path: &'static str, body: &impl Serialize) -> Result<Self, Error> {
         let body = serde_json::to_vec(body).map_err(|e| DecodeError::json(e, b""))?;
         Ok(Call {
@@ -72,7 +85,17 @@ impl Call {
             path,
             body: Some(Bytes::from(body)),
             stream: false,
+            idempotency_key: Some(fresh_key()),
         })
+    }
+
+    /// Sends `key` as the idempotency key instead of the fresh one (when it is a valid header
+    /// value; `None` keeps the fresh one).
+    pub(crate) fn idempotency_key(mut self, key: Option<&str>) -> Self {
+        if let Some(key) = key.and_then(|k| HeaderValue::from_str(k).ok()) {
+            self.idempotency_key = Some(key);
+        }
+        self
     }
 
     /// The cache key: the endpoint and the exact body.
@@ -226,6 +249,9 @@ impl Together {
             builder = builder
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .body(body.clone());
+        }
+        if let Some(key) = &call.idempotency_key {
+            builder = builder.header(IDEMPOTENCY_KEY, key.clone());
         }
         if let (false, Some(timeout)) = (call.stream, self.inner.timeout) {
             builder = builder.timeout(timeout);

@@ -40,7 +40,8 @@ impl Chat<'_> {
             temperature: request.temperature,
             opt: request.cache,
         };
-        let call = Call::post("chat/completions", &request)?;
+        let call = Call::post("chat/completions", &request)?
+            .idempotency_key(request.idempotency_key.as_deref());
         self.client.json(call, cacheable).await
     }
 
@@ -48,7 +49,8 @@ impl Chat<'_> {
     /// then), to a [`ChatStream`] of the chunks. Never cached.
     pub async fn stream(&self, mut request: ChatRequest) -> Result<ChatStream, Error> {
         request.stream = Some(true);
-        let mut call = Call::post("chat/completions", &request)?;
+        let mut call = Call::post("chat/completions", &request)?
+            .idempotency_key(request.idempotency_key.as_deref());
         call.stream = true;
         self.client.open_stream(call).await
     }

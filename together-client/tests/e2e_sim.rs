@@ -277,3 +277,53 @@ async fn a_503_burst_is_survived_and_a_call_never_exceeds_its_attempts() {
     assert_eq!(sim.stats().requests, 4, "attempts, not attempts squared");
     sim.shutdown().await;
 }
+
+/// Every attempt of one call carries the same `Idempotency-Key`, and no two calls share one:
+/// 60 calls from 16 tasks against a limit of 20 a second, with dropped connections, 500s and
+/// 503s injected, so that many calls make several attempts. A key given on the request is
+/// sent as it is.
+#[tokio::test(start_paused = true)]
+async fn each_call_has_one_idempotency_key_on_every_attempt() {
+    let sim = sim(20.0, 2, HintDialect::RetryAfterMs).await;
+    sim.inject(Fault::Drop, 6);
+    sim.inject(Fault::ServerError, 6);
+    sim.inject(Fault::Overloaded, 6);
+    let client = client(&sim, together_client::DEFAULT_POLICY);
+    let failed = spread(60, 16, move |i| {
+        let client = client.clone();
+        async move {
+            let request = ChatRequest::new(MODEL).user(format!("call {i}"));
+            let request = if i == 0 {
+                request.idempotency_key("job-7/line-0")
+            } else {
+                request
+            };
+            client.chat().create(request).await.is_ok()
+        }
+    })
+    .await;
+    assert_eq!(failed, 0);
+    let stats = sim.stats();
+    let mut keys_by_prompt = std::collections::HashMap::<&str, Vec<&str>>::new();
+    let mut requests = 0;
+    for (key, prompts) in &stats.idempotency_keys {
+        requests += prompts.len() as u64;
+        assert!(
+            prompts.iter().all(|p| p == &prompts[0]),
+            "{key} shared by {prompts:?}"
+        );
+        keys_by_prompt.entry(&prompts[0]).or_default().push(key);
+    }
+    assert_eq!(requests, stats.requests, "every request carried a key");
+    assert_eq!(keys_by_prompt.len(), 60);
+    for (prompt, keys) in &keys_by_prompt {
+        assert_eq!(keys.len(), 1, "{prompt} sent {keys:?}");
+    }
+    assert_eq!(keys_by_prompt["call 0"], ["job-7/line-0"]);
+    let retried = stats
+        .idempotency_keys
+        .values()
+        .filter(|p| p.len() > 1)
+        .count();
+    assert!(retried >= 10, "only {retried} calls were retried");
+}

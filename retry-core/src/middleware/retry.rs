@@ -68,6 +68,7 @@ pub struct RetryMiddleware {
     policy: Policy,
     on: RetryOn,
     name: &'static str,
+    idempotency_keys: bool,
 }
 
 impl Default for RetryMiddleware {
@@ -84,6 +85,7 @@ impl RetryMiddleware {
             policy,
             on: RetryOn::TRANSIENT,
             name: "reqwest",
+            idempotency_keys: false,
         }
     }
 
@@ -108,6 +110,24 @@ impl RetryMiddleware {
     #[must_use]
     pub const fn budget(mut self, budget: &'static crate::RetryBudget) -> Self {
         self.policy = self.policy.budget(budget);
+        self
+    }
+
+    /// Gives each call that is not idempotent by its method (POST, PATCH) and carries no
+    /// `Idempotency-Key` of its own a fresh one (a random UUID), sent by every attempt: a
+    /// server that deduplicates can then tell a retry from a new request, and a POST retried
+    /// after a dropped connection is not done (or billed) twice. Off by default: only servers
+    /// that document the header (OpenAI's, Anthropic's, Stripe-style APIs) make use of it.
+    ///
+    /// ```
+    /// use retry_core::middleware::RetryMiddleware;
+    ///
+    /// let retry = RetryMiddleware::default().idempotency_keys();
+    /// # let _ = retry;
+    /// ```
+    #[must_use]
+    pub const fn idempotency_keys(mut self) -> Self {
+        self.idempotency_keys = true;
         self
     }
 
@@ -153,6 +173,20 @@ impl RetryMiddleware {
     }
 }
 
+const IDEMPOTENCY_KEY: http::HeaderName = http::HeaderName::from_static("idempotency-key");
+
+/// A fresh `Idempotency-Key` on a POST or PATCH that has none.
+fn add_idempotency_key(req: &mut Request) {
+    let unsafe_method = matches!(*req.method(), http::Method::POST | http::Method::PATCH);
+    if !unsafe_method || req.headers().contains_key(&IDEMPOTENCY_KEY) {
+        return;
+    }
+    let key = uuid::Uuid::new_v4().hyphenated().to_string();
+    if let Ok(value) = http::HeaderValue::from_str(&key) {
+        req.headers_mut().insert(IDEMPOTENCY_KEY, value);
+    }
+}
+
 /// Runs one attempt under the retrier's clock and the policy's attempt timeout.
 async fn attempt(
     retrier: &mut Retrier<'_>,
@@ -188,6 +222,9 @@ impl Middleware for RetryMiddleware {
     ) -> Result<Response> {
         let mut retrier = Retrier::new(&self.policy);
         let mut req = req;
+        if self.idempotency_keys {
+            add_idempotency_key(&mut req);
+        }
         loop {
             // The last attempt sends the original; earlier ones keep a copy for the next.
             let spare = if retrier.is_last_attempt() {

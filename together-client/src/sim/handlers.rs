@@ -162,6 +162,9 @@ fn decide(
             return error(status, out, Outcome::OtherError, &message, kind, param);
         }
     };
+    if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        sim.recorder.saw_key(key, job.prompt.as_deref());
+    }
     tracker.set_prompt(job.prompt.clone());
     let verdict = lock(&sim.limiter).check(job.cost());
     sim.reporter.write(&verdict, &mut out);

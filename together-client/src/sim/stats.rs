@@ -97,6 +97,10 @@ pub struct Stats {
     pub completed_then_dropped_by_prompt: HashMap<String, u64>,
     /// Every request that ended, in order of [`Event::at`].
     pub log: Vec<Event>,
+    /// For each `Idempotency-Key` received on a request the simulator could read, the prompts
+    /// of the requests that carried it (see `successes_by_prompt`), in order of arrival: one
+    /// call's retries share a key, so each key should list one prompt, however many times.
+    pub idempotency_keys: HashMap<String, Vec<String>>,
 }
 
 impl Stats {
@@ -172,6 +176,13 @@ impl Recorder {
 
     pub(crate) fn reset(&self) {
         *self.lock() = Stats::default();
+    }
+
+    /// Notes that a request for `prompt` carried the idempotency key `key`.
+    pub(crate) fn saw_key(&self, key: &str, prompt: Option<&str>) {
+        let mut stats = self.lock();
+        let prompts = stats.idempotency_keys.entry(key.to_owned()).or_default();
+        prompts.push(prompt.unwrap_or_default().to_owned());
     }
 
     /// Counts an arriving request and returns its tracker.

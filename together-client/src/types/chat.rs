@@ -92,6 +92,11 @@ pub struct ChatRequest {
     /// decide (`temperature == 0.0`). Never sent.
     #[serde(skip)]
     pub cache: Option<bool>,
+    /// The `Idempotency-Key` every attempt of this call sends: `None` draws a fresh one per
+    /// call. Set it to a key of your own (a job id) to send the same one again when the same
+    /// work is resumed, so that a server that deduplicates bills it once. Never in the body.
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
 }
 
 impl ChatRequest {
@@ -196,6 +201,22 @@ impl ChatRequest {
     #[must_use]
     pub fn cache(mut self, cache: bool) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Sends `key` as the call's `Idempotency-Key` (on every attempt) instead of a fresh one;
+    /// see [`idempotency_key`](Self::idempotency_key) the field. A key that is not a valid
+    /// header value (a newline, say) is replaced by a fresh one.
+    ///
+    /// ```
+    /// use together_client::ChatRequest;
+    ///
+    /// let request = ChatRequest::new("m").user("hi").idempotency_key("job-42/line-7");
+    /// assert_eq!(request.idempotency_key.as_deref(), Some("job-42/line-7"));
+    /// ```
+    #[must_use]
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
         self
     }
 }

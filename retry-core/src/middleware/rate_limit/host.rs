@@ -12,7 +12,7 @@ use super::learner::{Learner, Outcome};
 use super::queue::Queue;
 use super::quota::{RequestQuota, TokenPace};
 use super::schedule::{Admission, Schedule};
-use crate::middleware::hints::{self, RateLimitHeaders};
+use crate::middleware::hints::{self, MAX_COOLDOWN, RateLimitHeaders};
 use crate::middleware::hosts::PerHost;
 
 /// Every host a limiter has seen.
@@ -198,6 +198,9 @@ impl Host {
             }
         }
 
+        // No reading holds the host longer than a call's default deadline (a token reset "in
+        // an hour" is a quota, not a pace: the calls that meet it end with its hint).
+        let pause = pause.map(|p| p.min(MAX_COOLDOWN));
         let until = until.max(pause.map(|p| now.saturating_add(p)));
         let pause = until
             .and_then(|u| u.checked_sub(now))
