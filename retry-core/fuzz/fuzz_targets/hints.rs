@@ -1,6 +1,8 @@
 //! The header parsers of `retry_core::middleware` on arbitrary headers: `delay_hint`,
-//! `should_retry` and `RateLimitHeaders::from_headers` never panic, and what they return
-//! stays within the bounds they promise.
+//! `should_retry`, `RateLimitHeaders::from_headers` (every family: Together's, OpenAI's,
+//! Anthropic's) and `go_duration` never panic, and what they return stays within the bounds
+//! they promise: a hint within a year (the retry loop refuses one past `MAX_HINT`), a limit
+//! reading's reset within `MAX_HINT`.
 //!
 //! Input: a sequence of headers, each `[selector, length, value bytes...]`. The selector
 //! picks one of the names the parsers read (so the fuzzer does not have to guess them), or,
@@ -12,9 +14,14 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use retry_core::middleware::{MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
+use retry_core::middleware::{
+    LimitFamily, MAX_HINT, RateLimitHeaders, delay_hint, go_duration, should_retry,
+};
 
-const NAMES: [&str; 16] = [
+/// The longest delay a header is read as at all.
+const YEAR: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+const NAMES: [&str; 30] = [
     "retry-after",
     "retry-after-ms",
     "x-ratelimit-reset",
@@ -31,6 +38,22 @@ const NAMES: [&str; 16] = [
     "x-tokenlimit-reset-dynamic",
     "x-should-retry",
     "x-request-id",
+    // OpenAI's family (also Groq's, Azure OpenAI's).
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-tokens",
+    // Anthropic's.
+    "anthropic-ratelimit-requests-limit",
+    "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-requests-reset",
+    "anthropic-ratelimit-tokens-limit",
+    "anthropic-ratelimit-tokens-remaining",
+    "anthropic-ratelimit-tokens-reset",
+    "anthropic-ratelimit-input-tokens-reset",
+    "anthropic-ratelimit-output-tokens-reset",
 ];
 
 fn headers(mut data: &[u8]) -> HeaderMap {
@@ -74,9 +97,14 @@ fuzz_target!(|data: &[u8]| {
 
     if let Some(delay) = delay_hint(&map) {
         assert!(
-            delay > Duration::ZERO && delay <= MAX_HINT,
+            delay > Duration::ZERO && delay <= YEAR,
             "{delay:?} from {map:?}"
         );
+    }
+    for value in map.values() {
+        if let Some(delay) = value.to_str().ok().and_then(go_duration) {
+            assert!(delay <= MAX_HINT, "{delay:?} from {value:?}");
+        }
     }
 
     // `true`/`false` in any case with blanks around, read from the first value only.
@@ -96,6 +124,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(reset <= MAX_HINT, "{reset:?} from {map:?}");
     }
     assert_eq!(limits.is_empty(), limits == RateLimitHeaders::default());
+    if matches!(limits.family, LimitFamily::OpenAi | LimitFamily::Anthropic) {
+        // Together's names come first: another family is read only when none of them is.
+        let together = only(&map, &NAMES[2..14]);
+        assert!(RateLimitHeaders::from_headers(&together).is_empty(), "{map:?}");
+        return;
+    }
 
     // Plain and `-dynamic` read alone, then together: the tighter one wins (the smaller
     // count, the later reset), and a header that is unreadable alone changes nothing.

@@ -160,6 +160,17 @@ impl Scenario {
                 token_limit: Some(200),
                 ..Scenario::steady("tokens-openai", LimitHeaders::OpenAi, HintDialect::None)
             },
+            Scenario {
+                kind: ScenarioKind::Tokens,
+                rate: 100.0,
+                burst: 10,
+                token_limit: Some(200),
+                ..Scenario::steady(
+                    "tokens-anthropic",
+                    LimitHeaders::Anthropic,
+                    HintDialect::RetryAfterSecs,
+                )
+            },
         ]
     }
 
