@@ -44,6 +44,16 @@ impl LimitFamily {
     pub const fn per_minute(self) -> bool {
         matches!(self, LimitFamily::OpenAi | LimitFamily::Anthropic)
     }
+
+    /// Whether a reset this long is precise enough to measure a refill rate by: always, but
+    /// for whole-second resets (Anthropic's), where a reset read as 0.6 s may be 20 ms away;
+    /// from 10 s, the rounding is within 10 %.
+    pub(crate) fn measures_rate(self, reset: Duration) -> bool {
+        match self {
+            LimitFamily::Anthropic => reset >= Duration::from_secs(10),
+            _ => true,
+        }
+    }
 }
 
 const OPENAI: [HeaderName; 6] = [

@@ -145,9 +145,12 @@ impl Evidence {
         if let Some(pace) = before {
             self.check(pace, limit, sent, remaining);
         }
+        // A reset rounded to whole seconds says nothing of the pace until it is long (2 used,
+        // "full in 0.6 s" may be 2 used in 20 ms).
         if let Some(reset) = limits.reset
             && remaining < limit
             && !reset.is_zero()
+            && limits.family.measures_rate(reset)
         {
             if self.estimates.len() == WINDOW {
                 self.estimates.pop_front();
@@ -307,6 +310,24 @@ mod tests {
         assert!(evidence.refuted);
         // `remaining` never read above 0: one request at a time.
         assert_eq!(evidence.burst(), 1);
+    }
+
+    /// Anthropic's resets are whole-second instants: a budget of 6000 a minute with 2 used,
+    /// "full in 0.6 s" (really 20 ms), measures no pace of 3 a second, however often it is
+    /// confirmed; a reset of 30 s (1 800 used) does measure one.
+    #[test]
+    fn whole_second_resets_measure_a_pace_only_when_long() {
+        let per_minute = |remaining, reset_ms| RateLimitHeaders {
+            family: crate::middleware::LimitFamily::Anthropic,
+            ..headers(6000, remaining, reset_ms)
+        };
+        let mut evidence = Evidence::default();
+        for seq in 0..10 {
+            evidence.read(&sent(seq, seq * 20), &per_minute(5998, 600), false, 0.0);
+        }
+        assert_eq!(evidence.bucket_estimate(), None);
+        evidence.read(&sent(10, 200), &per_minute(4200, 30_000), false, 0.0);
+        assert_eq!(evidence.bucket_estimate(), Some(60.0));
     }
 
     #[test]
