@@ -76,6 +76,10 @@ impl RequestError for ChatLineError {
 /// response is written as Together's chat completion JSON. The progress bar shows the 429s
 /// the client has seen.
 ///
+/// Give the client a [circuit breaker](crate::TogetherBuilder::circuit_breaker): once it
+/// opens, the run stops as an outage ([`BatchError::Outage`]) instead of failing every
+/// remaining line.
+///
 /// ```no_run
 /// use std::path::Path;
 /// use together_client::Together;

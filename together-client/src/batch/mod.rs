@@ -25,7 +25,8 @@
 //! - A bad input line becomes an error line with its line number, never a crash.
 //! - [`dry_run`] reads a file and says what it holds and how long it will take, sending
 //!   nothing.
-//! - With the feature `cli`, [`cli`] is the `together-batch` command.
+//! - With the feature `cli`, `batch::cli` is the `together-batch` command, whose client has
+//!   a circuit breaker on by default (`cli::circuit_breaker`).
 
 mod chat;
 #[cfg(feature = "cli")]
