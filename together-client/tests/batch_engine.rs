@@ -1,8 +1,11 @@
 //! The batch runner with a fake sender: every id exactly once, bad lines as error lines,
-//! resume, duplicates, fatal errors, bounded concurrency.
+//! resume, duplicates, fatal errors, bounded concurrency, retryable failures and
+//! `retry_failed`, an outage stopping the run, file errors naming their file. With the
+//! features `sim` and `cli`, the `together-batch` command against the simulator
+//! (`batch_support/sim_runs.rs`) and as a process (`batch_support/binary.rs`).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+mod batch_support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,63 +13,42 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use together_client::batch::{BatchError, BatchOptions, RequestError, run_with};
 
-#[derive(Debug)]
-struct Fake {
-    fatal: bool,
+use batch_support::{Scratch, output, requests, states};
+
+/// The kinds of failure a batch run tells apart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fake {
+    /// A 400: final.
+    BadRequest,
+    /// A bad key: the run stops.
+    Fatal,
+    /// A 503: a later try could pass.
+    Transient,
+    /// No connection.
+    Unreachable,
 }
 
 impl std::fmt::Display for Fake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.fatal { "bad key" } else { "bad request" })
+        f.write_str(match self {
+            Fake::BadRequest => "bad request",
+            Fake::Fatal => "bad key",
+            Fake::Transient => "overloaded",
+            Fake::Unreachable => "connection refused",
+        })
     }
 }
 
 impl RequestError for Fake {
     fn is_fatal(&self) -> bool {
-        self.fatal
+        *self == Fake::Fatal
     }
-}
-
-/// A scratch directory of the test's own, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("together-batch-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
+    fn is_retryable(&self) -> bool {
+        *self == Fake::Transient
     }
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
+    fn is_unreachable(&self) -> bool {
+        *self == Fake::Unreachable
     }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn requests(n: usize) -> String {
-    (0..n)
-        .map(|i| json!({"custom_id": format!("req-{i}"), "body": {"i": i}}).to_string() + "\n")
-        .collect()
-}
-
-/// The output as id -> line, asserting each id appears once.
-fn output(path: &Path) -> HashMap<String, Value> {
-    let mut by_id = HashMap::new();
-    for line in std::fs::read_to_string(path).unwrap().lines() {
-        let value: Value = serde_json::from_str(line).unwrap();
-        let id = value["custom_id"].as_str().unwrap().to_owned();
-        assert!(
-            by_id.insert(id.clone(), value).is_none(),
-            "{id} written twice"
-        );
-    }
-    by_id
 }
 
 fn quiet() -> BatchOptions {
@@ -76,7 +58,7 @@ fn quiet() -> BatchOptions {
 async fn echo(body: Value) -> Result<Value, Fake> {
     tokio::time::sleep(Duration::from_millis(body["i"].as_u64().unwrap_or(0) % 7)).await;
     if body["i"].as_u64() == Some(13) {
-        return Err(Fake { fatal: false });
+        return Err(Fake::BadRequest);
     }
     Ok(json!({ "echo": body }))
 }
@@ -159,7 +141,7 @@ async fn a_fatal_error_stops_the_run_and_writes_nothing_for_it() {
     let result = run_with(&input, &out, &quiet(), |body: Value| async move {
         tokio::time::sleep(Duration::from_millis(10)).await;
         match body["i"].as_u64() {
-            Some(20) => Err(Fake { fatal: true }),
+            Some(20) => Err(Fake::Fatal),
             _ => Ok(json!({})),
         }
     })
@@ -203,4 +185,169 @@ async fn never_more_than_the_concurrency_in_flight() {
     .unwrap();
     assert_eq!(report.succeeded, 200);
     assert_eq!(peak.load(Ordering::SeqCst), 7);
+}
+
+/// The body's `i`.
+fn i(body: &Value) -> u64 {
+    body["i"].as_u64().unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_failures_wait_for_retry_failed_and_final_ones_stay_final() {
+    let dir = Scratch::new("retry");
+    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
+    std::fs::write(&input, requests(30)).unwrap();
+    let faulty = |body: Value| async move {
+        match i(&body) {
+            7 => Err(Fake::BadRequest),
+            n if n % 5 == 0 => Err(Fake::Transient),
+            _ => Ok(json!({})),
+        }
+    };
+    let first = run_with(&input, &out, &quiet(), faulty).await.unwrap();
+    assert_eq!((first.succeeded, first.failed, first.retryable), (23, 7, 6));
+    assert_eq!((first.unanswered(), first.retryable_unanswered()), (7, 6));
+    let written = output(&out);
+    assert_eq!(written["req-5"]["error"]["retryable"], true);
+    assert_eq!(written["req-7"]["error"]["retryable"], false);
+
+    // A plain re-run sends nothing, and counts what waits.
+    let fine = |_: Value| async { Ok::<_, Fake>(json!({"fine": true})) };
+    let plain = run_with(&input, &out, &quiet(), fine).await.unwrap();
+    assert_eq!(
+        (
+            plain.succeeded,
+            plain.waiting,
+            plain.skipped,
+            plain.skipped_failed
+        ),
+        (0, 6, 24, 1)
+    );
+
+    // --retry-failed runs exactly the six retryable ones, appending.
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counted = |_: Value| {
+        let sent = sent.clone();
+        async move {
+            sent.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, Fake>(json!({"fine": true}))
+        }
+    };
+    let options = quiet().retry_failed(true);
+    let retried = run_with(&input, &out, &options, counted).await.unwrap();
+    assert_eq!(sent.load(Ordering::SeqCst), 6);
+    assert_eq!((retried.retried, retried.succeeded), (6, 6));
+    assert_eq!((retried.unanswered(), retried.skipped_failed), (1, 1));
+    let last = states(&out);
+    assert_eq!(last.len(), 30);
+    for (id, line) in &last {
+        assert_eq!(line.get("error").is_some(), id == "req-7", "{id}: {line}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outage_stops_the_run_without_writing_its_lines_and_a_rerun_finishes() {
+    let dir = Scratch::new("outage");
+    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
+    std::fs::write(&input, requests(100)).unwrap();
+    // Line 3 meets a blip (one refused connection, then the server answers again); from
+    // line 40 on the server is gone.
+    let down = |body: Value| async move {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        match i(&body) {
+            3 => Err(Fake::Unreachable),
+            n if n >= 40 => Err(Fake::Unreachable),
+            _ => Ok(json!({})),
+        }
+    };
+    let options = quiet().concurrency(4).outage_after(5);
+    let result = run_with(&input, &out, &options, down).await;
+    let Err(error @ BatchError::Outage { .. }) = result else {
+        panic!("expected an outage, got {result:?}");
+    };
+    assert!(
+        error.to_string().contains("run the same command to resume"),
+        "{error}"
+    );
+    let written = output(&out);
+    assert_eq!(
+        written["req-3"]["error"]["retryable"], true,
+        "a blip is a failed line"
+    );
+    let errors: Vec<_> = written
+        .values()
+        .filter(|l| l.get("error").is_some())
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "nothing written for the outage's lines: {errors:?}"
+    );
+    assert!(
+        written
+            .keys()
+            .all(|id| id[4..].parse::<u64>().unwrap() < 40)
+    );
+
+    let fine = |_: Value| async { Ok::<_, Fake>(json!({})) };
+    let again = run_with(&input, &out, &options, fine).await.unwrap();
+    assert_eq!(again.succeeded + again.skipped + again.waiting, 100);
+    assert_eq!(output(&out).len(), 100, "every id once");
+}
+
+#[tokio::test]
+async fn file_errors_name_the_file_and_what_was_being_done() {
+    let dir = Scratch::new("files");
+    let input = dir.path("in.jsonl");
+    std::fs::write(&input, requests(3)).unwrap();
+    let fine = |_: Value| async { Ok::<_, Fake>(json!({})) };
+    let message = |result: Result<_, BatchError<Fake>>| match result {
+        Err(BatchError::Io(e)) => e.to_string(),
+        other => panic!("expected a file error, got {other:?}"),
+    };
+
+    let missing = dir.path("missing.jsonl");
+    let text = message(run_with(&missing, &dir.path("o.jsonl"), &quiet(), fine).await);
+    assert!(
+        text.starts_with(&format!("cannot read input file {}: ", missing.display())),
+        "{text}"
+    );
+
+    let nowhere = dir.path("no-such-dir/out.jsonl");
+    let text = message(run_with(&input, &nowhere, &quiet(), fine).await);
+    assert!(
+        text.starts_with(&format!(
+            "cannot open output file for appending {}: ",
+            nowhere.display()
+        )),
+        "{text}"
+    );
+
+    // A directory where the output should be: reading it back to resume fails.
+    let folder = dir.path("a-folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    let text = message(run_with(&input, &folder, &quiet(), fine).await);
+    assert!(
+        text.contains(&folder.display().to_string()) && text.contains("output file"),
+        "{text}"
+    );
+
+    let text = message(run_with(&folder, &dir.path("o.jsonl"), &quiet(), fine).await);
+    assert!(
+        text.starts_with(&format!("cannot read input file {}: ", folder.display())),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_line_that_is_not_utf8_is_an_invalid_line() {
+    let dir = Scratch::new("utf8");
+    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
+    let mut bytes = requests(2).into_bytes();
+    bytes.extend_from_slice(b"{\"custom_id\": \"\xff\"}\n");
+    std::fs::write(&input, bytes).unwrap();
+    let fine = |_: Value| async { Ok::<_, Fake>(json!({})) };
+    let report = run_with(&input, &out, &quiet(), fine).await.unwrap();
+    assert_eq!((report.succeeded, report.invalid), (2, 1));
+    assert_eq!(output(&out)["line-3"]["error"]["retryable"], false);
 }

@@ -28,18 +28,30 @@ impl std::fmt::Display for ChatLineError {
 impl std::error::Error for ChatLineError {}
 
 impl RequestError for ChatLineError {
-    /// A rejected key, an exhausted balance or a misconfigured client: every other line
-    /// would fail the same way.
-    /// A bad key, an empty balance, a bad setup: no later line can succeed. An open circuit
-    /// breaker too: Together is down, and writing an error line for every remaining line
-    /// would lose them, where stopping lets a re-run after the outage do them.
+    /// A bad key, an empty balance, a bad setup: no later line can succeed.
     fn is_fatal(&self) -> bool {
         matches!(
             self,
-            ChatLineError::Api(
-                Error::Auth(_) | Error::Payment(_) | Error::Config(_) | Error::CircuitOpen(_)
-            )
+            ChatLineError::Api(Error::Auth(_) | Error::Payment(_) | Error::Config(_))
         )
+    }
+
+    /// What the client would retry ([`Error::is_retryable`]: 429s, 5xx but 501/505,
+    /// timeouts, dropped connections), once the client's own retries gave up.
+    fn is_retryable(&self) -> bool {
+        matches!(self, ChatLineError::Api(e) if e.is_retryable())
+    }
+
+    /// No answer at all: a refused, cut or timed-out connection.
+    fn is_unreachable(&self) -> bool {
+        matches!(self, ChatLineError::Api(Error::Transport(_)))
+    }
+
+    /// The client's circuit breaker is open: Together kept failing. Writing an error line
+    /// for every remaining line would lose them, where stopping lets a re-run after the
+    /// outage do them.
+    fn is_outage(&self) -> bool {
+        matches!(self, ChatLineError::Api(Error::CircuitOpen(_)))
     }
 
     fn to_json(&self) -> Value {
@@ -63,6 +75,10 @@ impl RequestError for ChatLineError {
 /// Runs a chat batch file through `client`: each line's `body` is a [`ChatRequest`], each
 /// response is written as Together's chat completion JSON. The progress bar shows the 429s
 /// the client has seen.
+///
+/// Give the client a [circuit breaker](crate::TogetherBuilder::circuit_breaker): once it
+/// opens, the run stops as an outage ([`BatchError::Outage`]) instead of failing every
+/// remaining line.
 ///
 /// ```no_run
 /// use std::path::Path;

@@ -1,6 +1,91 @@
-//! Reading a batch file: one `{"custom_id": "...", "body": {...}}` object a line.
+//! Reading a batch file: one `{"custom_id": "...", "body": {...}}` object a line, from a
+//! file or, for `-`, from standard input.
+
+use std::path::Path;
 
 use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+
+use super::FileError;
+
+/// What failed, for the error message.
+const READING: &str = "cannot read input file";
+
+/// The lines of the input, numbered from 1, read as bytes so that a line that is not UTF-8
+/// becomes an invalid line rather than an error of the whole run.
+pub(crate) struct Reader {
+    source: Box<dyn AsyncBufRead + Unpin + Send>,
+    path: std::path::PathBuf,
+    number: u64,
+    buffer: Vec<u8>,
+}
+
+impl Reader {
+    /// Opens `path` (`-`: standard input).
+    pub(crate) async fn open(path: &Path) -> Result<Reader, FileError> {
+        let source: Box<dyn AsyncBufRead + Unpin + Send> = if is_stdin(path) {
+            Box::new(BufReader::new(tokio::io::stdin()))
+        } else {
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| FileError::new(READING, path, e))?;
+            Box::new(BufReader::new(file))
+        };
+        Ok(Reader {
+            source,
+            path: path.to_owned(),
+            number: 0,
+            buffer: Vec::new(),
+        })
+    }
+
+    /// The next line's bytes, newline included; `false` at the end.
+    async fn next_raw(&mut self) -> Result<bool, FileError> {
+        self.buffer.clear();
+        let read = self
+            .source
+            .read_until(b'\n', &mut self.buffer)
+            .await
+            .map_err(|e| FileError::new(READING, &self.path, e))?;
+        self.number += u64::from(read > 0);
+        Ok(read > 0)
+    }
+
+    /// The next line, parsed; `None` at the end.
+    pub(crate) async fn next(&mut self) -> Result<Option<Line>, FileError> {
+        if !self.next_raw().await? {
+            return Ok(None);
+        }
+        let number = self.number;
+        Ok(Some(match std::str::from_utf8(&self.buffer) {
+            Ok(text) => parse(number, text.trim_end_matches(['\n', '\r'])),
+            Err(_) => Line::Invalid {
+                custom_id: line_id(number),
+                line: number,
+                why: format!("line {number} is not UTF-8"),
+            },
+        }))
+    }
+}
+
+/// Whether `path` names standard input.
+pub(crate) fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Non-blank lines of the file, streamed (for the progress bar's length); `None` for
+/// standard input, which can be read only once.
+pub(crate) async fn count_lines(path: &Path) -> Result<Option<u64>, FileError> {
+    if is_stdin(path) {
+        return Ok(None);
+    }
+    let mut reader = Reader::open(path).await?;
+    let mut count = 0;
+    while reader.next_raw().await? {
+        count += u64::from(!reader.buffer.trim_ascii().is_empty());
+    }
+    Ok(Some(count))
+}
 
 /// One line of the input, read.
 #[derive(Debug)]

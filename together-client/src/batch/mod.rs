@@ -1,41 +1,53 @@
 //! Run a JSONL file of requests at the best rate the account allows.
 //!
 //! The input is Together's batch format, one `{"custom_id": "...", "body": {chat request}}`
-//! a line. The output gets one `{"custom_id", "response"}` or `{"custom_id", "error"}` line
-//! per id, exactly once, in the order requests complete. Requests run with bounded
-//! concurrency through the client, so the client's rate limiter sets the pace and its retries
-//! absorb 429s; an `indicatif` progress bar shows requests done, rate, 429s, errors and ETA.
+//! a line (a file, or standard input for the path `-`). The output gets one
+//! `{"custom_id", "response"}` or `{"custom_id", "error"}` line per id, in the order requests
+//! complete; it is only ever appended to, and **the last line for an id is its state**.
+//! Requests run with bounded concurrency through the client, so the client's rate limiter
+//! sets the pace and its retries absorb 429s; an `indicatif` progress bar shows requests
+//! done, rate, 429s, errors and ETA.
 //!
-//! - Memory is bounded by the concurrency, not the file: the input is streamed, results are
-//!   written as they come. (The ids seen are remembered as 8-byte hashes, to resume and to
-//!   drop duplicate ids: see `ids.rs`.)
-//! - A bad input line becomes an error line with its line number, never a crash.
-//! - Re-running with the same output file skips the ids it already holds (resume).
-//! - A fatal error (a bad key, an exhausted balance) stops the run at once without writing an
+//! - **Failures stay retryable.** An error line says `"retryable": true` when a later try
+//!   could succeed (5xx, timeouts, a 429 past the deadline, a dropped connection): a run with
+//!   [`BatchOptions::retry_failed`] runs exactly those again; a plain re-run leaves them and
+//!   counts them ([`BatchReport::waiting`]). Final failures (400, 404, a prompt too long, an
+//!   invalid input line) are `"retryable": false` and never run again.
+//! - **An outage stops the run.** When [`BatchOptions::outage_after`] requests in a row do not
+//!   reach the server, or an error says it is down (the client's circuit breaker is open),
+//!   the run stops with [`BatchError::Outage`] and writes nothing for those lines: running the
+//!   same command once the server is back does them.
+//! - **A fatal error stops the run** (a bad key, an exhausted balance) without writing an
 //!   error line for it, so that a re-run after the fix picks up every id not yet done.
+//! - **Resume.** Re-running with the same output file skips the ids it already holds.
+//! - Memory is bounded by the concurrency, not the file: the input is streamed, results are
+//!   written as they come. (The ids seen are remembered as 8-byte hashes: see `ids.rs`.)
+//! - A bad input line becomes an error line with its line number, never a crash.
+//! - [`dry_run`] reads a file and says what it holds and how long it will take, sending
+//!   nothing.
+//! - With the feature `cli`, `batch::cli` is the `together-batch` command, whose client has
+//!   a circuit breaker on by default (`cli::circuit_breaker`).
 
 mod chat;
+#[cfg(feature = "cli")]
+pub mod cli;
+mod dry_run;
+mod error;
 mod ids;
 mod input;
 mod output;
 mod progress;
+mod run;
 
 pub use chat::{ChatLineError, run_chat};
+pub use dry_run::{Caps, DryRun, InvalidLine, dry_run};
+pub use error::{BatchError, FileError};
+pub use run::run_with;
 
-use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
-use tokio::fs::File;
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-use input::Line;
-use output::Writer;
-use progress::Progress;
 
 /// What a batch run needs to know of a request's error.
 pub trait RequestError: std::fmt::Display {
@@ -43,7 +55,25 @@ pub trait RequestError: std::fmt::Display {
     /// stops at once.
     fn is_fatal(&self) -> bool;
 
-    /// The error as the JSON of an output line's `error`.
+    /// Whether the same request could succeed later (a 5xx, a timeout, a 429 past the
+    /// deadline): its error line is marked retryable. Default: no.
+    fn is_retryable(&self) -> bool {
+        false
+    }
+
+    /// Whether the request did not reach the server (a refused or dropped connection): such
+    /// errors in a row are an outage ([`BatchOptions::outage_after`]). Default: no.
+    fn is_unreachable(&self) -> bool {
+        false
+    }
+
+    /// Whether the error itself says the server is down (an open circuit breaker): the run
+    /// stops at once with [`BatchError::Outage`]. Default: no.
+    fn is_outage(&self) -> bool {
+        false
+    }
+
+    /// The error as the JSON of an output line's `error` (the runner adds `retryable`).
     fn to_json(&self) -> Value {
         json!({ "message": self.to_string() })
     }
@@ -58,6 +88,8 @@ pub struct BatchOptions {
     concurrency: usize,
     progress: bool,
     rate_limited: Option<Counter>,
+    retry_failed: bool,
+    outage_after: u32,
 }
 
 impl std::fmt::Debug for BatchOptions {
@@ -65,17 +97,22 @@ impl std::fmt::Debug for BatchOptions {
         f.debug_struct("BatchOptions")
             .field("concurrency", &self.concurrency)
             .field("progress", &self.progress)
+            .field("retry_failed", &self.retry_failed)
+            .field("outage_after", &self.outage_after)
             .finish_non_exhaustive()
     }
 }
 
 impl Default for BatchOptions {
-    /// 16 requests in flight, a progress bar on stderr.
+    /// 16 requests in flight, a progress bar on stderr, retryable failures left alone, an
+    /// outage after 10 requests in a row that do not reach the server.
     fn default() -> Self {
         BatchOptions {
             concurrency: 16,
             progress: true,
             rate_limited: None,
+            retry_failed: false,
+            outage_after: 10,
         }
     }
 }
@@ -101,6 +138,23 @@ impl BatchOptions {
         self
     }
 
+    /// Whether to run again the ids whose last output line is a retryable error (default
+    /// `false`: they are skipped and counted in [`BatchReport::waiting`]).
+    #[must_use]
+    pub fn retry_failed(mut self, retry: bool) -> Self {
+        self.retry_failed = retry;
+        self
+    }
+
+    /// How many requests in a row that do not reach the server
+    /// ([`RequestError::is_unreachable`]) make an outage, which stops the run (at least 1;
+    /// default 10).
+    #[must_use]
+    pub fn outage_after(mut self, n: u32) -> Self {
+        self.outage_after = n.max(1);
+        self
+    }
+
     /// Where the progress bar reads how many 429s have been seen ([`run_chat`] reads the
     /// client's own count).
     #[must_use]
@@ -115,166 +169,39 @@ impl BatchOptions {
 pub struct BatchReport {
     /// Non-blank lines in the input.
     pub lines: u64,
-    /// Lines whose id the output already held (resume).
+    /// Lines whose id the output already held answered or failed for good (resume).
     pub skipped: u64,
+    /// Of the `skipped`, those whose state is a final error.
+    pub skipped_failed: u64,
+    /// Lines whose id's last output line is a retryable error, left for a run with
+    /// [`BatchOptions::retry_failed`].
+    pub waiting: u64,
+    /// Lines whose retryable error this run tried again ([`BatchOptions::retry_failed`]).
+    pub retried: u64,
     /// Lines whose id an earlier line of this input already had.
     pub duplicates: u64,
     /// Requests answered: a `response` line each.
     pub succeeded: u64,
-    /// Requests that failed for good: an `error` line each.
+    /// Requests that failed: an `error` line each.
     pub failed: u64,
+    /// Of the `failed`, those marked retryable.
+    pub retryable: u64,
     /// Lines that were not requests: an `error` line each, with the line number.
     pub invalid: u64,
-    /// Wall time of the run.
+    /// Wall time of the run (tokio's clock).
     pub elapsed: Duration,
 }
 
-/// Why a batch run stopped before the end.
-#[derive(Debug)]
-pub enum BatchError<E> {
-    /// Reading the input or writing the output failed.
-    Io(std::io::Error),
-    /// A request failed in a way no later request can escape (see [`RequestError::is_fatal`]);
-    /// nothing was written for it.
-    Fatal {
-        /// The request that failed.
-        custom_id: String,
-        /// Its error.
-        error: E,
-        /// What the run had done until then.
-        report: BatchReport,
-    },
-}
-
-impl<E: std::fmt::Display> std::fmt::Display for BatchError<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BatchError::Io(e) => write!(f, "batch file error: {e}"),
-            BatchError::Fatal {
-                custom_id, error, ..
-            } => {
-                write!(f, "batch stopped at `{custom_id}`: {error}")
-            }
-        }
+impl BatchReport {
+    /// Lines of the input whose id is not answered in the output after this run: failed in
+    /// this run, invalid, failed for good before, or waiting for a retry.
+    pub fn unanswered(&self) -> u64 {
+        self.failed + self.invalid + self.skipped_failed + self.waiting
     }
-}
 
-impl<E: std::fmt::Debug + std::fmt::Display> std::error::Error for BatchError<E> {}
-
-impl<E> From<std::io::Error> for BatchError<E> {
-    fn from(e: std::io::Error) -> Self {
-        BatchError::Io(e)
+    /// Of the [`unanswered`](Self::unanswered), those a run with
+    /// [`BatchOptions::retry_failed`] would try again.
+    pub fn retryable_unanswered(&self) -> u64 {
+        self.retryable + self.waiting
     }
-}
-
-/// Runs every request of `input` through `send`, writing results to `output`.
-///
-/// `send` gets a line's `body` and returns the response JSON or an error. The typed entry
-/// point for the Together client is [`run_chat`].
-pub async fn run_with<S, Fut, E>(
-    input: &Path,
-    output: &Path,
-    options: &BatchOptions,
-    send: S,
-) -> Result<BatchReport, BatchError<E>>
-where
-    S: Fn(Value) -> Fut,
-    Fut: Future<Output = Result<Value, E>>,
-    E: RequestError,
-{
-    let started = Instant::now();
-    let done = output::done_ids(output).await?;
-    let lines = count_lines(input).await?;
-    let mut writer = Writer::open(output).await?;
-    let mut progress = Progress::new(lines, options.progress, options.rate_limited.clone());
-    let mut report = BatchReport {
-        lines,
-        ..BatchReport::default()
-    };
-    let mut seen = ids::IdSet::default();
-    let mut reader = BufReader::new(File::open(input).await?).lines();
-    let mut number = 0u64;
-    let mut input_done = false;
-    let mut in_flight = FuturesUnordered::new();
-
-    loop {
-        // Top up to `concurrency` requests in flight; lines that need no request are written
-        // (or skipped) on the way.
-        while !input_done && in_flight.len() < options.concurrency {
-            let Some(text) = reader.next_line().await? else {
-                input_done = true;
-                break;
-            };
-            number += 1;
-            let (custom_id, request) = match input::parse(number, &text) {
-                Line::Blank => continue,
-                Line::Request { custom_id, body } => (custom_id, Ok(body)),
-                Line::Invalid {
-                    custom_id,
-                    line,
-                    why,
-                } => (custom_id, Err((line, why))),
-            };
-            if done.contains(&custom_id) {
-                report.skipped += 1;
-                progress.done(false);
-                continue;
-            }
-            if !seen.insert(&custom_id) {
-                report.duplicates += 1;
-                progress.done(false);
-                continue;
-            }
-            match request {
-                Ok(body) => {
-                    let sent = send(body);
-                    in_flight.push(async move { (custom_id, sent.await) });
-                }
-                Err((line, why)) => {
-                    let error =
-                        json!({ "message": why, "type": "invalid_input_line", "line": line });
-                    writer.error(&custom_id, error).await?;
-                    report.invalid += 1;
-                    progress.done(true);
-                }
-            }
-        }
-        let Some((custom_id, result)) = in_flight.next().await else {
-            break;
-        };
-        match result {
-            Ok(response) => {
-                writer.response(&custom_id, response).await?;
-                report.succeeded += 1;
-                progress.done(false);
-            }
-            Err(error) if error.is_fatal() => {
-                progress.finish();
-                report.elapsed = started.elapsed();
-                return Err(BatchError::Fatal {
-                    custom_id,
-                    error,
-                    report,
-                });
-            }
-            Err(error) => {
-                writer.error(&custom_id, error.to_json()).await?;
-                report.failed += 1;
-                progress.done(true);
-            }
-        }
-    }
-    progress.finish();
-    report.elapsed = started.elapsed();
-    Ok(report)
-}
-
-/// Non-blank lines of the file, streamed (for the progress bar's length).
-async fn count_lines(path: &Path) -> std::io::Result<u64> {
-    let mut lines = BufReader::new(File::open(path).await?).lines();
-    let mut count = 0;
-    while let Some(line) = lines.next_line().await? {
-        count += u64::from(!line.trim().is_empty());
-    }
-    Ok(count)
 }

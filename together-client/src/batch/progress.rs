@@ -12,11 +12,15 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// A bar over `total` requests drawn on stderr (hidden when stderr is not a terminal, as
-    /// indicatif does), or none.
-    pub(crate) fn new(total: u64, show: bool, rate_limited: Option<super::Counter>) -> Progress {
+    /// A bar over `total` requests (unknown for standard input) drawn on stderr (hidden when
+    /// stderr is not a terminal, as indicatif does), or none.
+    pub(crate) fn new(
+        total: Option<u64>,
+        show: bool,
+        rate_limited: Option<super::Counter>,
+    ) -> Progress {
         let bar = show.then(|| {
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
                     "{bar:30} {pos}/{len} requests  {rate}  {msg}  ETA {eta}",

@@ -188,6 +188,7 @@ pub struct SimulatorBuilder {
     pub(crate) context_window: u64,
     pub(crate) faults: Vec<(Fault, Trigger)>,
     pub(crate) seed: u64,
+    pub(crate) port: u16,
 }
 
 impl Default for SimulatorBuilder {
@@ -207,6 +208,7 @@ impl Default for SimulatorBuilder {
             context_window: 32_768,
             faults: Vec::new(),
             seed: 0,
+            port: 0,
         }
     }
 }
@@ -372,7 +374,16 @@ impl SimulatorBuilder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and starts serving on the current tokio runtime.
+    /// The loopback port to listen on (default 0: any free port). To stand for a server that
+    /// went down and came back: shut a simulator down, then start another on its
+    /// [`addr`](Simulator::addr)'s port, where a client still sends.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Binds `127.0.0.1:PORT` (see [`port`](Self::port)) and starts serving on the current
+    /// tokio runtime.
     ///
     /// # Panics
     /// Outside a tokio runtime.

@@ -144,7 +144,7 @@ impl Simulator {
     }
 
     pub(crate) async fn launch(config: SimulatorBuilder) -> io::Result<Simulator> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).await?;
         let addr = listener.local_addr()?;
         let burst = config.effective_burst();
         let shared = Arc::new(Shared {

@@ -302,6 +302,8 @@ pub async fn by_batch(row: Row) -> Cell {
             }
         }
         Err(BatchError::Io(e)) => panic!("batch I/O: {e}"),
+        // One line cannot make an outage (`outage_after` is 10 by default).
+        Err(e @ BatchError::Outage { .. }) => panic!("batch outage: {e}"),
     };
     finish(server, outcome, counter.get(), start)
 }
