@@ -208,6 +208,9 @@ impl fmt::Display for ApiError {
         if let Some(id) = &self.request_id {
             details.push(format!("request id {id}"));
         }
+        if let Some(wait) = self.retry_after.filter(|_| !self.held_by_limiter) {
+            details.push(format!("retry after {wait:?}"));
+        }
         if !details.is_empty() {
             write!(f, " ({})", details.join(", "))?;
         }

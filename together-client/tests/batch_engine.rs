@@ -351,3 +351,23 @@ async fn a_line_that_is_not_utf8_is_an_invalid_line() {
     assert_eq!((report.succeeded, report.invalid), (2, 1));
     assert_eq!(output(&out)["line-3"]["error"]["retryable"], false);
 }
+
+/// A line given up on because the server's wait is past any call's (a reset in 16 days)
+/// carries that wait in its error line.
+#[test]
+fn an_error_line_carries_the_servers_hint() {
+    use together_client::batch::ChatLineError;
+    use together_client::{ApiError, Error};
+    let mut api = ApiError::default();
+    api.message = "Rate limit reached for requests per day".into();
+    api.retry_after = Some(Duration::from_secs(1_382_400));
+    let line = ChatLineError::Api(Error::RateLimited(Box::new(api))).to_json();
+    assert_eq!(line["retry_after_secs"], json!(1_382_400.0));
+    assert!(
+        line["message"]
+            .as_str()
+            .unwrap()
+            .contains("retry after 1382400s"),
+        "{line}"
+    );
+}

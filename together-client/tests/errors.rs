@@ -393,3 +393,59 @@ async fn a_burst_of_503s_is_survived() {
     assert_eq!(response.text(), "made it");
     assert_eq!(client.rate_limit_streak(), 0);
 }
+
+/// A 429 whose hint is past anyone's wait (a reset "in 16 days", in each way of saying it)
+/// ends the call at once, one request, with the hint in the error; so does OpenAI's
+/// `insufficient_quota`, as a payment error.
+#[tokio::test(start_paused = true)]
+async fn an_absurd_hint_or_a_spent_quota_ends_the_call_at_once() {
+    let sixteen_days = Duration::from_secs(16 * 86_400);
+    for (name, value) in [
+        ("retry-after", "1382400"),
+        ("retry-after-ms", "1382400000"),
+        ("x-ratelimit-reset", "1382400"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header(name, value)
+                    .set_body_json(error_body(
+                        "Rate limit reached for requests per day",
+                        "rate_limit_exceeded",
+                        None,
+                    )),
+            )
+            .mount(&server)
+            .await;
+        let started = tokio::time::Instant::now();
+        let error = client(&server)
+            .chat()
+            .create(ChatRequest::new("m").user("u"))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(10), "{name}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1, "{name}");
+        assert_eq!(error.retry_after(), Some(sixteen_days), "{name}");
+        assert!(
+            error.to_string().contains("retry after 1382400s"),
+            "{error}"
+        );
+    }
+    let server = answering(
+        429,
+        error_body(
+            "You exceeded your current quota, please check your plan and billing details.",
+            "insufficient_quota",
+            Some("insufficient_quota"),
+        ),
+    )
+    .await;
+    let error = client(&server)
+        .chat()
+        .create(ChatRequest::new("m").user("u"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Payment(_)), "{error:?}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}

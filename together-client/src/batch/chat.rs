@@ -4,7 +4,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::{BatchError, BatchOptions, BatchReport, RequestError, run_with};
+use super::run::run_lines;
+use super::{BatchError, BatchOptions, BatchReport, RequestError};
 use crate::{ChatRequest, Error, Together};
 
 /// Why one line of a chat batch failed.
@@ -66,6 +67,9 @@ impl RequestError for ChatLineError {
                     "status": error.status().map(|s| s.as_u16()),
                     "type": api.and_then(|a| a.kind.clone()),
                     "code": api.and_then(|a| a.code.clone()),
+                    // The server's hint, when it gave one: a line given up on because the
+                    // wait is longer than any call's (a reset in 16 days) says how long.
+                    "retry_after_secs": api.and_then(|a| a.retry_after).map(|d| d.as_secs_f64()),
                 })
             }
         }
@@ -100,14 +104,29 @@ pub async fn run_chat(
 ) -> Result<BatchReport, BatchError<ChatLineError>> {
     let counter = client.clone();
     let options = options.rate_limited_from(move || counter.rate_limited_total());
-    run_with(input, output, &options, |body| async move {
-        let request: ChatRequest = serde_json::from_value(body).map_err(ChatLineError::Body)?;
-        let response = client
-            .chat()
-            .create(request)
-            .await
-            .map_err(ChatLineError::Api)?;
-        serde_json::to_value(&response).map_err(ChatLineError::Body)
+    let file = std::fs::canonicalize(input).unwrap_or_else(|_| input.to_owned());
+    let file = file.to_string_lossy();
+    run_lines(input, output, &options, |custom_id, body| {
+        let key = idempotency_key(&file, custom_id);
+        async move {
+            let request: ChatRequest = serde_json::from_value(body).map_err(ChatLineError::Body)?;
+            let response = client
+                .chat()
+                .create(request.idempotency_key(key))
+                .await
+                .map_err(ChatLineError::Api)?;
+            serde_json::to_value(&response).map_err(ChatLineError::Body)
+        }
     })
     .await
+}
+
+/// The `Idempotency-Key` of a line: a name-based (v5) UUID of the input file's path and the
+/// line's `custom_id`, so that a resumed run, or `--retry-failed`, sends the same key for the
+/// same line again, and a server that deduplicates answers it once.
+fn idempotency_key(file: &str, custom_id: &str) -> String {
+    let name = format!("{file}\n{custom_id}");
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+        .hyphenated()
+        .to_string()
 }

@@ -39,6 +39,21 @@ where
     Fut: Future<Output = Result<Value, E>>,
     E: RequestError,
 {
+    run_lines(input, output, options, |_, body| send(body)).await
+}
+
+/// [`run_with`], with `send` also given the line's `custom_id`.
+pub(crate) async fn run_lines<S, Fut, E>(
+    input: &Path,
+    output: &Path,
+    options: &BatchOptions,
+    send: S,
+) -> Result<BatchReport, BatchError<E>>
+where
+    S: Fn(&str, Value) -> Fut,
+    Fut: Future<Output = Result<Value, E>>,
+    E: RequestError,
+{
     let started = Instant::now();
     let previous = output::previous(output).await?;
     let total = input::count_lines(input).await?;
@@ -102,7 +117,7 @@ where
             }
             match request {
                 Ok(body) => {
-                    let sent = send(body);
+                    let sent = send(&custom_id, body);
                     in_flight.push(async move { (custom_id, sent.await) });
                 }
                 Err((line, why)) => {

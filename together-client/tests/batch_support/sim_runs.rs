@@ -160,6 +160,28 @@ async fn retry_failed_turns_every_retryable_failure_into_an_answer() {
     for (id, line) in states(&dir.path("out.jsonl")) {
         assert_eq!(answered(&line), id != "long", "{id}: {line}");
     }
+    // Idempotency keys: one per line, the same in the run that failed and in the run that
+    // retried it (derived from the input file and the custom_id), never shared by two lines.
+    let stats = sim.stats();
+    let mut keys_by_prompt = std::collections::HashMap::<&str, Vec<&str>>::new();
+    for (key, prompts) in &stats.idempotency_keys {
+        assert!(
+            prompts.iter().all(|p| p == &prompts[0]),
+            "{key}: {prompts:?}"
+        );
+        keys_by_prompt.entry(&prompts[0]).or_default().push(key);
+    }
+    assert_eq!(keys_by_prompt.len(), 120);
+    assert!(keys_by_prompt.values().all(|keys| keys.len() == 1));
+    let resent = stats
+        .idempotency_keys
+        .values()
+        .filter(|p| p.len() >= 2)
+        .count();
+    assert_eq!(
+        resent as u64, report.retryable,
+        "each retried line re-sent its key"
+    );
 }
 
 #[tokio::test(start_paused = true)]
