@@ -64,9 +64,11 @@ mod breaker;
 mod families;
 mod hints;
 mod hosts;
+mod metrics;
 mod rate_limit;
 mod retry;
 
+pub use self::metrics::LimiterWait;
 pub use attempts::Attempts;
 pub use breaker::CircuitBreakerMiddleware;
 pub use families::{LimitFamily, go_duration};
