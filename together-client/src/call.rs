@@ -18,10 +18,11 @@
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Extensions, HeaderValue, Method, StatusCode};
-use retry_core::middleware::HeldByLimiter;
+use retry_core::middleware::{HeldByLimiter, LimiterWait};
 use retry_core::{CircuitBreaker, Class, Classify, retry};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
 use crate::client::Together;
 use crate::error::{ApiError, DecodeError, Error};
@@ -51,6 +52,8 @@ pub(crate) struct Call {
     body: Option<Bytes>,
     /// A streamed answer: asks for `text/event-stream`, and no whole-request timeout.
     pub(crate) stream: bool,
+    /// The model asked for, for [`Together::usage`] (empty: none).
+    model: String,
 }
 
 impl Call {
@@ -61,6 +64,7 @@ impl Call {
             path,
             body: None,
             stream: false,
+            model: String::new(),
         }
     }
 
@@ -72,7 +76,19 @@ impl Call {
             path,
             body: Some(Bytes::from(body)),
             stream: false,
+            model: String::new(),
         })
+    }
+
+    /// Counts the call's usage under `model`.
+    pub(crate) fn model(mut self, model: &str) -> Self {
+        model.clone_into(&mut self.model);
+        self
+    }
+
+    /// The model the call's usage counts under.
+    pub(crate) fn model_name(&self) -> &str {
+        &self.model
     }
 
     /// The cache key: the endpoint and the exact body.
@@ -127,6 +143,8 @@ impl Together {
     {
         let response = self.attempt(call, extensions).await?;
         let limits = RateLimits::from_headers(response.headers());
+        let book = self.inner.usage.book(&call.model);
+        book.limits(&limits);
         let body = response.bytes().await?;
         let mut value: T = serde_json::from_slice(&body).map_err(|e| {
             // The body may echo the key (a proxy, an echo server): never keep it.
@@ -134,6 +152,7 @@ impl Together {
             error.redact(&self.inner.key);
             error
         })?;
+        book.tokens(value.token_usage());
         value.set_rate_limits(limits);
         Ok(value)
     }
@@ -152,12 +171,17 @@ impl Together {
             Some(breaker) => Some(breaker.permit().map_err(Error::CircuitOpen)?),
             None => None,
         };
+        let started = Instant::now();
         let sent = self
             .inner
             .http
             .execute_with_extensions(request, extensions)
             .await;
         let held = extensions.remove::<HeldByLimiter>().is_some();
+        let waited = extensions.remove::<LimiterWait>().unwrap_or_default().0;
+        let busy = started.elapsed().saturating_sub(waited);
+        let status = sent.as_ref().ok().map(reqwest::Response::status);
+        (self.inner.usage.book(&call.model)).attempt(status, waited, busy);
         let response = match sent {
             Ok(response) => response,
             Err(error) => {
