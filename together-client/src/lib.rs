@@ -88,6 +88,7 @@ mod client;
 pub mod endpoints;
 mod error;
 mod rate_limits;
+pub mod report;
 mod stream;
 pub mod types;
 mod usage;
