@@ -389,7 +389,7 @@ async fn the_middleware_records_each_host_series_with_bounded_labels() {
     assert_eq!(depth.into_inner(), 0.0, "nobody waits at the end");
 
     // Bounded labels: the host (no path, no query) and six status classes, nothing else.
-    for ((name, labels), _) in &got {
+    for (name, labels) in got.keys() {
         for (label, value) in labels {
             match label.as_str() {
                 "host" => assert_eq!(value, "api.test", "{name}"),

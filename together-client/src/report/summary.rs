@@ -140,15 +140,17 @@ mod tests {
     const S: Duration = Duration::from_secs(1);
 
     fn usage(requests: u64, successes: u64, waited: Duration, busy: Duration) -> ClientUsage {
-        let mut model = ModelUsage::default();
-        model.requests = requests;
-        model.successes = successes;
-        model.rate_limited = requests - successes;
-        model.prompt_tokens = 10 * successes;
-        model.completion_tokens = 20 * successes;
-        model.waited = waited;
-        model.busy = busy;
-        model.request_limit = Some(25);
+        let model = ModelUsage {
+            requests,
+            successes,
+            rate_limited: requests - successes,
+            prompt_tokens: 10 * successes,
+            completion_tokens: 20 * successes,
+            waited,
+            busy,
+            request_limit: Some(25),
+            ..ModelUsage::default()
+        };
         let mut usage = ClientUsage::default();
         usage.models.insert("m".into(), model);
         usage

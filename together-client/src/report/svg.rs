@@ -76,6 +76,9 @@ fn top(values: impl Iterator<Item = f64>) -> f64 {
     (values.filter(|v| v.is_finite()).fold(1.0, f64::max) * 1.15).ceil()
 }
 
+/// Reads one series' value from an interval's rates.
+type Value = fn(&Rates) -> Option<f64>;
+
 fn requests<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     rates: &[Rates],
@@ -98,7 +101,7 @@ fn requests<DB: DrawingBackend>(
         .y_desc("requests/s")
         .draw()
         .map_err(err)?;
-    let lines: [(usize, RGBColor, fn(&Rates) -> Option<f64>); 5] = [
+    let lines: [(usize, RGBColor, Value); 5] = [
         (0, BLUE, |r| Some(r.sent)),
         (1, GREEN, |r| Some(r.answered)),
         (2, RED, |r| Some(r.rate_limited)),

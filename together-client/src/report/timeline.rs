@@ -195,12 +195,14 @@ mod tests {
     use super::*;
 
     fn sample(secs: u64, requests: u64, successes: u64, tokens: u64) -> Sample {
-        let mut totals = ModelUsage::default();
-        totals.requests = requests;
-        totals.successes = successes;
-        totals.rate_limited = requests - successes;
-        totals.prompt_tokens = tokens;
-        totals.request_limit = Some(5);
+        let totals = ModelUsage {
+            requests,
+            successes,
+            rate_limited: requests - successes,
+            prompt_tokens: tokens,
+            request_limit: Some(5),
+            ..ModelUsage::default()
+        };
         Sample {
             at: Duration::from_secs(secs),
             totals,
