@@ -8,12 +8,19 @@
 //!
 //! Criterion measures each (one request per iteration, one connection kept alive), then a
 //! plain timed run of the same requests prints both rates and their ratio.
+//!
+//! The pair is measured twice: without a `metrics` recorder (every series a no-op) and with
+//! the Prometheus recorder of `together_client::report::MetricsServer` installed (the
+//! limiter's per-host series recorded on every request). A limiter registers a host's series
+//! on its first request, so the first pair (warmed before the recorder is installed) stays
+//! unrecorded while the second records.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
+use together_client::report::MetricsServer;
 use together_client::sim::Simulator;
 
 const MODEL: &str = "meta-llama/Llama-3.3-70B-Instruct-Turbo";
@@ -54,10 +61,27 @@ fn overhead(c: &mut Criterion) {
     let key = sim.api_key().to_owned();
     let body = body();
     let plain = reqwest::Client::new();
-    let stack = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(RetryMiddleware::default())
-        .with(RateLimitMiddleware::default())
-        .build();
+    let pair_stack = || {
+        reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(RetryMiddleware::default())
+            .with(RateLimitMiddleware::default())
+            .build()
+    };
+    let stack = pair_stack();
+    // Its host's series are registered now, with no recorder: no-ops for good.
+    rt.block_on(pair(&stack, &url, &key, &body));
+    let server = rt
+        .block_on(MetricsServer::install("127.0.0.1:0".parse().unwrap()))
+        .expect("the recorder");
+    let recorded = pair_stack();
+    // The adaptive limiter starts at 20 requests/s and probes upwards: let both pairs learn
+    // that this server has no limit before anything is measured.
+    for stack in [&stack, &recorded] {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(4) {
+            rt.block_on(pair(stack, &url, &key, &body));
+        }
+    }
 
     let mut group = c.benchmark_group("middleware_overhead");
     group.throughput(Throughput::Elements(1));
@@ -67,11 +91,14 @@ fn overhead(c: &mut Criterion) {
     group.bench_function("retry_plus_rate_limit", |b| {
         b.iter(|| rt.block_on(pair(&stack, &url, &key, &body)));
     });
+    group.bench_function("retry_plus_rate_limit_recorded", |b| {
+        b.iter(|| rt.block_on(pair(&recorded, &url, &key, &body)));
+    });
     group.finish();
 
     // One plain run of each, alternating, for the ratio.
     let n = 5_000;
-    let (mut t_bare, mut t_pair) = (Duration::ZERO, Duration::ZERO);
+    let (mut t_bare, mut t_pair, mut t_rec) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     for _ in 0..5 {
         let started = Instant::now();
         rt.block_on(async {
@@ -87,16 +114,27 @@ fn overhead(c: &mut Criterion) {
             }
         });
         t_pair += started.elapsed();
+        let started = Instant::now();
+        rt.block_on(async {
+            for _ in 0..n / 5 {
+                pair(&recorded, &url, &key, &body).await;
+            }
+        });
+        t_rec += started.elapsed();
     }
-    let (r_bare, r_pair) = (
-        f64::from(n) / t_bare.as_secs_f64(),
-        f64::from(n) / t_pair.as_secs_f64(),
-    );
+    let rate = |t: Duration| f64::from(n) / t.as_secs_f64();
+    let (r_bare, r_pair, r_rec) = (rate(t_bare), rate(t_pair), rate(t_rec));
     println!(
         "bare reqwest {r_bare:.0} req/s, middleware pair {r_pair:.0} req/s, ratio {:.3} \
          ({n} sequential requests each on loopback)",
         r_pair / r_bare
     );
+    println!(
+        "middleware pair with a Prometheus recorder {r_rec:.0} req/s: {:+.1} % against the \
+         pair without one",
+        (r_pair / r_rec - 1.0) * 100.0
+    );
+    assert!(server.render().contains("retry_limiter_wait_seconds"));
     rt.block_on(sim.shutdown());
 }
 

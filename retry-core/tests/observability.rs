@@ -1,7 +1,11 @@
 //! Every retry is visible: a `tracing` event (target `retry`) with the fields operators filter
-//! on, and `metrics` counters labelled by function and class. A success emits nothing.
+//! on, and `metrics` counters labelled by function and class. A success emits nothing. The
+//! middleware's per-host series (responses, 429s, the limiter's wait, queue, pace, cooldowns)
+//! are recorded with bounded labels.
 
 mod common;
+#[cfg(feature = "reqwest")]
+mod middleware_support;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -274,4 +278,129 @@ fn counters_also_work_through_with_local_recorder() {
     let got = counters(&snapshotter);
     assert_eq!(got[&key("retry_attempts_total", ALWAYS, "overloaded")], 4);
     assert_eq!(got[&key("retry_giveups_total", ALWAYS, "overloaded")], 2);
+}
+
+// ---- The middleware's per-host series ---------------------------------------------------------
+
+/// Every series of a snapshot: (name, sorted labels) -> value.
+#[cfg(feature = "reqwest")]
+fn series(snapshotter: &Snapshotter) -> BTreeMap<(String, Vec<(String, String)>), DebugValue> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let mut labels: Vec<_> = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            labels.sort();
+            ((key.name().to_owned(), labels), value)
+        })
+        .collect()
+}
+
+#[cfg(feature = "reqwest")]
+#[tokio::test(start_paused = true)]
+async fn the_middleware_records_each_host_series_with_bounded_labels() {
+    use middleware_support::{Scripted, respond};
+    use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    // The third request gets a 429 with a 300 ms hint (a cooldown of the host), the fourth a
+    // 503; every other one a 200.
+    let server = Scripted::new(|n| match n {
+        2 => respond(429, &[("retry-after-ms", "300")]),
+        3 => respond(503, &[]),
+        _ => respond(200, &[]),
+    });
+    let client = reqwest_middleware::ClientBuilder::new(middleware_support::reqwest_client())
+        .with(RetryMiddleware::new(
+            Policy::constant()
+                .initial(ms(10))
+                .jitter(retry_core::Jitter::None),
+        ))
+        .with(RateLimitMiddleware::default())
+        .with(server.clone())
+        .build();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let request = client.get(format!("http://api.test/v1/chat?id={i}"));
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let sent = server.log().len();
+    assert_eq!(sent, 10, "8 calls, a 429 and a 503 retried");
+
+    let got = series(&snapshotter);
+    let host = || ("host".to_owned(), "api.test".to_owned());
+    let counter = |name: &str, extra: &[(&str, &str)]| {
+        let mut labels = vec![host()];
+        labels.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        labels.sort();
+        match got.get(&(name.to_owned(), labels)) {
+            Some(DebugValue::Counter(n)) => *n,
+            other => panic!("{name}{extra:?}: {other:?}"),
+        }
+    };
+    assert_eq!(
+        counter("retry_http_responses_total", &[("status", "2xx")]),
+        8
+    );
+    assert_eq!(
+        counter("retry_http_responses_total", &[("status", "4xx")]),
+        1
+    );
+    assert_eq!(
+        counter("retry_http_responses_total", &[("status", "5xx")]),
+        1
+    );
+    assert_eq!(
+        counter("retry_http_responses_total", &[("status", "error")]),
+        0
+    );
+    assert_eq!(counter("retry_rate_limited_total", &[]), 1);
+    assert_eq!(counter("retry_limiter_cooldowns_total", &[]), 1);
+    let key = |name: &str| (name.to_owned(), vec![host()]);
+    let Some(DebugValue::Histogram(waits)) = got.get(&key("retry_limiter_wait_seconds")) else {
+        panic!("no wait histogram: {got:?}");
+    };
+    assert_eq!(waits.len(), sent, "one wait per request sent");
+    // Eight calls at once are paced (20/s to start with), and the 429 held the host 300 ms.
+    let longest = waits.iter().map(|w| w.into_inner()).fold(0.0, f64::max);
+    assert!(longest >= 0.3, "longest wait {longest}");
+    let Some(DebugValue::Gauge(pace)) = got.get(&key("retry_limiter_pace")) else {
+        panic!("no pace: {got:?}");
+    };
+    assert!(pace.into_inner() > 0.0);
+    let Some(DebugValue::Gauge(depth)) = got.get(&key("retry_limiter_queue_depth")) else {
+        panic!("no queue depth: {got:?}");
+    };
+    assert_eq!(depth.into_inner(), 0.0, "nobody waits at the end");
+
+    // Bounded labels: the host (no path, no query) and six status classes, nothing else.
+    for (name, labels) in got.keys() {
+        for (label, value) in labels {
+            match label.as_str() {
+                "host" => assert_eq!(value, "api.test", "{name}"),
+                "status" => assert!(
+                    ["1xx", "2xx", "3xx", "4xx", "5xx", "error"].contains(&value.as_str()),
+                    "{name}: {value}"
+                ),
+                "function" => assert_eq!(value, "reqwest", "{name}"),
+                "class" => assert!(["rate_limit", "overloaded"].contains(&value.as_str())),
+                other => panic!("{name} has an unexpected label {other}={value}"),
+            }
+        }
+    }
 }

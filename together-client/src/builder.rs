@@ -15,6 +15,7 @@ use crate::alert::{AlertCallback, DEFAULT_ALERT_AFTER, RateLimitAlert, StreakAle
 use crate::cache::{CacheConfig, ResponseCache};
 use crate::client::{DEFAULT_BASE_URL, DEFAULT_POLICY, Inner, Together};
 use crate::error::Error;
+use crate::usage::Ledger;
 
 /// Sets up a [`Together`] client; from [`Together::builder`] or [`TogetherBuilder::from_env`].
 ///
@@ -291,6 +292,7 @@ impl TogetherBuilder {
                     self.on_alert,
                 ),
                 cache: self.cache.map(ResponseCache::new),
+                usage: Ledger::new(),
             }),
         })
     }

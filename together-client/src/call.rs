@@ -18,10 +18,11 @@
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Extensions, HeaderName, HeaderValue, Method, StatusCode};
-use retry_core::middleware::HeldByLimiter;
+use retry_core::middleware::{HeldByLimiter, LimiterWait};
 use retry_core::{CircuitBreaker, Class, Classify, retry};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
 use crate::client::Together;
 use crate::error::{ApiError, DecodeError, Error};
@@ -63,6 +64,8 @@ pub(crate) struct Call {
     /// Sent as `Idempotency-Key` by every attempt of a POST: one per call, as the official
     /// SDKs do, so that a server that deduplicates can tell a retry from a new request.
     idempotency_key: Option<HeaderValue>,
+    /// The model asked for, for [`Together::usage`] (empty: none).
+    model: String,
 }
 
 impl Call {
@@ -74,6 +77,7 @@ impl Call {
             body: None,
             stream: false,
             idempotency_key: None,
+            model: String::new(),
         }
     }
 
@@ -86,6 +90,7 @@ impl Call {
             body: Some(Bytes::from(body)),
             stream: false,
             idempotency_key: Some(fresh_key()),
+            model: String::new(),
         })
     }
 
@@ -96,6 +101,17 @@ impl Call {
             self.idempotency_key = Some(key);
         }
         self
+    }
+
+    /// Counts the call's usage under `model`.
+    pub(crate) fn model(mut self, model: &str) -> Self {
+        model.clone_into(&mut self.model);
+        self
+    }
+
+    /// The model the call's usage counts under.
+    pub(crate) fn model_name(&self) -> &str {
+        &self.model
     }
 
     /// The cache key: the endpoint and the exact body.
@@ -150,6 +166,8 @@ impl Together {
     {
         let response = self.attempt(call, extensions).await?;
         let limits = RateLimits::from_headers(response.headers());
+        let book = self.inner.usage.book(&call.model);
+        book.limits(&limits);
         let body = response.bytes().await?;
         let mut value: T = serde_json::from_slice(&body).map_err(|e| {
             // The body may echo the key (a proxy, an echo server): never keep it.
@@ -157,6 +175,7 @@ impl Together {
             error.redact(&self.inner.key);
             error
         })?;
+        book.tokens(value.token_usage());
         value.set_rate_limits(limits);
         Ok(value)
     }
@@ -175,12 +194,17 @@ impl Together {
             Some(breaker) => Some(breaker.permit().map_err(Error::CircuitOpen)?),
             None => None,
         };
+        let started = Instant::now();
         let sent = self
             .inner
             .http
             .execute_with_extensions(request, extensions)
             .await;
         let held = extensions.remove::<HeldByLimiter>().is_some();
+        let waited = extensions.remove::<LimiterWait>().unwrap_or_default().0;
+        let busy = started.elapsed().saturating_sub(waited);
+        let status = sent.as_ref().ok().map(reqwest::Response::status);
+        (self.inner.usage.book(&call.model)).attempt(status, waited, busy);
         let response = match sent {
             Ok(response) => response,
             Err(error) => {

@@ -16,6 +16,7 @@ use crate::builder::TogetherBuilder;
 use crate::cache::ResponseCache;
 use crate::endpoints::{Chat, Completions, Embeddings, Models, Rerank};
 use crate::error::Error;
+use crate::usage::Ledger;
 
 /// Together's API, unless `TOGETHER_BASE_URL` or [`TogetherBuilder::base_url`] says otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://api.together.ai/v1";
@@ -67,6 +68,8 @@ pub(crate) struct Inner {
     pub(crate) timeout: Option<Duration>,
     pub(crate) alert: StreakAlert,
     pub(crate) cache: Option<ResponseCache>,
+    /// What the client used, per model ([`Together::usage`]).
+    pub(crate) usage: Ledger,
 }
 
 impl fmt::Debug for Together {

@@ -41,6 +41,7 @@ impl Chat<'_> {
             opt: request.cache,
         };
         let call = Call::post("chat/completions", &request)?
+            .model(&request.model)
             .idempotency_key(request.idempotency_key.as_deref());
         self.client.json(call, cacheable).await
     }
@@ -50,6 +51,7 @@ impl Chat<'_> {
     pub async fn stream(&self, mut request: ChatRequest) -> Result<ChatStream, Error> {
         request.stream = Some(true);
         let mut call = Call::post("chat/completions", &request)?
+            .model(&request.model)
             .idempotency_key(request.idempotency_key.as_deref());
         call.stream = true;
         self.client.open_stream(call).await
@@ -73,7 +75,7 @@ impl Completions<'_> {
             temperature: request.temperature,
             opt: request.cache,
         };
-        let call = Call::post("completions", &request)?;
+        let call = Call::post("completions", &request)?.model(&request.model);
         self.client.json(call, cacheable).await
     }
 }
@@ -87,7 +89,7 @@ pub struct Embeddings<'a> {
 impl Embeddings<'_> {
     /// Embeddings of one text or many; cached whenever the cache is on.
     pub async fn create(&self, request: EmbeddingsRequest) -> Result<EmbeddingsResponse, Error> {
-        let call = Call::post("embeddings", &request)?;
+        let call = Call::post("embeddings", &request)?.model(&request.model);
         self.client.json(call, Cacheable::Always).await
     }
 }
@@ -116,7 +118,7 @@ pub struct Rerank<'a> {
 impl Rerank<'_> {
     /// Documents ranked by relevance to a query; cached whenever the cache is on.
     pub async fn create(&self, request: RerankRequest) -> Result<RerankResponse, Error> {
-        let call = Call::post("rerank", &request)?;
+        let call = Call::post("rerank", &request)?.model(&request.model);
         self.client.json(call, Cacheable::Always).await
     }
 }

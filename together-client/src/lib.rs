@@ -69,7 +69,9 @@
 //!   until the cooldown ends, then releases them in order: a hundred tasks do not retry at
 //!   once, and a retry never waits twice (see [`ApiError::held_by_limiter`]).
 //! - **Visibility**: every response has `rate_limits()` ([`RateLimits`]); a streak of 429s
-//!   logs one warning and calls your callback ([`TogetherBuilder::on_rate_limit_streak`]).
+//!   logs one warning and calls your callback ([`TogetherBuilder::on_rate_limit_streak`]);
+//!   [`Together::usage`] adds up requests, tokens, 429s and time waited per model, and the
+//!   same figures go to the `metrics` facade (see the README for the series).
 //! - **An optional cache** for deterministic requests, with single-flight ([`CacheConfig`]).
 //! - **Safe by default**: the key never shows in `Debug`, `Display` or logs; a plain
 //!   `http://` base URL is refused unless it is loopback.
@@ -86,8 +88,10 @@ mod client;
 pub mod endpoints;
 mod error;
 mod rate_limits;
+pub mod report;
 mod stream;
 pub mod types;
+mod usage;
 
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -108,6 +112,7 @@ pub use types::embeddings::{Embedding, EmbeddingInput, EmbeddingsRequest, Embedd
 pub use types::models::{ModelInfo, ModelList, Pricing};
 pub use types::rerank::{Documents, RerankDocument, RerankRequest, RerankResponse, RerankResult};
 pub use types::{Extra, FinishReason, Role, Usage};
+pub use usage::{ClientUsage, MAX_MODELS, ModelUsage, NO_MODEL, OTHER_MODEL};
 
 /// Entry points for the fuzz targets (`together-client/fuzz`) and property tests. Not part
 /// of the API: no stability promise, may change in any release.

@@ -140,6 +140,10 @@ impl Together {
     async fn open_once(&self, call: &Call, extensions: &mut Extensions) -> Result<Opened, Error> {
         let response = self.attempt(call, extensions).await?;
         let rate_limits = RateLimits::from_headers(response.headers());
+        self.inner
+            .usage
+            .book(call.model_name())
+            .limits(&rate_limits);
         let mut events = events(response.bytes_stream());
         match read_event(&mut events, &self.inner.key).await {
             Next::Chunk(chunk) => Ok(Opened {

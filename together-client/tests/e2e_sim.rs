@@ -1,8 +1,9 @@
 //! The whole client against the simulator, on tokio's paused clock: the goodput of 300 calls
 //! from 64 tasks at 50 requests/s in every hint dialect (through the client, and through
 //! retry-core's two middleware layers on a plain reqwest client), the batch runner on a
-//! 500-line file, 401 with no retry, a 503 burst survived, and a call never making more than
-//! `attempts` requests.
+//! 500-line file, 401 with no retry, a 503 burst survived, a call never making more than
+//! `attempts` requests, and `usage()` (and the metrics that mirror it) agreeing with what the
+//! simulator counted.
 #![cfg(feature = "sim")]
 
 use retry_core::Policy;
@@ -326,4 +327,90 @@ async fn each_call_has_one_idempotency_key_on_every_attempt() {
         .filter(|p| p.len() > 1)
         .count();
     assert!(retried >= 10, "only {retried} calls were retried");
+}
+
+#[tokio::test(start_paused = true)]
+async fn usage_and_its_metrics_add_up_to_what_the_simulator_counted() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    // 10/s against a limiter that starts at 20/s: a few 429s before it learns.
+    let sim = sim(10.0, 2, HintDialect::RateLimitHeaders).await;
+    let client = client(&sim, Policy::exponential().attempts(8));
+    let models = [MODEL, "other/model"];
+    let answered = std::sync::Arc::new(std::sync::Mutex::new((0_u64, 0_u64)));
+    let (c, a) = (client.clone(), answered.clone());
+    let failed = spread(60, 12, move |i| {
+        let (client, answered) = (c.clone(), a.clone());
+        async move {
+            let request = ChatRequest::new(models[i % 2]).user(format!("hello {i}"));
+            let Ok(response) = client.chat().create(request).await else {
+                return false;
+            };
+            let usage = response.usage.unwrap_or_default();
+            let mut answered = answered.lock().unwrap();
+            answered.0 += usage.prompt_tokens;
+            answered.1 += usage.completion_tokens;
+            true
+        }
+    })
+    .await;
+    assert_eq!(failed, 0);
+
+    let stats = sim.stats();
+    let usage = client.usage();
+    let total = usage.total();
+    assert_eq!(total.requests, stats.requests);
+    assert_eq!(total.successes, stats.successes);
+    assert_eq!(total.successes, 60);
+    assert_eq!(total.rate_limited, stats.rate_limited);
+    assert!(
+        total.rate_limited > 0,
+        "the limiter learned nothing: {stats:?}"
+    );
+    let (prompt, completion) = *answered.lock().unwrap();
+    assert!(prompt > 0 && completion > 0);
+    assert_eq!(
+        (total.prompt_tokens, total.completion_tokens),
+        (prompt, completion)
+    );
+    assert_eq!(usage.models.len(), 2);
+    assert_eq!(usage.models[MODEL].successes, 30);
+    assert_eq!(usage.models["other/model"].successes, 30);
+    // Twelve tasks at 10/s: most of each request's time is spent waiting its turn.
+    assert!(total.waited > total.busy, "{total:?}");
+    assert_eq!(
+        total.request_limit,
+        Some(2),
+        "the bucket the headers report"
+    );
+
+    // The metrics say the same, under bounded labels.
+    let mut requests = 0;
+    let mut tokens = 0;
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let key = key.key();
+        for label in key.labels() {
+            match label.key() {
+                "model" => assert!(models.contains(&label.value()), "{key:?}"),
+                "status" | "host" | "function" | "class" => {}
+                other => panic!("{} has an unexpected label {other}", key.name()),
+            }
+        }
+        match (key.name(), value) {
+            ("together_requests_total", DebugValue::Counter(n)) => requests += n,
+            (
+                "together_prompt_tokens_total" | "together_completion_tokens_total",
+                DebugValue::Counter(n),
+            ) => {
+                tokens += n;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(requests, stats.requests);
+    assert_eq!(tokens, prompt + completion);
+    sim.shutdown().await;
 }

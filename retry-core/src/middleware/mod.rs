@@ -72,9 +72,11 @@ mod exhausted;
 mod families;
 mod hints;
 mod hosts;
+mod metrics;
 mod rate_limit;
 mod retry;
 
+pub use self::metrics::LimiterWait;
 pub use attempts::Attempts;
 pub use breaker::CircuitBreakerMiddleware;
 pub use exhausted::QuotaExhausted;

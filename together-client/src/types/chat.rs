@@ -249,7 +249,7 @@ pub struct ChatResponse {
     rate_limits: RateLimits,
 }
 
-rate_limited_response!(ChatResponse);
+rate_limited_response!(ChatResponse, usage);
 
 impl ChatResponse {
     /// The first choice's text, or `""` when there is none.

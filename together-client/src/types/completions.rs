@@ -143,7 +143,7 @@ pub struct CompletionResponse {
     rate_limits: RateLimits,
 }
 
-rate_limited_response!(CompletionResponse);
+rate_limited_response!(CompletionResponse, usage);
 
 impl CompletionResponse {
     /// The first choice's text, or `""` when there is none.

@@ -99,7 +99,7 @@ pub struct EmbeddingsResponse {
     rate_limits: RateLimits,
 }
 
-rate_limited_response!(EmbeddingsResponse);
+rate_limited_response!(EmbeddingsResponse, usage);
 
 impl EmbeddingsResponse {
     /// The first embedding's vector, or an empty slice.

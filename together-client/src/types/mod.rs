@@ -162,12 +162,17 @@ impl fmt::Display for Role {
 /// A response type that carries the rate limits of the response it came from.
 pub(crate) trait WithRateLimits {
     fn set_rate_limits(&mut self, limits: RateLimits);
+
+    /// The token counts the answer reported, if its type has them.
+    fn token_usage(&self) -> Option<&Usage> {
+        None
+    }
 }
 
 /// Implements `rate_limits()` and [`WithRateLimits`] for a response type with a
 /// `rate_limits: RateLimits` field.
 macro_rules! rate_limited_response {
-    ($ty:ty) => {
+    (@methods $ty:ty) => {
         impl $ty {
             /// The rate limits and request id the response reported (its `x-ratelimit-*`,
             /// `x-tokenlimit-*` and `x-request-id` headers).
@@ -175,6 +180,22 @@ macro_rules! rate_limited_response {
                 &self.rate_limits
             }
         }
+    };
+    ($ty:ty, usage) => {
+        $crate::types::rate_limited_response!(@methods $ty);
+
+        impl $crate::types::WithRateLimits for $ty {
+            fn set_rate_limits(&mut self, limits: $crate::RateLimits) {
+                self.rate_limits = limits;
+            }
+
+            fn token_usage(&self) -> Option<&$crate::Usage> {
+                self.usage.as_ref()
+            }
+        }
+    };
+    ($ty:ty) => {
+        $crate::types::rate_limited_response!(@methods $ty);
 
         impl $crate::types::WithRateLimits for $ty {
             fn set_rate_limits(&mut self, limits: $crate::RateLimits) {

@@ -131,7 +131,7 @@ pub struct RerankResponse {
     rate_limits: RateLimits,
 }
 
-rate_limited_response!(RerankResponse);
+rate_limited_response!(RerankResponse, usage);
 
 /// One ranked document.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

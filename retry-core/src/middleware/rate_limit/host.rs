@@ -14,6 +14,7 @@ use super::quota::{RequestQuota, TokenPace};
 use super::schedule::{Admission, Schedule};
 use crate::middleware::hints::{self, MAX_COOLDOWN, RateLimitHeaders};
 use crate::middleware::hosts::PerHost;
+use crate::middleware::metrics::HostMetrics;
 
 /// Every host a limiter has seen.
 pub(crate) type Hosts = PerHost<Arc<Host>>;
@@ -33,6 +34,8 @@ pub(crate) struct Host {
     /// Shared with other processes (see `Config::fleet`): this process's own count of the
     /// server's bucket would be wrong, so the burst and `remaining` are left to Redis.
     fleet: bool,
+    /// The host's metric handles.
+    pub(crate) metrics: HostMetrics,
 }
 
 impl std::fmt::Debug for Host {
@@ -88,7 +91,7 @@ pub(crate) struct Plan {
 }
 
 impl Host {
-    pub(crate) fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config, url: &reqwest::Url) -> Self {
         let origin = Instant::now();
         let quota = config
             .requests
@@ -116,6 +119,7 @@ impl Host {
             quota,
             tokens_configured: configured_tokens.is_some(),
             fleet: config.fleet,
+            metrics: HostMetrics::new(url),
         }
     }
 
@@ -205,11 +209,13 @@ impl Host {
         let pause = until
             .and_then(|u| u.checked_sub(now))
             .filter(|p| !p.is_zero());
+        let cooldown_started = pause.is_some() && !state.schedule.cooling(now);
         if let Some(until) = until {
             state.schedule.cool_down_until(until);
         }
         state.queue.wake_head();
         let learner = state.learner.as_ref();
+        (self.metrics).answered(status, learner.map(Learner::rate), cooldown_started);
         Verdict {
             // Every 429 is held: the retry waits its turn here, at the pace just cut, behind
             // any cooldown, and keeps its place ahead of later requests.

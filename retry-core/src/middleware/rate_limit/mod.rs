@@ -342,8 +342,8 @@ impl Middleware for RateLimitMiddleware {
         next: Next<'_>,
     ) -> Result<Response> {
         let config = &self.shared.config;
-        let host =
-            (self.shared.hosts).get_or_insert_with(req.url(), || Arc::new(Host::new(config)));
+        let host = (self.shared.hosts)
+            .get_or_insert_with(req.url(), || Arc::new(Host::new(config, req.url())));
         let ticket = match extensions.get::<Ticket>() {
             Some(ticket) => ticket.0,
             None => {
@@ -357,7 +357,7 @@ impl Middleware for RateLimitMiddleware {
         } else {
             1
         };
-        let sent = host.admit(ticket, cost).await;
+        let sent = super::metrics::timed(&host.metrics, extensions, host.admit(ticket, cost)).await;
         #[cfg(feature = "redis")]
         let remote = self
             .shared

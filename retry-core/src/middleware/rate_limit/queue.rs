@@ -96,7 +96,9 @@ struct Place<'h> {
 impl Drop for Place<'_> {
     fn drop(&mut self) {
         if !self.admitted {
-            self.host.lock().queue.remove(self.key);
+            let mut state = self.host.lock();
+            state.queue.remove(self.key);
+            self.host.metrics.queue_depth(state.queue.len());
         }
     }
 }
@@ -105,7 +107,12 @@ impl Host {
     /// Waits for this request's turn: FIFO by `ticket`, paced, after any cooldown, within the
     /// fixed quotas. `cost` is the request's estimated tokens.
     pub(crate) async fn admit(&self, ticket: u64, cost: u64) -> Admission {
-        let key = self.lock().queue.push(ticket);
+        let key = {
+            let mut state = self.lock();
+            let key = state.queue.push(ticket);
+            self.metrics.queue_depth(state.queue.len());
+            key
+        };
         let mut place = Place {
             host: self,
             key,
@@ -130,6 +137,7 @@ impl Host {
                 let mut admission = state.admission(now);
                 admission.early = state.schedule.commit(now, cost);
                 state.queue.remove(key);
+                self.metrics.queue_depth(state.queue.len());
                 place.admitted = true;
                 return Poll::Ready(admission);
             }

@@ -125,6 +125,11 @@ impl Schedule {
         self.cooldown_until = self.cooldown_until.max(until);
     }
 
+    /// Whether a cooldown holds every request at `now`.
+    pub(crate) fn cooling(&self, now: Duration) -> bool {
+        self.cooldown_until > now
+    }
+
     /// The earliest time a request of `cost` tokens may go.
     pub(crate) fn earliest(&self, cost: u64) -> Duration {
         let mut at = self.cooldown_until;
