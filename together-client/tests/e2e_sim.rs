@@ -326,7 +326,9 @@ async fn each_call_has_one_idempotency_key_on_every_attempt() {
         .values()
         .filter(|p| p.len() > 1)
         .count();
-    assert!(retried >= 10, "only {retried} calls were retried");
+    // Each of the 18 injected faults costs one more request; 429s cost more.
+    assert!(stats.requests >= 60 + 18, "{} requests", stats.requests);
+    assert!(retried >= 3, "only {retried} calls were retried");
 }
 
 #[tokio::test(start_paused = true)]
