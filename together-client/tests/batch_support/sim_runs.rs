@@ -257,3 +257,73 @@ fn a_bad_redis_url_is_named_without_its_password() {
     );
     assert!(!error.contains("hunter2"), "{error}");
 }
+
+/// A 300-line batch with `--metrics-addr` and `--report`: `/metrics` shows non-zero request
+/// and token counters while it runs, the summary says what the limit cost, and the timeline
+/// is an SVG with every series named.
+#[tokio::test(start_paused = true)]
+async fn a_batch_serves_its_metrics_while_it_runs_and_draws_its_timeline() {
+    let dir = Scratch::new("cli-monitor");
+    std::fs::write(dir.path("in.jsonl"), chat_lines(300)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let svg = dir.path("run.svg");
+    let args = args(
+        &dir,
+        &[
+            "--metrics-addr",
+            &addr,
+            "--report",
+            &svg.display().to_string(),
+        ],
+    );
+    let sim = Simulator::builder()
+        .rate_per_second(50.0)
+        .burst(5)
+        .start()
+        .await
+        .unwrap();
+    let run = tokio::spawn({
+        let (args, client) = (args.clone(), client(&sim, &args));
+        async move { cli::execute(&args, &client).await }
+    });
+    let scraper = reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .build()
+        .unwrap();
+    let counter = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let mut seen_mid_run = false;
+    while sim.stats().successes < 250 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Ok(response) = scraper.get(format!("http://{addr}/metrics")).send().await else {
+            continue;
+        };
+        let text = response.text().await.unwrap();
+        let (requests, tokens) = (
+            counter(&text, "together_requests_total"),
+            counter(&text, "together_prompt_tokens_total"),
+        );
+        if requests > 0.0 && tokens > 0.0 && sim.stats().successes < 250 {
+            seen_mid_run = true;
+            break;
+        }
+    }
+    assert!(seen_mid_run, "no request and token counters before the end");
+    let done = run.await.unwrap();
+    assert_eq!(done.status, Status::Complete, "{}", done.message);
+    assert!(done.message.contains("limit"), "{}", done.message);
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.starts_with("<svg") && drawn.trim_end().ends_with("</svg>"));
+    for series in together_client::report::SERIES {
+        assert!(drawn.contains(series), "{series} missing from the timeline");
+    }
+}

@@ -14,13 +14,16 @@ mod setup;
 pub use outcome::{Outcome, Status};
 pub use setup::{circuit_breaker, client, policy, rate_limiter};
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 
 use super::{BatchOptions, Caps, FileError, dry_run, input, run_chat};
 use crate::Together;
+use crate::report::{MetricsServer, RunSummary, Timeline};
 
 /// What `--help` says after the flags.
 const AFTER_HELP: &str = "\
@@ -80,6 +83,14 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Serve the run's metrics in Prometheus' text format at http://HOST:PORT/metrics while
+    /// it runs.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Draw the run's timeline (requests/s sent and answered, 429s, the limiter's pace and
+    /// the server's reported limit, tokens/s) into this SVG file when it ends.
+    #[arg(long, value_name = "FILE.svg")]
+    pub report: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Args {
@@ -91,6 +102,8 @@ impl std::fmt::Debug for Args {
             .field("rpm", &self.rpm)
             .field("tpm", &self.tpm)
             .field("dry_run", &self.dry_run)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("report", &self.report)
             .finish_non_exhaustive()
     }
 }
@@ -135,13 +148,55 @@ pub async fn execute(args: &Args, client: &Together) -> Outcome {
     if args.dry_run {
         return dry(args, Some(client)).await;
     }
+    // Before the client's first request: its series are registered then.
+    let server = match args.metrics_addr {
+        Some(addr) => match MetricsServer::install(addr).await {
+            Ok(server) => {
+                if !args.quiet {
+                    eprintln!("metrics at http://{}/metrics", server.local_addr());
+                }
+                Some(server)
+            }
+            Err(e) => {
+                return Outcome::stopped(format!("cannot serve metrics at {addr}: {e}"), None);
+            }
+        },
+        None => None,
+    };
+    let (started, before) = (tokio::time::Instant::now(), client.usage());
+    let recording = args
+        .report
+        .as_ref()
+        .map(|_| Timeline::record(client, Duration::from_secs(1)));
     let options = BatchOptions::new()
         .concurrency(args.concurrency as usize)
         .progress(!args.quiet)
         .retry_failed(args.retry_failed)
         .outage_after(args.outage_after);
     let result = run_chat(client, &args.input, &args.output, options).await;
-    Outcome::of_run(result, client.rate_limited_total())
+    let mut outcome = Outcome::of_run(result, client.rate_limited_total());
+
+    let pace = client
+        .rate_limiter()
+        .and_then(|l| l.pace(client.base_url()));
+    let summary = RunSummary::between(&before, &client.usage(), started.elapsed()).with_pace(pace);
+    outcome.message.push_str(&format!("\n{summary}"));
+    if let (Some(path), Some(recording)) = (&args.report, recording) {
+        let title = format!("together-batch {}", args.input.display());
+        match recording.finish().write_svg(path, &title) {
+            Ok(()) => outcome
+                .message
+                .push_str(&format!("\ntimeline in {}", path.display())),
+            Err(e) => outcome.message.push_str(&format!(
+                "\ncannot write the report {}: {e}",
+                path.display()
+            )),
+        }
+    }
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+    outcome
 }
 
 /// The dry run: the caps given, or the limit the server reports to one `GET /models`.
