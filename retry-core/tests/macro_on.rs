@@ -190,3 +190,25 @@ async fn on_any_and_on_path_still_honour_retry_after() {
     assert_eq!(predicate_hinted(&calls).await, Ok(3));
     assert_eq!(start.elapsed(), ms(2300) * 2);
 }
+
+/// Rate limited with a hint of 16 days, through `#[retry(on = ...)]`.
+#[retry(on = "rate_limit", attempts = 4, initial = "10ms")]
+async fn limited_for_days(calls: &AtomicU32) -> Result<u32, Fail> {
+    let n = bump(calls);
+    Err(Fail::hinted(
+        Class::RateLimited,
+        n,
+        std::time::Duration::from_secs(16 * 86_400),
+    ))
+}
+
+/// A hint longer than a day ends the call at once, through the macro too.
+#[tokio::test(start_paused = true)]
+async fn a_hint_of_days_ends_the_call_at_once() {
+    let calls = AtomicU32::new(0);
+    let start = tokio::time::Instant::now();
+    let err = limited_for_days(&calls).await.unwrap_err();
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
+    assert_eq!(start.elapsed(), std::time::Duration::ZERO);
+    assert_eq!(err.hint, Some(std::time::Duration::from_secs(16 * 86_400)));
+}

@@ -192,3 +192,40 @@ async fn the_future_is_send_when_the_attempts_are() {
     ));
     assert_eq!(task.await.unwrap(), Ok(7));
 }
+
+/// A hint longer than a day ends the call at once with the error that carries it, whatever
+/// the deadline: with none, with a week, and with hints capped at `max_delay`.
+#[tokio::test(start_paused = true)]
+async fn a_hint_longer_than_a_day_ends_the_call_at_once() {
+    let sixteen_days = Duration::from_secs(16 * 86_400);
+    let week = Duration::from_secs(7 * 86_400);
+    for policy in [
+        fast(5).no_deadline(),
+        fast(5).deadline(week * 4),
+        fast(5).deadline(week * 4).cap_hints(true),
+    ] {
+        let calls = AtomicU32::new(0);
+        let start = Instant::now();
+        let result: Result<(), Fail> = retry_fn(policy, RetryOn::TRANSIENT, || async {
+            let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
+            Err(Fail::hinted(Class::RateLimited, n, sixteen_days))
+        })
+        .await;
+        assert_eq!(calls.load(Ordering::Relaxed), 1, "{policy:?}");
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(
+            result,
+            Err(Fail::hinted(Class::RateLimited, 1, sixteen_days))
+        );
+    }
+    // A day exactly is still waited for, with a deadline that allows it.
+    let calls = AtomicU32::new(0);
+    let day = Duration::from_secs(86_400);
+    let result: Result<(), Fail> = retry_fn(fast(2).deadline(week), RetryOn::TRANSIENT, || async {
+        let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
+        Err(Fail::hinted(Class::RateLimited, n, day))
+    })
+    .await;
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+    assert!(result.is_err());
+}
