@@ -133,42 +133,6 @@ impl ChatRequest {
         self.message(Message::assistant(content))
     }
 
-    /// Sets `max_tokens`.
-    #[must_use]
-    pub fn max_tokens(mut self, n: u32) -> Self {
-        self.max_tokens = Some(n);
-        self
-    }
-
-    /// Sets `temperature`; `0.0` makes the request cacheable (see
-    /// [`CacheConfig`](crate::CacheConfig)).
-    #[must_use]
-    pub fn temperature(mut self, t: f64) -> Self {
-        self.temperature = Some(t);
-        self
-    }
-
-    /// Sets `top_p`.
-    #[must_use]
-    pub fn top_p(mut self, p: f64) -> Self {
-        self.top_p = Some(p);
-        self
-    }
-
-    /// Sets `stop` sequences.
-    #[must_use]
-    pub fn stop<S: Into<String>>(mut self, stop: impl IntoIterator<Item = S>) -> Self {
-        self.stop = Some(stop.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Sets `seed`.
-    #[must_use]
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
     /// Adds a tool the model may call.
     #[must_use]
     pub fn tool(mut self, tool: Tool) -> Self {
@@ -180,27 +144,6 @@ impl ChatRequest {
     #[must_use]
     pub fn tool_choice(mut self, choice: impl Into<Value>) -> Self {
         self.tool_choice = Some(choice.into());
-        self
-    }
-
-    /// Sets `response_format`.
-    #[must_use]
-    pub fn response_format(mut self, format: ResponseFormat) -> Self {
-        self.response_format = Some(format);
-        self
-    }
-
-    /// Sets any other field of the request body.
-    #[must_use]
-    pub fn extra(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.extra.insert(name.into(), value.into());
-        self
-    }
-
-    /// Opts this request in to (`true`) or out of (`false`) the client's response cache.
-    #[must_use]
-    pub fn cache(mut self, cache: bool) -> Self {
-        self.cache = Some(cache);
         self
     }
 
@@ -220,6 +163,26 @@ impl ChatRequest {
         self
     }
 }
+
+super::setters::setters!(ChatRequest {
+    /// Sets `max_tokens`.
+    some max_tokens: u32;
+    /// Sets `temperature`; `0.0` makes the request cacheable (see
+    /// [`CacheConfig`](crate::CacheConfig)).
+    some temperature: f64;
+    /// Sets `top_p`.
+    some top_p: f64;
+    /// Sets `stop` sequences.
+    strings stop;
+    /// Sets `seed`.
+    some seed: u64;
+    /// Sets `response_format`.
+    some response_format: ResponseFormat;
+    /// Sets any other field of the request body.
+    extra extra;
+    /// Opts this request in to (`true`) or out of (`false`) the client's response cache.
+    some cache: bool;
+});
 
 /// A chat completion (`ChatCompletionResponse`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

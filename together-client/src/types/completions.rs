@@ -75,42 +75,20 @@ impl CompletionRequest {
             ..CompletionRequest::default()
         }
     }
-
-    /// Sets `max_tokens`.
-    #[must_use]
-    pub fn max_tokens(mut self, n: u32) -> Self {
-        self.max_tokens = Some(n);
-        self
-    }
-
-    /// Sets `temperature`.
-    #[must_use]
-    pub fn temperature(mut self, t: f64) -> Self {
-        self.temperature = Some(t);
-        self
-    }
-
-    /// Sets `stop` sequences.
-    #[must_use]
-    pub fn stop<S: Into<String>>(mut self, stop: impl IntoIterator<Item = S>) -> Self {
-        self.stop = Some(stop.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Sets any other field of the request body.
-    #[must_use]
-    pub fn extra(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.extra.insert(name.into(), value.into());
-        self
-    }
-
-    /// Opts this request in to (`true`) or out of (`false`) the client's response cache.
-    #[must_use]
-    pub fn cache(mut self, cache: bool) -> Self {
-        self.cache = Some(cache);
-        self
-    }
 }
+
+super::setters::setters!(CompletionRequest {
+    /// Sets `max_tokens`.
+    some max_tokens: u32;
+    /// Sets `temperature`.
+    some temperature: f64;
+    /// Sets `stop` sequences.
+    strings stop;
+    /// Sets any other field of the request body.
+    extra extra;
+    /// Opts this request in to (`true`) or out of (`false`) the client's response cache.
+    some cache: bool;
+});
 
 /// A text completion (`CompletionResponse`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

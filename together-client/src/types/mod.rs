@@ -10,6 +10,7 @@ pub mod embeddings;
 pub mod message;
 pub mod models;
 pub mod rerank;
+pub(crate) mod setters;
 
 use std::fmt;
 

@@ -67,28 +67,16 @@ impl RerankRequest {
             ..RerankRequest::default()
         }
     }
-
-    /// Sets `top_n`.
-    #[must_use]
-    pub fn top_n(mut self, n: u32) -> Self {
-        self.top_n = Some(n);
-        self
-    }
-
-    /// Sets `return_documents`.
-    #[must_use]
-    pub fn return_documents(mut self, yes: bool) -> Self {
-        self.return_documents = Some(yes);
-        self
-    }
-
-    /// Sets `rank_fields`.
-    #[must_use]
-    pub fn rank_fields<S: Into<String>>(mut self, fields: impl IntoIterator<Item = S>) -> Self {
-        self.rank_fields = Some(fields.into_iter().map(Into::into).collect());
-        self
-    }
 }
+
+super::setters::setters!(RerankRequest {
+    /// Sets `top_n`.
+    some top_n: u32;
+    /// Sets `return_documents`.
+    some return_documents: bool;
+    /// Sets `rank_fields`.
+    strings rank_fields;
+});
 
 /// The documents of a [`RerankRequest`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
