@@ -66,6 +66,17 @@ impl Bucket {
 /// // The tighter of the two is in force.
 /// assert_eq!(limits.effective().remaining, Some(3));
 /// assert_eq!(limits.request_id.as_deref(), Some("req-1"));
+///
+/// // A server that speaks OpenAI's names (per minute, Go-duration resets).
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-ratelimit-limit-requests", "600".parse().unwrap());
+/// headers.insert("x-ratelimit-remaining-requests", "599".parse().unwrap());
+/// headers.insert("x-ratelimit-reset-requests", "100ms".parse().unwrap());
+/// let limits = RateLimits::from_headers(&headers);
+/// assert!(limits.requests.is_empty() && !limits.is_empty());
+/// assert_eq!(limits.effective().remaining, Some(599));
+/// use together_client::retry_core::middleware::LimitFamily;
+/// assert_eq!(limits.effective().family, LimitFamily::OpenAi);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -83,16 +94,27 @@ pub struct RateLimits {
     pub dynamic_tokens: Bucket,
     /// The request's id (`x-request-id`), to quote to support.
     pub request_id: Option<String>,
+    /// The reading in force, in whichever family the server speaks (Together's, OpenAI's,
+    /// Anthropic's): see [`effective`](Self::effective).
+    effective: RateLimitHeaders,
 }
 
-/// The base names of the headers, without the `-dynamic` suffix.
-const NAMES: [&str; 6] = [
-    "x-ratelimit-limit",
-    "x-ratelimit-remaining",
-    "x-ratelimit-reset",
-    "x-tokenlimit-limit",
-    "x-tokenlimit-remaining",
-    "x-tokenlimit-reset",
+/// Together's names, plain and `-dynamic`, named once: a response is read with no name built.
+const PLAIN: [HeaderName; 6] = [
+    HeaderName::from_static("x-ratelimit-limit"),
+    HeaderName::from_static("x-ratelimit-remaining"),
+    HeaderName::from_static("x-ratelimit-reset"),
+    HeaderName::from_static("x-tokenlimit-limit"),
+    HeaderName::from_static("x-tokenlimit-remaining"),
+    HeaderName::from_static("x-tokenlimit-reset"),
+];
+const DYNAMIC: [HeaderName; 6] = [
+    HeaderName::from_static("x-ratelimit-limit-dynamic"),
+    HeaderName::from_static("x-ratelimit-remaining-dynamic"),
+    HeaderName::from_static("x-ratelimit-reset-dynamic"),
+    HeaderName::from_static("x-tokenlimit-limit-dynamic"),
+    HeaderName::from_static("x-tokenlimit-remaining-dynamic"),
+    HeaderName::from_static("x-tokenlimit-reset-dynamic"),
 ];
 
 /// The header carrying the request's id.
@@ -101,8 +123,8 @@ pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 impl RateLimits {
     /// Reads the headers of a response.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let plain = read(headers, "");
-        let dynamic = read(headers, "-dynamic");
+        let plain = read(headers, &PLAIN);
+        let dynamic = read(headers, &DYNAMIC);
         RateLimits {
             requests: requests(&plain),
             tokens: tokens(&plain),
@@ -113,27 +135,17 @@ impl RateLimits {
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
+            effective: RateLimitHeaders::from_headers(headers),
         }
     }
 
-    /// The limits in force: each plain header merged with its `-dynamic` variant, the tighter
-    /// winning (the smaller limit and remaining count, the later reset), as
-    /// [`RateLimitMiddleware`](retry_core::middleware::RateLimitMiddleware) reads them.
+    /// The limits in force, read as
+    /// [`RateLimitMiddleware`](retry_core::middleware::RateLimitMiddleware) reads them: each
+    /// of Together's plain headers merged with its `-dynamic` variant, the tighter winning
+    /// (the smaller limit and remaining count, the later reset); from a server that speaks
+    /// OpenAI's or Anthropic's names instead, theirs (see its `family`).
     pub fn effective(&self) -> RateLimitHeaders {
-        fn tighter(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-            match (a, b) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            }
-        }
-        let mut merged = RateLimitHeaders::default();
-        merged.limit = tighter(self.requests.limit, self.dynamic_requests.limit);
-        merged.remaining = tighter(self.requests.remaining, self.dynamic_requests.remaining);
-        merged.reset = self.requests.reset.max(self.dynamic_requests.reset);
-        merged.token_limit = tighter(self.tokens.limit, self.dynamic_tokens.limit);
-        merged.token_remaining = tighter(self.tokens.remaining, self.dynamic_tokens.remaining);
-        merged.token_reset = self.tokens.reset.max(self.dynamic_tokens.reset);
-        merged
+        self.effective
     }
 
     /// Whether the response carried no rate-limit header (the request id aside).
@@ -142,15 +154,17 @@ impl RateLimits {
             && self.tokens.is_empty()
             && self.dynamic_requests.is_empty()
             && self.dynamic_tokens.is_empty()
+            && self.effective.is_empty()
     }
 }
 
-/// The six headers with `suffix`, read by retry-core's parser under their plain names.
-fn read(headers: &HeaderMap, suffix: &str) -> RateLimitHeaders {
+/// One of Together's two header sets (`names`: [`PLAIN`] or [`DYNAMIC`]) read alone, under
+/// the plain names `RateLimitHeaders` reads.
+fn read(headers: &HeaderMap, names: &[HeaderName; 6]) -> RateLimitHeaders {
     let mut subset = HeaderMap::new();
-    for name in NAMES {
-        if let Some(value) = headers.get(format!("{name}{suffix}")) {
-            subset.insert(HeaderName::from_static(name), value.clone());
+    for (name, plain) in names.iter().zip(&PLAIN) {
+        if let Some(value) = headers.get(name) {
+            subset.insert(plain.clone(), value.clone());
         }
     }
     RateLimitHeaders::from_headers(&subset)
