@@ -176,11 +176,15 @@ pub async fn execute(args: &Args, client: &Together) -> Outcome {
     let result = run_chat(client, &args.input, &args.output, options).await;
     let mut outcome = Outcome::of_run(result, client.rate_limited_total());
 
-    let pace = client
-        .rate_limiter()
-        .and_then(|l| l.pace(client.base_url()));
-    let summary = RunSummary::between(&before, &client.usage(), started.elapsed()).with_pace(pace);
-    outcome.message.push_str(&format!("\n{summary}"));
+    let after = client.usage();
+    // A run stopped before its first request (a file error) has nothing to tell of the limit.
+    if after.total().requests > before.total().requests {
+        let pace = client
+            .rate_limiter()
+            .and_then(|l| l.pace(client.base_url()));
+        let summary = RunSummary::between(&before, &after, started.elapsed()).with_pace(pace);
+        outcome.message.push_str(&format!("\n{summary}"));
+    }
     if let (Some(path), Some(recording)) = (&args.report, recording) {
         let title = format!("together-batch {}", args.input.display());
         match recording.finish().write_svg(path, &title) {
