@@ -376,6 +376,20 @@ fn is_loopback(url: &Url) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+impl Together {
+    /// A client for the key in `TOGETHER_API_KEY`, at `TOGETHER_BASE_URL` if set (else
+    /// [`DEFAULT_BASE_URL`]), with the defaults. An [`Error::Config`] if the key is missing or
+    /// the URL is bad.
+    pub fn from_env() -> Result<Together, Error> {
+        TogetherBuilder::from_env().build()
+    }
+
+    /// A builder with the defaults and no key.
+    pub fn builder() -> TogetherBuilder {
+        TogetherBuilder::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

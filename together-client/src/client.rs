@@ -12,16 +12,13 @@ use retry_core::Policy;
 use retry_core::middleware::RateLimitMiddleware;
 
 use crate::alert::StreakAlert;
-use crate::builder::TogetherBuilder;
 use crate::cache::ResponseCache;
-use crate::endpoints::{Chat, Completions, Embeddings, Models, Rerank};
-use crate::error::Error;
-use crate::usage::Ledger;
+use crate::usage::{ClientUsage, Ledger};
 
-/// Together's API, unless `TOGETHER_BASE_URL` or [`TogetherBuilder::base_url`] says otherwise.
+/// Together's API, unless `TOGETHER_BASE_URL` or [`TogetherBuilder::base_url`](crate::TogetherBuilder::base_url) says otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://api.together.ai/v1";
 
-/// The retry policy of a client unless [`TogetherBuilder::policy`] sets one: 6 attempts,
+/// The retry policy of a client unless [`TogetherBuilder::policy`](crate::TogetherBuilder::policy) sets one: 6 attempts,
 /// exponential backoff from 500 ms with full jitter, capped at 10 s (the official SDKs cap at
 /// 8–10 s), a 120 s deadline for the whole call. Server hints (`retry-after-ms`,
 /// `Retry-After`, `x-ratelimit-reset`) replace the computed delay.
@@ -89,41 +86,18 @@ impl fmt::Debug for Together {
 }
 
 impl Together {
-    /// A client for the key in `TOGETHER_API_KEY`, at `TOGETHER_BASE_URL` if set (else
-    /// [`DEFAULT_BASE_URL`]), with the defaults. An [`Error::Config`] if the key is missing or
-    /// the URL is bad.
-    pub fn from_env() -> Result<Together, Error> {
-        TogetherBuilder::from_env().build()
-    }
-
-    /// A builder with the defaults and no key.
-    pub fn builder() -> TogetherBuilder {
-        TogetherBuilder::default()
-    }
-
-    /// `POST /chat/completions`, plain or streamed.
-    pub fn chat(&self) -> Chat<'_> {
-        Chat { client: self }
-    }
-
-    /// `POST /completions`.
-    pub fn completions(&self) -> Completions<'_> {
-        Completions { client: self }
-    }
-
-    /// `POST /embeddings`.
-    pub fn embeddings(&self) -> Embeddings<'_> {
-        Embeddings { client: self }
-    }
-
-    /// `GET /models`.
-    pub fn models(&self) -> Models<'_> {
-        Models { client: self }
-    }
-
-    /// `POST /rerank`.
-    pub fn rerank(&self) -> Rerank<'_> {
-        Rerank { client: self }
+    /// What this client (and its clones) used since it was built, per model: requests sent,
+    /// answered and rate-limited, tokens in and out, time waited on the rate limiter and on
+    /// the wire, and the limits the server reported last.
+    ///
+    /// ```
+    /// let client = together_client::Together::builder().api_key("k").build().unwrap();
+    /// let usage = client.usage();
+    /// assert_eq!(usage.total().requests, 0);
+    /// assert!(usage.models.is_empty());
+    /// ```
+    pub fn usage(&self) -> ClientUsage {
+        self.inner.usage.snapshot()
     }
 
     /// The base URL every endpoint is joined to.
@@ -137,13 +111,13 @@ impl Together {
     }
 
     /// The rate limiter in the client's stack, unless the stack was brought with
-    /// [`TogetherBuilder::http_client`]: ask it for the learned pace or the queue's length.
+    /// [`TogetherBuilder::http_client`](crate::TogetherBuilder::http_client): ask it for the learned pace or the queue's length.
     pub fn rate_limiter(&self) -> Option<&RateLimitMiddleware> {
         self.inner.limiter.as_ref()
     }
 
     /// The circuit breaker of the client's stack, if
-    /// [`TogetherBuilder::circuit_breaker`] turned one on: ask it for its state.
+    /// [`TogetherBuilder::circuit_breaker`](crate::TogetherBuilder::circuit_breaker) turned one on: ask it for its state.
     pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
         self.inner.breaker.as_ref()
     }

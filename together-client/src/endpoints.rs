@@ -11,6 +11,33 @@ use crate::types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 use crate::types::models::ModelList;
 use crate::types::rerank::{RerankRequest, RerankResponse};
 
+impl Together {
+    /// `POST /chat/completions`, plain or streamed.
+    pub fn chat(&self) -> Chat<'_> {
+        Chat { client: self }
+    }
+
+    /// `POST /completions`.
+    pub fn completions(&self) -> Completions<'_> {
+        Completions { client: self }
+    }
+
+    /// `POST /embeddings`.
+    pub fn embeddings(&self) -> Embeddings<'_> {
+        Embeddings { client: self }
+    }
+
+    /// `GET /models`.
+    pub fn models(&self) -> Models<'_> {
+        Models { client: self }
+    }
+
+    /// `POST /rerank`.
+    pub fn rerank(&self) -> Rerank<'_> {
+        Rerank { client: self }
+    }
+}
+
 /// `POST /chat/completions`; from [`Together::chat`].
 #[derive(Clone, Copy, Debug)]
 pub struct Chat<'a> {

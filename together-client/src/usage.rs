@@ -1,4 +1,4 @@
-//! What a client has used since it was built, per model: [`Together::usage`] reads it, and
+//! What a client has used since it was built, per model: [`Together::usage`](crate::Together::usage) reads it, and
 //! every `metrics::` call of this crate is here, mirroring it (see the README's table).
 //!
 //! A model's book is found once per attempt (a short lock and a hash lookup); each figure is
@@ -14,7 +14,6 @@ use http::StatusCode;
 use metrics::{Counter, Gauge, SharedString};
 use tokio::time::Instant;
 
-use crate::client::Together;
 use crate::rate_limits::RateLimits;
 use crate::types::Usage;
 
@@ -31,7 +30,7 @@ pub const NO_MODEL: &str = "none";
 /// The status classes of `together_requests_total`: `1xx` to `5xx`, then `error` (no answer).
 const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"];
 
-/// A snapshot of a client's usage since it was built ([`Together::usage`]).
+/// A snapshot of a client's usage since it was built ([`Together::usage`](crate::Together::usage)).
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ClientUsage {
@@ -229,7 +228,7 @@ impl Ledger {
         Arc::clone(book)
     }
 
-    fn snapshot(&self) -> ClientUsage {
+    pub(crate) fn snapshot(&self) -> ClientUsage {
         let books = self.books.lock().unwrap_or_else(PoisonError::into_inner);
         ClientUsage {
             elapsed: self.started.elapsed(),
@@ -238,22 +237,6 @@ impl Ledger {
                 .map(|(model, book)| (model.to_string(), book.snapshot()))
                 .collect(),
         }
-    }
-}
-
-impl Together {
-    /// What this client (and its clones) used since it was built, per model: requests sent,
-    /// answered and rate-limited, tokens in and out, time waited on the rate limiter and on
-    /// the wire, and the limits the server reported last.
-    ///
-    /// ```
-    /// let client = together_client::Together::builder().api_key("k").build().unwrap();
-    /// let usage = client.usage();
-    /// assert_eq!(usage.total().requests, 0);
-    /// assert!(usage.models.is_empty());
-    /// ```
-    pub fn usage(&self) -> ClientUsage {
-        self.inner.usage.snapshot()
     }
 }
 
