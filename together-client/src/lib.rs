@@ -89,6 +89,7 @@ pub mod endpoints;
 mod error;
 mod rate_limits;
 pub mod report;
+mod sse;
 mod stream;
 pub mod types;
 mod usage;
@@ -118,7 +119,7 @@ pub use usage::{ClientUsage, MAX_MODELS, ModelUsage, NO_MODEL, OTHER_MODEL};
 /// of the API: no stability promise, may change in any release.
 #[doc(hidden)]
 pub mod __fuzz {
-    pub use crate::stream::decode_sse;
+    pub use crate::sse::decode_sse;
 }
 
 /// The retry engine this client is built on, re-exported: [`Policy`](retry_core::Policy),
