@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Extensions, HeaderName, HeaderValue, Method, StatusCode};
 use retry_core::middleware::{HeldByLimiter, LimiterWait};
-use retry_core::{CircuitBreaker, Class, Classify, retry};
+use retry_core::{Classify, retry};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -210,24 +210,14 @@ impl Together {
             Err(error) => {
                 let error = Error::from(error);
                 if let Some(permit) = permit {
-                    // A transport error that is not the server's (a bad URL) says nothing.
-                    match error.class() {
-                        Class::Permanent => drop(permit),
-                        class if CircuitBreaker::is_failure(class) => permit.failure(),
-                        _ => permit.success(),
-                    }
+                    permit.settle(Err(error.class()));
                 }
                 return Err(error);
             }
         };
         let status = response.status();
         if let Some(permit) = permit {
-            // Any answer but a 5xx shows the server is up (a 429 included).
-            if status.is_server_error() && CircuitBreaker::is_failure(status.class()) {
-                permit.failure();
-            } else {
-                permit.success();
-            }
+            permit.settle(Ok(status));
         }
         if status.is_success() {
             self.inner.alert.success();

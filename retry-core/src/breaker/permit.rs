@@ -43,6 +43,38 @@ impl Permit {
         self.resolve(Some(true));
     }
 
+    /// Reports what came back, judged the one way every front end judges it: an answer
+    /// (`Ok(status)`) is a failure only for a 5xx that [`CircuitBreaker::is_failure`] counts
+    /// (not 501 or 505), else a success (a 4xx, a 429 included, shows the server is up); an
+    /// error with no answer (`Err(class)`) is a failure when its class counts, says nothing
+    /// when it is [`Permanent`](crate::Class::Permanent) (a bad URL is not the server's), and
+    /// is a success otherwise.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use retry_core::{CircuitBreaker, Class};
+    ///
+    /// let breaker = CircuitBreaker::builder().consecutive_failures(2).build();
+    /// breaker.permit().unwrap().settle(Ok(StatusCode::SERVICE_UNAVAILABLE));
+    /// breaker.permit().unwrap().settle(Err(Class::Permanent)); // nothing
+    /// breaker.permit().unwrap().settle(Err(Class::Connect));
+    /// assert!(breaker.permit().is_err());
+    /// ```
+    pub fn settle(self, outcome: Result<http::StatusCode, crate::Class>) {
+        use crate::{Class, Classify};
+        match outcome {
+            Ok(status)
+                if status.is_server_error() && CircuitBreaker::is_failure(status.class()) =>
+            {
+                self.failure()
+            }
+            Ok(_) => self.success(),
+            Err(Class::Permanent) => drop(self),
+            Err(class) if CircuitBreaker::is_failure(class) => self.failure(),
+            Err(_) => self.success(),
+        }
+    }
+
     fn resolve(&mut self, failed: Option<bool>) {
         if let Some(breaker) = self.breaker.take() {
             breaker.resolve(self.generation, self.probe, failed);

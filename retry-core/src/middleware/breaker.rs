@@ -8,7 +8,7 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 
 use super::hosts::PerHost;
 use crate::breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitOpen};
-use crate::class::{Class, Classify};
+use crate::class::Classify;
 
 /// Fails requests at once, with [`CircuitOpen`], to a host that keeps failing: one
 /// [`CircuitBreaker`] per `scheme://host:port`, shared by clones. Off unless you add it.
@@ -87,19 +87,6 @@ impl CircuitBreakerMiddleware {
     }
 }
 
-/// Whether an outcome counts against the server (`Some(true)`), for it (`Some(false)`), or
-/// says nothing of it (`None`: an error that is not the server's, such as a bad URL).
-fn verdict(result: &Result<Response>) -> Option<bool> {
-    match result {
-        Ok(response) if !response.status().is_server_error() => Some(false),
-        Ok(response) => Some(CircuitBreaker::is_failure(response.status().class())),
-        Err(error) => match error.class() {
-            Class::Permanent => None,
-            class => Some(CircuitBreaker::is_failure(class)),
-        },
-    }
-}
-
 #[async_trait::async_trait]
 impl Middleware for CircuitBreakerMiddleware {
     async fn handle(
@@ -113,11 +100,10 @@ impl Middleware for CircuitBreakerMiddleware {
             .permit()
             .map_err(Error::middleware)?;
         let result = next.run(req, extensions).await;
-        match verdict(&result) {
-            Some(true) => permit.failure(),
-            Some(false) => permit.success(),
-            None => drop(permit),
-        }
+        permit.settle(match &result {
+            Ok(response) => Ok(response.status()),
+            Err(error) => Err(error.class()),
+        });
         result
     }
 }
