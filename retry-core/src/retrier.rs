@@ -155,9 +155,8 @@ impl GiveUpReason {
 ///
 /// # The clock
 /// The deadline is measured on tokio's monotonic clock (so `tokio::time::pause` applies) from
-/// the moment the call starts: [`start`](Retrier::start), which front ends call when the
-/// first attempt first waits (its first `Pending`) or before a sync attempt, or else the first
-/// failure. A call that succeeds without ever waiting therefore never reads the clock, which
+/// the moment the call starts: when the first attempt first waits (its first `Pending`, which
+/// [`clocked`](Retrier::clocked) sees), before a sync attempt, or else at the first failure. A call that succeeds without ever waiting therefore never reads the clock, which
 /// keeps the success path within a few nanoseconds of a plain call; CPU work an async attempt
 /// does before its first `.await` is the only time the deadline does not see.
 ///
@@ -238,7 +237,10 @@ impl<'p> Retrier<'p> {
         self.attempt + u32::from(self.held)
     }
 
-    /// Starts the deadline's clock now, unless it has started already.
+    /// Starts the deadline's clock now, unless it has started already. For the code
+    /// `#[retry]` generates around a sync fn; [`clocked`](Retrier::clocked) does it for an
+    /// async attempt.
+    #[doc(hidden)]
     #[inline]
     pub fn start(&mut self) {
         if self.start.is_none() {
@@ -246,7 +248,8 @@ impl<'p> Retrier<'p> {
         }
     }
 
-    /// Whether the deadline's clock has started.
+    /// Whether the deadline's clock has started (for generated code).
+    #[doc(hidden)]
     #[inline]
     pub fn is_started(&self) -> bool {
         self.start.is_some()

@@ -85,13 +85,13 @@ mod builder;
 mod cache;
 mod call;
 mod client;
-pub mod endpoints;
+mod endpoints;
 mod error;
 mod rate_limits;
 pub mod report;
 mod sse;
 mod stream;
-pub mod types;
+mod types;
 mod usage;
 
 #[cfg(feature = "sim")]
@@ -101,15 +101,17 @@ pub use alert::{DEFAULT_ALERT_AFTER, RateLimitAlert};
 pub use builder::TogetherBuilder;
 pub use cache::CacheConfig;
 pub use client::{DEFAULT_BASE_URL, DEFAULT_POLICY, Together};
+pub use endpoints::{Chat, Completions, Embeddings, Models, Rerank};
 pub use error::{ApiError, DecodeError, Error};
 pub use rate_limits::{Bucket, RateLimits};
 pub use stream::ChatStream;
-pub use types::chat::{
-    ChatChoice, ChatChunk, ChatRequest, ChatResponse, ChunkChoice, Content, ContentPart, Delta,
-    FunctionCall, FunctionDef, JsonSchema, Message, ResponseFormat, Tool, ToolCall,
-};
+pub use types::chat::{ChatChoice, ChatChunk, ChatRequest, ChatResponse, ChunkChoice, Delta};
 pub use types::completions::{CompletionChoice, CompletionRequest, CompletionResponse, PromptPart};
 pub use types::embeddings::{Embedding, EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse};
+pub use types::message::{
+    Content, ContentPart, FunctionCall, FunctionDef, JsonSchema, Message, ResponseFormat, Tool,
+    ToolCall,
+};
 pub use types::models::{ModelInfo, ModelList, Pricing};
 pub use types::rerank::{Documents, RerankDocument, RerankRequest, RerankResponse, RerankResult};
 pub use types::{Extra, FinishReason, Role, Usage};

@@ -18,7 +18,7 @@ use crate::sse::{Events, Next, events, read_event};
 use crate::types::chat::ChatChunk;
 
 /// A streamed chat completion: a [`Stream`] of [`ChatChunk`]s, from
-/// [`Chat::stream`](crate::endpoints::Chat::stream).
+/// [`Chat::stream`](crate::Chat::stream).
 ///
 /// The request was retried (with the client's policy) until its first chunk arrived; from then
 /// on nothing is retried: a dropped connection, an `error` object sent inside the stream, or a

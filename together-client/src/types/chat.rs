@@ -4,10 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use super::message::{
-    Content, ContentPart, FunctionCall, FunctionDef, JsonSchema, Message, ResponseFormat, Tool,
-    ToolCall,
-};
+use super::message::{Message, ResponseFormat, Tool, ToolCall};
 use super::{Extra, FinishReason, Role, Usage, rate_limited_response};
 use crate::rate_limits::RateLimits;
 

@@ -4,12 +4,12 @@
 //! the API adds tomorrow neither breaks parsing nor gets lost on a round trip; most fields the
 //! spec calls required are still read leniently (a default when missing).
 
-pub mod chat;
-pub mod completions;
-pub mod embeddings;
-pub mod message;
-pub mod models;
-pub mod rerank;
+pub(crate) mod chat;
+pub(crate) mod completions;
+pub(crate) mod embeddings;
+pub(crate) mod message;
+pub(crate) mod models;
+pub(crate) mod rerank;
 pub(crate) mod setters;
 
 use std::fmt;
