@@ -52,7 +52,7 @@
 //! ```
 //!
 //! # What it does for you
-//! - **Typed endpoints**: [`Together::chat`] (plain and [streamed](endpoints::Chat::stream)),
+//! - **Typed endpoints**: [`Together::chat`] (plain and [streamed](Chat::stream)),
 //!   [`completions`](Together::completions), [`embeddings`](Together::embeddings),
 //!   [`models`](Together::models), [`rerank`](Together::rerank), typed from Together's
 //!   OpenAPI spec; every type keeps the fields it does not know.
