@@ -539,3 +539,60 @@ async fn idempotency_keys_are_one_per_call() {
         "GET, and off by default"
     );
 }
+
+/// A request that would wait for its turn past its call's deadline (the host cooling down
+/// for 30 s after a 429, a 5 s deadline) ends at the deadline with `WaitPastDeadline`,
+/// unsent, instead of going out 25 s after the caller stopped waiting.
+#[tokio::test(start_paused = true)]
+async fn a_wait_in_the_limiter_ends_at_the_calls_deadline() {
+    use retry_core::middleware::{RateLimitMiddleware, WaitPastDeadline};
+    let server =
+        server_answering(ResponseTemplate::new(429).insert_header("retry-after", "30")).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest_client())
+        .with(RetryMiddleware::new(
+            POLICY.deadline(Duration::from_secs(5)),
+        ))
+        .with(RateLimitMiddleware::default())
+        .build();
+    // The first call meets the 429: a 30 s hint is past its deadline, it ends at once.
+    let started = Instant::now();
+    let first = client.get(server.uri()).send().await.unwrap();
+    assert_eq!(first.status(), 429);
+    assert!(started.elapsed() < Duration::from_millis(10));
+    // The next waits behind the 30 s cooldown, until its own deadline.
+    let started = Instant::now();
+    let error = client.get(server.uri()).send().await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    let reqwest_middleware::Error::Middleware(inner) = &error else {
+        panic!("{error:?}");
+    };
+    assert!(
+        inner.downcast_ref::<WaitPastDeadline>().is_some(),
+        "{error:?}"
+    );
+    assert_eq!(
+        received(&server).await,
+        1,
+        "the second request was never sent"
+    );
+
+    // A server that answers 429 forever, 700 ms apart: held retries until the deadline, and
+    // the call ends at it with the last 429, not one wait later.
+    let server =
+        server_answering(ResponseTemplate::new(429).insert_header("retry-after-ms", "700")).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest_client())
+        .with(RetryMiddleware::new(
+            POLICY.deadline(Duration::from_secs(2)),
+        ))
+        .with(RateLimitMiddleware::default())
+        .build();
+    let started = Instant::now();
+    let last = client.get(server.uri()).send().await.unwrap();
+    assert_eq!(last.status(), 429);
+    assert!(
+        started.elapsed() <= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(received(&server).await >= 3);
+}

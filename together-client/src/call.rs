@@ -18,7 +18,7 @@
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Extensions, HeaderName, HeaderValue, Method, StatusCode};
-use retry_core::middleware::{HeldByLimiter, LimiterWait};
+use retry_core::middleware::{CallDeadline, HeldByLimiter, LimiterWait};
 use retry_core::{Classify, retry};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -155,7 +155,7 @@ impl Together {
     {
         // One `Extensions` for every attempt: the limiter's ticket (the call's place in line)
         // and its `HeldByLimiter` marker live here.
-        let mut extensions = Extensions::new();
+        let mut extensions = self.call_extensions();
         self.json_retried(call, &mut extensions).await
     }
 
@@ -178,6 +178,22 @@ impl Together {
         book.tokens(value.token_usage());
         value.set_rate_limits(limits);
         Ok(value)
+    }
+
+    /// The extensions every attempt of one call shares: the limiter's ticket and
+    /// `HeldByLimiter` marker go there, and the call's deadline, so that the limiter does not
+    /// keep a request waiting for its turn past it.
+    pub(crate) fn call_extensions(&self) -> Extensions {
+        let mut extensions = Extensions::new();
+        if let Some(at) = self
+            .inner
+            .policy
+            .get_deadline()
+            .and_then(|d| tokio::time::Instant::now().checked_add(d))
+        {
+            extensions.insert(CallDeadline(at));
+        }
+        extensions
     }
 
     /// One attempt: sends the request through the stack and turns an error status into a

@@ -82,7 +82,9 @@ pub use breaker::CircuitBreakerMiddleware;
 pub use exhausted::QuotaExhausted;
 pub use families::{LimitFamily, go_duration};
 pub use hints::{MAX_COOLDOWN, MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
-pub use rate_limit::{HeldByLimiter, RateLimitBuilder, RateLimitMiddleware};
+pub use rate_limit::{
+    CallDeadline, HeldByLimiter, RateLimitBuilder, RateLimitMiddleware, WaitPastDeadline,
+};
 #[cfg(feature = "redis")]
 pub use rate_limit::{RedisLimit, RedisUrlError};
 pub use retry::RetryMiddleware;
