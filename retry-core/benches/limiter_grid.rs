@@ -4,14 +4,15 @@
 //!
 //! Run: `cargo bench -p retry-core --bench limiter_grid`
 
-#[path = "../tests/middleware_support/mod.rs"]
-mod middleware_support;
+#[path = "../tests/support/sim.rs"]
+#[allow(dead_code)]
+mod sim;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use middleware_support::{DIALECTS, SimServer, client_with, load};
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
+use sim::{DIALECTS, SimServer, client_with, load};
 
 fn layers(limiter: &RateLimitMiddleware) -> Vec<Arc<dyn reqwest_middleware::Middleware>> {
     vec![

@@ -1,7 +1,11 @@
 //! The success path of a retried function allocates nothing: a counting global allocator
 //! watches an annotated fn succeed on its first attempt, polled by hand without a runtime.
+//!
+//! A binary of its own: the `#[global_allocator]` is process-wide, and would count (and slow)
+//! every other test it shared a process with.
 
-mod common;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -10,8 +14,8 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use common::Fail;
 use retry_core::{Class, Classify, Policy, retry};
+use support::Fail;
 
 /// Counts the allocations made on each thread, so that tests running in parallel do not see
 /// each other's.

@@ -3,7 +3,6 @@
 //! `middleware_hints.rs`). `x-should-retry` against a model, the plain/`-dynamic` merge of
 //! `RateLimitHeaders`, the order of the delay headers, HTTP dates in all three formats, and
 //! values that are not visible ASCII.
-#![cfg(feature = "reqwest")]
 
 use std::time::{Duration, SystemTime};
 

@@ -3,13 +3,11 @@
 //!
 //! Every test runs on a paused clock, so elapsed times are exact and nothing really sleeps.
 
-mod common;
-
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{Fail, ms};
+use crate::support::{Fail, ms};
 use retry_core::{
     Class, Decision, Failure, GiveUpReason, Jitter, Policy, Retrier, RetryDetails, RetryOn, retry,
     retry_fn,

@@ -3,16 +3,12 @@
 //! middleware's per-host series (responses, 429s, the limiter's wait, queue, pace, cooldowns)
 //! are recorded with bounded labels.
 
-mod common;
-#[cfg(feature = "reqwest")]
-mod middleware_support;
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{Fail, ms};
+use crate::support::{Fail, ms};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use retry_core::{Class, Policy, RetryOn, retry, retry_fn_named};
 use tracing::field::{Field, Visit};
@@ -304,7 +300,7 @@ fn series(snapshotter: &Snapshotter) -> BTreeMap<(String, Vec<(String, String)>)
 #[cfg(feature = "reqwest")]
 #[tokio::test(start_paused = true)]
 async fn the_middleware_records_each_host_series_with_bounded_labels() {
-    use middleware_support::{Scripted, respond};
+    use crate::support::sim::{Scripted, respond};
     use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 
     let recorder = DebuggingRecorder::new();
@@ -317,7 +313,7 @@ async fn the_middleware_records_each_host_series_with_bounded_labels() {
         3 => respond(503, &[]),
         _ => respond(200, &[]),
     });
-    let client = reqwest_middleware::ClientBuilder::new(middleware_support::reqwest_client())
+    let client = reqwest_middleware::ClientBuilder::new(crate::support::sim::reqwest_client())
         .with(RetryMiddleware::new(
             Policy::constant()
                 .initial(ms(10))

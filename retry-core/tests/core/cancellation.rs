@@ -5,18 +5,13 @@
 //! Each test drops the call with `tokio::time::timeout` on a paused clock, then checks the
 //! server's count, `RateLimitMiddleware::waiting`, the runtime's live tasks, and that the next
 //! call goes when it should.
-#![cfg(feature = "reqwest")]
-
-mod common;
-mod middleware_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::Fail;
-use middleware_support::{Scripted, SimServer, respond};
-use reqwest_middleware::{ClientWithMiddleware, Middleware};
+use crate::support::Fail;
+use crate::support::sim::{Scripted, SimServer, client_with, respond};
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use retry_core::{Class, Jitter, Policy, RetryOn, retry, retry_fn};
 use tokio::time::{Instant, sleep, timeout};
@@ -28,14 +23,6 @@ fn tasks() -> usize {
     tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks()
-}
-
-fn client(layers: Vec<Arc<dyn Middleware>>, server: impl Middleware) -> ClientWithMiddleware {
-    let mut builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
-    for layer in layers {
-        builder = builder.with_arc(layer);
-    }
-    builder.with(server).build()
 }
 
 /// A 10 s backoff, so a call is asleep for most of its life.
@@ -100,7 +87,7 @@ async fn a_middleware_call_dropped_in_its_sleep_sends_nothing_more() {
         0 => respond(503, &[("retry-after", "10")]),
         _ => respond(200, &[]),
     });
-    let client = client(vec![Arc::new(RetryMiddleware::new(SLOW))], server.clone());
+    let client = client_with(vec![Arc::new(RetryMiddleware::new(SLOW))], server.clone());
     let before = tasks();
     let call = client.get(URL).header("x-id", "dropped").send();
     assert!(timeout(Duration::from_secs(1), call).await.is_err());
@@ -127,7 +114,7 @@ async fn a_retry_dropped_in_the_limiters_queue_gives_its_place_back() {
     });
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
     let retry = RetryMiddleware::new(SLOW);
-    let client = client(
+    let client = client_with(
         vec![Arc::new(retry), Arc::new(limiter.clone())],
         server.clone(),
     );
@@ -157,13 +144,13 @@ async fn a_retry_dropped_in_the_limiters_queue_gives_its_place_back() {
 #[tokio::test(start_paused = true)]
 async fn a_request_dropped_in_flight_holds_no_slot() {
     // 1 request a second, and a server that takes 10 s to answer.
-    let server = SimServer::new(100.0, 10, middleware_support::Dialect::RetryAfterMs)
+    let server = SimServer::new(100.0, 10, crate::support::sim::Dialect::RetryAfterMs)
         .latency(Duration::from_secs(10));
     let limiter = RateLimitMiddleware::builder()
         .per_second(1)
         .adaptive(false)
         .build();
-    let client = client(vec![Arc::new(limiter.clone())], server.clone());
+    let client = client_with(vec![Arc::new(limiter.clone())], server.clone());
     let url = URL.parse().unwrap();
     let before = tasks();
     let slow = client.get(URL).send();

@@ -1,7 +1,18 @@
-//! Helpers shared by the behaviour tests: an error type whose class and hint a test chooses.
+//! The test kit of retry-core's integration tests, one copy shared by every test binary
+//! (`tests/<area>/main.rs` and `tests/alloc.rs` include it with `#[path]`): an error type whose
+//! class and hint a test chooses, here; the simulated servers and clients of the middleware
+//! tests in [`sim`]; Redis (where it is, or why a test is skipped) in [`redis_kit`].
+//! Each binary uses part of it.
+
 #![allow(dead_code)]
 
+#[cfg(feature = "redis")]
+pub mod redis_kit;
+#[cfg(feature = "reqwest")]
+pub mod sim;
+
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use retry_core::{Class, Classify, Elapsed};
@@ -69,3 +80,8 @@ pub const fn ms(n: u64) -> Duration {
 /// An error type that does not implement `Classify`.
 #[derive(Debug, PartialEq)]
 pub struct Opaque(pub u32);
+
+/// Counts one more call and returns the count (1-based): the attempt number.
+pub fn bump(calls: &AtomicU32) -> u32 {
+    calls.fetch_add(1, Ordering::Relaxed) + 1
+}

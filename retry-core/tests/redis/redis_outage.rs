@@ -2,15 +2,12 @@
 //! the limiters share the limit again once Redis is back. Runs a `redis-server` of its own
 //! (from the PATH) so it can kill it; skipped, and says so, when there is none and REDIS_URL
 //! is not set.
-#![cfg(feature = "redis")]
-
-mod redis_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use redis_support::{PrivateRedis, Recorder, client, shared, unique_prefix};
+use crate::support::redis_kit::{PrivateRedis, Recorder, client, shared, unique_prefix};
 use retry_core::middleware::RateLimitMiddleware;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,27 +1,16 @@
 //! `RateLimitMiddleware` on virtual time, against scripted in-process servers: the shared
 //! cooldown, FIFO and paced release, cancellation, fixed quotas, per-host state shared by
 //! clones, and the hand-off with `RetryMiddleware` above it.
-#![cfg(feature = "reqwest")]
-
-mod middleware_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use middleware_support::{Dialect, Scripted, SimServer, client_with, load, respond};
+use crate::support::sim::{Dialect, Scripted, SimServer, client_with, load, respond};
 use reqwest_middleware::{ClientWithMiddleware, Middleware};
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use retry_core::{Jitter, Policy};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
-
-fn client(layers: Vec<Arc<dyn Middleware>>, server: &Scripted) -> ClientWithMiddleware {
-    let mut builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
-    for layer in layers {
-        builder = builder.with_arc(layer);
-    }
-    builder.with(server.clone()).build()
-}
 
 /// Sends `GET url` with `x-id: id` from a task of its own.
 fn send(client: &ClientWithMiddleware, url: &str, id: usize) -> JoinHandle<u16> {
@@ -47,7 +36,7 @@ async fn one_429_holds_every_request_to_the_host() {
         _ => respond(200, &[]),
     });
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
-    let client = client(vec![Arc::new(limiter)], &server);
+    let client = client_with(vec![Arc::new(limiter)], server.clone());
     let tasks: Vec<_> = (0..5).map(|id| send(&client, URL, id)).collect();
     let mut statuses = Vec::new();
     for task in tasks {
@@ -73,7 +62,7 @@ async fn waiters_leave_in_arrival_order_one_pace_apart() {
         .per_second(20)
         .adaptive(false)
         .build();
-    let client = client(vec![Arc::new(limiter.clone())], &server);
+    let client = client_with(vec![Arc::new(limiter.clone())], server.clone());
     let tasks: Vec<_> = (0..12).map(|id| send(&client, URL, id)).collect();
     sleep(Duration::from_millis(1)).await;
     assert_eq!(limiter.waiting(&URL.parse().unwrap()), 11);
@@ -96,7 +85,7 @@ async fn a_dropped_request_gives_its_turn_back() {
         .per_second(1)
         .adaptive(false)
         .build();
-    let client = client(vec![Arc::new(limiter.clone())], &server);
+    let client = client_with(vec![Arc::new(limiter.clone())], server.clone());
     let url = URL.parse().unwrap();
     let start = Instant::now();
     let first = send(&client, URL, 0);
@@ -126,7 +115,7 @@ async fn a_dropped_request_does_not_cancel_the_cooldown_or_the_queue() {
         _ => respond(200, &[]),
     });
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
-    let client = client(vec![Arc::new(limiter.clone())], &server);
+    let client = client_with(vec![Arc::new(limiter.clone())], server.clone());
     let tasks: Vec<_> = (0..4).map(|id| send(&client, URL, id)).collect();
     sleep(Duration::from_millis(100)).await;
     tasks[1].abort();
@@ -146,7 +135,7 @@ async fn a_dropped_request_does_not_cancel_the_cooldown_or_the_queue() {
 async fn per_minute_quota() {
     let server = Scripted::new(|_| respond(200, &[]));
     let limiter = RateLimitMiddleware::per_minute(120);
-    let client = client(vec![Arc::new(limiter)], &server);
+    let client = client_with(vec![Arc::new(limiter)], server.clone());
     let tasks: Vec<_> = (0..4).map(|id| send(&client, URL, id)).collect();
     for task in tasks {
         task.await.unwrap();
@@ -163,7 +152,7 @@ async fn tokens_per_minute_charges_the_estimate() {
         .tokens_per_minute(6_000)
         .adaptive(false)
         .build();
-    let client = client(vec![Arc::new(limiter)], &server);
+    let client = client_with(vec![Arc::new(limiter)], server.clone());
     // 400 bytes (100 tokens of prompt) asking for 100 tokens of completion: 200 tokens each.
     let head = r#"{"model":"m","max_tokens":100,"prompt":""#;
     let body = format!("{head}{}\"}}", "x".repeat(400 - head.len() - 2));
@@ -192,8 +181,8 @@ async fn hosts_do_not_share_a_cooldown_but_clones_do() {
         _ => respond(200, &[]),
     });
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
-    let first = client(vec![Arc::new(limiter.clone())], &server);
-    let second = client(vec![Arc::new(limiter.clone())], &server);
+    let first = client_with(vec![Arc::new(limiter.clone())], server.clone());
+    let second = client_with(vec![Arc::new(limiter.clone())], server.clone());
     assert_eq!(send(&first, URL, 0).await.unwrap(), 429);
     // Another host (another port is another host too) goes at once...
     send(&second, "http://other.test/", 1).await.unwrap();
@@ -220,9 +209,9 @@ async fn a_retry_waits_in_the_limiter_not_on_its_own_and_keeps_its_place() {
         _ => respond(200, &[]),
     });
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
-    let client = client(
+    let client = client_with(
         vec![Arc::new(RetryMiddleware::new(POLICY)), Arc::new(limiter)],
-        &server,
+        server.clone(),
     );
     let tasks: Vec<_> = (0..4).map(|id| send(&client, URL, id)).collect();
     for task in tasks {
@@ -244,7 +233,7 @@ async fn a_whole_second_hint_holds_the_host_for_the_second_it_cannot_rule_out() 
             _ => respond(200, &[]),
         });
         let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
-        let client = client(vec![Arc::new(limiter)], &server);
+        let client = client_with(vec![Arc::new(limiter)], server.clone());
         assert_eq!(send(&client, URL, 0).await.unwrap(), 429);
         send(&client, URL, 1).await.unwrap();
         let log = arrivals(&server);
@@ -261,7 +250,7 @@ async fn alone_the_retry_layer_sleeps_the_whole_hint() {
         0 => respond(429, &[("retry-after", "1")]),
         _ => respond(200, &[]),
     });
-    let client = client(vec![Arc::new(RetryMiddleware::new(POLICY))], &server);
+    let client = client_with(vec![Arc::new(RetryMiddleware::new(POLICY))], server.clone());
     assert_eq!(send(&client, URL, 0).await.unwrap(), 200);
     let log = arrivals(&server);
     assert_eq!(log[1].0, 1002, "1 s, after the 2 ms round trip");
@@ -309,7 +298,7 @@ async fn a_reading_that_means_something_else_is_refuted_not_obeyed() {
         )
     });
     let limiter = RateLimitMiddleware::default();
-    let client = client(vec![Arc::new(limiter.clone())], &server);
+    let client = client_with(vec![Arc::new(limiter.clone())], server.clone());
     for id in 0..20 {
         send(&client, URL, id).await.unwrap();
     }
@@ -338,7 +327,7 @@ async fn an_empty_token_bucket_holds_the_host_for_its_stated_reset_only() {
     // With a reset, the next request waits for it.
     let server = tokens_out(Some("0.5"));
     let limiter = RateLimitMiddleware::builder().initial_rate(1_000.0).build();
-    let first = client(vec![Arc::new(limiter)], &server);
+    let first = client_with(vec![Arc::new(limiter)], server.clone());
     for id in 0..2 {
         send(&first, URL, id).await.unwrap();
     }
@@ -348,7 +337,7 @@ async fn an_empty_token_bucket_holds_the_host_for_its_stated_reset_only() {
     // refill is not known, and a guessed second would idle a fast server.
     let server = tokens_out(None);
     let limiter = RateLimitMiddleware::builder().initial_rate(1_000.0).build();
-    let second = client(vec![Arc::new(limiter)], &server);
+    let second = client_with(vec![Arc::new(limiter)], server.clone());
     for id in 0..2 {
         send(&second, URL, id).await.unwrap();
     }

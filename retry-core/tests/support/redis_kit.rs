@@ -1,7 +1,6 @@
 //! For the tests of the Redis-shared limiter: where Redis is (or why the test is skipped), a
 //! private `redis-server` to kill and restart, and an in-process server at the bottom of the
 //! stack that records when each request reached it.
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -5,13 +5,10 @@
 //! The tests run on a paused tokio clock, so the retries' sleeps take no real time and the
 //! virtual time a call took is exactly the sum of its sleeps (wiremock answers from its own
 //! thread; with no other timer pending, the paused clock does not move while a request waits).
-#![cfg(feature = "reqwest")]
-
-mod middleware_support;
 
 use std::time::{Duration, SystemTime};
 
-use middleware_support::reqwest_client;
+use crate::support::sim::reqwest_client;
 use reqwest_middleware::ClientWithMiddleware;
 use retry_core::middleware::{Attempts, RetryMiddleware};
 use retry_core::{Jitter, Policy};
@@ -312,8 +309,8 @@ async fn retry_on_narrows_what_is_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn retries_are_counted_under_the_reqwest_label() {
+    use crate::support::sim::{Scripted, respond};
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-    use middleware_support::{Scripted, respond};
 
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();

@@ -2,14 +2,10 @@
 //! with a run-time policy), `retry_fn`, and `RetryMiddleware::budget`. Each test has a budget
 //! of its own (`static`s are shared by the whole test binary) and counts the attempts made.
 
-mod common;
-#[cfg(feature = "reqwest")]
-mod middleware_support;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::Fail;
+use crate::support::Fail;
 use retry_core::{
     Class, Decision, Failure, GiveUpReason, Jitter, Policy, Retrier, RetryBudget, RetryOn, retry,
     retry_fn,
@@ -132,7 +128,7 @@ async fn the_floor_lets_a_quiet_caller_retry_and_the_window_refills() {
 #[cfg(feature = "reqwest")]
 #[tokio::test(start_paused = true)]
 async fn the_middleware_returns_at_once_past_the_budget() {
-    use middleware_support::{Counter, Scripted, respond};
+    use crate::support::sim::{Counter, Scripted, respond};
     use retry_core::middleware::RetryMiddleware;
 
     static BUDGET: RetryBudget = strict();

@@ -2,15 +2,12 @@
 //! reset without an answer, a server that never answers (the policy's attempt timeout).
 //!
 //! Raw tokio listeners on 127.0.0.1, on the test's runtime and its paused clock.
-#![cfg(feature = "reqwest")]
-
-mod middleware_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use middleware_support::{Counter, reqwest_client};
+use crate::support::sim::{Counter, reqwest_client};
 use reqwest_middleware::ClientWithMiddleware;
 use retry_core::middleware::RetryMiddleware;
 use retry_core::{Class, Classify, Jitter, Policy};

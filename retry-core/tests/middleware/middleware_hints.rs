@@ -1,6 +1,5 @@
 //! The header parsers never panic and never return a negative (impossible in a `Duration`,
 //! so: a wrapped), overflowing or absurd delay, whatever the header says.
-#![cfg(feature = "reqwest")]
 
 use std::time::{Duration, SystemTime};
 

@@ -1,19 +1,13 @@
 //! `#[retry]` at run time: how often and how long: the number of attempts and the error
 //! returned, `attempt_timeout`, `policy = EXPR`, `on_retry`, every backoff kind on a paused clock.
 
-mod common;
-
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{Fail, ms};
+use crate::support::{Fail, bump, ms};
 use retry_core::{Class, Classify, Jitter, Policy, RetryDetails, retry};
 use tokio::time::{Instant, sleep};
-
-fn bump(calls: &AtomicU32) -> u32 {
-    calls.fetch_add(1, Ordering::Relaxed) + 1
-}
 
 // ---- The number of attempts and the error returned -----------------------------------------
 
@@ -305,7 +299,11 @@ async fn on_retry_gets_the_details_of_each_retry() {
     assert_eq!(seen.len(), 3);
     for d in &seen {
         assert!(d.function.ends_with("::observed"), "{}", d.function);
-        assert!(d.function.starts_with("macro_policy::"), "{}", d.function);
+        assert!(
+            d.function.starts_with("macros::macro_policy::"),
+            "{}",
+            d.function
+        );
     }
     let summary: Vec<_> = seen
         .iter()

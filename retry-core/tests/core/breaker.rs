@@ -182,12 +182,9 @@ async fn clones_share_one_state_across_threads() {
 }
 
 #[cfg(feature = "reqwest")]
-mod middleware_support;
-
-#[cfg(feature = "reqwest")]
 mod middleware {
-    use super::middleware_support::{Counter, Scripted, respond};
     use super::*;
+    use crate::support::sim::{Counter, Scripted, respond};
     use retry_core::middleware::{CircuitBreakerMiddleware, RetryMiddleware};
     use retry_core::{Jitter, Policy};
     use std::sync::Arc;

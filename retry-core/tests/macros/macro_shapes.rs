@@ -1,18 +1,12 @@
 //! `#[retry]` at run time on every shape of function it accepts: sync fns, `&mut` and owned
 //! arguments, methods, generics, trait impls, `Send` futures, `Result` aliases, `return` and `?`.
 
-mod common;
-
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{Fail, Opaque, ms};
+use crate::support::{Fail, Opaque, bump, ms};
 use retry_core::{Class, Classify, Policy, retry};
-
-fn bump(calls: &AtomicU32) -> u32 {
-    calls.fetch_add(1, Ordering::Relaxed) + 1
-}
 
 // ---- Sync functions ----------------------------------------------------------------------
 

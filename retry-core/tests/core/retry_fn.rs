@@ -1,12 +1,10 @@
 //! The closure front end: `retry_fn` and `retry_fn_named`, with a `RetryOn` set or a predicate,
 //! on a paused clock.
 
-mod common;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{Fail, ms};
+use crate::support::{Fail, ms};
 use retry_core::{Class, Jitter, Policy, RetryOn, retry_fn, retry_fn_named};
 use tokio::time::Instant;
 

@@ -2,14 +2,11 @@
 //! expire, a cooldown and a learned pace that reach every client, and a Redis that is not
 //! there. Each client is a limiter of its own with its own connection, as a process would be.
 //! Needs `REDIS_URL` (skipped, and says so, without it), except the test without Redis.
-#![cfg(feature = "redis")]
-
-mod redis_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redis_support::{Recorder, client, free_port, redis_url, shared, unique_prefix};
+use crate::support::redis_kit::{Recorder, client, free_port, redis_url, shared, unique_prefix};
 use retry_core::middleware::{RateLimitMiddleware, RedisLimit};
 use tracing_subscriber::fmt::MakeWriter;
 

@@ -1,17 +1,11 @@
 //! `#[retry]` at run time: which errors it retries (`on` as a class, a list, `"any"`, a
 //! path), and that `on = "any"` and `on = path` still honour the server's hint.
 
-mod common;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use common::{Fail, Opaque, ms};
+use crate::support::{Fail, Opaque, bump, ms};
 use retry_core::{Class, retry};
 use tokio::time::Instant;
-
-fn bump(calls: &AtomicU32) -> u32 {
-    calls.fetch_add(1, Ordering::Relaxed) + 1
-}
 
 // ---- Which errors are retried ------------------------------------------------------------
 

@@ -1,15 +1,12 @@
 //! The two layers together against rate-limited servers: the target of the issue (300 requests
 //! from 64 tasks, a server allowing 50 requests/s with a burst of 5, in every hint dialect),
 //! AIMD convergence on a server that sends no headers, and a real local HTTP server.
-#![cfg(feature = "reqwest")]
-
-mod middleware_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use middleware_support::{DIALECTS, Dialect, SimServer, client_with, load};
+use crate::support::sim::{DIALECTS, Dialect, SimServer, client_with, load};
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

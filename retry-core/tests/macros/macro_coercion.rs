@@ -5,13 +5,11 @@
 //! the body alone; `retry-macros/src/returns.rs` types each returned value so that it coerces
 //! as it would in the fn itself. These cases pin that down, async and sync.
 
-mod common;
-
 use std::error::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use common::Fail;
+use crate::support::Fail;
 use retry_core::{Class, retry};
 
 #[derive(Debug)]

@@ -1,12 +1,11 @@
-//! Shared by the `middleware_*` tests: a rate-limited server simulated in process, and a load
-//! driver.
+//! For the tests of the middleware (and of the other front ends through it): a rate-limited
+//! server simulated in process, a scripted server, a counting layer, and a load driver.
 //!
 //! The server is the innermost middleware of the stack: it answers without touching the
 //! network, on tokio's clock. With `start_paused` the whole run (limiter, retries, server) is
 //! on virtual time: deterministic, and seconds of traffic take milliseconds. (wiremock runs
 //! its server on a thread of its own with a real clock; a paused test clock jumps ahead while
 //! it waits for such a server, which would break any test that measures a rate.)
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -196,8 +195,12 @@ pub async fn load(client: &ClientWithMiddleware, url: &str, n: u32, tasks: u32) 
     }
 }
 
-/// A client whose innermost layer is `server`, behind `layers` (outermost first).
-pub fn client_with(layers: Vec<Arc<dyn Middleware>>, server: SimServer) -> ClientWithMiddleware {
+/// A client whose innermost layer is `server` (a [`SimServer`], a [`Scripted`]...), behind
+/// `layers` (outermost first).
+pub fn client_with(
+    layers: Vec<Arc<dyn Middleware>>,
+    server: impl Middleware,
+) -> ClientWithMiddleware {
     let mut builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
     for layer in layers {
         builder = builder.with_arc(layer);
