@@ -10,14 +10,11 @@
 //!
 //! `cargo test -p together-client --all-features --test fault_matrix -- --nocapture` prints
 //! the table that RELIABILITY.md carries.
-#![cfg(feature = "sim")]
-
-mod fault_support;
 
 use std::future::Future;
 
-use fault_support::front::{by_batch, by_client, by_macro, by_middleware};
-use fault_support::{Answer, Cell, Expect, Kind, Row, Times, between, cell, status, table};
+use crate::fault_support::front::{by_batch, by_client, by_macro, by_middleware};
+use crate::fault_support::{Answer, Cell, Expect, Kind, Row, Times, between, cell, status, table};
 
 fn row(name: &'static str, fault: Answer, times: Times, kind: Kind) -> Row {
     Row {

@@ -2,9 +2,7 @@
 //! resume, duplicates, fatal errors, bounded concurrency, retryable failures and
 //! `retry_failed`, an outage stopping the run, file errors naming their file. With the
 //! features `sim` and `cli`, the `together-batch` command against the simulator
-//! (`batch_support/sim_runs.rs`) and as a process (`batch_support/binary.rs`).
-
-mod batch_support;
+//! (`sim_runs.rs`) and as a process (`binary.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use together_client::batch::{BatchError, BatchOptions, RequestError, run_with};
 
-use batch_support::{Scratch, output, requests, states};
+use crate::support::{Scratch, output, requests, states};
 
 /// The kinds of failure a batch run tells apart.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -9,7 +9,7 @@ use together_client::Together;
 use together_client::batch::cli::{self, Args, Status};
 use together_client::sim::{Fault, Simulator};
 
-use super::{Scratch, lines, states};
+use crate::support::{Scratch, lines, states};
 
 const MODEL: &str = "meta-llama/Llama-3.3-70B-Instruct-Turbo";
 

@@ -1,15 +1,13 @@
 //! The client's circuit breaker and retry budget (both off by default), on virtual time with an
 //! in-process server: requests counted at the server, errors typed.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::kit::client::{KEY, Scripted, chat_body, error_body, fast, respond};
 use retry_core::breaker::BreakerState;
 use retry_core::{CircuitBreaker, Class, Classify, RetryBudget};
-use support::{KEY, Scripted, chat_body, error_body, fast, respond};
 use together_client::{ChatRequest, Error, Together};
 
 fn request() -> ChatRequest {

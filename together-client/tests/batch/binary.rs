@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use together_client::sim::Simulator;
 
-use super::{Scratch, lines};
+use crate::support::{Scratch, lines};
 
 const KEY: &str = "sk-batch-secret-4242";
 

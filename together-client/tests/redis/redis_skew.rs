@@ -3,11 +3,8 @@
 //! limit as well as if their clocks agreed, since the schedule runs on Redis's clock (`TIME`).
 //! Needs `REDIS_URL` and libfaketime (`apt-get install faketime`; CI installs both); skipped,
 //! and says so, without them.
-#![cfg(all(feature = "sim", feature = "redis"))]
 
-mod redis_support;
-
-use redis_support::{Worker, redis_url, run_fleet, skipped};
+use crate::redis_support::{Worker, redis_url, run_fleet, skipped};
 use together_client::sim::Simulator;
 
 /// libfaketime's library, where Debian puts it.

@@ -1,15 +1,12 @@
 //! Streaming: Together's SSE format (`data: {chunk}` events, then `data: [DONE]`), a stream
 //! cut mid-way, an `error` object inside a stream, chunk pacing, and that only a stream that
 //! reached `[DONE]` counts as a success.
-#![cfg(feature = "sim")]
-
-mod sim_support;
 
 use std::time::Duration;
 
+use crate::kit::sim::{chat_body, client, header, post};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use sim_support::{chat_body, client, header, post};
 use together_client::sim::{Fault, Outcome, Simulator};
 use tokio::time::Instant;
 

@@ -1,12 +1,10 @@
 //! Streaming: SSE parsed into chunks up to `[DONE]`, an `error` object mid-stream becomes an
 //! `Err` (and is not retried), the request is retried only before its first chunk.
 
-mod support;
-
+use crate::kit::client::{SSE_DONE, chat_body, client, error_body, sse_chunk};
 use futures_util::StreamExt;
 use retry_core::{Class, Classify};
 use serde_json::json;
-use support::{SSE_DONE, chat_body, client, error_body, sse_chunk};
 use together_client::{ChatRequest, Error};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,12 +1,10 @@
 //! Every endpoint against wiremock with bodies shaped as Together's OpenAPI spec: what the
 //! client sends, what it parses, unknown fields kept, rate limits read from the headers.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::kit::client::{KEY, chat_body, client};
 use serde_json::json;
-use support::{KEY, chat_body, client};
 use together_client::{
     ChatRequest, ChatResponse, CompletionRequest, EmbeddingsRequest, FinishReason, Message,
     RerankRequest, ResponseFormat, Role, Tool,

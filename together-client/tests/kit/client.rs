@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use http::Extensions;
@@ -154,11 +154,19 @@ pub fn respond(status: u16, headers: &[(&str, &str)], body: &Value) -> http::Res
     response.body(body.to_string()).unwrap()
 }
 
-/// Everything `tracing` writes (every level) while `run` runs on this thread.
+/// Everything `tracing` writes (every level) on this thread while the guard lives.
 pub struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
     pub fn new() -> (Captured, tracing::subscriber::DefaultGuard) {
+        // With exactly one dispatcher alive, `tracing` decides whether a call site is wanted
+        // by asking the dispatcher of the thread that reaches it first: a test on another
+        // thread, with no subscriber, would cache "no one listens" while this one captures
+        // (with many tests in one binary, seen as captured text missing lines). A second
+        // dispatcher, alive for the whole process and wanting nothing, makes `tracing` ask
+        // every live dispatcher instead.
+        static WITNESS: OnceLock<tracing::Dispatch> = OnceLock::new();
+        WITNESS.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::new()));
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()

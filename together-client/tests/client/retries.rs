@@ -5,14 +5,12 @@
 //! limiter already holds the host after a 429, the typed retry re-queues at once and the
 //! limiter alone does the waiting. The timing tests run an in-process server on virtual time.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::kit::client::{Scripted, chat_body, client, error_body, fast, respond};
 use retry_core::middleware::RateLimitMiddleware;
 use retry_core::{Class, Classify, Jitter, Policy};
-use support::{Scripted, chat_body, client, error_body, fast, respond};
 use together_client::{ChatRequest, Error};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -40,7 +38,10 @@ async fn a_call_makes_at_most_attempts_requests() {
             .await;
         // A 429 that the client's limiter holds costs no attempt: only the deadline ends those.
         let policy = fast(3).deadline(Duration::from_millis(500));
-        let client = support::builder(&server).policy(policy).build().unwrap();
+        let client = crate::kit::client::builder(&server)
+            .policy(policy)
+            .build()
+            .unwrap();
         let error = client.chat().create(request()).await.unwrap_err();
         assert!(error.is_retryable(), "{error:?}");
         let sent = server.received_requests().await.unwrap().len();
@@ -61,7 +62,10 @@ async fn one_attempt_is_one_request() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = support::builder(&server).policy(fast(1)).build().unwrap();
+    let client = crate::kit::client::builder(&server)
+        .policy(fast(1))
+        .build()
+        .unwrap();
     assert!(matches!(
         client.models().list().await,
         Err(Error::Overloaded(_))
@@ -75,7 +79,7 @@ async fn a_dropped_connection_is_retried() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let client = together_client::Together::builder()
-        .api_key(support::KEY)
+        .api_key(crate::kit::client::KEY)
         .base_url(format!("http://127.0.0.1:{port}/v1"))
         .policy(fast(2))
         .build()
@@ -212,8 +216,8 @@ async fn slow_server(delay: Duration) -> MockServer {
                 .insert_header("content-type", "text/event-stream")
                 .set_body_string(format!(
                     "{}{}",
-                    support::sse_chunk("late"),
-                    support::SSE_DONE
+                    crate::kit::client::sse_chunk("late"),
+                    crate::kit::client::SSE_DONE
                 ))
                 .set_delay(delay),
         )
@@ -227,7 +231,7 @@ async fn timeouts_are_retried_within_the_budget() {
     let server = slow_server(Duration::from_millis(400)).await;
     // The client's timeout: a reqwest timeout for a plain request, a first-chunk timeout for
     // a stream; either way a timeout class, retried, one request per attempt.
-    let client = support::builder(&server)
+    let client = crate::kit::client::builder(&server)
         .policy(fast(2))
         .timeout(Duration::from_millis(50))
         .build()
@@ -240,7 +244,7 @@ async fn timeouts_are_retried_within_the_budget() {
 
     // The policy's own `attempt_timeout` works through `From<Elapsed>`.
     let server = slow_server(Duration::from_millis(400)).await;
-    let client = support::builder(&server)
+    let client = crate::kit::client::builder(&server)
         .policy(fast(2).attempt_timeout(Duration::from_millis(50)))
         .build()
         .unwrap();

@@ -1,10 +1,8 @@
 //! Building a client: a typed error (never a panic) for a missing key or a bad URL, plain
 //! `http://` only to loopback, and the key never shown by `Debug`, `Display` or `tracing`.
 
-mod support;
-
+use crate::kit::client::{Captured, KEY, builder, error_body};
 use retry_core::Classify;
-use support::{Captured, KEY, builder, error_body};
 use together_client::{ChatRequest, Error, Together, TogetherBuilder};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -89,7 +87,8 @@ fn debug_never_shows_the_key() {
 
 #[test]
 fn from_env_reads_key_and_base_url() {
-    // The only test of this binary that touches the environment.
+    // The only test of the `client` binary that touches the environment, and the only one
+    // that reads these variables (`from_env`).
     // SAFETY: no other thread of this test binary reads or writes these variables.
     unsafe {
         std::env::remove_var("TOGETHER_API_KEY");

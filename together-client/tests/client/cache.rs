@@ -1,12 +1,10 @@
 //! The response cache: off by default; deterministic requests (`temperature == 0`) or opted-in
 //! ones answered once; identical concurrent requests share one fetch; errors not cached; TTL.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::kit::client::{builder, chat_body};
 use serde_json::json;
-use support::{builder, chat_body};
 use together_client::{CacheConfig, ChatRequest, EmbeddingsRequest, Together};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -126,7 +124,7 @@ async fn errors_are_not_cached() {
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
         .respond_with(
-            ResponseTemplate::new(400).set_body_json(support::error_body(
+            ResponseTemplate::new(400).set_body_json(crate::kit::client::error_body(
                 "bad",
                 "invalid_request_error",
                 None,

@@ -4,7 +4,6 @@
 //! 500-line file, 401 with no retry, a 503 burst survived, a call never making more than
 //! `attempts` requests, and `usage()` (and the metrics that mirror it) agreeing with what the
 //! simulator counted.
-#![cfg(feature = "sim")]
 
 use retry_core::Policy;
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};

@@ -1,15 +1,12 @@
 //! The simulator's limits: the token bucket (burst, refill), each hint dialect's headers and
 //! values (the same as `retry-core`'s in-process test server), the token limit, the credit
 //! limit. On paused time: the bucket runs on tokio's clock, so every value is exact.
-#![cfg(feature = "sim")]
-
-mod sim_support;
 
 use std::time::{Duration, SystemTime};
 
+use crate::kit::sim::{chat, chat_body, client, error_of, header, post};
 use futures_util::future::join_all;
 use serde_json::json;
-use sim_support::{chat, chat_body, client, error_of, header, post};
 use together_client::sim::{Fault, HintDialect, Simulator};
 
 const HINTS: [&str; 5] = [

@@ -1,11 +1,8 @@
 //! The simulator's endpoints answer in the shapes of Together's spec, deterministically, and
 //! its bearer auth and request errors answer with Together's error body.
-#![cfg(feature = "sim")]
 
-mod sim_support;
-
+use crate::kit::sim::{chat, chat_body, client, error_of, header, post};
 use serde_json::{Value, json};
-use sim_support::{chat, chat_body, client, error_of, header, post};
 use together_client::sim::Simulator;
 
 #[tokio::test]

@@ -1,14 +1,11 @@
 //! The counters: one outcome per request, successes per prompt ("no request completed
 //! twice"), the time series, reset; and the simulator's lifecycle (shutdown, drop).
-#![cfg(feature = "sim")]
-
-mod sim_support;
 
 use std::time::Duration;
 
+use crate::kit::sim::{chat, chat_body, client, post};
 use futures_util::future::join_all;
 use serde_json::json;
-use sim_support::{chat, chat_body, client, post};
 use together_client::sim::{Fault, Outcome, Simulator};
 
 #[tokio::test(start_paused = true)]

@@ -1,10 +1,5 @@
 //! What the batch tests share: a scratch directory, input files, the output read back.
 
-#[cfg(all(feature = "sim", feature = "cli"))]
-pub mod binary;
-#[cfg(all(feature = "sim", feature = "cli"))]
-pub mod sim_runs;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

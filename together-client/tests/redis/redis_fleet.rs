@@ -2,13 +2,10 @@
 //! its own client, share one 50 req/s limit of the simulator through Redis. Together they get
 //! the server's rate (within 5 %) with at most 5 % of requests answered 429, and none fails.
 //! Needs `REDIS_URL` (skipped, and says so, without it).
-#![cfg(all(feature = "sim", feature = "redis"))]
-
-mod redis_support;
 
 use std::time::Instant;
 
-use redis_support::{Worker, redis_url, run_fleet};
+use crate::redis_support::{Worker, redis_url, run_fleet};
 use together_client::sim::Simulator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,13 +2,11 @@
 //! (`credit_limit` included), hints, `x-should-retry`; then end to end: 401/402/403 not
 //! retried, a 503 burst survived.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::kit::client::{builder, chat_body, client, error_body, fast};
 use http::{HeaderMap, StatusCode};
 use retry_core::{Class, Classify};
-use support::{builder, chat_body, client, error_body, fast};
 use together_client::{ApiError, ChatRequest, Error};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

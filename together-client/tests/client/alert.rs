@@ -3,12 +3,10 @@
 //! Prometheus exporter answers `/metrics` while a client runs, and the run's timeline is
 //! well-formed SVG with every series named.
 
-mod support;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use support::{Captured, KEY, chat_body, error_body, fast};
+use crate::kit::client::{Captured, KEY, chat_body, error_body, fast};
 use together_client::{ChatRequest, RateLimitAlert, Together};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,15 +1,12 @@
 //! Injected faults: 503, 500, other statuses, dropped connections, latency; seeded
 //! probabilities, "the next n requests", and that no fault counts as a success.
-#![cfg(feature = "sim")]
-
-mod sim_support;
 
 use std::error::Error as _;
 use std::time::Duration;
 
+use crate::kit::sim::{chat, client, error_of, header};
 use http::StatusCode;
 use retry_core::{Class, Classify};
-use sim_support::{chat, client, error_of, header};
 use together_client::sim::{Fault, Latency, Outcome, Simulator};
 use tokio::time::Instant;
 
@@ -96,7 +93,7 @@ async fn a_dropped_connection_closes_with_no_response() {
     let err = client
         .post(format!("{}/chat/completions", sim.base_url()))
         .bearer_auth(sim.api_key())
-        .json(&sim_support::chat_body("x"))
+        .json(&crate::kit::sim::chat_body("x"))
         .send()
         .await
         .expect_err("no response");

@@ -2,7 +2,6 @@
 //! dropped asleep between retries, a call dropped in the limiter's queue, a stream dropped
 //! after some chunks, and the leader of a single-flight cache entry dropped mid-retry. Each
 //! leaves no task, no place in the queue and nothing a later call waits for.
-#![cfg(feature = "sim")]
 
 use std::time::Duration;
 
