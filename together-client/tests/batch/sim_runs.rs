@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
+use crate::kit::MODEL;
 use serde_json::{Value, json};
 use together_client::Together;
 use together_client::batch::cli::{self, Args, Status};
 use together_client::sim::{Fault, Simulator};
 
 use crate::support::{Scratch, lines, states};
-
-const MODEL: &str = "meta-llama/Llama-3.3-70B-Instruct-Turbo";
 
 /// `args` as the command line would give them.
 fn args(dir: &Scratch, extra: &[&str]) -> Args {
@@ -31,10 +30,7 @@ fn args(dir: &Scratch, extra: &[&str]) -> Args {
 /// The client `cli::client` builds, on a reqwest client without timers of its own (a paused
 /// clock would jump to reqwest's 90 s pool-idle timer).
 fn client(sim: &Simulator, args: &Args) -> Together {
-    let http = reqwest::Client::builder()
-        .pool_idle_timeout(None)
-        .build()
-        .unwrap();
+    let http = crate::kit::untimed_http();
     let stack = reqwest_middleware::ClientBuilder::new(http)
         .with(cli::rate_limiter(args))
         .build();
@@ -291,10 +287,7 @@ async fn a_batch_serves_its_metrics_while_it_runs_and_draws_its_timeline() {
         let (args, client) = (args.clone(), client(&sim, &args));
         async move { cli::execute(&args, &client).await }
     });
-    let scraper = reqwest::Client::builder()
-        .pool_idle_timeout(None)
-        .build()
-        .unwrap();
+    let scraper = crate::kit::untimed_http();
     let counter = |text: &str, name: &str| -> f64 {
         text.lines()
             .filter(|l| l.starts_with(name))

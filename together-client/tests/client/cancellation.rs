@@ -5,14 +5,13 @@
 
 use std::time::Duration;
 
+use crate::kit::MODEL;
 use futures_util::StreamExt;
 use retry_core::middleware::RateLimitMiddleware;
 use retry_core::{Jitter, Policy};
 use together_client::sim::{Fault, HintDialect, Simulator};
 use together_client::{CacheConfig, ChatRequest, Together, TogetherBuilder};
 use tokio::time::{Instant, sleep, timeout};
-
-const MODEL: &str = "meta-llama/Llama-3.3-70B-Instruct-Turbo";
 
 /// A 10 s backoff without jitter, so a failed call is asleep for most of its life.
 const SLOW: Policy = Policy::constant()

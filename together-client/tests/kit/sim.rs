@@ -6,17 +6,10 @@ use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use together_client::sim::Simulator;
 
-/// A reqwest client with no timers of its own: a paused test clock jumps to the next pending
-/// timer whenever the runtime idles, so a 90 s pool-idle timer would skip 90 s of the
-/// simulator's clock while a request is on the loopback socket.
-pub fn client() -> Client {
-    Client::builder().pool_idle_timeout(None).build().unwrap()
-}
-
 /// A chat request body with one user message.
 pub fn chat_body(prompt: &str) -> Value {
     json!({
-        "model": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "model": super::MODEL,
         "messages": [
             {"role": "system", "content": "Be brief."},
             {"role": "user", "content": prompt},

@@ -5,6 +5,7 @@
 //! `attempts` requests, and `usage()` (and the metrics that mirror it) agreeing with what the
 //! simulator counted.
 
+use crate::kit::MODEL;
 use retry_core::Policy;
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use together_client::batch::{BatchError, BatchOptions, run_chat};
@@ -12,16 +13,11 @@ use together_client::sim::{Fault, HintDialect, Simulator};
 use together_client::{ChatRequest, Error, Together};
 use tokio::time::Instant;
 
-const MODEL: &str = "meta-llama/Llama-3.3-70B-Instruct-Turbo";
-
 /// The client as `Together::builder()` makes it, but on a reqwest client without timers of
 /// its own: a paused clock jumps to the next timer whenever the runtime idles, and reqwest's
 /// 90 s pool-idle timer would otherwise skip the simulator's clock ahead.
 fn client(sim: &Simulator, policy: Policy) -> Together {
-    let http = reqwest::Client::builder()
-        .pool_idle_timeout(None)
-        .build()
-        .unwrap();
+    let http = crate::kit::untimed_http();
     let stack = reqwest_middleware::ClientBuilder::new(http)
         .with(RateLimitMiddleware::default())
         .build();
@@ -111,10 +107,7 @@ async fn three_hundred_calls_from_64_tasks_at_50_per_second_in_every_dialect() {
 async fn the_middleware_pair_alone_at_50_per_second_in_every_dialect() {
     for dialect in HintDialect::ALL {
         let sim = sim(50.0, 5, dialect).await;
-        let http = reqwest::Client::builder()
-            .pool_idle_timeout(None)
-            .build()
-            .unwrap();
+        let http = crate::kit::untimed_http();
         let client = reqwest_middleware::ClientBuilder::new(http)
             .with(RetryMiddleware::default())
             .with(RateLimitMiddleware::default())
@@ -210,15 +203,7 @@ async fn a_bad_key_fails_at_once_and_stops_a_batch() {
     let client = Together::builder()
         .api_key("not-the-key")
         .base_url(sim.base_url())
-        .http_client(
-            reqwest_middleware::ClientBuilder::new(
-                reqwest::Client::builder()
-                    .pool_idle_timeout(None)
-                    .build()
-                    .unwrap(),
-            )
-            .build(),
-        )
+        .http_client(reqwest_middleware::ClientBuilder::new(crate::kit::untimed_http()).build())
         .build()
         .unwrap();
     let error = client

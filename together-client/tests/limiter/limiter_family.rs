@@ -28,10 +28,7 @@ struct Run {
 
 async fn run(scenario: &Scenario, seed: u64) -> Run {
     let sim = scenario.builder(seed).start().await.unwrap();
-    let http = reqwest::Client::builder()
-        .pool_idle_timeout(None)
-        .build()
-        .unwrap();
+    let http = crate::kit::untimed_http();
     let client = reqwest_middleware::ClientBuilder::new(http)
         .with(RetryMiddleware::default())
         .with(RateLimitMiddleware::default())

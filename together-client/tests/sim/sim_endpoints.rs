@@ -1,7 +1,8 @@
 //! The simulator's endpoints answer in the shapes of Together's spec, deterministically, and
 //! its bearer auth and request errors answer with Together's error body.
 
-use crate::kit::sim::{chat, chat_body, client, error_of, header, post};
+use crate::kit::sim::{chat, chat_body, error_of, header, post};
+use crate::kit::untimed_http as client;
 use serde_json::{Value, json};
 use together_client::sim::Simulator;
 

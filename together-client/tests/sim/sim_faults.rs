@@ -4,7 +4,8 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use crate::kit::sim::{chat, client, error_of, header};
+use crate::kit::sim::{chat, error_of, header};
+use crate::kit::untimed_http as client;
 use http::StatusCode;
 use retry_core::{Class, Classify};
 use together_client::sim::{Fault, Latency, Outcome, Simulator};

@@ -4,7 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::kit::sim::{chat, chat_body, client, error_of, header, post};
+use crate::kit::sim::{chat, chat_body, error_of, header, post};
+use crate::kit::untimed_http as client;
 use futures_util::future::join_all;
 use serde_json::json;
 use together_client::sim::{Fault, HintDialect, Simulator};

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::kit::sim::{chat, chat_body, client, post};
+use crate::kit::sim::{chat, chat_body, post};
+use crate::kit::untimed_http as client;
 use futures_util::future::join_all;
 use serde_json::json;
 use together_client::sim::{Fault, Outcome, Simulator};

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use crate::kit::sim::{chat_body, client, header, post};
+use crate::kit::sim::{chat_body, header, post};
+use crate::kit::untimed_http as client;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use together_client::sim::{Fault, Outcome, Simulator};

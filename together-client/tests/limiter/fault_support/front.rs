@@ -14,8 +14,9 @@ use together_client::batch::{BatchError, BatchOptions, ChatLineError, run_chat};
 use together_client::{ChatRequest, Error, Together};
 use tokio::time::Instant;
 
-use super::{Cell, Counter, Kind, POLICY, Row, reqwest_client};
+use super::{Cell, Counter, Kind, POLICY, Row};
 use crate::fault_support::server::FaultServer;
+use crate::kit::untimed_http;
 
 /// The server for `row` (none for a refused connection) and the base URL to call.
 async fn target(row: &Row) -> (Option<FaultServer>, String) {
@@ -129,7 +130,7 @@ pub async fn by_macro(row: Row) -> Cell {
     let sent = AtomicU32::new(0);
     let url = format!("{base}/v1/chat/completions");
     let start = Instant::now();
-    let result = fetch(&reqwest_client(), &url, row.kind == Kind::Stream, &sent).await;
+    let result = fetch(&untimed_http(), &url, row.kind == Kind::Stream, &sent).await;
     let outcome = match result {
         Ok(()) => "Ok".to_owned(),
         Err(CallError::Status(status, _)) => format!("Err(Status {})", status.as_u16()),
@@ -146,7 +147,7 @@ pub async fn by_middleware(row: Row, limiter: bool) -> Cell {
     let (server, base) = target(&row).await;
     let counter = Counter::default();
     let mut stack =
-        reqwest_middleware::ClientBuilder::new(reqwest_client()).with(RetryMiddleware::new(POLICY));
+        reqwest_middleware::ClientBuilder::new(untimed_http()).with(RetryMiddleware::new(POLICY));
     if limiter {
         stack = stack.with(RateLimitMiddleware::default());
     }
@@ -177,7 +178,7 @@ pub async fn by_middleware(row: Row, limiter: bool) -> Cell {
 // ---- (c) the typed client, and (d) the batch engine through it ----
 
 fn together(base: &str, counter: &Counter) -> Together {
-    let stack = reqwest_middleware::ClientBuilder::new(reqwest_client())
+    let stack = reqwest_middleware::ClientBuilder::new(untimed_http())
         .with(RateLimitMiddleware::default())
         .with(counter.clone())
         .build();

@@ -198,15 +198,6 @@ impl Middleware for Counter {
     }
 }
 
-/// A reqwest client with no timers of its own: a paused clock jumps to the next timer
-/// whenever the runtime idles, and a pool-idle timer would skip virtual time ahead.
-pub fn reqwest_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_idle_timeout(None)
-        .build()
-        .unwrap()
-}
-
 /// The markdown table: one row per fault, one column per front end.
 pub fn table(columns: &[&str], rows: &[Row], cells: &[Vec<String>]) -> String {
     let mut out = format!("| fault | {} |\n", columns.join(" | "));
