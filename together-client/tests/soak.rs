@@ -12,11 +12,15 @@
 //! (`-- --nocapture`).
 #![cfg(feature = "sim")]
 
+#[path = "kit/mod.rs"]
+mod kit;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use crate::kit::MODEL;
 use futures_util::StreamExt;
 use retry_core::middleware::RateLimitMiddleware;
 use together_client::sim::{Fault, Latency, Simulator, Stats};
@@ -50,7 +54,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-const MODEL: &str = "meta-llama/Llama-3.3-70B-Instruct-Turbo";
 /// Calls per round: the simulator's per-prompt records are checked and cleared after each,
 /// so that memory measured between rounds is the client's, not the simulator's log.
 const ROUND: usize = 125;
@@ -99,10 +102,7 @@ async fn simulator() -> Simulator {
 /// The client as the builder makes it (adaptive limiter, default policy), on a reqwest client
 /// without a pool-idle timer, which a paused clock would jump to.
 fn client(sim: &Simulator, limiter: &RateLimitMiddleware) -> Together {
-    let http = reqwest::Client::builder()
-        .pool_idle_timeout(None)
-        .build()
-        .unwrap();
+    let http = crate::kit::untimed_http();
     let stack = reqwest_middleware::ClientBuilder::new(http)
         .with(limiter.clone())
         .build();

@@ -1,0 +1,55 @@
+//! Shared by the `sim_*` tests: a plain reqwest client fit for paused time, and request
+//! helpers. (Plain reqwest on purpose: these tests check the simulator, not the typed client.)
+#![allow(dead_code)]
+
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use together_client::sim::Simulator;
+
+/// A chat request body with one user message.
+pub fn chat_body(prompt: &str) -> Value {
+    json!({
+        "model": super::MODEL,
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": prompt},
+        ],
+    })
+}
+
+/// POSTs `body` to `path` (e.g. `/chat/completions`) with the simulator's key.
+pub async fn post(client: &Client, sim: &Simulator, path: &str, body: &Value) -> Response {
+    client
+        .post(format!("{}{path}", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A chat request for `prompt`.
+pub async fn chat(client: &Client, sim: &Simulator, prompt: &str) -> Response {
+    post(client, sim, "/chat/completions", &chat_body(prompt)).await
+}
+
+/// A header's value as text, if present.
+pub fn header(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// Asserts Together's error shape and returns the error object.
+pub async fn error_of(response: Response) -> Value {
+    let body: Value = response.json().await.unwrap();
+    let error = body["error"].clone();
+    assert!(error["message"].is_string(), "{body}");
+    assert!(error["type"].is_string(), "{body}");
+    assert!(
+        error.get("param").is_some() && error.get("code").is_some(),
+        "{body}"
+    );
+    error
+}
