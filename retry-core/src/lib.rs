@@ -60,7 +60,7 @@
 #![warn(missing_docs)]
 
 mod backoff;
-pub mod breaker;
+mod breaker;
 mod budget;
 mod class;
 mod classify;
@@ -80,7 +80,7 @@ pub mod middleware;
 pub mod __private;
 
 pub use backoff::Backoff;
-pub use breaker::{CircuitBreaker, CircuitOpen};
+pub use breaker::{BreakerState, CircuitBreaker, CircuitBreakerBuilder, CircuitOpen, Permit};
 pub use budget::RetryBudget;
 pub use class::{Class, Classify, RetryOn};
 pub use classify::classify_chain;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use retry_core::BreakerState;
 use retry_core::CircuitBreaker;
-use retry_core::breaker::BreakerState;
 
 fn fail_n(breaker: &CircuitBreaker, n: usize) {
     for _ in 0..n {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::kit::client::{KEY, Scripted, chat_body, error_body, fast, respond};
-use retry_core::breaker::BreakerState;
+use retry_core::BreakerState;
 use retry_core::{CircuitBreaker, Class, Classify, RetryBudget};
 use together_client::{ChatRequest, Error, Together};
 
