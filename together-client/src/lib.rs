@@ -75,6 +75,15 @@
 //! - **An optional cache** for deterministic requests, with single-flight ([`CacheConfig`]).
 //! - **Safe by default**: the key never shows in `Debug`, `Display` or logs; a plain
 //!   `http://` base URL is refused unless it is loopback.
+//!
+//! # Where things are
+//! Every type and handle has one path, the crate root. Inside: `client.rs` holds the client
+//! and its shared state (built by `builder.rs`); `endpoints.rs` the handles, which make a
+//! `call.rs` call (one retried request, JSON in and out) or open a `stream.rs` [`ChatStream`]
+//! (its bytes decoded by `sse.rs`); `types/` the bodies, from Together's OpenAPI spec;
+//! `error.rs` and `api_error.rs` what fails; `rate_limits.rs`, `usage.rs` and `alert.rs` what
+//! the client sees of its limits; [`report`] and [`batch`] build on all of it; `sim`
+//! (feature `sim`) is the server the tests and examples run against.
 
 #![warn(missing_docs)]
 
