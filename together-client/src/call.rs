@@ -18,7 +18,7 @@
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Extensions, HeaderName, HeaderValue, Method, StatusCode};
-use retry_core::middleware::{CallDeadline, HeldByLimiter, LimiterWait, WaitPastDeadline};
+use retry_core::middleware::{HeldByLimiter, LimiterWait};
 use retry_core::{Classify, retry};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,11 +28,6 @@ use crate::client::Together;
 use crate::error::{ApiError, DecodeError, Error};
 use crate::rate_limits::RateLimits;
 use crate::types::WithRateLimits;
-
-/// The error of the call's last held 429, kept in its extensions: if the retry's wait for its
-/// turn outlasts the call, the call ends with it.
-#[derive(Clone)]
-struct LastHeld(Error);
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
@@ -160,7 +155,7 @@ impl Together {
     {
         // One `Extensions` for every attempt: the limiter's ticket (the call's place in line)
         // and its `HeldByLimiter` marker live here.
-        let mut extensions = self.call_extensions();
+        let mut extensions = Extensions::new();
         self.json_retried(call, &mut extensions).await
     }
 
@@ -185,22 +180,6 @@ impl Together {
         Ok(value)
     }
 
-    /// The extensions every attempt of one call shares: the limiter's ticket and
-    /// `HeldByLimiter` marker go there, and the call's deadline, so that the limiter does not
-    /// keep a request waiting for its turn past it.
-    pub(crate) fn call_extensions(&self) -> Extensions {
-        let mut extensions = Extensions::new();
-        if let Some(at) = self
-            .inner
-            .policy
-            .get_deadline()
-            .and_then(|d| tokio::time::Instant::now().checked_add(d))
-        {
-            extensions.insert(CallDeadline(at));
-        }
-        extensions
-    }
-
     /// One attempt: sends the request through the stack and turns an error status into a
     /// typed [`Error`]. Feeds the rate-limit streak alert.
     pub(crate) async fn attempt(
@@ -221,18 +200,6 @@ impl Together {
             .http
             .execute_with_extensions(request, extensions)
             .await;
-        if let Err(reqwest_middleware::Error::Middleware(inner)) = &sent
-            && inner.downcast_ref::<WaitPastDeadline>().is_some()
-        {
-            // Never sent: it says nothing of the server, and the call ends with its last
-            // answer (the 429 this retry was for) if it had one.
-            drop(permit);
-            return Err(match extensions.remove::<LastHeld>() {
-                Some(LastHeld(error)) => error,
-                None => Error::Timeout(None),
-            });
-        }
-        extensions.remove::<LastHeld>();
         let held = extensions.remove::<HeldByLimiter>().is_some();
         let waited = extensions.remove::<LimiterWait>().unwrap_or_default().0;
         let busy = started.elapsed().saturating_sub(waited);
@@ -266,9 +233,6 @@ impl Together {
             self.inner.alert.rate_limited(&api);
         }
         let error = Error::from_api(api);
-        if held {
-            extensions.insert(LastHeld(error.clone()));
-        }
         tracing::debug!(
             target: "together_client",
             path = call.path,

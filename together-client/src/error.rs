@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
-use retry_core::middleware::{CircuitBreakerMiddleware, WaitPastDeadline};
+use retry_core::middleware::CircuitBreakerMiddleware;
 use retry_core::{CircuitOpen, Class, Classify, Elapsed};
 
 pub use crate::api_error::{ApiError, DecodeError};
@@ -47,8 +47,7 @@ pub enum Error {
     /// 500, 502 and other 5xx; also an error object sent inside a stream. Transient.
     Server(Box<ApiError>),
     /// The request took too long: a 408, 504 or 524 from the server (`Some`), or an attempt
-    /// that ran past the policy's `attempt_timeout` or the client's stream timeout, or a call
-    /// whose deadline passed while it waited for its turn in the rate limiter (`None`).
+    /// that ran past the policy's `attempt_timeout` or the client's stream timeout (`None`).
     /// Transient.
     Timeout(Option<Box<ApiError>>),
     /// The request did not get an answer: connection refused or cut, TLS, a reqwest timeout.
@@ -295,15 +294,8 @@ impl From<Elapsed> for Error {
 }
 
 impl From<reqwest_middleware::Error> for Error {
-    /// [`Error::CircuitOpen`] when the breaker refused the request, [`Error::Timeout`]`(None)`
-    /// when the call's deadline passed while it waited for its turn in the rate limiter, else
-    /// [`Error::Transport`].
+    /// [`Error::CircuitOpen`] when the breaker refused the request, else [`Error::Transport`].
     fn from(error: reqwest_middleware::Error) -> Self {
-        if let reqwest_middleware::Error::Middleware(inner) = &error
-            && inner.downcast_ref::<WaitPastDeadline>().is_some()
-        {
-            return Error::Timeout(None);
-        }
         match CircuitBreakerMiddleware::open_error(&error) {
             Some(open) => Error::CircuitOpen(*open),
             None => Error::Transport(Arc::new(error)),

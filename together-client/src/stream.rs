@@ -87,7 +87,7 @@ struct Opened {
 impl Together {
     /// Opens a chat stream: retried until the first chunk, then handed over as it is.
     pub(crate) async fn open_stream(&self, call: Call) -> Result<ChatStream, Error> {
-        let mut extensions = self.call_extensions();
+        let mut extensions = Extensions::new();
         let opened = self.open_retried(&call, &mut extensions).await?;
         let client = self.clone();
         let idle = self.inner.timeout;

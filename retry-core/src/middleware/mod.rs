@@ -82,9 +82,7 @@ pub use breaker::CircuitBreakerMiddleware;
 pub use exhausted::QuotaExhausted;
 pub use families::{LimitFamily, go_duration};
 pub use hints::{MAX_COOLDOWN, MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
-pub use rate_limit::{
-    CallDeadline, HeldByLimiter, RateLimitBuilder, RateLimitMiddleware, WaitPastDeadline,
-};
+pub use rate_limit::{HeldByLimiter, RateLimitBuilder, RateLimitMiddleware};
 #[cfg(feature = "redis")]
 pub use rate_limit::{RedisLimit, RedisUrlError};
 pub use retry::RetryMiddleware;

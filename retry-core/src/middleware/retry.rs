@@ -7,7 +7,7 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 use super::attempts::Attempts;
 use super::exhausted;
 use super::hints;
-use super::rate_limit::{CallDeadline, HeldByLimiter, WaitPastDeadline};
+use super::rate_limit::HeldByLimiter;
 use crate::class::{Class, Classify, RetryOn};
 use crate::policy::Policy;
 use crate::retrier::{Decision, Failure, Retrier};
@@ -36,12 +36,7 @@ use crate::retrier::{Decision, Failure, Retrier};
 ///
 /// - A request whose body cannot be cloned (a stream) is sent once and its outcome returned
 ///   as it is.
-/// - The policy's deadline bounds the whole call, attempts and sleeps (tokio's clock); under a
-///   [`RateLimitMiddleware`](super::RateLimitMiddleware), a wait for the request's turn that
-///   would pass it ends there, the request unsent (the limiter reads the
-///   [`CallDeadline`](super::CallDeadline) this layer sets): the call returns its last answer
-///   (the 429 the retry was for), or [`WaitPastDeadline`](super::WaitPastDeadline) when its
-///   first request never went out. Its
+/// - The policy's deadline bounds the whole call, attempts and sleeps (tokio's clock). Its
 ///   `attempt_timeout` bounds each attempt (`tokio::time::timeout`); a timed-out attempt is a
 ///   [`Class::Timeout`](crate::Class::Timeout) failure whose error wraps tokio's `Elapsed`.
 ///   Under [`RateLimitMiddleware`](super::RateLimitMiddleware), an attempt's time includes its
@@ -209,11 +204,6 @@ async fn attempt(
     }
 }
 
-/// Whether an attempt never went out: the limiter below ended its wait at the call's deadline.
-fn waited_past_deadline(error: &Error) -> bool {
-    matches!(error, Error::Middleware(inner) if inner.downcast_ref::<WaitPastDeadline>().is_some())
-}
-
 /// Puts the attempt count on a response.
 fn finish(outcome: Result<Response>, attempts: u32) -> Result<Response> {
     outcome.map(|mut response| {
@@ -232,20 +222,9 @@ impl Middleware for RetryMiddleware {
     ) -> Result<Response> {
         let mut retrier = Retrier::new(&self.policy);
         let mut req = req;
-        // The limiter below ends a wait for a turn that would outlast the call.
-        if let Some(deadline) = self.policy.get_deadline() {
-            let at = tokio::time::Instant::now().checked_add(deadline);
-            match at {
-                Some(at) => extensions.insert(CallDeadline(at)),
-                None => extensions.remove::<CallDeadline>(),
-            };
-        }
         if self.idempotency_keys {
             add_idempotency_key(&mut req);
         }
-        // The 429 a held retry answers: if the retry's wait for its turn outlasts the call,
-        // the call ends with this last answer, as when it gives up on any other.
-        let mut held_answer: Option<(Response, u32)> = None;
         loop {
             // The last attempt sends the original; earlier ones keep a copy for the next.
             let spare = if retrier.is_last_attempt() {
@@ -263,13 +242,8 @@ impl Middleware for RetryMiddleware {
             let outcome = match attempt(&mut retrier, req, extensions, next.clone()).await {
                 // A 429 may say the quota is gone (read once, here or by the limiter below).
                 Ok(response) => Ok(exhausted::inspect(response).await),
-                Err(error) if waited_past_deadline(&error) => match held_answer.take() {
-                    Some((answer, attempts)) => return finish(Ok(answer), attempts),
-                    None => Err(error),
-                },
                 Err(error) => Err(error),
             };
-            held_answer = None;
             let attempts = retrier.attempt();
             let held = extensions.remove::<HeldByLimiter>().is_some();
             let Some(failure) = self.judge(&outcome, held) else {
@@ -280,9 +254,7 @@ impl Middleware for RetryMiddleware {
                     let Some(copy) = spare else {
                         return finish(outcome, attempts);
                     };
-                    if held {
-                        held_answer = outcome.ok().map(|answer| (answer, attempts));
-                    } else {
+                    if !held {
                         crate::sleep::sleep(delay).await;
                     }
                     req = copy;

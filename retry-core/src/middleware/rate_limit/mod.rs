@@ -284,36 +284,6 @@ impl RateLimitMiddleware {
     }
 }
 
-/// When the call a request belongs to must be over, set in its extensions by the retry layer
-/// above ([`RetryMiddleware`](super::RetryMiddleware) sets it from its policy's deadline):
-/// the limiter then ends a wait for the request's turn that would pass it, with
-/// [`WaitPastDeadline`], instead of sending the request after the caller stopped waiting.
-///
-/// ```
-/// use std::time::Duration;
-/// use http::Extensions;
-/// use retry_core::middleware::CallDeadline;
-///
-/// let mut extensions = Extensions::new();
-/// extensions.insert(CallDeadline(tokio::time::Instant::now() + Duration::from_secs(30)));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CallDeadline(pub tokio::time::Instant);
-
-/// The error of a request whose call's [`CallDeadline`] passed while it waited for its turn
-/// in the limiter (a long queue, a cooldown): it was never sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct WaitPastDeadline;
-
-impl std::fmt::Display for WaitPastDeadline {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the call's deadline passed while the request waited for its turn in the rate limiter (not sent)")
-    }
-}
-
-impl std::error::Error for WaitPastDeadline {}
-
 /// A request's place in line, kept in its extensions so that its retries keep it.
 #[derive(Clone, Copy, Debug)]
 struct Ticket(u64);
@@ -387,16 +357,7 @@ impl Middleware for RateLimitMiddleware {
         } else {
             1
         };
-        let deadline = extensions.get::<CallDeadline>().map(|d| d.0);
-        let admit = super::metrics::timed(&host.metrics, extensions, host.admit(ticket, cost));
-        let sent = match deadline {
-            // A wait for its turn that would outlast the call ends when the call must.
-            Some(at) => match tokio::time::timeout_at(at, admit).await {
-                Ok(sent) => sent,
-                Err(_) => return Err(reqwest_middleware::Error::middleware(WaitPastDeadline)),
-            },
-            None => admit.await,
-        };
+        let sent = super::metrics::timed(&host.metrics, extensions, host.admit(ticket, cost)).await;
         #[cfg(feature = "redis")]
         let remote = self
             .shared
