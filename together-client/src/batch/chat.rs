@@ -107,7 +107,7 @@ pub async fn run_chat(
     let file = std::fs::canonicalize(input).unwrap_or_else(|_| input.to_owned());
     let file = file.to_string_lossy();
     run_lines(input, output, &options, |custom_id, body| {
-        let key = idempotency_key(&file, custom_id);
+        let key = idempotency_key(&file, custom_id, &body);
         async move {
             let request: ChatRequest = serde_json::from_value(body).map_err(ChatLineError::Body)?;
             let response = client
@@ -121,12 +121,35 @@ pub async fn run_chat(
     .await
 }
 
-/// The `Idempotency-Key` of a line: a name-based (v5) UUID of the input file's path and the
-/// line's `custom_id`, so that a resumed run, or `--retry-failed`, sends the same key for the
-/// same line again, and a server that deduplicates answers it once.
-fn idempotency_key(file: &str, custom_id: &str) -> String {
-    let name = format!("{file}\n{custom_id}");
+/// The `Idempotency-Key` of a line: a name-based (v5) UUID of the input file's path, the
+/// line's `custom_id` and its body, so that a resumed run, or `--retry-failed`, sends the same
+/// key for the same line again and a server that deduplicates answers it once; and so that a
+/// different request under a reused id (a file rewritten in place, two jobs on standard
+/// input numbering their lines alike) never gets another's answer.
+fn idempotency_key(file: &str, custom_id: &str, body: &Value) -> String {
+    let name = format!("{file}\n{custom_id}\n{body}");
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
         .hyphenated()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lines_key_is_its_file_id_and_body() {
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        let key = idempotency_key("/jobs/in.jsonl", "q-1", &body);
+        assert_eq!(key, idempotency_key("/jobs/in.jsonl", "q-1", &body.clone()));
+        assert_eq!(key.len(), 36);
+        let other = json!({"model": "m", "messages": [{"role": "user", "content": "bye"}]});
+        for different in [
+            idempotency_key("/jobs/in.jsonl", "q-2", &body),
+            idempotency_key("/jobs/other.jsonl", "q-1", &body),
+            idempotency_key("/jobs/in.jsonl", "q-1", &other),
+        ] {
+            assert_ne!(key, different);
+        }
+    }
 }
