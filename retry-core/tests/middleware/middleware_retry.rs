@@ -310,7 +310,7 @@ async fn retry_on_narrows_what_is_retried() {
 #[tokio::test(start_paused = true)]
 async fn retries_are_counted_under_the_reqwest_label() {
     use crate::support::sim::{Scripted, respond};
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::debugging::DebuggingRecorder;
 
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -324,17 +324,7 @@ async fn retries_are_counted_under_the_reqwest_label() {
         .build();
     client.get("http://api.test/").send().await.unwrap();
 
-    let mut counters = std::collections::BTreeMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        let labels: Vec<String> = key
-            .key()
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        if let DebugValue::Counter(n) = value {
-            counters.insert((key.key().name().to_owned(), labels.join(",")), n);
-        }
-    }
+    let counters = counters(&snapshotter);
     let label = "function=reqwest,class=overloaded".to_owned();
     assert_eq!(
         counters.get(&("retry_attempts_total".to_owned(), label.clone())),
@@ -344,6 +334,63 @@ async fn retries_are_counted_under_the_reqwest_label() {
         counters.get(&("retry_giveups_total".to_owned(), label)),
         Some(&1)
     );
+}
+
+/// Every counter in `snapshotter`, by (name, labels joined with commas).
+fn counters(
+    snapshotter: &metrics_util::debugging::Snapshotter,
+) -> std::collections::BTreeMap<(String, String), u64> {
+    let mut counters = std::collections::BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let labels: Vec<String> = key
+            .key()
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        if let metrics_util::debugging::DebugValue::Counter(n) = value {
+            counters.insert((key.key().name().to_owned(), labels.join(",")), n);
+        }
+    }
+    counters
+}
+
+/// A 429 that no wait cures (here a hint of three days) passes through the limiter and ends
+/// the call, and is still counted as the 429 it is: a 4xx answer, not a transport error.
+#[tokio::test(start_paused = true)]
+async fn a_final_429_is_counted_as_a_429() {
+    use crate::support::sim::{Scripted, respond};
+    use metrics_util::debugging::DebuggingRecorder;
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let server = Scripted::new(|_| respond(429, &[("retry-after", "259200")]));
+    let client = reqwest_middleware::ClientBuilder::new(reqwest_client())
+        .with(retry_core::middleware::RateLimitMiddleware::default())
+        .with(server.clone())
+        .build();
+    let started = Instant::now();
+    let response = client.get("http://api.test/").send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(server.log().len(), 1);
+
+    let counters = counters(&snapshotter);
+    let count = |name: &str, labels: &str| {
+        counters
+            .get(&(name.to_owned(), labels.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        count("retry_http_responses_total", "host=api.test,status=4xx"),
+        1
+    );
+    assert_eq!(
+        count("retry_http_responses_total", "host=api.test,status=error"),
+        0
+    );
+    assert_eq!(count("retry_rate_limited_total", "host=api.test"), 1);
 }
 
 /// The pair most users start from.

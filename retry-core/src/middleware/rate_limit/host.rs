@@ -135,17 +135,19 @@ impl Host {
     }
 
     /// Learns from the answer to a request admitted as `sent`: `status` and `headers` are
-    /// `None` for a transport error.
+    /// `None` for a transport error. `final_429`: a 429 no wait cures (the quota is spent, or
+    /// its hint is past any cooldown), which says nothing of the pace and holds no one.
     pub(crate) fn observe(
         &self,
         sent: &Admission,
         status: Option<StatusCode>,
         headers: Option<&HeaderMap>,
+        final_429: bool,
     ) -> Verdict {
         let limits = headers
             .map(RateLimitHeaders::from_headers)
             .unwrap_or_default();
-        let rate_limited = status == Some(StatusCode::TOO_MANY_REQUESTS);
+        let rate_limited = status == Some(StatusCode::TOO_MANY_REQUESTS) && !final_429;
         let now = self.origin.elapsed();
         let mut state = self.lock();
         let waiting = state.queue.len() > 0;

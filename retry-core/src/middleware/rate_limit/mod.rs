@@ -374,12 +374,15 @@ impl Middleware for RateLimitMiddleware {
         };
         let verdict = match &result {
             // A 429 that no wait cures (the quota is gone, or the server names a wait longer
-            // than any call's): it says nothing of the pace, holds no one, and the call ends.
-            Ok(response) if passes_through(response) => {
-                host.observe(&sent, None, Some(response.headers()))
-            }
-            Ok(response) => host.observe(&sent, Some(response.status()), Some(response.headers())),
-            Err(_) => host.observe(&sent, None, None),
+            // than any call's) says nothing of the pace, holds no one, and the call ends; it is
+            // still counted as the 429 it is.
+            Ok(response) => host.observe(
+                &sent,
+                Some(response.status()),
+                Some(response.headers()),
+                passes_through(response),
+            ),
+            Err(_) => host.observe(&sent, None, None, false),
         };
         #[cfg(feature = "redis")]
         if let Some((remote, key)) = &remote {
