@@ -82,14 +82,15 @@ pub use breaker::CircuitBreakerMiddleware;
 pub use exhausted::QuotaExhausted;
 pub use families::{LimitFamily, go_duration};
 pub use hints::{MAX_COOLDOWN, MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
-pub use rate_limit::{HeldByLimiter, RateLimitBuilder, RateLimitMiddleware};
+pub use rate_limit::{
+    HeldByLimiter, MemoryLimit, RateLimitBuilder, RateLimitMiddleware, SharedLimit,
+};
 #[cfg(feature = "redis")]
 pub use rate_limit::{RedisLimit, RedisUrlError};
 pub use retry::RetryMiddleware;
 
-/// `scheme://host:port`, the name of a host's keys in Redis (in process, [`hosts::PerHost`]
-/// compares a URL's parts without building it).
-#[cfg(feature = "redis")]
+/// `scheme://host:port`, the name of a host's keys in a fleet's store (in process,
+/// [`hosts::PerHost`] compares a URL's parts without building it).
 pub(crate) fn host_key(url: &reqwest::Url) -> String {
     format!(
         "{}://{}:{}",

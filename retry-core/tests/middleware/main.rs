@@ -7,6 +7,7 @@
 mod support;
 
 mod middleware_convergence;
+mod middleware_fleet;
 mod middleware_hints;
 mod middleware_rate_limit;
 mod middleware_retry;

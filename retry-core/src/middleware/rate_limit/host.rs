@@ -19,7 +19,6 @@ use crate::middleware::metrics::HostMetrics;
 /// Every host a limiter has seen.
 pub(crate) type Hosts = PerHost<Arc<Host>>;
 
-#[cfg(feature = "redis")]
 pub(crate) use crate::middleware::host_key as key;
 
 /// One host's shared state.
@@ -72,16 +71,11 @@ pub(crate) struct Verdict {
     /// The response was a 429 and the limiter holds the call's place: a retry need not sleep
     /// on its own, the limiter paces it.
     pub(crate) holding: bool,
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    /// The cooldown this response started, from now (shared with a fleet through Redis).
+    /// The cooldown this response started, from now (shared with a fleet).
     pub(crate) cooldown: Option<Duration>,
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    /// The pace, when the server's rate-limit headers set it (shared with a fleet too).
-    pub(crate) header_rate: Option<f64>,
 }
 
-/// What a limiter shared through Redis asks of a host's own pace.
-#[cfg(feature = "redis")]
+/// What a limiter shared with a fleet asks of a host's own pace.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Plan {
     /// The learned pace (requests per second), if adaptive.
@@ -137,12 +131,15 @@ impl Host {
     /// Learns from the answer to a request admitted as `sent`: `status` and `headers` are
     /// `None` for a transport error. `final_429`: a 429 no wait cures (the quota is spent, or
     /// its hint is past any cooldown), which says nothing of the pace and holds no one.
+    /// `learn`: whether this process's learner learns from it (not when a fleet's learner
+    /// does, in the shared store: see `super::fleet`).
     pub(crate) fn observe(
         &self,
         sent: &Admission,
         status: Option<StatusCode>,
         headers: Option<&HeaderMap>,
         final_429: bool,
+        learn: bool,
     ) -> Verdict {
         let limits = headers
             .map(RateLimitHeaders::from_headers)
@@ -165,7 +162,7 @@ impl Host {
         }
 
         let mut until = None::<Duration>;
-        if let Some(learner) = &mut state.learner {
+        if let Some(learner) = state.learner.as_mut().filter(|_| learn) {
             let outcome = if rate_limited {
                 Outcome::RateLimited
             } else {
@@ -223,20 +220,33 @@ impl Host {
             // any cooldown, and keeps its place ahead of later requests.
             holding: rate_limited,
             cooldown: pause,
-            header_rate: learner
-                .filter(|l| l.learned_from_headers())
-                .map(Learner::rate),
         }
     }
 
-    /// The pace and token budget, for a limiter shared through Redis.
-    #[cfg(feature = "redis")]
+    /// The pace and token budget, for a limiter shared with a fleet.
     pub(crate) fn plan(&self) -> Plan {
         let state = self.lock();
         Plan {
             rate: state.learner.as_ref().map(Learner::rate),
             tokens: state.schedule.tokens.as_ref().map(TokenPace::rate_capacity),
         }
+    }
+
+    /// A copy of the learner, if adaptive: what a fleet starts from when it has none.
+    pub(crate) fn learner(&self) -> Option<Learner> {
+        self.lock().learner.clone()
+    }
+
+    /// Takes the fleet's learner as this process's own, and paces by it.
+    pub(crate) fn adopt(&self, learner: Learner) {
+        let now = self.origin.elapsed();
+        let mut state = self.lock();
+        let rate = learner.rate();
+        state.learner = Some(learner);
+        // A fleet spends no burst: the shared schedule keeps the sum of the processes at the
+        // pace, and this process's count of the server's bucket would be wrong.
+        state.schedule.set_pace(Some(rate), 1, now);
+        state.queue.wake_head();
     }
 
     /// The current pace (requests per second), if the host is paced.

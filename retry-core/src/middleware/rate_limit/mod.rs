@@ -1,6 +1,7 @@
 //! [`RateLimitMiddleware`]: a client-side limiter that paces requests per host, shares one
 //! cooldown among them when the server says "too many", and learns the server's rate.
 
+mod fleet;
 mod host;
 mod learner;
 mod queue;
@@ -19,6 +20,7 @@ use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next, Result};
 
 use super::{exhausted, hints};
+pub use fleet::{MemoryLimit, SharedLimit};
 use host::{Host, Hosts};
 #[cfg(feature = "redis")]
 pub use redis::{RedisLimit, RedisUrlError};
@@ -98,9 +100,8 @@ pub struct RateLimitMiddleware {
 struct Shared {
     config: Config,
     hosts: Hosts,
-    /// The fleet's shared state, in Redis (feature `redis`).
-    #[cfg(feature = "redis")]
-    remote: Option<redis::Remote>,
+    /// The fleet's shared state (in Redis, or in memory), if the limit is shared.
+    fleet: Option<fleet::Fleet>,
 }
 
 /// How a limiter is set up; every host gets its own state from it.
@@ -193,17 +194,17 @@ impl RateLimitBuilder {
             shared: Arc::new(Shared {
                 config: self.config,
                 hosts: Hosts::default(),
-                #[cfg(feature = "redis")]
-                remote: None,
+                fleet: None,
             }),
         }
     }
 
-    /// The limiter, with its limits shared by every process whose limiter uses the same Redis
-    /// and prefix (feature `redis`): see [`RedisLimit`]. The quotas set here apply to the
-    /// fleet as a whole (`per_second(50)`: 50 a second across all of them).
-    #[cfg(feature = "redis")]
-    pub fn build_shared(self, redis: RedisLimit) -> RateLimitMiddleware {
+    /// The limiter, with its limits shared by every limiter built with the same store: every
+    /// process on the same Redis and prefix ([`RedisLimit`], feature `redis`), or every
+    /// limiter in this process built with a clone of one [`MemoryLimit`]. The fleet shares one
+    /// schedule, one cooldown and one learner, so it behaves as one client; the quotas set
+    /// here apply to the fleet as a whole (`per_second(50)`: 50 a second across all of them).
+    pub fn build_shared(self, store: impl Into<SharedLimit>) -> RateLimitMiddleware {
         RateLimitMiddleware {
             shared: Arc::new(Shared {
                 config: Config {
@@ -211,7 +212,7 @@ impl RateLimitBuilder {
                     ..self.config
                 },
                 hosts: Hosts::default(),
-                remote: Some(redis::Remote::new(redis)),
+                fleet: Some(fleet::Fleet::new(store.into())),
             }),
         }
     }
@@ -255,9 +256,8 @@ impl RateLimitMiddleware {
         self.shared.hosts.find(url).map_or(0, |host| host.waiting())
     }
 
-    /// A new limiter with this one's settings, its limits shared through Redis (feature
-    /// `redis`; see [`RateLimitBuilder::build_shared`]). It starts afresh: it shares no state
-    /// with `self`.
+    /// A new limiter with this one's settings, its limits shared through `store` (see
+    /// [`RateLimitBuilder::build_shared`]). It starts afresh: it shares no state with `self`.
     ///
     /// ```
     /// use retry_core::middleware::{RateLimitMiddleware, RedisLimit};
@@ -268,19 +268,19 @@ impl RateLimitMiddleware {
     /// assert_eq!(local.redis_online(), None);
     /// ```
     #[cfg(feature = "redis")]
-    pub fn to_shared(&self, redis: RedisLimit) -> RateLimitMiddleware {
+    pub fn to_shared(&self, store: impl Into<SharedLimit>) -> RateLimitMiddleware {
         RateLimitBuilder {
             config: self.shared.config,
         }
-        .build_shared(redis)
+        .build_shared(store)
     }
 
-    /// Whether the limit is shared right now (feature `redis`): `None` for an in-process
-    /// limiter, `Some(false)` while Redis is unreachable (each process then paces on its own),
-    /// `Some(true)` otherwise.
+    /// Whether the limit is shared right now: `None` for a limiter of its own (not built with
+    /// [`build_shared`](RateLimitBuilder::build_shared)), `Some(false)` while its store (Redis)
+    /// is unreachable (each process then paces on its own), `Some(true)` otherwise.
     #[cfg(feature = "redis")]
     pub fn redis_online(&self) -> Option<bool> {
-        self.shared.remote.as_ref().map(redis::Remote::online)
+        self.shared.fleet.as_ref().map(fleet::Fleet::online)
     }
 }
 
@@ -357,36 +357,43 @@ impl Middleware for RateLimitMiddleware {
         } else {
             1
         };
-        let sent = super::metrics::timed(&host.metrics, extensions, host.admit(ticket, cost)).await;
-        #[cfg(feature = "redis")]
-        let remote = self
-            .shared
-            .remote
-            .as_ref()
-            .map(|remote| (remote, host::key(req.url())));
-        #[cfg(feature = "redis")]
-        if let Some((remote, key)) = &remote {
-            remote.admit(key, &host, &self.shared.config, cost).await;
-        }
+        let fleet = (self.shared.fleet.as_ref()).map(|fleet| (fleet, host::key(req.url())));
+        let admit = async {
+            let mut sent = host.admit(ticket, cost).await;
+            let mut in_fleet = None;
+            if let Some((fleet, key)) = &fleet {
+                in_fleet = fleet.admit(key, &host, config, cost).await;
+                if let Some(in_fleet) = &in_fleet {
+                    // It goes now, at the fleet's pace, not when and at the pace this
+                    // process's own queue let it through.
+                    sent = in_fleet.admission(&sent);
+                    sent.at = host.origin.elapsed();
+                }
+            }
+            (sent, in_fleet)
+        };
+        let (sent, in_fleet) = super::metrics::timed(&host.metrics, extensions, admit).await;
         let result = match next.run(req, extensions).await {
             Ok(response) => Ok(exhausted::inspect(response).await),
             Err(error) => Err(error),
         };
-        let verdict = match &result {
-            // A 429 that no wait cures (the quota is gone, or the server names a wait longer
-            // than any call's) says nothing of the pace, holds no one, and the call ends; it is
-            // still counted as the 429 it is.
-            Ok(response) => host.observe(
-                &sent,
+        // A 429 that no wait cures (the quota is gone, or the server names a wait longer than
+        // any call's) says nothing of the pace, holds no one, and the call ends; it is still
+        // counted as the 429 it is.
+        let (status, headers, final_429) = match &result {
+            Ok(response) => (
                 Some(response.status()),
                 Some(response.headers()),
                 passes_through(response),
             ),
-            Err(_) => host.observe(&sent, None, None, false),
+            Err(_) => (None, None, false),
         };
-        #[cfg(feature = "redis")]
-        if let Some((remote, key)) = &remote {
-            remote.report(key, &verdict).await;
+        let verdict = host.observe(&sent, status, headers, final_429, in_fleet.is_none());
+        if let (Some((fleet, key)), Some(in_fleet)) = (&fleet, in_fleet) {
+            let answer = (status, headers, final_429);
+            fleet
+                .report(key, &host, &sent, in_fleet, answer, &verdict)
+                .await;
         }
         if verdict.holding {
             extensions.insert(HeldByLimiter);

@@ -106,7 +106,6 @@ impl TokenPace {
     }
 
     /// The rate (tokens per second) and capacity (tokens) it was set to.
-    #[cfg(feature = "redis")]
     pub(crate) fn rate_capacity(&self) -> (f64, f64) {
         (
             1.0 / self.per_token,

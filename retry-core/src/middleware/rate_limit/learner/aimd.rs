@@ -26,6 +26,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 #[cfg(test)]
 use super::super::schedule::Admission;
 
@@ -67,7 +69,7 @@ const SPARE_GROWTH: f64 = 0.35;
 const C: f64 = 1.0;
 
 /// The header-blind pace of one host.
-#[derive(Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Aimd {
     rate: f64,
     slow_start: bool,

@@ -37,6 +37,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::middleware::hints::RateLimitHeaders;
 
 use super::super::schedule::Admission;
@@ -52,7 +54,7 @@ const CONTRADICTIONS_TO_REFUTE: u32 = 3;
 pub(crate) const FIRST_LICENCE: u32 = 4;
 
 /// One reading of `remaining`, dated by when its request went.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct Reading {
     at: Duration,
     seq: u64,
@@ -60,7 +62,7 @@ struct Reading {
 }
 
 /// What the headers have shown, and what they have been caught out on.
-#[derive(Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Evidence {
     estimates: VecDeque<f64>,
     last: Option<Reading>,

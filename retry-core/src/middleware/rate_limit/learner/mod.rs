@@ -20,6 +20,8 @@ mod evidence;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::schedule::Admission;
 use crate::middleware::hints::RateLimitHeaders;
 
@@ -42,7 +44,9 @@ const PAUSE_INTERVALS: f64 = 1.5;
 const RTT_WINDOW: usize = 16;
 
 /// The learned pace of one host.
-#[derive(Debug)]
+/// Clone and serde: a fleet keeps one learner in its shared store (`super::fleet`), and each
+/// process paces by its copy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Learner {
     aimd: Aimd,
     evidence: Evidence,
@@ -72,11 +76,6 @@ impl Learner {
         self.evidence
             .bucket_rate()
             .map_or_else(|| self.aimd.rate(), clamp)
-    }
-
-    /// Whether the pace comes from the server's rate-limit headers (what a fleet shares).
-    pub(crate) fn learned_from_headers(&self) -> bool {
-        self.evidence.trusted()
     }
 
     /// Whether `reset` is known to mean the time until the bucket is full (so an empty bucket
