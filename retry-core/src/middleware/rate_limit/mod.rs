@@ -71,9 +71,10 @@ pub use redis::{RedisLimit, RedisUrlError};
 ///   know in advance.
 /// - **Cancellation-safe.** A request waits in a FIFO queue and takes no slot until it goes: a
 ///   dropped request leaves the queue, and the next one moves up.
-/// - **One limit for many processes** (feature `redis`): `RateLimitBuilder::build_shared`
-///   with a `RedisLimit`, and every process on one Redis shares the pace, the token budget,
-///   the cooldown and what the headers taught.
+/// - **One limiter for many processes**: [`RateLimitBuilder::build_shared`] with a
+///   `RedisLimit` (feature `redis`), and every process on one Redis shares one schedule, one
+///   cooldown and one learner fed by all their responses, so the fleet behaves as one client
+///   (a [`MemoryLimit`] does the same for limiters in one process, for simulations).
 ///
 /// ```
 /// use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
@@ -200,7 +201,7 @@ impl RateLimitBuilder {
     }
 
     /// The limiter, with its limits shared by every limiter built with the same store: every
-    /// process on the same Redis and prefix ([`RedisLimit`], feature `redis`), or every
+    /// process on the same Redis and prefix (`RedisLimit`, feature `redis`), or every
     /// limiter in this process built with a clone of one [`MemoryLimit`]. The fleet shares one
     /// schedule, one cooldown and one learner, so it behaves as one client; the quotas set
     /// here apply to the fleet as a whole (`per_second(50)`: 50 a second across all of them).

@@ -13,7 +13,7 @@ use super::store::Loaded;
 ///
 /// Every limiter built with a clone of one `MemoryLimit`
 /// ([`RateLimitBuilder::build_shared`](super::super::RateLimitBuilder::build_shared)) shares
-/// one limit with the others, exactly as the processes on one [`RedisLimit`](super::super::RedisLimit)
+/// one limit with the others, exactly as the processes on one `RedisLimit`
 /// do: the same code, only the store differs. It is for simulations and tests of a fleet (on
 /// tokio's paused clock, where a real Redis cannot follow), with [`with_latency`](Self::with_latency) to
 /// model the round trip to a real store. Within one real process, clone one limiter instead:

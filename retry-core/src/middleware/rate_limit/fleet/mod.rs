@@ -1,5 +1,5 @@
 //! One rate limit for a fleet of limiters: the schedule, the cooldown and the learner kept in
-//! a shared store ([`RedisLimit`](super::RedisLimit) for processes, [`MemoryLimit`] for
+//! a shared store (`RedisLimit` for processes, [`MemoryLimit`] for
 //! limiters in one process), so N processes behave as one client with N times the concurrency.
 //!
 //! Each process keeps its in-process limiter (its FIFO queue, its copy of the pace, its
@@ -54,7 +54,7 @@ const HORIZON: Duration = Duration::from_micros(HORIZON_MICROS);
 const HORIZON_MICROS: u64 = 4_000;
 
 /// Where a fleet's shared limit lives: a [`MemoryLimit`], or a
-/// [`RedisLimit`](super::RedisLimit) (feature `redis`). Made with `From` / `into()`; given to
+/// `RedisLimit` (feature `redis`). Made with `From` / `into()`; given to
 /// [`RateLimitBuilder::build_shared`](super::RateLimitBuilder::build_shared), which takes
 /// either.
 #[derive(Debug)]
