@@ -12,3 +12,5 @@ mod fault_matrix;
 mod fault_support;
 #[cfg(feature = "sim")]
 mod limiter_family;
+#[cfg(feature = "sim")]
+mod limiter_fleet;
