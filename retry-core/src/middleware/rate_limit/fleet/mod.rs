@@ -26,6 +26,7 @@ mod schedule;
 mod store;
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -210,7 +211,7 @@ impl Fleet {
         let mut missed = 0;
         let sent = loop {
             let (state, reserved, now) = self
-                .try_update(&fleet_host.key, &local, |state, now| {
+                .update(&fleet_host.key, &local, |state, now| {
                     // The fleet's pace, as it is now: not this process's copy, which may be
                     // a few responses old.
                     let ask = Ask {
@@ -302,40 +303,19 @@ impl Fleet {
                     let pause = learner.pause();
                     state.schedule.cool_down_until(now.saturating_add(pause));
                 }
+                Ok::<_, Infallible>(())
             })
             .await;
-        if let Some((
-            FleetState {
-                learner: Some(learner),
-                ..
-            },
-            (),
-            _,
-        )) = updated
+        if let Some((state, _, _)) = updated
+            && let Some(learner) = state.learner
         {
             host.adopt(learner);
         }
     }
 
     /// Steps the host's fleet state (a fresh one, with this process's learner, if the fleet
-    /// has none).
-    async fn update<R>(
-        &self,
-        key: &str,
-        local: &Option<Learner>,
-        step: impl FnMut(&mut FleetState, Duration) -> R,
-    ) -> Option<(FleetState, R, Duration)> {
-        let fresh = || FleetState {
-            schedule: FleetSchedule::default(),
-            learner: local.clone(),
-        };
-        self.store
-            .update(key, fresh, FleetState::lifetime, step)
-            .await
-    }
-
-    /// [`update`](Self::update), where `step` may decline and write nothing.
-    async fn try_update<R, E>(
+    /// has none); `step` may decline and write nothing.
+    async fn update<R, E>(
         &self,
         key: &str,
         local: &Option<Learner>,
@@ -346,7 +326,7 @@ impl Fleet {
             learner: local.clone(),
         };
         self.store
-            .try_update(key, fresh, FleetState::lifetime, step)
+            .update(key, fresh, FleetState::lifetime, step)
             .await
     }
 }

@@ -62,32 +62,11 @@ impl Store {
     /// cannot be read), atomically with respect to every other process: loaded, stepped,
     /// swapped, and stepped again on the new state if another process got there first (after
     /// a short random pause, so that processes that collided do not collide again in step).
-    /// `step` gets the state and the store's clock and returns what to hand back; `ttl` says
-    /// how long the new state is kept. `None` when the store is unreachable, or so contended
-    /// that [`TRIES`] attempts all lost the race.
-    pub(crate) async fn update<T, R>(
-        &self,
-        key: &str,
-        fresh: impl Fn() -> T,
-        ttl: impl Fn(&T, Duration) -> Duration,
-        mut step: impl FnMut(&mut T, Duration) -> R,
-    ) -> Option<(T, R, Duration)>
-    where
-        T: Serialize + DeserializeOwned,
-    {
-        let (state, out, now) = self
-            .try_update(key, fresh, ttl, |state, now| {
-                Ok::<R, std::convert::Infallible>(step(state, now))
-            })
-            .await?;
-        match out {
-            Ok(out) => Some((state, out, now)),
-        }
-    }
-
-    /// [`update`](Self::update), where `step` may decline (`Err`): then nothing is written
-    /// and the state is handed back as it was loaded.
-    pub(crate) async fn try_update<T, R, E>(
+    /// `step` gets the state and the store's clock and returns what to hand back, or declines
+    /// (`Err`): then nothing is written and the state is handed back as it was loaded. `ttl`
+    /// says how long a new state is kept. `None` when the store is unreachable, or so
+    /// contended that [`TRIES`] attempts all lost the race.
+    pub(crate) async fn update<T, R, E>(
         &self,
         key: &str,
         fresh: impl Fn() -> T,
