@@ -18,7 +18,7 @@
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Extensions, HeaderName, HeaderValue, Method, StatusCode};
-use retry_core::middleware::{HeldByLimiter, LimiterWait};
+use retry_core::middleware::{CallDeadline, HeldByLimiter, LimiterWait, WaitPastDeadline};
 use retry_core::{Classify, retry};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,6 +28,14 @@ use crate::client::Together;
 use crate::error::{ApiError, DecodeError, Error};
 use crate::rate_limits::RateLimits;
 use crate::types::WithRateLimits;
+
+/// The error of the call's last attempt, kept in its extensions: if a retry's wait for its
+/// turn in the limiter outlasts the call, the call ends with it.
+#[derive(Clone)]
+struct LastError(Error);
+
+/// How long after the call's deadline the limiter ends a retry's wait (see `attempt`).
+const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_millis(1);
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
@@ -200,6 +208,28 @@ impl Together {
             .http
             .execute_with_extensions(request, extensions)
             .await;
+        if let Err(reqwest_middleware::Error::Middleware(inner)) = &sent
+            && inner.downcast_ref::<WaitPastDeadline>().is_some()
+        {
+            // A retry never sent: it says nothing of the server, and the call ends with the
+            // error it was retrying.
+            drop(permit);
+            return Err(match extensions.get::<LastError>() {
+                Some(LastError(error)) => error.clone(),
+                None => Error::Timeout(None),
+            });
+        }
+        // The retries of this call (not its first attempt: that wait is the caller's own
+        // backpressure) wait for their turn in the limiter no longer than the call may last:
+        // until just after the retry loop's own deadline (whose clock starts a moment after
+        // this one), so that the loop, seeing its deadline passed, gives up rather than try
+        // again.
+        if extensions.get::<CallDeadline>().is_none()
+            && let Some(at) = (self.inner.policy.get_deadline())
+                .and_then(|d| started.checked_add(d + DEADLINE_MARGIN))
+        {
+            extensions.insert(CallDeadline(at));
+        }
         let held = extensions.remove::<HeldByLimiter>().is_some();
         let waited = extensions.remove::<LimiterWait>().unwrap_or_default().0;
         let busy = started.elapsed().saturating_sub(waited);
@@ -212,6 +242,7 @@ impl Together {
                 if let Some(permit) = permit {
                     permit.settle(Err(error.class()));
                 }
+                extensions.insert(LastError(error.clone()));
                 return Err(error);
             }
         };
@@ -233,6 +264,7 @@ impl Together {
             self.inner.alert.rate_limited(&api);
         }
         let error = Error::from_api(api);
+        extensions.insert(LastError(error.clone()));
         tracing::debug!(
             target: "together_client",
             path = call.path,

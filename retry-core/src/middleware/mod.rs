@@ -83,7 +83,8 @@ pub use exhausted::QuotaExhausted;
 pub use families::{LimitFamily, go_duration};
 pub use hints::{MAX_COOLDOWN, MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
 pub use rate_limit::{
-    HeldByLimiter, MemoryLimit, RateLimitBuilder, RateLimitMiddleware, SharedLimit,
+    CallDeadline, HeldByLimiter, MemoryLimit, RateLimitBuilder, RateLimitMiddleware, SharedLimit,
+    WaitPastDeadline,
 };
 #[cfg(feature = "redis")]
 pub use rate_limit::{RedisLimit, RedisUrlError};

@@ -7,7 +7,7 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 use super::attempts::Attempts;
 use super::exhausted;
 use super::hints;
-use super::rate_limit::HeldByLimiter;
+use super::rate_limit::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 use crate::class::{Class, Classify, RetryOn};
 use crate::policy::Policy;
 use crate::retrier::{Decision, Failure, Retrier};
@@ -36,7 +36,13 @@ use crate::retrier::{Decision, Failure, Retrier};
 ///
 /// - A request whose body cannot be cloned (a stream) is sent once and its outcome returned
 ///   as it is.
-/// - The policy's deadline bounds the whole call, attempts and sleeps (tokio's clock). Its
+/// - The policy's deadline bounds the whole call, attempts and sleeps (tokio's clock); under a
+///   [`RateLimitMiddleware`](super::RateLimitMiddleware), a retry's wait for its turn that
+///   would pass it ends there, the retry unsent (the limiter reads the
+///   [`CallDeadline`](super::CallDeadline) this layer sets on retries), and the call returns
+///   the answer it was retrying. A first attempt's wait is not cut: it is the caller's own
+///   backpressure (more calls in flight than the limit serves), and the call's clock starts
+///   with it. Its
 ///   `attempt_timeout` bounds each attempt (`tokio::time::timeout`); a timed-out attempt is a
 ///   [`Class::Timeout`](crate::Class::Timeout) failure whose error wraps tokio's `Elapsed`.
 ///   Under [`RateLimitMiddleware`](super::RateLimitMiddleware), an attempt's time includes its
@@ -204,6 +210,12 @@ async fn attempt(
     }
 }
 
+/// Whether an attempt never went out: the limiter below ended a retry's wait for its turn at
+/// the call's deadline.
+fn waited_past_deadline(error: &Error) -> bool {
+    matches!(error, Error::Middleware(inner) if inner.downcast_ref::<WaitPastDeadline>().is_some())
+}
+
 /// Puts the attempt count on a response.
 fn finish(outcome: Result<Response>, attempts: u32) -> Result<Response> {
     outcome.map(|mut response| {
@@ -225,6 +237,14 @@ impl Middleware for RetryMiddleware {
         if self.idempotency_keys {
             add_idempotency_key(&mut req);
         }
+        // The limiter below ends a retry's wait for its turn that would outlast the call (not
+        // a first attempt's: that wait is the caller's own backpressure).
+        let deadline =
+            (self.policy.get_deadline()).and_then(|d| tokio::time::Instant::now().checked_add(d));
+        extensions.remove::<CallDeadline>();
+        // What the retry in flight is retrying: if its wait for its turn outlasts the call,
+        // the call ends with it, as when it gives up on any other failure.
+        let mut previous: Option<(Result<Response>, u32)> = None;
         loop {
             // The last attempt sends the original; earlier ones keep a copy for the next.
             let spare = if retrier.is_last_attempt() {
@@ -242,6 +262,10 @@ impl Middleware for RetryMiddleware {
             let outcome = match attempt(&mut retrier, req, extensions, next.clone()).await {
                 // A 429 may say the quota is gone (read once, here or by the limiter below).
                 Ok(response) => Ok(exhausted::inspect(response).await),
+                Err(error) if waited_past_deadline(&error) => match previous.take() {
+                    Some((outcome, attempts)) => return finish(outcome, attempts),
+                    None => Err(error),
+                },
                 Err(error) => Err(error),
             };
             let attempts = retrier.attempt();
@@ -257,6 +281,10 @@ impl Middleware for RetryMiddleware {
                     if !held {
                         crate::sleep::sleep(delay).await;
                     }
+                    if let Some(at) = deadline {
+                        extensions.insert(CallDeadline(at));
+                    }
+                    previous = Some((outcome, attempts));
                     req = copy;
                 }
                 Decision::GiveUp(_) => return finish(outcome, attempts),

@@ -583,3 +583,45 @@ async fn idempotency_keys_are_one_per_call() {
         "GET, and off by default"
     );
 }
+
+/// A retry that would wait for its turn past its call's deadline ends at the deadline, unsent,
+/// and the call returns the 429 it was retrying; a first attempt queued as long is not cut:
+/// its wait is the caller's backpressure.
+#[tokio::test(start_paused = true)]
+async fn a_retry_waits_for_its_turn_no_longer_than_its_calls_deadline() {
+    use crate::support::sim::{Scripted, respond};
+    use retry_core::middleware::RateLimitMiddleware;
+
+    // A 429 that asks for a second, then 200s; a quota of one request every 15 s.
+    let server = Scripted::new(|n| {
+        if n == 0 {
+            respond(429, &[("retry-after", "1")])
+        } else {
+            respond(200, &[])
+        }
+    });
+    let limiter = RateLimitMiddleware::per_minute(4);
+    let client = reqwest_middleware::ClientBuilder::new(reqwest_client())
+        .with(RetryMiddleware::new(
+            POLICY.deadline(Duration::from_secs(5)),
+        ))
+        .with(limiter)
+        .with(server.clone())
+        .build();
+    // A 5 s call meets the 429; its held retry's turn comes at 15 s.
+    let started = Instant::now();
+    let answer = client.get("http://api.test/").send().await.unwrap();
+    assert_eq!(answer.status(), 429, "the answer it was retrying");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_millis(5_100),
+        "{took:?}"
+    );
+    assert_eq!(server.log().len(), 1, "the retry was never sent");
+
+    // A new 5 s call: its first attempt waits 10 s for the same turn and is answered.
+    let answer = client.get("http://api.test/").send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(started.elapsed() >= Duration::from_secs(15));
+    assert_eq!(server.log().len(), 2);
+}

@@ -183,6 +183,41 @@ async fn a_held_429_asks_for_no_sleep_and_costs_no_attempt() {
     }
 }
 
+/// A retry whose turn in the limiter comes after the call's deadline (a quota of one request
+/// every 15 s, a 5 s deadline) is not sent: the call ends at its deadline with the 429 it met,
+/// and books no second request. A new call's first attempt waits as long and is answered.
+#[tokio::test(start_paused = true)]
+async fn a_retry_waits_for_its_turn_no_longer_than_the_calls_deadline() {
+    let server = Scripted::new(|n| {
+        if n == 0 {
+            respond(
+                429,
+                &[("retry-after", "1")],
+                &error_body("slow down", "dynamic_request_limited", None),
+            )
+        } else {
+            respond(200, &[], &chat_body("ok"))
+        }
+    });
+    let limiter = RateLimitMiddleware::per_minute(4);
+    let policy = fast(4).deadline(Duration::from_secs(5));
+    let client = server.client(vec![Arc::new(limiter)], policy);
+    let started = tokio::time::Instant::now();
+    let error = client.chat().create(request()).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_millis(5_100),
+        "{took:?}"
+    );
+    assert_eq!(error.class(), Class::RateLimited, "{error:?}");
+    assert_eq!(server.requests(), 1, "the retry was never sent");
+    assert_eq!(client.usage().total().requests, 1);
+
+    let answer = client.chat().create(request()).await.unwrap();
+    assert_eq!(answer.text(), "ok");
+    assert!(started.elapsed() >= Duration::from_secs(15));
+}
+
 #[tokio::test]
 async fn the_default_stack_retries_a_429_then_succeeds() {
     let server = MockServer::start().await;

@@ -285,6 +285,44 @@ impl RateLimitMiddleware {
     }
 }
 
+/// When the call a retry belongs to must be over, set in the retry's extensions by the retry
+/// layer above ([`RetryMiddleware`](super::RetryMiddleware) sets it from its policy's
+/// deadline, on every attempt but the first): the limiter then ends a wait for the retry's
+/// turn that would pass it, with [`WaitPastDeadline`], instead of sending the retry after
+/// the caller stopped waiting.
+///
+/// A first attempt carries none: its wait for its turn is the caller's own backpressure (a
+/// batch with more lines in flight than the limit serves within a deadline must queue, not
+/// fail), and its deadline starts when it is sent.
+///
+/// ```
+/// use std::time::Duration;
+/// use http::Extensions;
+/// use retry_core::middleware::CallDeadline;
+///
+/// let mut extensions = Extensions::new();
+/// extensions.insert(CallDeadline(tokio::time::Instant::now() + Duration::from_secs(30)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallDeadline(pub tokio::time::Instant);
+
+/// The error of a retry whose call's [`CallDeadline`] passed while it waited for its turn in
+/// the limiter (a long queue, a cooldown): it was never sent. A retry layer ends the call with
+/// the answer it was retrying instead ([`RetryMiddleware`](super::RetryMiddleware) does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitPastDeadline;
+
+impl std::fmt::Display for WaitPastDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "the call's deadline passed while the retry waited for its turn in the rate limiter (not sent)",
+        )
+    }
+}
+
+impl std::error::Error for WaitPastDeadline {}
+
 /// A request's place in line, kept in its extensions so that its retries keep it.
 #[derive(Clone, Copy, Debug)]
 struct Ticket(u64);
@@ -373,7 +411,16 @@ impl Middleware for RateLimitMiddleware {
             }
             (sent, in_fleet)
         };
-        let (sent, in_fleet) = super::metrics::timed(&host.metrics, extensions, admit).await;
+        let deadline = extensions.get::<CallDeadline>().map(|d| d.0);
+        let admit = super::metrics::timed(&host.metrics, extensions, admit);
+        let (sent, in_fleet) = match deadline {
+            // A retry's wait for its turn that would outlast its call ends when the call must.
+            Some(at) => match tokio::time::timeout_at(at, admit).await {
+                Ok(admitted) => admitted,
+                Err(_) => return Err(reqwest_middleware::Error::middleware(WaitPastDeadline)),
+            },
+            None => admit.await,
+        };
         let result = match next.run(req, extensions).await {
             Ok(response) => Ok(exhausted::inspect(response).await),
             Err(error) => Err(error),
