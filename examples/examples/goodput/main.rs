@@ -54,10 +54,15 @@
 //!
 //! Without faults and with no call lost this is `(n - burst) / rate`.
 //!
+//! With `--fleet` it runs the fleet benchmark instead (issue 12: N processes, each its own
+//! client and limiter, on one simulator): see [`fleet`].
+//!
 //! Modules: [`strategies`] (the peers and ours), [`workloads`] (the grid and one run),
-//! [`report`] (verdicts, tables, BENCHMARKS.md), [`plot`] (the SVG).
+//! [`report`] (verdicts, tables, BENCHMARKS.md), [`plot`] (the SVG), [`family`] (the server
+//! family), [`fleet`] (fleets on one limit).
 
 mod family;
+mod fleet;
 mod plot;
 mod report;
 mod strategies;
@@ -82,15 +87,28 @@ struct Args {
     /// Run only the grid (skip the server family).
     #[arg(long, conflicts_with = "family_only")]
     grid_only: bool,
-    /// Seeds per scenario of the family.
+    /// Seeds per scenario of the family (and per cell of ours in the fleets).
     #[arg(long, default_value_t = 20)]
     seeds: u64,
-    /// Only these scenarios of the family (by name; repeatable). Writes no file.
+    /// Only these scenarios of the family or the fleets (by name; repeatable). Writes no file.
     #[arg(long)]
     scenario: Vec<String>,
-    /// Only these strategies in the family (by name; repeatable). Writes no file.
+    /// Only these strategies in the family or the fleets (by name; repeatable). Writes no file.
     #[arg(long)]
     strategy: Vec<String>,
+    /// Run the fleets instead (issue 12): N processes on one simulator, each its own limiter.
+    #[arg(long, conflicts_with_all = ["family_only", "grid_only"])]
+    fleet: bool,
+    /// Fleet sizes, in processes (repeatable; default 2, 4, 8 and 16). Writes no file.
+    #[arg(long = "n", requires = "fleet")]
+    sizes: Vec<usize>,
+    /// Seeds per cell of the peers in the fleets (they cost several times ours to run).
+    #[arg(long, default_value_t = fleet::PEER_SEEDS, requires = "fleet")]
+    peer_seeds: u64,
+    /// Threads running the fleets' seeds side by side, each on its own paused runtime
+    /// (default: the cores available).
+    #[arg(long, requires = "fleet")]
+    jobs: Option<usize>,
 }
 
 async fn bench_grid(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
@@ -228,6 +246,20 @@ async fn bench(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    if args.fleet {
+        // The fleets make their own paused runtimes, one per run and thread.
+        let options = fleet::Options {
+            scenarios: args.scenario,
+            strategies: args.strategy,
+            sizes: args.sizes,
+            seeds: args.seeds,
+            peer_seeds: args.peer_seeds,
+            jobs: args
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        };
+        return fleet::bench(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &options);
+    }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
