@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
+use retry_core::middleware::{MemoryLimit, RateLimitMiddleware, RetryMiddleware};
 use together_client::sim::{Scenario, Simulator};
 use tokio::time::Instant;
 
@@ -123,7 +123,7 @@ impl Member {
     }
 
     /// A new process's client.
-    fn caller(self, sim: &Simulator, fleet: &SharedFleet) -> Caller {
+    fn caller(self, sim: &Simulator, fleet: &MemoryLimit) -> Caller {
         match self {
             Member::Alone(s) => Caller::new(s, sim),
             Member::Shared => Caller::Stack(
@@ -136,28 +136,11 @@ impl Member {
     }
 }
 
-/// The limit state the processes of an `ours-shared` fleet share, one per run.
-///
-/// FLEET-API: a placeholder for `retry_core::middleware::MemoryLimit` (a `Clone` handle whose
-/// clones share state), being built on main; swap this struct for
-/// `use retry_core::middleware::MemoryLimit as SharedFleet;`.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct SharedFleet;
-
-impl SharedFleet {
-    pub(crate) fn new() -> SharedFleet {
-        SharedFleet
-    }
-}
-
-/// One process's limiter in an `ours-shared` fleet: the only place that knows how a shared
-/// limiter is built.
-fn shared_limiter(fleet: &SharedFleet) -> RateLimitMiddleware {
-    // FLEET-API: `RateLimitMiddleware::builder().build_shared(fleet.clone())` once
-    // `MemoryLimit` exists; until then each process has a limiter of its own, so
-    // `ours-shared` measures what `ours-pair` does.
-    let _ = fleet;
-    RateLimitMiddleware::default()
+/// One process's limiter in an `ours-shared` fleet: every process of a run builds its own
+/// from one `MemoryLimit` (the store a fleet on Redis has, in memory, answering in 0.5 ms as
+/// a Redis next to the processes would).
+fn shared_limiter(fleet: &MemoryLimit) -> RateLimitMiddleware {
+    RateLimitMiddleware::builder().build_shared(fleet.clone())
 }
 
 /// How the fleet's processes come and go.
@@ -256,7 +239,7 @@ pub(crate) async fn run(
     );
     let url: Arc<str> = format!("{}/chat/completions", sim.base_url()).into();
     let key: Arc<str> = sim.api_key().into();
-    let fleet = SharedFleet::new();
+    let fleet = MemoryLimit::with_latency(Duration::from_micros(500));
     let plan = variant.plan(n);
     let requests: usize = plan.iter().map(|(_, r)| r).sum();
     let started = Instant::now();
