@@ -7,19 +7,23 @@
 //! real thing (the echo reached the client and was replaced, the events were captured), so
 //! none can pass on an empty string.
 
+#[path = "kit/mod.rs"]
+mod kit;
+
 use std::error::Error as _;
-use std::io::Write;
 use std::net::TcpListener;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use retry_core::Policy;
 use retry_core::middleware::RateLimitMiddleware;
-use retry_core::{Jitter, Policy};
 use serde_json::{Value, json};
 use together_client::{ChatRequest, Error, Together, TogetherBuilder};
 use tracing_subscriber::fmt::format::FmtSpan;
+
+use crate::kit::client::{Sink, fast};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -51,24 +55,10 @@ fn logs() -> String {
     String::from_utf8_lossy(&captured().lock().unwrap()).into_owned()
 }
 
-struct Sink(&'static Mutex<Vec<u8>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
+/// The kit's fast policy, with steps of at most 5 ms and a 1 s deadline.
 fn policy(attempts: u32) -> Policy {
-    Policy::exponential()
-        .attempts(attempts)
-        .initial(Duration::from_millis(1))
+    fast(attempts)
         .max_delay(Duration::from_millis(5))
-        .jitter(Jitter::None)
         // Held 429s cost no attempt: the deadline is what ends a run of them.
         .deadline(Duration::from_secs(1))
 }

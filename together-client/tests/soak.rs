@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use crate::kit::MODEL;
+use crate::kit::sim::{client_of, launch};
 use futures_util::StreamExt;
 use retry_core::middleware::RateLimitMiddleware;
 use together_client::sim::{Fault, Latency, Simulator, Stats};
@@ -102,15 +103,7 @@ async fn simulator() -> Simulator {
 /// The client as the builder makes it (adaptive limiter, default policy), on a reqwest client
 /// without a pool-idle timer, which a paused clock would jump to.
 fn client(sim: &Simulator, limiter: &RateLimitMiddleware) -> Together {
-    let http = crate::kit::untimed_http();
-    let stack = reqwest_middleware::ClientBuilder::new(http)
-        .with(limiter.clone())
-        .build();
-    Together::builder()
-        .api_key(sim.api_key())
-        .base_url(sim.base_url())
-        .policy(DEFAULT_POLICY)
-        .http_client(stack)
+    client_of(sim, crate::kit::untimed_http(), limiter, DEFAULT_POLICY)
         .build()
         .unwrap()
 }
@@ -329,11 +322,7 @@ async fn soak_through_the_client_with_20_percent_faults_at_200_per_second() {
 /// answer lost with the connection, the retry completes the prompt again and is delivered.
 #[tokio::test(start_paused = true)]
 async fn a_completion_dropped_after_the_fact_is_counted_apart() {
-    let sim = Simulator::builder()
-        .fault_times(Fault::DropAfterCompletion, 1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().fault_times(Fault::DropAfterCompletion, 1)).await;
     let client = client(&sim, &RateLimitMiddleware::default());
     let answer = client
         .chat()

@@ -15,6 +15,15 @@ const KINDS: [Backoff; 5] = [
 ];
 const JITTERS: [Jitter; 3] = [Jitter::None, Jitter::Full, Jitter::Equal];
 
+/// Every backoff kind under every jitter mode: the two, and a policy with both set.
+fn every_shape() -> impl Iterator<Item = (Backoff, Jitter, Policy)> {
+    KINDS.into_iter().flat_map(|kind| {
+        JITTERS
+            .into_iter()
+            .map(move |jitter| (kind, jitter, Policy::new().backoff(kind).jitter(jitter)))
+    })
+}
+
 /// 1 000 seeds of 10 retries each: 10 000 draws per kind and jitter mode.
 const SEEDS: u64 = 1_000;
 const RETRIES: u32 = 10;
@@ -265,37 +274,33 @@ fn full_jitter_averages_half_the_delay_and_equal_three_quarters() {
 #[test]
 fn huge_retry_numbers_saturate_at_the_cap_without_panic() {
     const DRAWS: usize = 1_600;
-    for kind in KINDS {
-        for jitter in JITTERS {
-            let policy = Policy::new()
-                .backoff(kind)
-                .jitter(jitter)
-                .attempts(u32::MAX)
-                .initial(Duration::from_millis(1))
-                .max_delay(Duration::from_secs(30))
-                .no_deadline();
-            let mut delays = policy.delays(Some(11));
-            assert_eq!(delays.len(), u32::MAX as usize - 1);
-            let drawn: Vec<Duration> = delays.by_ref().take(DRAWS).collect();
-            assert!(drawn.iter().all(|d| *d <= policy.get_max_delay()));
-            let last = *drawn.last().unwrap();
-            match (kind, jitter) {
-                // Linear reaches 1.6 s by then: far below the cap.
-                (Backoff::Linear, Jitter::None) => assert_eq!(last, Duration::from_millis(1600)),
-                (Backoff::Linear | Backoff::Constant, _) | (_, Jitter::Full) => {}
-                (Backoff::Decorrelated, _) => {}
-                _ => assert_eq!(last, policy.get_max_delay(), "{kind:?}/{jitter:?}"),
-            }
-
-            let mut retrier = Retrier::with_seed(&policy, 11);
-            for (i, expected) in drawn.iter().enumerate() {
-                match retrier.decide(&Failure::new(true)) {
-                    Decision::Retry(d) => assert_eq!(d, *expected, "{kind:?}/{jitter:?} #{i}"),
-                    other => panic!("{kind:?}/{jitter:?}: {other:?} at retry {i}"),
-                }
-            }
-            assert_eq!(retrier.attempt(), DRAWS as u32 + 1);
+    for (kind, jitter, shape) in every_shape() {
+        let policy = shape
+            .attempts(u32::MAX)
+            .initial(Duration::from_millis(1))
+            .max_delay(Duration::from_secs(30))
+            .no_deadline();
+        let mut delays = policy.delays(Some(11));
+        assert_eq!(delays.len(), u32::MAX as usize - 1);
+        let drawn: Vec<Duration> = delays.by_ref().take(DRAWS).collect();
+        assert!(drawn.iter().all(|d| *d <= policy.get_max_delay()));
+        let last = *drawn.last().unwrap();
+        match (kind, jitter) {
+            // Linear reaches 1.6 s by then: far below the cap.
+            (Backoff::Linear, Jitter::None) => assert_eq!(last, Duration::from_millis(1600)),
+            (Backoff::Linear | Backoff::Constant, _) | (_, Jitter::Full) => {}
+            (Backoff::Decorrelated, _) => {}
+            _ => assert_eq!(last, policy.get_max_delay(), "{kind:?}/{jitter:?}"),
         }
+
+        let mut retrier = Retrier::with_seed(&policy, 11);
+        for (i, expected) in drawn.iter().enumerate() {
+            match retrier.decide(&Failure::new(true)) {
+                Decision::Retry(d) => assert_eq!(d, *expected, "{kind:?}/{jitter:?} #{i}"),
+                other => panic!("{kind:?}/{jitter:?}: {other:?} at retry {i}"),
+            }
+        }
+        assert_eq!(retrier.attempt(), DRAWS as u32 + 1);
     }
 }
 
@@ -303,51 +308,43 @@ fn huge_retry_numbers_saturate_at_the_cap_without_panic() {
 /// `f64`, and must not turn into the cap.
 #[test]
 fn zero_initial_stays_zero_at_huge_retry_numbers() {
-    for kind in KINDS {
-        for jitter in JITTERS {
-            let policy = Policy::new()
-                .backoff(kind)
-                .jitter(jitter)
-                .attempts(u32::MAX)
-                .initial(Duration::ZERO)
-                .factor(10.0)
-                .no_deadline();
-            for (i, delay) in policy.delays(Some(5)).take(1_600).enumerate() {
-                assert_eq!(delay, Duration::ZERO, "{kind:?}/{jitter:?} retry {}", i + 1);
-            }
+    for (kind, jitter, shape) in every_shape() {
+        let policy = shape
+            .attempts(u32::MAX)
+            .initial(Duration::ZERO)
+            .factor(10.0)
+            .no_deadline();
+        for (i, delay) in policy.delays(Some(5)).take(1_600).enumerate() {
+            assert_eq!(delay, Duration::ZERO, "{kind:?}/{jitter:?} retry {}", i + 1);
         }
     }
 }
 
 #[test]
 fn the_largest_durations_saturate_without_panic() {
-    for kind in KINDS {
-        for jitter in JITTERS {
-            let policy = Policy::new()
-                .backoff(kind)
-                .jitter(jitter)
-                .attempts(50)
-                .initial(Duration::MAX)
-                .max_delay(Duration::MAX)
-                .factor(f64::MAX)
-                .no_deadline();
-            for delay in policy.delays(Some(1)) {
-                assert!(delay <= Duration::MAX);
-                // A policy holds durations in nanoseconds, saturated at about 584 years.
-                let most = Duration::from_nanos(u64::MAX);
-                assert!(delay <= most, "{kind:?}/{jitter:?}");
-                match jitter {
-                    Jitter::None => assert_eq!(delay, most, "{kind:?}"),
-                    Jitter::Equal => assert!(delay >= most / 2, "{kind:?}"),
-                    Jitter::Full => {}
-                }
+    for (kind, jitter, shape) in every_shape() {
+        let policy = shape
+            .attempts(50)
+            .initial(Duration::MAX)
+            .max_delay(Duration::MAX)
+            .factor(f64::MAX)
+            .no_deadline();
+        for delay in policy.delays(Some(1)) {
+            assert!(delay <= Duration::MAX);
+            // A policy holds durations in nanoseconds, saturated at about 584 years.
+            let most = Duration::from_nanos(u64::MAX);
+            assert!(delay <= most, "{kind:?}/{jitter:?}");
+            match jitter {
+                Jitter::None => assert_eq!(delay, most, "{kind:?}"),
+                Jitter::Equal => assert!(delay >= most / 2, "{kind:?}"),
+                Jitter::Full => {}
             }
-            let mut retrier = Retrier::with_seed(&policy, 1);
-            assert!(matches!(
-                retrier.decide(&Failure::new(true)),
-                Decision::Retry(_)
-            ));
         }
+        let mut retrier = Retrier::with_seed(&policy, 1);
+        assert!(matches!(
+            retrier.decide(&Failure::new(true)),
+            Decision::Retry(_)
+        ));
     }
 }
 
@@ -401,14 +398,11 @@ fn a_shrinking_or_nan_factor_is_taken_as_one() {
 
 #[test]
 fn a_zero_cap_means_no_delay_at_all() {
-    for kind in KINDS {
-        for jitter in JITTERS {
-            let policy = Policy::new()
-                .backoff(kind)
-                .jitter(jitter)
-                .attempts(20)
-                .max_delay(Duration::ZERO);
-            assert!(policy.delays(Some(2)).all(|d| d.is_zero()), "{kind:?}");
-        }
+    for (kind, jitter, shape) in every_shape() {
+        let policy = shape.attempts(20).max_delay(Duration::ZERO);
+        assert!(
+            policy.delays(Some(2)).all(|d| d.is_zero()),
+            "{kind:?}/{jitter:?}"
+        );
     }
 }

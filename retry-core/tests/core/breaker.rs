@@ -91,14 +91,20 @@ async fn old_failures_leave_the_window() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn half_open_lets_exactly_one_probe_and_it_decides() {
+/// A breaker that one failure opened for 1 s, the second after: half-open.
+async fn half_open() -> CircuitBreaker {
     let breaker = CircuitBreaker::builder()
         .consecutive_failures(1)
         .cool_off(Duration::from_secs(1))
         .build();
     fail_n(&breaker, 1);
     tokio::time::advance(Duration::from_secs(1)).await;
+    breaker
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_lets_exactly_one_probe_and_it_decides() {
+    let breaker = half_open().await;
 
     let probe = breaker.permit().unwrap();
     assert!(probe.is_probe());
@@ -127,12 +133,7 @@ async fn half_open_lets_exactly_one_probe_and_it_decides() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_probe_hands_the_probe_on() {
-    let breaker = CircuitBreaker::builder()
-        .consecutive_failures(1)
-        .cool_off(Duration::from_secs(1))
-        .build();
-    fail_n(&breaker, 1);
-    tokio::time::advance(Duration::from_secs(1)).await;
+    let breaker = half_open().await;
     let probe = breaker.permit().unwrap();
     drop(probe);
     let second = breaker.permit().expect("the place is free again");
@@ -184,11 +185,12 @@ async fn clones_share_one_state_across_threads() {
 #[cfg(feature = "reqwest")]
 mod middleware {
     use super::*;
-    use crate::support::sim::{Counter, Scripted, respond};
+    use crate::support::sim::{Scripted, respond};
     use retry_core::middleware::{CircuitBreakerMiddleware, RetryMiddleware};
     use retry_core::{Jitter, Policy};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
+    use test_kit::Counter;
 
     fn client(
         breaker: &CircuitBreakerMiddleware,

@@ -128,8 +128,9 @@ async fn the_floor_lets_a_quiet_caller_retry_and_the_window_refills() {
 #[cfg(feature = "reqwest")]
 #[tokio::test(start_paused = true)]
 async fn the_middleware_returns_at_once_past_the_budget() {
-    use crate::support::sim::{Counter, Scripted, respond};
+    use crate::support::sim::{Scripted, respond};
     use retry_core::middleware::RetryMiddleware;
+    use test_kit::Counter;
 
     static BUDGET: RetryBudget = strict();
     let counter = Counter::default();

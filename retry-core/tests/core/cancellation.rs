@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::support::Fail;
-use crate::support::sim::{Scripted, SimServer, client_with, respond};
+use crate::support::sim::{Scripted, SimServer, client_with, fixed_per_second};
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use retry_core::{Class, Jitter, Policy, RetryOn, retry, retry_fn};
 use tokio::time::{Instant, sleep, timeout};
@@ -83,10 +83,7 @@ async fn a_retry_fn_call_dropped_in_its_sleep_makes_no_further_attempt() {
 
 #[tokio::test(start_paused = true)]
 async fn a_middleware_call_dropped_in_its_sleep_sends_nothing_more() {
-    let server = Scripted::new(|n| match n {
-        0 => respond(503, &[("retry-after", "10")]),
-        _ => respond(200, &[]),
-    });
+    let server = Scripted::once_then_ok(503, &[("retry-after", "10")]);
     let client = client_with(vec![Arc::new(RetryMiddleware::new(SLOW))], server.clone());
     let before = tasks();
     let call = client.get(URL).header("x-id", "dropped").send();
@@ -108,10 +105,7 @@ async fn a_middleware_call_dropped_in_its_sleep_sends_nothing_more() {
 #[tokio::test(start_paused = true)]
 async fn a_retry_dropped_in_the_limiters_queue_gives_its_place_back() {
     // The first answer holds the host for 5 s; everything after it succeeds.
-    let server = Scripted::new(|n| match n {
-        0 => respond(429, &[("retry-after-ms", "5000")]),
-        _ => respond(200, &[]),
-    });
+    let server = Scripted::once_then_ok(429, &[("retry-after-ms", "5000")]);
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
     let retry = RetryMiddleware::new(SLOW);
     let client = client_with(
@@ -146,10 +140,7 @@ async fn a_request_dropped_in_flight_holds_no_slot() {
     // 1 request a second, and a server that takes 10 s to answer.
     let server = SimServer::new(100.0, 10, crate::support::sim::Dialect::RetryAfterMs)
         .latency(Duration::from_secs(10));
-    let limiter = RateLimitMiddleware::builder()
-        .per_second(1)
-        .adaptive(false)
-        .build();
+    let limiter = fixed_per_second(1);
     let client = client_with(vec![Arc::new(limiter.clone())], server.clone());
     let url = URL.parse().unwrap();
     let before = tasks();

@@ -64,8 +64,19 @@ fn every_listed_status_has_its_class() {
         (524, Class::Timeout),
         (500, Class::ServerError),
         (502, Class::ServerError),
+        (507, Class::ServerError),
+        (599, Class::ServerError),
         (501, Class::Permanent),
         (505, Class::Permanent),
+        (200, Class::Permanent),
+        (301, Class::Permanent),
+        (400, Class::Permanent),
+        (401, Class::Permanent),
+        (402, Class::Permanent),
+        (403, Class::Permanent),
+        (404, Class::Permanent),
+        (409, Class::Permanent),
+        (422, Class::Permanent),
     ];
     for (code, class) in listed {
         assert_eq!(StatusCode::from_u16(code).unwrap().class(), class, "{code}");
@@ -299,13 +310,19 @@ mod web {
         addr
     }
 
+    /// A GET of `addr`'s root.
+    async fn get(addr: SocketAddr) -> reqwest::Result<reqwest::Response> {
+        client().get(format!("http://{addr}/")).send().await
+    }
+
     pub async fn refused() -> reqwest::Error {
-        let addr = closed_port();
-        client()
-            .get(format!("http://{addr}/"))
-            .send()
-            .await
-            .expect_err("nothing listens there")
+        get(closed_port()).await.expect_err("nothing listens there")
+    }
+
+    /// The error of reading the body of the one answer `reply`, whose head arrives whole.
+    async fn body_error(reply: &'static [u8], why: &str) -> reqwest::Error {
+        let response = get(serve(reply, 1)).await.expect("the head arrives");
+        response.bytes().await.expect_err(why)
     }
 
     /// Reads one request head.
@@ -386,12 +403,7 @@ mod web {
             (401, Class::Permanent),
         ];
         for (code, class) in cases {
-            let addr = serve(status_reply(code), 1);
-            let response = client()
-                .get(format!("http://{addr}/"))
-                .send()
-                .await
-                .expect("a response");
+            let response = get(serve(status_reply(code), 1)).await.expect("a response");
             assert_eq!(response.status().as_u16(), code);
             let err = response.error_for_status().expect_err("an error status");
             assert_eq!(err.status().map(|s| s.as_u16()), Some(code));
@@ -408,43 +420,28 @@ mod web {
 
     #[tokio::test]
     async fn a_connection_closed_before_the_response_is_connect() {
-        let addr = serve(b"", 1);
-        let err = client()
-            .get(format!("http://{addr}/"))
-            .send()
-            .await
-            .expect_err("the server hung up");
+        let err = get(serve(b"", 1)).await.expect_err("the server hung up");
         assert_eq!(err.class(), Class::Connect, "{err:?}");
     }
 
     #[tokio::test]
     async fn a_body_cut_short_is_connect() {
-        let addr = serve(
+        let err = body_error(
             b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nonly this",
-            1,
-        );
-        let response = client()
-            .get(format!("http://{addr}/"))
-            .send()
-            .await
-            .expect("the head arrives");
-        let err = response.bytes().await.expect_err("the body is cut short");
+            "the body is cut short",
+        )
+        .await;
         assert_eq!(err.class(), Class::Connect, "{err:?}");
     }
 
     #[tokio::test]
     async fn a_malformed_body_is_permanent() {
         // Not a transport failure: the server sent a broken chunked encoding.
-        let addr = serve(
+        let err = body_error(
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\nzz\r\nbad\r\n0\r\n\r\n",
-            1,
-        );
-        let response = client()
-            .get(format!("http://{addr}/"))
-            .send()
-            .await
-            .expect("the head arrives");
-        let err = response.bytes().await.expect_err("the body is malformed");
+            "the body is malformed",
+        )
+        .await;
         assert_eq!(err.class(), Class::Permanent, "{err:?}");
     }
 

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::support::{Fail, ms};
+use crate::support::{Fail, bump, hinted_twice, ms};
 use retry_core::{
     Class, Decision, Failure, GiveUpReason, Jitter, Policy, Retrier, RetryDetails, RetryOn, retry,
     retry_fn,
@@ -260,12 +260,7 @@ async fn the_default_deadline_is_sixty_seconds() {
 
 #[retry(backoff = "constant", initial = "50ms", jitter = "none", attempts = 5)]
 async fn hinted_failure(calls: &AtomicU32, hint: Duration) -> Result<u32, Fail> {
-    let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
-    if n < 3 {
-        Err(Fail::hinted(Class::RateLimited, n, hint))
-    } else {
-        Ok(n)
-    }
+    hinted_twice(bump(calls), hint)
 }
 
 #[tokio::test(start_paused = true)]
@@ -302,12 +297,7 @@ async fn a_hint_past_the_deadline_gives_up_without_sleeping() {
 
 #[retry(policy = constant(ms(50)).attempts(3).max_delay(ms(1000)).cap_hints(true))]
 async fn capped_hints(calls: &AtomicU32) -> Result<u32, Fail> {
-    let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
-    if n < 3 {
-        Err(Fail::hinted(Class::RateLimited, n, Duration::from_secs(20)))
-    } else {
-        Ok(n)
-    }
+    hinted_twice(bump(calls), Duration::from_secs(20))
 }
 
 #[tokio::test(start_paused = true)]

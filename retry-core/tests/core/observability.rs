@@ -79,25 +79,38 @@ fn capture() -> (Capture, tracing::subscriber::DefaultGuard) {
 
 /// `name{function,class}` → value, for the counters of one recorder.
 fn counters(snapshotter: &Snapshotter) -> BTreeMap<(String, String, String), u64> {
+    series(snapshotter)
+        .into_iter()
+        .map(|((name, labels), value)| {
+            let label = |wanted: &str| {
+                labels
+                    .iter()
+                    .find(|(key, _)| key == wanted)
+                    .map(|(_, value)| value.clone())
+                    .unwrap_or_default()
+            };
+            let DebugValue::Counter(n) = value else {
+                panic!("{name} is not a counter");
+            };
+            ((name.clone(), label("function"), label("class")), n)
+        })
+        .collect()
+}
+
+/// Every series of a snapshot: (name, sorted labels) -> value.
+fn series(snapshotter: &Snapshotter) -> BTreeMap<(String, Vec<(String, String)>), DebugValue> {
     snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
         .map(|(key, _, _, value)| {
             let key = key.key();
-            let label = |name: &str| {
-                key.labels()
-                    .find(|l| l.key() == name)
-                    .map(|l| l.value().to_owned())
-                    .unwrap_or_default()
-            };
-            let DebugValue::Counter(n) = value else {
-                panic!("{} is not a counter", key.name());
-            };
-            (
-                (key.name().to_owned(), label("function"), label("class")),
-                n,
-            )
+            let mut labels: Vec<_> = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            labels.sort();
+            ((key.name().to_owned(), labels), value)
         })
         .collect()
 }
@@ -224,17 +237,22 @@ async fn retry_fn_named_names_its_events() {
 
 // ---- Metrics ---------------------------------------------------------------------------------
 
-#[tokio::test(start_paused = true)]
-async fn retries_and_give_ups_are_counted_by_function_and_class() {
+/// The counters of a run, under a recorder of this thread: `flaky` with `calls` already made
+/// (it succeeds), then `always_failing` with `class`.
+async fn counted(calls: u32, class: Class) -> BTreeMap<(String, String, String), u64> {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let _guard = metrics::set_default_local_recorder(&recorder);
 
-    let calls = AtomicU32::new(0);
+    let calls = AtomicU32::new(calls);
     flaky(&calls).await.unwrap();
-    always_failing(Class::Connect).await.unwrap_err();
+    always_failing(class).await.unwrap_err();
+    counters(&snapshotter)
+}
 
-    let got = counters(&snapshotter);
+#[tokio::test(start_paused = true)]
+async fn retries_and_give_ups_are_counted_by_function_and_class() {
+    let got = counted(0, Class::Connect).await;
     let want = BTreeMap::from([
         (key("retry_attempts_total", FLAKY, "overloaded"), 1),
         (key("retry_attempts_total", FLAKY, "rate_limit"), 1),
@@ -246,14 +264,7 @@ async fn retries_and_give_ups_are_counted_by_function_and_class() {
 
 #[tokio::test(start_paused = true)]
 async fn a_success_or_a_permanent_first_failure_counts_nothing() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let _guard = metrics::set_default_local_recorder(&recorder);
-
-    let calls = AtomicU32::new(2);
-    flaky(&calls).await.unwrap();
-    always_failing(Class::Permanent).await.unwrap_err();
-    assert_eq!(counters(&snapshotter), BTreeMap::new());
+    assert_eq!(counted(2, Class::Permanent).await, BTreeMap::new());
 }
 
 #[test]
@@ -277,25 +288,6 @@ fn counters_also_work_through_with_local_recorder() {
 }
 
 // ---- The middleware's per-host series ---------------------------------------------------------
-
-/// Every series of a snapshot: (name, sorted labels) -> value.
-#[cfg(feature = "reqwest")]
-fn series(snapshotter: &Snapshotter) -> BTreeMap<(String, Vec<(String, String)>), DebugValue> {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let key = key.key();
-            let mut labels: Vec<_> = key
-                .labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                .collect();
-            labels.sort();
-            ((key.name().to_owned(), labels), value)
-        })
-        .collect()
-}
 
 #[cfg(feature = "reqwest")]
 #[tokio::test(start_paused = true)]

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::support::{Fail, ms};
+use crate::support::{Fail, bump, hinted_twice, ms};
 use retry_core::{Class, Jitter, Policy, RetryOn, retry_fn, retry_fn_named};
 use tokio::time::Instant;
 
@@ -70,39 +70,24 @@ async fn a_predicate_needs_no_classify() {
     assert_eq!(start.elapsed(), ms(200));
 }
 
+/// Rate limited with a 1.2 s hint on the first two calls, then `Ok` with the call's number.
+async fn hinted_1200ms(calls: &AtomicU32) -> Result<u32, Fail> {
+    hinted_twice(bump(calls), ms(1200))
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_hint_replaces_the_delay_with_a_set_but_not_with_a_predicate() {
     // With a set, the error is classified, hint included.
     let calls = AtomicU32::new(0);
     let start = Instant::now();
-    let result = retry_fn(fast(3), RetryOn::RATE_LIMIT, || async {
-        let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
-        if n < 3 {
-            Err(Fail::hinted(Class::RateLimited, n, ms(1200)))
-        } else {
-            Ok(n)
-        }
-    })
-    .await;
+    let result = retry_fn(fast(3), RetryOn::RATE_LIMIT, || hinted_1200ms(&calls)).await;
     assert_eq!(result, Ok(3));
     assert_eq!(start.elapsed(), ms(2400));
 
     // A predicate says only whether to retry: the computed delay is used.
     let calls = AtomicU32::new(0);
     let start = Instant::now();
-    let result = retry_fn(
-        fast(3),
-        |_: &Fail| true,
-        || async {
-            let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
-            if n < 3 {
-                Err(Fail::hinted(Class::RateLimited, n, ms(1200)))
-            } else {
-                Ok(n)
-            }
-        },
-    )
-    .await;
+    let result = retry_fn(fast(3), |_: &Fail| true, || hinted_1200ms(&calls)).await;
     assert_eq!(result, Ok(3));
     assert_eq!(start.elapsed(), ms(200));
 }

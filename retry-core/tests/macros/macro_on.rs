@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::support::{Fail, Opaque, bump, ms};
+use crate::support::{Fail, Opaque, bump, hinted_twice, ms};
 use retry_core::{Class, retry};
 use tokio::time::Instant;
 
@@ -164,12 +164,7 @@ async fn any_hinted(calls: &AtomicU32) -> Result<u32, Fail> {
 
 #[retry(on = always, attempts = 3, initial = "10ms", jitter = "none")]
 async fn predicate_hinted(calls: &AtomicU32) -> Result<u32, Fail> {
-    let n = bump(calls);
-    if n < 3 {
-        Err(Fail::hinted(Class::RateLimited, n, ms(2300)))
-    } else {
-        Ok(n)
-    }
+    hinted_twice(bump(calls), ms(2300))
 }
 
 #[tokio::test(start_paused = true)]

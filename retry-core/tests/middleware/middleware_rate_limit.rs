@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::sim::{Dialect, Scripted, SimServer, client_with, load, respond};
+use crate::support::sim::{
+    Dialect, Scripted, SimServer, client_with, fixed_per_second, load, respond,
+};
 use reqwest_middleware::{ClientWithMiddleware, Middleware};
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use retry_core::{Jitter, Policy};
@@ -27,21 +29,29 @@ fn arrivals(server: &Scripted) -> Vec<(u128, String)> {
         .collect()
 }
 
+/// Arrival times at the server relative to the first, in ms.
+fn arrival_ms(server: &Scripted) -> Vec<u128> {
+    arrivals(server).iter().map(|(at, _)| *at).collect()
+}
+
+/// Waits for every task: what each returned, in order.
+async fn join<T>(tasks: Vec<JoinHandle<T>>) -> Vec<T> {
+    let mut done = Vec::new();
+    for task in tasks {
+        done.push(task.await.unwrap());
+    }
+    done
+}
+
 const URL: &str = "http://api.test/v1/chat/completions";
 
 #[tokio::test(start_paused = true)]
 async fn one_429_holds_every_request_to_the_host() {
-    let server = Scripted::new(|n| match n {
-        0 => respond(429, &[("retry-after-ms", "500")]),
-        _ => respond(200, &[]),
-    });
+    let server = Scripted::once_then_ok(429, &[("retry-after-ms", "500")]);
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
     let client = client_with(vec![Arc::new(limiter)], server.clone());
     let tasks: Vec<_> = (0..5).map(|id| send(&client, URL, id)).collect();
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
+    let statuses = join(tasks).await;
     // Without a retry layer the 429 comes back to its caller...
     assert_eq!(statuses, [429, 200, 200, 200, 200]);
     let log = arrivals(&server);
@@ -58,17 +68,12 @@ async fn one_429_holds_every_request_to_the_host() {
 #[tokio::test(start_paused = true)]
 async fn waiters_leave_in_arrival_order_one_pace_apart() {
     let server = Scripted::new(|_| respond(200, &[]));
-    let limiter = RateLimitMiddleware::builder()
-        .per_second(20)
-        .adaptive(false)
-        .build();
+    let limiter = fixed_per_second(20);
     let client = client_with(vec![Arc::new(limiter.clone())], server.clone());
     let tasks: Vec<_> = (0..12).map(|id| send(&client, URL, id)).collect();
     sleep(Duration::from_millis(1)).await;
     assert_eq!(limiter.waiting(&URL.parse().unwrap()), 11);
-    for task in tasks {
-        task.await.unwrap();
-    }
+    join(tasks).await;
     let log = arrivals(&server);
     let ids: Vec<String> = log.iter().map(|(_, id)| id.clone()).collect();
     let expected: Vec<String> = (0..12).map(|i| i.to_string()).collect();
@@ -81,10 +86,7 @@ async fn waiters_leave_in_arrival_order_one_pace_apart() {
 #[tokio::test(start_paused = true)]
 async fn a_dropped_request_gives_its_turn_back() {
     let server = Scripted::new(|_| respond(200, &[]));
-    let limiter = RateLimitMiddleware::builder()
-        .per_second(1)
-        .adaptive(false)
-        .build();
+    let limiter = fixed_per_second(1);
     let client = client_with(vec![Arc::new(limiter.clone())], server.clone());
     let url = URL.parse().unwrap();
     let start = Instant::now();
@@ -110,10 +112,7 @@ async fn a_dropped_request_gives_its_turn_back() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_request_does_not_cancel_the_cooldown_or_the_queue() {
-    let server = Scripted::new(|n| match n {
-        0 => respond(429, &[("retry-after-ms", "400")]),
-        _ => respond(200, &[]),
-    });
+    let server = Scripted::once_then_ok(429, &[("retry-after-ms", "400")]);
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
     let client = client_with(vec![Arc::new(limiter.clone())], server.clone());
     let tasks: Vec<_> = (0..4).map(|id| send(&client, URL, id)).collect();
@@ -137,10 +136,8 @@ async fn per_minute_quota() {
     let limiter = RateLimitMiddleware::per_minute(120);
     let client = client_with(vec![Arc::new(limiter)], server.clone());
     let tasks: Vec<_> = (0..4).map(|id| send(&client, URL, id)).collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    join(tasks).await;
+    let times = arrival_ms(&server);
     assert_eq!(times, [0, 500, 1000, 1500]);
 }
 
@@ -165,10 +162,8 @@ async fn tokens_per_minute_charges_the_estimate() {
             .body(body.clone());
         tasks.push(tokio::spawn(async move { request.send().await.unwrap() }));
     }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    join(tasks).await;
+    let times = arrival_ms(&server);
     // Each costs two seconds of budget, more than the bucket holds: each waits for a full
     // bucket, goes, and leaves a one-second debt.
     assert_eq!(times, [0, 2000, 4000, 6000]);
@@ -176,10 +171,7 @@ async fn tokens_per_minute_charges_the_estimate() {
 
 #[tokio::test(start_paused = true)]
 async fn hosts_do_not_share_a_cooldown_but_clones_do() {
-    let server = Scripted::new(|n| match n {
-        0 => respond(429, &[("retry-after-ms", "800")]),
-        _ => respond(200, &[]),
-    });
+    let server = Scripted::once_then_ok(429, &[("retry-after-ms", "800")]);
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
     let first = client_with(vec![Arc::new(limiter.clone())], server.clone());
     let second = client_with(vec![Arc::new(limiter.clone())], server.clone());
@@ -204,19 +196,14 @@ const POLICY: Policy = Policy::constant()
 
 #[tokio::test(start_paused = true)]
 async fn a_retry_waits_in_the_limiter_not_on_its_own_and_keeps_its_place() {
-    let server = Scripted::new(|n| match n {
-        0 => respond(429, &[("retry-after-ms", "500")]),
-        _ => respond(200, &[]),
-    });
+    let server = Scripted::once_then_ok(429, &[("retry-after-ms", "500")]);
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
     let client = client_with(
         vec![Arc::new(RetryMiddleware::new(POLICY)), Arc::new(limiter)],
         server.clone(),
     );
     let tasks: Vec<_> = (0..4).map(|id| send(&client, URL, id)).collect();
-    for task in tasks {
-        assert_eq!(task.await.unwrap(), 200);
-    }
+    assert_eq!(join(tasks).await, [200; 4]);
     let log = arrivals(&server);
     let ids: Vec<&str> = log.iter().map(|(_, id)| id.as_str()).collect();
     // The retry of request 0 goes first when the cooldown ends, ahead of later requests...
@@ -246,10 +233,7 @@ async fn a_whole_second_hint_holds_the_host_for_the_second_it_cannot_rule_out() 
 
 #[tokio::test(start_paused = true)]
 async fn alone_the_retry_layer_sleeps_the_whole_hint() {
-    let server = Scripted::new(|n| match n {
-        0 => respond(429, &[("retry-after", "1")]),
-        _ => respond(200, &[]),
-    });
+    let server = Scripted::once_then_ok(429, &[("retry-after", "1")]);
     let client = client_with(vec![Arc::new(RetryMiddleware::new(POLICY))], server.clone());
     assert_eq!(send(&client, URL, 0).await.unwrap(), 200);
     let log = arrivals(&server);
@@ -306,7 +290,7 @@ async fn a_reading_that_means_something_else_is_refuted_not_obeyed() {
     let pace = limiter.pace(&URL.parse().unwrap()).unwrap();
     assert!(pace < 200.0, "{pace}");
     // And `remaining: 0` never read above 0: no burst, one request at a time.
-    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    let times = arrival_ms(&server);
     assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
 }
 
@@ -331,7 +315,7 @@ async fn an_empty_token_bucket_holds_the_host_for_its_stated_reset_only() {
     for id in 0..2 {
         send(&first, URL, id).await.unwrap();
     }
-    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    let times = arrival_ms(&server);
     assert_eq!(times, [0, 502], "the 0.5 s reset from the answer at 2 ms");
     // Without one (Together sends none), the pace goes on: how long an empty bucket takes to
     // refill is not known, and a guessed second would idle a fast server.
@@ -341,6 +325,6 @@ async fn an_empty_token_bucket_holds_the_host_for_its_stated_reset_only() {
     for id in 0..2 {
         send(&second, URL, id).await.unwrap();
     }
-    let times: Vec<u128> = arrivals(&server).iter().map(|(at, _)| *at).collect();
+    let times = arrival_ms(&server);
     assert_eq!(times, [0, 2]);
 }

@@ -37,6 +37,39 @@ async fn server_answering(template: ResponseTemplate) -> MockServer {
     server
 }
 
+/// A server that answers `first` to the first `times` GETs, then `then`.
+async fn server_failing_then(
+    first: ResponseTemplate,
+    times: u64,
+    then: ResponseTemplate,
+) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(first)
+        .up_to_n_times(times)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(then)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A GET of `server` through `RetryMiddleware` with [`POLICY`].
+async fn get(server: &MockServer) -> reqwest::Response {
+    get_with(POLICY, server).await
+}
+
+/// A GET of `server` through `RetryMiddleware` with `policy`.
+async fn get_with(policy: Policy, server: &MockServer) -> reqwest::Response {
+    client(RetryMiddleware::new(policy))
+        .get(server.uri())
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn received(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
@@ -79,22 +112,10 @@ async fn every_status_class_is_retried_or_not_as_documented() {
 
 #[tokio::test(start_paused = true)]
 async fn a_success_after_failures_says_how_many_attempts_it_took() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("done"))
-        .mount(&server)
-        .await;
+    let done = ResponseTemplate::new(200).set_body_string("done");
+    let server = server_failing_then(ResponseTemplate::new(503), 2, done).await;
     let start = Instant::now();
-    let response = client(RetryMiddleware::new(POLICY))
-        .get(server.uri())
-        .send()
-        .await
-        .unwrap();
+    let response = get(&server).await;
     assert_eq!(response.extensions().get::<Attempts>(), Some(&Attempts(3)));
     assert_eq!(response.text().await.unwrap(), "done");
     // The policy's backoff: 100 ms, then 200 ms.
@@ -136,26 +157,13 @@ async fn x_should_retry_overrides_the_status() {
 
 /// The virtual time a 429 carrying `headers`, then a 200, take: the one delay slept.
 async fn delay_for(headers: &[(&str, String)]) -> Duration {
-    let server = MockServer::start().await;
     let mut limited = ResponseTemplate::new(429);
     for (name, value) in headers {
         limited = limited.insert_header(*name, value.as_str());
     }
-    Mock::given(method("GET"))
-        .respond_with(limited)
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    let server = server_failing_then(limited, 1, ResponseTemplate::new(200)).await;
     let start = Instant::now();
-    let response = client(RetryMiddleware::new(POLICY))
-        .get(server.uri())
-        .send()
-        .await
-        .unwrap();
+    let response = get(&server).await;
     assert_eq!(response.status(), 200);
     assert_eq!(received(&server).await, 2);
     start.elapsed()
@@ -212,22 +220,10 @@ async fn unusable_hints_fall_back_to_the_backoff() {
 
 #[tokio::test(start_paused = true)]
 async fn x_ratelimit_reset_is_a_hint_only_for_429() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500).insert_header("x-ratelimit-reset", "7"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    let not_a_429 = ResponseTemplate::new(500).insert_header("x-ratelimit-reset", "7");
+    let server = server_failing_then(not_a_429, 1, ResponseTemplate::new(200)).await;
     let start = Instant::now();
-    client(RetryMiddleware::new(POLICY))
-        .get(server.uri())
-        .send()
-        .await
-        .unwrap();
+    get(&server).await;
     assert_eq!(start.elapsed(), Duration::from_millis(100));
 }
 
@@ -236,13 +232,7 @@ async fn a_hint_past_the_deadline_gives_up_at_once() {
     let template = ResponseTemplate::new(429).insert_header("retry-after", "120");
     let server = server_answering(template).await;
     let start = Instant::now();
-    let response = client(RetryMiddleware::new(
-        POLICY.deadline(Duration::from_secs(60)),
-    ))
-    .get(server.uri())
-    .send()
-    .await
-    .unwrap();
+    let response = get_with(POLICY.deadline(Duration::from_secs(60)), &server).await;
     assert_eq!(response.status(), 429);
     assert_eq!(received(&server).await, 1);
     assert_eq!(start.elapsed(), Duration::ZERO, "no sleep in vain");
@@ -257,11 +247,7 @@ async fn the_deadline_cuts_the_backoff() {
         .jitter(Jitter::None)
         .deadline(Duration::from_secs(10));
     let start = Instant::now();
-    let response = client(RetryMiddleware::new(policy))
-        .get(server.uri())
-        .send()
-        .await
-        .unwrap();
+    let response = get_with(policy, &server).await;
     assert_eq!(response.status(), 503);
     // 0 s, 4 s, 8 s, then a sleep cut to end at 10 s, a last attempt, and the deadline.
     assert_eq!(received(&server).await, 4);

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::support::sim::{Counter, reqwest_client};
+use crate::support::sim::reqwest_client;
 use reqwest_middleware::ClientWithMiddleware;
 use retry_core::middleware::RetryMiddleware;
 use retry_core::{Class, Classify, Jitter, Policy};
+use test_kit::Counter;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::time::Instant;

@@ -6,8 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::redis_kit::{Recorder, client, free_port, redis_url, shared, unique_prefix};
+use crate::support::redis_kit::{Recorder, client, free_port, shared, unique_prefix};
 use retry_core::middleware::{RateLimitMiddleware, RedisLimit};
+use test_kit::redis_url;
 use tracing_subscriber::fmt::MakeWriter;
 
 const URL: &str = "http://api.test/v1/chat";

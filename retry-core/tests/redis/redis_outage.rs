@@ -51,21 +51,21 @@ async fn redis_killed_and_restarted_mid_run() {
     }
 
     let phase = |d| tokio::time::sleep(Duration::from_millis(d));
+    let online = || {
+        limiters
+            .iter()
+            .map(|l| l.redis_online())
+            .collect::<Vec<_>>()
+    };
     phase(700).await;
     let before = recorder.times().len();
     redis.kill();
     phase(1_000).await;
-    let offline = limiters
-        .iter()
-        .map(|l| l.redis_online())
-        .collect::<Vec<_>>();
+    let offline = online();
     let during = recorder.times().len() - before;
     redis.restart();
     phase(1_500).await;
-    let back = limiters
-        .iter()
-        .map(|l| l.redis_online())
-        .collect::<Vec<_>>();
+    let back = online();
     let mark = recorder.times().len();
     phase(1_000).await;
     let after = recorder.times().len() - mark;

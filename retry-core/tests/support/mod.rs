@@ -85,3 +85,13 @@ pub struct Opaque(pub u32);
 pub fn bump(calls: &AtomicU32) -> u32 {
     calls.fetch_add(1, Ordering::Relaxed) + 1
 }
+
+/// Attempt `n` of a call that is rate limited with `hint` twice, then succeeds: `Ok(n)` from
+/// the third attempt on.
+pub fn hinted_twice(n: u32, hint: Duration) -> Result<u32, Fail> {
+    if n < 3 {
+        Err(Fail::hinted(Class::RateLimited, n, hint))
+    } else {
+        Ok(n)
+    }
+}

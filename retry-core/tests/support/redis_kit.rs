@@ -1,4 +1,4 @@
-//! For the tests of the Redis-shared limiter: where Redis is (or why the test is skipped), a
+//! For the tests of the Redis-shared limiter (where Redis is: `test_kit::redis_url`): a
 //! private `redis-server` to kill and restart, and an in-process server at the bottom of the
 //! stack that records when each request reached it.
 
@@ -7,30 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use http::Extensions;
-use reqwest::{Request, Response};
-use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
+use reqwest::Request;
+use reqwest_middleware::ClientWithMiddleware;
 use retry_core::middleware::{RateLimitMiddleware, RedisLimit};
-
-/// Says that a test is skipped, past the test harness's capture (shown even when it passes).
-pub fn skipped(message: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{message}");
-}
-
-/// `REDIS_URL`, or `None` after saying clearly that the test is skipped.
-pub fn redis_url(test: &str) -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            skipped(&format!(
-                "SKIPPED {test}: REDIS_URL is not set (run `REDIS_URL=redis://127.0.0.1:6379 \
-                 cargo test --workspace --all-features` with a redis-server running; CI starts one)"
-            ));
-            None
-        }
-    }
-}
 
 /// A key prefix no other test run uses.
 pub fn unique_prefix(test: &str) -> String {
@@ -84,25 +63,20 @@ impl Recorder {
         times.sort();
         times
     }
-}
 
-#[async_trait::async_trait]
-impl Middleware for Recorder {
-    async fn handle(
-        &self,
-        _req: Request,
-        _extensions: &mut Extensions,
-        _next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
+    /// Records when a request arrived; answers what [`answer`](Self::answer) set.
+    async fn serve(&self, _req: Request) -> http::Response<String> {
         self.times.lock().unwrap().push(Instant::now());
         let answer = self.answer.lock().unwrap().clone();
         let mut response = http::Response::builder().status(answer.status);
         for (name, value) in answer.headers {
             response = response.header(name, value);
         }
-        Ok(Response::from(response.body("{}").unwrap()))
+        response.body("{}".to_owned()).unwrap()
     }
 }
+
+test_kit::innermost!(Recorder => serve);
 
 /// A client: `limiter`, then `recorder` as the server.
 pub fn client(limiter: &RateLimitMiddleware, recorder: &Recorder) -> ClientWithMiddleware {
@@ -139,7 +113,7 @@ impl PrivateRedis {
                 std::env::var_os("REDIS_URL").is_none(),
                 "REDIS_URL is set but redis-server is not on the PATH: {test} needs it"
             );
-            skipped(&format!(
+            test_kit::skipped(&format!(
                 "SKIPPED {test}: redis-server is not on the PATH (apt-get install redis-server)"
             ));
             return None;

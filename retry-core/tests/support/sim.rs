@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use http::Extensions;
-use reqwest::{Request, Response};
-use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
+use reqwest::Request;
+use reqwest_middleware::{ClientWithMiddleware, Middleware};
+use retry_core::middleware::RateLimitMiddleware;
 use tokio::time::Instant;
 
 /// How a simulated server tells a client it is going too fast.
@@ -94,6 +94,14 @@ impl SimServer {
         self.state.lock().unwrap().log.clone()
     }
 
+    /// Answers after the server's latency, deciding half-way through it.
+    async fn serve(&self, _req: Request) -> http::Response<String> {
+        tokio::time::sleep(self.latency / 2).await;
+        let response = self.decide();
+        tokio::time::sleep(self.latency / 2).await;
+        response
+    }
+
     fn decide(&self) -> http::Response<String> {
         let now = Instant::now();
         let mut state = self.state.lock().unwrap();
@@ -142,20 +150,7 @@ impl SimServer {
     }
 }
 
-#[async_trait::async_trait]
-impl Middleware for SimServer {
-    async fn handle(
-        &self,
-        _req: Request,
-        _extensions: &mut Extensions,
-        _next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
-        tokio::time::sleep(self.latency / 2).await;
-        let response = self.decide();
-        tokio::time::sleep(self.latency / 2).await;
-        Ok(Response::from(response))
-    }
-}
+test_kit::innermost!(SimServer => serve);
 
 /// What a load run measured.
 #[derive(Clone, Copy, Debug)]
@@ -226,20 +221,21 @@ impl Scripted {
         }
     }
 
+    /// Answers the first request `status` with `headers`, and every later one a bare 200.
+    pub fn once_then_ok(status: u16, headers: &'static [(&'static str, &'static str)]) -> Self {
+        Scripted::new(move |n| match n {
+            0 => respond(status, headers),
+            _ => respond(200, &[]),
+        })
+    }
+
     /// (arrival, `x-id`) of every request so far.
     pub fn log(&self) -> Vec<(Instant, String)> {
         self.log.lock().unwrap().clone()
     }
-}
 
-#[async_trait::async_trait]
-impl Middleware for Scripted {
-    async fn handle(
-        &self,
-        req: Request,
-        _extensions: &mut Extensions,
-        _next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
+    /// Logs the request's arrival and `x-id`, answers the next scripted response.
+    async fn serve(&self, req: Request) -> http::Response<String> {
         tokio::time::sleep(self.latency / 2).await;
         let id = req
             .headers()
@@ -254,8 +250,18 @@ impl Middleware for Scripted {
         };
         let response = (self.respond)(n);
         tokio::time::sleep(self.latency / 2).await;
-        Ok(Response::from(response))
+        response
     }
+}
+
+test_kit::innermost!(Scripted => serve);
+
+/// A fixed quota of `n` requests a second to each host, not adaptive.
+pub fn fixed_per_second(n: u32) -> RateLimitMiddleware {
+    RateLimitMiddleware::builder()
+        .per_second(n)
+        .adaptive(false)
+        .build()
 }
 
 /// A response with `status` and `headers`.
@@ -274,27 +280,4 @@ pub fn reqwest_client() -> reqwest::Client {
         .pool_idle_timeout(None)
         .build()
         .unwrap()
-}
-
-/// Counts the requests that pass through it (put it inside the retry layer to count attempts).
-#[derive(Clone, Default)]
-pub struct Counter(pub Arc<AtomicU32>);
-
-impl Counter {
-    pub fn get(&self) -> u32 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-#[async_trait::async_trait]
-impl Middleware for Counter {
-    async fn handle(
-        &self,
-        req: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        next.run(req, extensions).await
-    }
 }

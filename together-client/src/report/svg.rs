@@ -89,18 +89,7 @@ fn requests<DB: DrawingBackend>(
             .chain(r.pace)
             .chain(r.server_limit)
     }));
-    let mut chart = ChartBuilder::on(area)
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..end(rates), 0f64..y)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("time (s)")
-        .y_desc("requests/s")
-        .draw()
-        .map_err(err)?;
+    let mut chart = axes(area, rates, y, "requests/s")?;
     let lines: [(usize, RGBColor, Value); 5] = [
         (0, BLUE, |r| Some(r.sent)),
         (1, GREEN, |r| Some(r.answered)),
@@ -113,11 +102,7 @@ fn requests<DB: DrawingBackend>(
             .iter()
             .filter_map(|r| value(r).map(|v| (r.at, v)))
             .collect();
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(err)?
-            .label(SERIES[name])
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        line(&mut chart, points, color, name)?;
     }
     legend(&mut chart)
 }
@@ -127,6 +112,21 @@ fn tokens<DB: DrawingBackend>(
     rates: &[Rates],
 ) -> Result<(), DrawError> {
     let y = top(rates.iter().map(|r| r.tokens));
+    let mut chart = axes(area, rates, y, "tokens/s")?;
+    line(&mut chart, rates.iter().map(|r| (r.at, r.tokens)), CYAN, 5)?;
+    legend(&mut chart)
+}
+
+/// A chart of seconds against a rate.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Axes of seconds (to the end of `rates`) against a rate from 0 to `y`, mesh drawn.
+fn axes<'a, DB: DrawingBackend + 'a>(
+    area: &'a DrawingArea<DB, plotters::coord::Shift>,
+    rates: &[Rates],
+    y: f64,
+    y_desc: &str,
+) -> Result<Chart<'a, DB>, DrawError> {
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(30)
@@ -136,23 +136,26 @@ fn tokens<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("time (s)")
-        .y_desc("tokens/s")
+        .y_desc(y_desc)
         .draw()
         .map_err(err)?;
-    let color = CYAN;
-    chart
-        .draw_series(LineSeries::new(
-            rates.iter().map(|r| (r.at, r.tokens)),
-            color.stroke_width(2),
-        ))
-        .map_err(err)?
-        .label(SERIES[5])
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-    legend(&mut chart)
+    Ok(chart)
 }
 
-/// A chart of seconds against a rate.
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+/// Draws `points` in `color` as the series `SERIES[name]`, named in the legend.
+fn line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    color: RGBColor,
+    name: usize,
+) -> Result<(), DrawError> {
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(2)))
+        .map_err(err)?
+        .label(SERIES[name])
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+    Ok(())
+}
 
 fn legend<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<'a, DB>) -> Result<(), DrawError> {
     chart

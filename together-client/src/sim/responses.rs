@@ -112,28 +112,21 @@ pub(crate) fn chat_chunks(
     finish: &str,
     prompt_tokens: u64,
 ) -> Vec<Value> {
-    let pieces = pieces(words);
-    let last = pieces.len() - 1;
-    pieces
-        .into_iter()
-        .enumerate()
-        .map(|(i, piece)| {
-            let done = i == last;
-            json!({
-                "id": meta.id,
-                "object": "chat.completion.chunk",
-                "created": meta.created,
-                "model": meta.model,
-                "choices": [{
-                    "index": 0,
-                    "delta": { "role": "assistant", "content": piece, "token_id": i },
-                    "finish_reason": if done { Some(finish) } else { None },
-                    "logprobs": null,
-                }],
-                "usage": done.then(|| usage(prompt_tokens, words.len() as u64)),
-            })
+    chunks(words, finish, prompt_tokens, |i, piece, finish, usage| {
+        json!({
+            "id": meta.id,
+            "object": "chat.completion.chunk",
+            "created": meta.created,
+            "model": meta.model,
+            "choices": [{
+                "index": 0,
+                "delta": { "role": "assistant", "content": piece, "token_id": i },
+                "finish_reason": finish,
+                "logprobs": null,
+            }],
+            "usage": usage,
         })
-        .collect()
+    })
 }
 
 /// `POST /completions`, not streamed.
@@ -161,6 +154,28 @@ pub(crate) fn completion_chunks(
     finish: &str,
     prompt_tokens: u64,
 ) -> Vec<Value> {
+    chunks(words, finish, prompt_tokens, |i, piece, finish, usage| {
+        json!({
+            "id": meta.id,
+            "object": "completion.chunk",
+            "created": meta.created,
+            "model": meta.model,
+            "token": { "id": i, "text": piece, "logprob": 0.0, "special": false },
+            "choices": [{ "index": 0, "text": piece }],
+            "finish_reason": finish,
+            "usage": usage,
+        })
+    })
+}
+
+/// The chunks of a stream of `words`, one word each, made by `chunk(i, piece, finish, usage)`:
+/// `finish` (the reason) and `usage` are `None` on every chunk but the last.
+fn chunks(
+    words: &[String],
+    finish: &str,
+    prompt_tokens: u64,
+    chunk: impl Fn(usize, String, Option<&str>, Option<Value>) -> Value,
+) -> Vec<Value> {
     let pieces = pieces(words);
     let last = pieces.len() - 1;
     pieces
@@ -168,16 +183,8 @@ pub(crate) fn completion_chunks(
         .enumerate()
         .map(|(i, piece)| {
             let done = i == last;
-            json!({
-                "id": meta.id,
-                "object": "completion.chunk",
-                "created": meta.created,
-                "model": meta.model,
-                "token": { "id": i, "text": piece, "logprob": 0.0, "special": false },
-                "choices": [{ "index": 0, "text": piece }],
-                "finish_reason": if done { Some(finish) } else { None },
-                "usage": done.then(|| usage(prompt_tokens, words.len() as u64)),
-            })
+            let usage = done.then(|| usage(prompt_tokens, words.len() as u64));
+            chunk(i, piece, done.then_some(finish), usage)
         })
         .collect()
 }

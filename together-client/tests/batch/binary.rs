@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use crate::kit::sim::launch;
 use together_client::sim::Simulator;
 
 use crate::support::{Scratch, lines};
@@ -39,7 +40,7 @@ async fn together_batch(sim: &Simulator, args: Vec<String>, stdin: String) -> Ou
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_reads_stdin_exits_0_1_and_never_prints_the_key() {
     let dir = Scratch::new("bin");
-    let sim = Simulator::builder().api_key(KEY).start().await.unwrap();
+    let sim = launch(Simulator::builder().api_key(KEY)).await;
     let out = dir.path("out.jsonl");
     let input: String = (0..20)
         .map(|i| {

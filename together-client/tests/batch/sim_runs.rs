@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::kit::MODEL;
+use crate::kit::sim::launch;
 use serde_json::{Value, json};
 use together_client::Together;
 use together_client::batch::cli::{self, Args, Status};
@@ -63,12 +64,12 @@ async fn an_outage_mid_run_stops_with_exit_1_and_the_same_command_finishes_the_j
     let dir = Scratch::new("cli-outage");
     std::fs::write(dir.path("in.jsonl"), chat_lines(200)).unwrap();
     let args = args(&dir, &["--concurrency", "8"]);
-    let sim = Simulator::builder()
-        .rate_per_second(100.0)
-        .latency(Duration::from_millis(20))
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .rate_per_second(100.0)
+            .latency(Duration::from_millis(20)),
+    )
+    .await;
     let port = sim.addr().port();
     let run = tokio::spawn({
         let (args, client) = (args.clone(), client(&sim, &args));
@@ -97,7 +98,7 @@ async fn an_outage_mid_run_stops_with_exit_1_and_the_same_command_finishes_the_j
     assert!((60..200).contains(&first.len()), "{} lines", first.len());
 
     // The server is back where it was; the same command, a new process.
-    let sim = Simulator::builder().port(port).start().await.unwrap();
+    let sim = launch(Simulator::builder().port(port)).await;
     let done = cli::execute(&args, &client(&sim, &args)).await;
     assert_eq!(
         (done.status, done.status.code()),
@@ -120,13 +121,13 @@ async fn retry_failed_turns_every_retryable_failure_into_an_answer() {
     let long = json!({"model": MODEL, "messages": [{"role": "user", "content": "too long"}], "max_tokens": 5000});
     text.push_str(&(json!({"custom_id": "long", "body": long}).to_string() + "\n"));
     std::fs::write(dir.path("in.jsonl"), text).unwrap();
-    let sim = Simulator::builder()
-        .context_window(1000)
-        .fault(Fault::ServerError, 0.3)
-        .seed(16)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .context_window(1000)
+            .fault(Fault::ServerError, 0.3)
+            .seed(16),
+    )
+    .await;
     let faulty = args(&dir, &["--attempts", "1", "--concurrency", "4"]);
     let first = cli::execute(&faulty, &client(&sim, &faulty)).await;
     let report = first.report.unwrap();
@@ -185,12 +186,7 @@ async fn a_dry_run_sends_nothing_and_its_estimate_is_within_10_percent_of_the_ru
     let dir = Scratch::new("cli-dry");
     std::fs::write(dir.path("in.jsonl"), chat_lines(60) + "{oops\n").unwrap();
     // The server allows 100 requests a second; the cap is 10.
-    let sim = Simulator::builder()
-        .rate_per_second(100.0)
-        .burst(10)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().rate_per_second(100.0).burst(10)).await;
     let dry = args(&dir, &["--dry-run", "--rpm", "600"]);
     let planned = cli::execute(&dry, &client(&sim, &dry)).await;
     assert_eq!(planned.status, Status::Complete);
@@ -216,12 +212,7 @@ async fn a_dry_run_sends_nothing_and_its_estimate_is_within_10_percent_of_the_ru
 async fn without_caps_a_dry_run_asks_the_server_its_limit_with_one_get_models() {
     let dir = Scratch::new("cli-dry-models");
     std::fs::write(dir.path("in.jsonl"), chat_lines(50)).unwrap();
-    let sim = Simulator::builder()
-        .rate_per_second(20.0)
-        .burst(5)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().rate_per_second(20.0).burst(5)).await;
     let dry = args(&dir, &["--dry-run"]);
     let planned = cli::execute(&dry, &client(&sim, &dry)).await;
     let stats = sim.stats();
@@ -277,12 +268,7 @@ async fn a_batch_serves_its_metrics_while_it_runs_and_draws_its_timeline() {
             &svg.display().to_string(),
         ],
     );
-    let sim = Simulator::builder()
-        .rate_per_second(50.0)
-        .burst(5)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().rate_per_second(50.0).burst(5)).await;
     let run = tokio::spawn({
         let (args, client) = (args.clone(), client(&sim, &args));
         async move { cli::execute(&args, &client).await }

@@ -6,10 +6,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::kit::client::{Captured, KEY, chat_body, error_body, fast};
+use crate::kit::client::{Captured, KEY, chat_body, error_body, fast, on_chat};
+use crate::kit::sim::launch;
 use together_client::{ChatRequest, RateLimitAlert, Together};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 /// A client with no limiter (no pacing to wait for) and one attempt per call.
 fn client(server: &MockServer, alerts: Arc<Mutex<Vec<RateLimitAlert>>>) -> Together {
@@ -38,11 +38,7 @@ async fn answer(server: &MockServer, status: u16) {
     } else {
         ResponseTemplate::new(status).set_body_json(chat_body("ok"))
     };
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(template)
-        .mount(server)
-        .await;
+    on_chat().respond_with(template).mount(server).await;
 }
 
 #[tokio::test]
@@ -243,12 +239,7 @@ async fn the_exporter_answers_during_a_run_and_the_timeline_draws_it() {
         .await
         .unwrap();
     let _guard = metrics::set_default_local_recorder(&recorder);
-    let sim = Simulator::builder()
-        .rate_per_second(40.0)
-        .burst(4)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().rate_per_second(40.0).burst(4)).await;
     let client = Together::builder()
         .api_key(sim.api_key())
         .base_url(sim.base_url())

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::kit::client::{builder, chat_body};
+use crate::kit::client::{builder, chat_body, on_chat};
 use serde_json::json;
 use together_client::{CacheConfig, ChatRequest, EmbeddingsRequest, Together};
 use wiremock::matchers::{method, path};
@@ -11,8 +11,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn server(delay: Duration) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(
             ResponseTemplate::new(200)
                 .insert_header("x-ratelimit-remaining", "9")
@@ -121,8 +120,7 @@ async fn identical_concurrent_requests_share_one_fetch() {
 #[tokio::test]
 async fn errors_are_not_cached() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(
             ResponseTemplate::new(400).set_body_json(crate::kit::client::error_body(
                 "bad",
@@ -134,8 +132,7 @@ async fn errors_are_not_cached() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(ResponseTemplate::new(200).set_body_json(chat_body("fine")))
         .mount(&server)
         .await;

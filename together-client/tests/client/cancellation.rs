@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use crate::kit::MODEL;
+use crate::kit::sim::{client_of, launch};
 use futures_util::StreamExt;
 use retry_core::middleware::RateLimitMiddleware;
 use retry_core::{Jitter, Policy};
 use together_client::sim::{Fault, HintDialect, Simulator};
-use together_client::{CacheConfig, ChatRequest, Together, TogetherBuilder};
+use together_client::{CacheConfig, ChatRequest, TogetherBuilder};
 use tokio::time::{Instant, sleep, timeout};
 
 /// A 10 s backoff without jitter, so a failed call is asleep for most of its life.
@@ -34,14 +35,7 @@ fn builder(sim: &Simulator, limiter: &RateLimitMiddleware) -> TogetherBuilder {
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let stack = reqwest_middleware::ClientBuilder::new(http)
-        .with(limiter.clone())
-        .build();
-    Together::builder()
-        .api_key(sim.api_key())
-        .base_url(sim.base_url())
-        .policy(SLOW)
-        .http_client(stack)
+    client_of(sim, http, limiter, SLOW)
 }
 
 /// Lets closed connections wind down on both sides (a few turns of the runtime).
@@ -58,11 +52,7 @@ fn ask(prompt: &str) -> ChatRequest {
 
 #[tokio::test(start_paused = true)]
 async fn a_call_dropped_asleep_between_retries_sends_nothing_more() {
-    let sim = Simulator::builder()
-        .fault_times(Fault::Overloaded, 1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().fault_times(Fault::Overloaded, 1)).await;
     let limiter = RateLimitMiddleware::default();
     let client = builder(&sim, &limiter).build().unwrap();
     settle().await;
@@ -89,13 +79,13 @@ async fn a_call_dropped_asleep_between_retries_sends_nothing_more() {
 async fn a_call_dropped_in_the_limiters_queue_leaves_it() {
     // One request a second: the second call gets a 429 with `retry-after-ms`, and its retry
     // waits in the limiter's queue for the shared cooldown.
-    let sim = Simulator::builder()
-        .rate_per_second(1.0)
-        .burst(1)
-        .dialect(HintDialect::RetryAfterMs)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .rate_per_second(1.0)
+            .burst(1)
+            .dialect(HintDialect::RetryAfterMs),
+    )
+    .await;
     let limiter = RateLimitMiddleware::builder().initial_rate(100.0).build();
     let client = builder(&sim, &limiter).build().unwrap();
     let url = reqwest::Url::parse(&sim.base_url()).unwrap();
@@ -125,11 +115,7 @@ async fn a_call_dropped_in_the_limiters_queue_leaves_it() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stream_dropped_mid_way_closes_its_connection() {
-    let sim = Simulator::builder()
-        .stream_chunk_delay(Duration::from_millis(100))
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().stream_chunk_delay(Duration::from_millis(100))).await;
     let limiter = RateLimitMiddleware::default();
     let client = builder(&sim, &limiter).build().unwrap();
     settle().await;
@@ -160,11 +146,7 @@ async fn a_stream_dropped_mid_way_closes_its_connection() {
 async fn a_dropped_cache_leader_does_not_strand_its_followers() {
     // Identical deterministic calls share one request (single-flight); the leader's first
     // request fails and it goes to sleep for 10 s, then is dropped.
-    let sim = Simulator::builder()
-        .fault_times(Fault::Overloaded, 1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().fault_times(Fault::Overloaded, 1)).await;
     let limiter = RateLimitMiddleware::default();
     let client = builder(&sim, &limiter)
         .cache(CacheConfig::new())

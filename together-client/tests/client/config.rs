@@ -1,7 +1,7 @@
 //! Building a client: a typed error (never a panic) for a missing key or a bad URL, plain
 //! `http://` only to loopback, and the key never shown by `Debug`, `Display` or `tracing`.
 
-use crate::kit::client::{Captured, KEY, builder, error_body};
+use crate::kit::client::{Captured, KEY, builder, error_body, on_chat};
 use retry_core::Classify;
 use together_client::{ChatRequest, Error, Together, TogetherBuilder};
 use wiremock::matchers::{header, method, path};
@@ -120,8 +120,7 @@ fn from_env_reads_key_and_base_url() {
 #[tokio::test]
 async fn errors_and_tracing_never_show_the_key() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .and(header("authorization", format!("Bearer {KEY}").as_str()))
         .respond_with(
             ResponseTemplate::new(429)

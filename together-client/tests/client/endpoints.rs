@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::kit::client::{KEY, chat_body, client};
+use crate::kit::client::{KEY, chat_body, client, on_chat};
 use serde_json::json;
 use together_client::{
     ChatRequest, ChatResponse, CompletionRequest, EmbeddingsRequest, FinishReason, Message,
@@ -45,8 +45,7 @@ async fn chat_create_sends_the_request_and_parses_the_answer() {
         .tool_choice("auto")
         .response_format(ResponseFormat::json_object())
         .extra("reasoning", json!({"enabled": false}));
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .and(header("authorization", format!("Bearer {KEY}").as_str()))
         .and(header("content-type", "application/json"))
         .and(body_json(json!({
@@ -117,8 +116,7 @@ async fn tool_calls_and_empty_answers() {
                             "function": {"name": "add", "arguments": "{\"a\":1}"}}]
         }}]
     });
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(ResponseTemplate::new(200).set_body_json(body))
         .mount(&server)
         .await;
@@ -335,8 +333,7 @@ async fn a_wrapped_model_list_and_a_bad_body() {
         )
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(ResponseTemplate::new(200).set_body_string("<html>oops</html>"))
         .expect(1)
         .mount(&server)

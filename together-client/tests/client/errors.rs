@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use crate::kit::client::{builder, chat_body, client, error_body, fast};
+use crate::kit::client::{builder, chat_body, client, error_body, fast, on_chat};
 use http::{HeaderMap, StatusCode};
 use retry_core::{Class, Classify};
 use together_client::{ApiError, ChatRequest, Error};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn map(status: u16, headers: &[(&str, &str)], body: &serde_json::Value) -> Error {
@@ -30,171 +30,33 @@ fn map(status: u16, headers: &[(&str, &str)], body: &serde_json::Value) -> Error
 #[test]
 fn every_status_maps_to_its_variant_and_class() {
     let ctx = "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 8193. Given: 8000 `inputs` tokens and 1000 `max_new_tokens`";
-    let cases: Vec<(u16, serde_json::Value, &str, Class)> = vec![
-        (
-            400,
-            error_body(
-                "model not available",
-                "invalid_request_error",
-                Some("model_not_available"),
-            ),
-            "BadRequest",
-            Class::Permanent,
-        ),
-        (
-            400,
-            error_body(
-                "This model's maximum context length is 8192 tokens",
-                "invalid_request_error",
-                Some("context_length_exceeded"),
-            ),
-            "ContextTooLong",
-            Class::Permanent,
-        ),
-        (
-            401,
-            error_body(
-                "Invalid API key provided",
-                "invalid_request_error",
-                Some("invalid_api_key"),
-            ),
-            "Auth",
-            Class::Permanent,
-        ),
-        (
-            402,
-            error_body("Spending limit reached", "payment_required", None),
-            "Payment",
-            Class::Permanent,
-        ),
-        (
-            403,
-            error_body(ctx, "invalid_request_error", None),
-            "ContextTooLong",
-            Class::Permanent,
-        ),
-        (
-            403,
-            error_body("Forbidden", "forbidden", None),
-            "Auth",
-            Class::Permanent,
-        ),
-        (
-            404,
-            error_body(
-                "Unable to access model x",
-                "invalid_request_error",
-                Some("model_not_found"),
-            ),
-            "NotFound",
-            Class::Permanent,
-        ),
-        (
-            408,
-            error_body("Request timeout", "timeout", None),
-            "Timeout",
-            Class::Timeout,
-        ),
-        (
-            409,
-            error_body("Conflict", "conflict", None),
-            "BadRequest",
-            Class::Permanent,
-        ),
-        (
-            422,
-            error_body("Unprocessable", "invalid_request_error", None),
-            "BadRequest",
-            Class::Permanent,
-        ),
-        (
-            429,
-            error_body(
-                "You have exceeded the rate limit",
-                "dynamic_request_limited",
-                None,
-            ),
-            "RateLimited",
-            Class::RateLimited,
-        ),
-        (
-            429,
-            error_body(
-                "You have exceeded the token rate limit",
-                "dynamic_token_limited",
-                None,
-            ),
-            "RateLimited",
-            Class::RateLimited,
-        ),
-        (
-            429,
-            error_body(
-                "rate limit exceeded",
-                "rate_limit_exceeded",
-                Some("rate_limit_exceeded"),
-            ),
-            "RateLimited",
-            Class::RateLimited,
-        ),
-        (
-            429,
-            error_body("You have reached your credit limit", "credit_limit", None),
-            "Payment",
-            Class::Permanent,
-        ),
-        (
-            429,
-            error_body(
-                "Credit limit exceeded, please add credits",
-                "invalid_request_error",
-                None,
-            ),
-            "Payment",
-            Class::Permanent,
-        ),
-        (
-            500,
-            error_body("Internal server error", "server_error", None),
-            "Server",
-            Class::ServerError,
-        ),
-        (
-            502,
-            error_body("Bad gateway", "server_error", None),
-            "Server",
-            Class::ServerError,
-        ),
-        (
-            503,
-            error_body(
-                "The server is overloaded or not ready yet.",
-                "server_error",
-                None,
-            ),
-            "Overloaded",
-            Class::Overloaded,
-        ),
-        (
-            504,
-            error_body("Gateway timeout", "timeout", None),
-            "Timeout",
-            Class::Timeout,
-        ),
-        (
-            524,
-            error_body("A timeout occurred", "timeout", None),
-            "Timeout",
-            Class::Timeout,
-        ),
-        (
-            529,
-            error_body("Overloaded", "overloaded", None),
-            "Overloaded",
-            Class::Overloaded,
-        ),
+    // (status, the body's message, type and code, the variant, its class)
+    #[rustfmt::skip]
+    let cases = [
+        (400, "model not available", "invalid_request_error", Some("model_not_available"), "BadRequest", Class::Permanent),
+        (400, "This model's maximum context length is 8192 tokens", "invalid_request_error", Some("context_length_exceeded"), "ContextTooLong", Class::Permanent),
+        (401, "Invalid API key provided", "invalid_request_error", Some("invalid_api_key"), "Auth", Class::Permanent),
+        (402, "Spending limit reached", "payment_required", None, "Payment", Class::Permanent),
+        (403, ctx, "invalid_request_error", None, "ContextTooLong", Class::Permanent),
+        (403, "Forbidden", "forbidden", None, "Auth", Class::Permanent),
+        (404, "Unable to access model x", "invalid_request_error", Some("model_not_found"), "NotFound", Class::Permanent),
+        (408, "Request timeout", "timeout", None, "Timeout", Class::Timeout),
+        (409, "Conflict", "conflict", None, "BadRequest", Class::Permanent),
+        (422, "Unprocessable", "invalid_request_error", None, "BadRequest", Class::Permanent),
+        (429, "You have exceeded the rate limit", "dynamic_request_limited", None, "RateLimited", Class::RateLimited),
+        (429, "You have exceeded the token rate limit", "dynamic_token_limited", None, "RateLimited", Class::RateLimited),
+        (429, "rate limit exceeded", "rate_limit_exceeded", Some("rate_limit_exceeded"), "RateLimited", Class::RateLimited),
+        (429, "You have reached your credit limit", "credit_limit", None, "Payment", Class::Permanent),
+        (429, "Credit limit exceeded, please add credits", "invalid_request_error", None, "Payment", Class::Permanent),
+        (500, "Internal server error", "server_error", None, "Server", Class::ServerError),
+        (502, "Bad gateway", "server_error", None, "Server", Class::ServerError),
+        (503, "The server is overloaded or not ready yet.", "server_error", None, "Overloaded", Class::Overloaded),
+        (504, "Gateway timeout", "timeout", None, "Timeout", Class::Timeout),
+        (524, "A timeout occurred", "timeout", None, "Timeout", Class::Timeout),
+        (529, "Overloaded", "overloaded", None, "Overloaded", Class::Overloaded),
     ];
-    for (status, body, variant, class) in cases {
+    for (status, message, kind, code, variant, class) in cases {
+        let body = error_body(message, kind, code);
         let error = map(status, &[], &body);
         let debug = format!("{error:?}");
         assert!(debug.starts_with(variant), "{status} {body}: {debug}");
@@ -298,10 +160,18 @@ async fn an_attempt_timeout_is_a_timeout() {
     assert_eq!(error.class(), Class::Timeout);
 }
 
+/// The error of a chat call to `server`, which must fail.
+async fn failed_call(server: &MockServer) -> Error {
+    client(server)
+        .chat()
+        .create(ChatRequest::new("m").user("u"))
+        .await
+        .unwrap_err()
+}
+
 async fn answering(status: u16, body: serde_json::Value) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(ResponseTemplate::new(status).set_body_json(body))
         .mount(&server)
         .await;
@@ -342,11 +212,7 @@ async fn auth_payment_and_context_errors_are_not_retried() {
     ];
     for (status, body) in cases {
         let server = answering(status, body).await;
-        let error = client(&server)
-            .chat()
-            .create(ChatRequest::new("m").user("u"))
-            .await
-            .unwrap_err();
+        let error = failed_call(&server).await;
         assert!(!error.is_retryable(), "{status}: {error:?}");
         let requests = server.received_requests().await.unwrap().len();
         assert_eq!(requests, 1, "{status} was retried");
@@ -364,8 +230,7 @@ async fn auth_payment_and_context_errors_are_not_retried() {
 #[tokio::test]
 async fn a_burst_of_503s_is_survived() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(ResponseTemplate::new(503).set_body_json(error_body(
             "The server is overloaded or not ready yet.",
             "server_error",
@@ -376,8 +241,7 @@ async fn a_burst_of_503s_is_survived() {
         .expect(4)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(ResponseTemplate::new(200).set_body_json(chat_body("made it")))
         .expect(1)
         .mount(&server)
@@ -417,11 +281,7 @@ async fn an_absurd_hint_or_a_spent_quota_ends_the_call_at_once() {
             .mount(&server)
             .await;
         let started = tokio::time::Instant::now();
-        let error = client(&server)
-            .chat()
-            .create(ChatRequest::new("m").user("u"))
-            .await
-            .unwrap_err();
+        let error = failed_call(&server).await;
         assert!(started.elapsed() < Duration::from_millis(10), "{name}");
         assert_eq!(server.received_requests().await.unwrap().len(), 1, "{name}");
         assert_eq!(error.retry_after(), Some(sixteen_days), "{name}");
@@ -439,11 +299,7 @@ async fn an_absurd_hint_or_a_spent_quota_ends_the_call_at_once() {
         ),
     )
     .await;
-    let error = client(&server)
-        .chat()
-        .create(ChatRequest::new("m").user("u"))
-        .await
-        .unwrap_err();
+    let error = failed_call(&server).await;
     assert!(matches!(error, Error::Payment(_)), "{error:?}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }

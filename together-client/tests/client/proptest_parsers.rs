@@ -6,6 +6,7 @@
 //! generator below: deterministic (the same cases on every run), and a failure names its
 //! case's seed and input. No shrinking: the inputs are kept small instead.
 
+use crate::kit::client::on_chat;
 use std::fmt::Debug;
 
 use futures_util::StreamExt;
@@ -13,8 +14,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 use together_client::__fuzz::decode_sse;
 use together_client::{ApiError, ChatChunk, ChatRequest, Error, Together};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 const KEY: &str = "sk-test-SECRET-4f1c9e";
 
@@ -468,8 +468,7 @@ async fn a_streamed_answer_that_starts_with_a_bom_is_read() {
         chunk("Hello"),
         chunk(", world")
     );
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(
             ResponseTemplate::new(200)
                 .insert_header("content-type", "text/event-stream")

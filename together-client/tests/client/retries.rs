@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::kit::client::{Scripted, chat_body, client, error_body, fast, respond};
+use crate::kit::client::{
+    Scripted, chat_body, client, error_body, fast, on_chat, respond, throttled_once,
+};
 use retry_core::middleware::RateLimitMiddleware;
 use retry_core::{Class, Classify, Jitter, Policy};
 use together_client::{ChatRequest, Error};
@@ -27,8 +29,7 @@ async fn a_call_makes_at_most_attempts_requests() {
         (429, "dynamic_request_limited"),
     ] {
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/chat/completions"))
+        on_chat()
             .respond_with(
                 ResponseTemplate::new(status)
                     .insert_header("retry-after-ms", "1")
@@ -221,19 +222,8 @@ async fn a_retry_waits_for_its_turn_no_longer_than_the_calls_deadline() {
 #[tokio::test]
 async fn the_default_stack_retries_a_429_then_succeeds() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after-ms", "20")
-                .set_body_json(error_body("slow down", "dynamic_request_limited", None)),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    throttled_once("20").mount(&server).await;
+    on_chat()
         .respond_with(ResponseTemplate::new(200).set_body_json(chat_body("ok")))
         .mount(&server)
         .await;
@@ -244,8 +234,7 @@ async fn the_default_stack_retries_a_429_then_succeeds() {
 
 async fn slow_server(delay: Duration) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(
             ResponseTemplate::new(200)
                 .insert_header("content-type", "text/event-stream")

@@ -1,13 +1,13 @@
 //! Streaming: SSE parsed into chunks up to `[DONE]`, an `error` object mid-stream becomes an
 //! `Err` (and is not retried), the request is retried only before its first chunk.
 
-use crate::kit::client::{SSE_DONE, chat_body, client, error_body, sse_chunk};
+use crate::kit::client::{SSE_DONE, chat_body, client, on_chat, sse_chunk, throttled_once};
 use futures_util::StreamExt;
 use retry_core::{Class, Classify};
 use serde_json::json;
-use together_client::{ChatRequest, Error};
-use wiremock::matchers::{body_partial_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use together_client::{ChatRequest, Error, Together};
+use wiremock::matchers::{body_partial_json, header};
+use wiremock::{MockServer, ResponseTemplate};
 
 fn sse(body: String) -> ResponseTemplate {
     ResponseTemplate::new(200)
@@ -19,8 +19,7 @@ fn sse(body: String) -> ResponseTemplate {
 
 async fn server_streaming(body: String) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .and(header("accept", "text/event-stream"))
         .and(body_partial_json(json!({"stream": true})))
         .respond_with(sse(body))
@@ -31,6 +30,12 @@ async fn server_streaming(body: String) -> MockServer {
 
 fn request() -> ChatRequest {
     ChatRequest::new("m").user("count")
+}
+
+/// The whole text of a stream of [`request`].
+async fn streamed_text(client: &Together) -> String {
+    let stream = client.chat().stream(request()).await.unwrap();
+    stream.text().await.unwrap()
 }
 
 #[tokio::test]
@@ -55,15 +60,7 @@ async fn chunks_until_done() {
         .collect();
     assert_eq!(texts, ["one", " two"]);
 
-    let text = client
-        .chat()
-        .stream(request())
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(text, "one two");
+    assert_eq!(streamed_text(&client).await, "one two");
 }
 
 #[tokio::test]
@@ -113,40 +110,20 @@ async fn a_stream_cut_before_done_ends_with_an_err() {
 async fn retried_before_the_first_chunk() {
     let server = MockServer::start().await;
     // A 429, then a stream whose first event is an error object (transient), then a good one.
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after-ms", "5")
-                .set_body_json(error_body("slow down", "dynamic_request_limited", None)),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    throttled_once("5").mount(&server).await;
     let overloaded = json!({"error": {"message": "overloaded", "type": "service_unavailable"}});
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(sse(format!("data: {overloaded}\n\n")))
         .up_to_n_times(1)
         .with_priority(2)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(sse([sse_chunk("hello"), SSE_DONE.into()].concat()))
         .with_priority(3)
         .mount(&server)
         .await;
-    let text = client(&server)
-        .chat()
-        .stream(request())
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(text, "hello");
+    assert_eq!(streamed_text(&client(&server)).await, "hello");
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
 
@@ -154,8 +131,7 @@ async fn retried_before_the_first_chunk() {
 async fn a_permanent_error_before_the_first_chunk_is_returned_at_once() {
     let server = MockServer::start().await;
     let bad = json!({"error": {"message": "bad tool schema", "type": "invalid_request_error"}});
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .respond_with(sse(format!("data: {bad}\n\n")))
         .expect(1)
         .mount(&server)
@@ -170,8 +146,7 @@ async fn a_permanent_error_before_the_first_chunk_is_returned_at_once() {
 #[tokio::test]
 async fn create_never_streams() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+    on_chat()
         .and(header("accept", "application/json"))
         .respond_with(ResponseTemplate::new(200).set_body_json(chat_body("whole")))
         .expect(1)

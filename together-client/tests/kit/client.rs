@@ -3,18 +3,19 @@
 #![allow(dead_code)]
 
 use std::io::Write;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use http::Extensions;
-use reqwest::{Request, Response};
-use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
+use reqwest::Request;
+use reqwest_middleware::{ClientWithMiddleware, Middleware};
 use retry_core::middleware::RateLimitMiddleware;
 use retry_core::{Jitter, Policy};
 use serde_json::{Value, json};
 use together_client::{Together, TogetherBuilder};
 use tokio::time::Instant;
-use wiremock::MockServer;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 pub const KEY: &str = "sk-test-0123456789abcdef";
 
@@ -39,6 +40,23 @@ pub fn builder(server: &MockServer) -> TogetherBuilder {
 
 pub fn client(server: &MockServer) -> Together {
     builder(server).build().unwrap()
+}
+
+/// A mock of `POST /v1/chat/completions`, the endpoint most tests script.
+pub fn on_chat() -> MockBuilder {
+    Mock::given(method("POST")).and(path("/v1/chat/completions"))
+}
+
+/// Together's 429 with `retry-after-ms: ms`, answered once, ahead of every other mock.
+pub fn throttled_once(ms: &str) -> Mock {
+    on_chat()
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after-ms", ms)
+                .set_body_json(error_body("slow down", "dynamic_request_limited", None)),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
 }
 
 /// `ChatCompletionResponse` as the spec has it.
@@ -108,6 +126,17 @@ impl Scripted {
         self.log.lock().unwrap().len()
     }
 
+    /// Logs the request's arrival, answers the next scripted response 1 ms later.
+    async fn serve(&self, _req: Request) -> http::Response<String> {
+        let n = {
+            let mut log = self.log.lock().unwrap();
+            log.push(Instant::now());
+            log.len() - 1
+        };
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        (self.answer)(n)
+    }
+
     /// A client whose stack is `layers` (outermost first), then this server.
     pub fn client(&self, layers: Vec<Arc<dyn Middleware>>, policy: Policy) -> Together {
         let mut stack = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
@@ -125,23 +154,7 @@ impl Scripted {
     }
 }
 
-#[async_trait::async_trait]
-impl Middleware for Scripted {
-    async fn handle(
-        &self,
-        _req: Request,
-        _extensions: &mut Extensions,
-        _next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
-        let n = {
-            let mut log = self.log.lock().unwrap();
-            log.push(Instant::now());
-            log.len() - 1
-        };
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        Ok(Response::from((self.answer)(n)))
-    }
-}
+test_kit::innermost!(Scripted => serve);
 
 /// A response of `status` with `headers` and a JSON `body`.
 pub fn respond(status: u16, headers: &[(&str, &str)], body: &Value) -> http::Response<String> {
@@ -183,9 +196,10 @@ impl Captured {
     }
 }
 
-struct Sink(Arc<Mutex<Vec<u8>>>);
+/// A `tracing` writer appending to a shared buffer (an `Arc` or a `&'static` mutex).
+pub struct Sink<B>(pub B);
 
-impl Write for Sink {
+impl<B: Deref<Target = Mutex<Vec<u8>>>> Write for Sink<B> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
         Ok(buf.len())

@@ -3,8 +3,44 @@
 #![allow(dead_code)]
 
 use reqwest::{Client, Response};
+use retry_core::Policy;
+use retry_core::middleware::RateLimitMiddleware;
 use serde_json::{Value, json};
-use together_client::sim::Simulator;
+use together_client::sim::{HintDialect, Simulator, SimulatorBuilder};
+use together_client::{Together, TogetherBuilder};
+
+/// Starts the simulator `builder` describes: a test has no use for one that failed to start.
+pub async fn launch(builder: SimulatorBuilder) -> Simulator {
+    builder.start().await.unwrap()
+}
+
+/// A simulator that takes `rate` requests a second, `burst` at once, and says so in `dialect`.
+pub async fn limited(rate: f64, burst: u32, dialect: HintDialect) -> Simulator {
+    launch(
+        Simulator::builder()
+            .rate_per_second(rate)
+            .burst(burst)
+            .dialect(dialect),
+    )
+    .await
+}
+
+/// A typed client of `sim` on `http` behind `limiter`, with `policy`, left to build.
+pub fn client_of(
+    sim: &Simulator,
+    http: Client,
+    limiter: &RateLimitMiddleware,
+    policy: Policy,
+) -> TogetherBuilder {
+    let stack = reqwest_middleware::ClientBuilder::new(http)
+        .with(limiter.clone())
+        .build();
+    Together::builder()
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .policy(policy)
+        .http_client(stack)
+}
 
 /// A chat request body with one user message.
 pub fn chat_body(prompt: &str) -> Value {

@@ -6,6 +6,7 @@
 //! simulator counted.
 
 use crate::kit::MODEL;
+use crate::kit::sim::{client_of, limited};
 use retry_core::Policy;
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use together_client::batch::{BatchError, BatchOptions, run_chat};
@@ -17,26 +18,9 @@ use tokio::time::Instant;
 /// its own: a paused clock jumps to the next timer whenever the runtime idles, and reqwest's
 /// 90 s pool-idle timer would otherwise skip the simulator's clock ahead.
 fn client(sim: &Simulator, policy: Policy) -> Together {
-    let http = crate::kit::untimed_http();
-    let stack = reqwest_middleware::ClientBuilder::new(http)
-        .with(RateLimitMiddleware::default())
-        .build();
-    Together::builder()
-        .api_key(sim.api_key())
-        .base_url(sim.base_url())
-        .policy(policy)
-        .http_client(stack)
+    let limiter = RateLimitMiddleware::default();
+    client_of(sim, crate::kit::untimed_http(), &limiter, policy)
         .build()
-        .unwrap()
-}
-
-async fn sim(rate: f64, burst: u32, dialect: HintDialect) -> Simulator {
-    Simulator::builder()
-        .rate_per_second(rate)
-        .burst(burst)
-        .dialect(dialect)
-        .start()
-        .await
         .unwrap()
 }
 
@@ -68,7 +52,7 @@ where
 #[tokio::test(start_paused = true)]
 async fn three_hundred_calls_from_64_tasks_at_50_per_second_in_every_dialect() {
     for dialect in HintDialect::ALL {
-        let sim = sim(50.0, 5, dialect).await;
+        let sim = limited(50.0, 5, dialect).await;
         let client = client(&sim, together_client::DEFAULT_POLICY);
         let started = Instant::now();
         let failed = spread(300, 64, move |i| {
@@ -106,7 +90,7 @@ async fn three_hundred_calls_from_64_tasks_at_50_per_second_in_every_dialect() {
 #[tokio::test(start_paused = true)]
 async fn the_middleware_pair_alone_at_50_per_second_in_every_dialect() {
     for dialect in HintDialect::ALL {
-        let sim = sim(50.0, 5, dialect).await;
+        let sim = limited(50.0, 5, dialect).await;
         let http = crate::kit::untimed_http();
         let client = reqwest_middleware::ClientBuilder::new(http)
             .with(RetryMiddleware::default())
@@ -150,7 +134,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 #[tokio::test(start_paused = true)]
 async fn a_500_line_batch_at_50_per_second_writes_every_id_once_in_time() {
-    let sim = sim(50.0, 5, HintDialect::RetryAfterSecs).await;
+    let sim = limited(50.0, 5, HintDialect::RetryAfterSecs).await;
     let client = client(&sim, together_client::DEFAULT_POLICY);
     let (input, output) = (scratch("in.jsonl"), scratch("out.jsonl"));
     let _ = std::fs::remove_file(&output);
@@ -199,7 +183,7 @@ async fn a_500_line_batch_at_50_per_second_writes_every_id_once_in_time() {
 
 #[tokio::test(start_paused = true)]
 async fn a_bad_key_fails_at_once_and_stops_a_batch() {
-    let sim = sim(50.0, 5, HintDialect::RateLimitHeaders).await;
+    let sim = limited(50.0, 5, HintDialect::RateLimitHeaders).await;
     let client = Together::builder()
         .api_key("not-the-key")
         .base_url(sim.base_url())
@@ -235,7 +219,7 @@ async fn a_bad_key_fails_at_once_and_stops_a_batch() {
 
 #[tokio::test(start_paused = true)]
 async fn a_503_burst_is_survived_and_a_call_never_exceeds_its_attempts() {
-    let sim = sim(1000.0, 100, HintDialect::RateLimitHeaders).await;
+    let sim = limited(1000.0, 100, HintDialect::RateLimitHeaders).await;
     let client = client(
         &sim,
         Policy::exponential()
@@ -269,7 +253,7 @@ async fn a_503_burst_is_survived_and_a_call_never_exceeds_its_attempts() {
 /// sent as it is.
 #[tokio::test(start_paused = true)]
 async fn each_call_has_one_idempotency_key_on_every_attempt() {
-    let sim = sim(20.0, 2, HintDialect::RetryAfterMs).await;
+    let sim = limited(20.0, 2, HintDialect::RetryAfterMs).await;
     sim.inject(Fault::Drop, 6);
     sim.inject(Fault::ServerError, 6);
     sim.inject(Fault::Overloaded, 6);
@@ -323,7 +307,7 @@ async fn usage_and_its_metrics_add_up_to_what_the_simulator_counted() {
     let snapshotter = recorder.snapshotter();
     let _guard = metrics::set_default_local_recorder(&recorder);
     // 10/s against a limiter that starts at 20/s: a few 429s before it learns.
-    let sim = sim(10.0, 2, HintDialect::RateLimitHeaders).await;
+    let sim = limited(10.0, 2, HintDialect::RateLimitHeaders).await;
     let client = client(&sim, Policy::exponential().attempts(8));
     let models = [MODEL, "other/model"];
     let answered = std::sync::Arc::new(std::sync::Mutex::new((0_u64, 0_u64)));

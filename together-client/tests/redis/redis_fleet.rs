@@ -5,7 +5,9 @@
 
 use std::time::Instant;
 
-use crate::redis_support::{Worker, redis_url, run_fleet};
+use crate::kit::sim::launch;
+use crate::redis_support::{Worker, run_fleet};
+use test_kit::redis_url;
 use together_client::sim::Simulator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -13,12 +15,7 @@ async fn four_processes_share_one_limit() {
     let Some(redis) = redis_url("four_processes_share_one_limit") else {
         return;
     };
-    let sim = Simulator::builder()
-        .rate_per_second(50.0)
-        .burst(5)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().rate_per_second(50.0).burst(5)).await;
     let (base_url, key) = (sim.base_url(), sim.api_key().to_owned());
     let start = Instant::now();
     let figures = tokio::task::spawn_blocking(move || {

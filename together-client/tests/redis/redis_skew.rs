@@ -4,7 +4,9 @@
 //! Needs `REDIS_URL` and libfaketime (`apt-get install faketime`; CI installs both); skipped,
 //! and says so, without them.
 
-use crate::redis_support::{Worker, redis_url, run_fleet, skipped};
+use crate::kit::sim::launch;
+use crate::redis_support::{Worker, run_fleet};
+use test_kit::{redis_url, skipped};
 use together_client::sim::Simulator;
 
 /// libfaketime's library, where Debian puts it.
@@ -31,12 +33,7 @@ async fn skewed_clocks_share_one_limit() {
         );
         return;
     };
-    let sim = Simulator::builder()
-        .rate_per_second(30.0)
-        .burst(3)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().rate_per_second(30.0).burst(3)).await;
     let (base_url, key) = (sim.base_url(), sim.api_key().to_owned());
     let figures = tokio::task::spawn_blocking(move || {
         let workers: Vec<Worker> = ["+1h", "", "-1h"]

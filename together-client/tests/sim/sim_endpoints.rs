@@ -1,7 +1,7 @@
 //! The simulator's endpoints answer in the shapes of Together's spec, deterministically, and
 //! its bearer auth and request errors answer with Together's error body.
 
-use crate::kit::sim::{chat, chat_body, error_of, header, post};
+use crate::kit::sim::{chat, chat_body, error_of, header, launch, post};
 use crate::kit::untimed_http as client;
 use serde_json::{Value, json};
 use together_client::sim::Simulator;
@@ -194,7 +194,7 @@ async fn rerank_orders_by_overlap_and_honours_top_n() {
 
 #[tokio::test]
 async fn wrong_or_missing_key_is_401_with_togethers_body() {
-    let sim = Simulator::builder().api_key("right").start().await.unwrap();
+    let sim = launch(Simulator::builder().api_key("right")).await;
     let client = client();
     let url = format!("{}/chat/completions", sim.base_url());
     let body = chat_body("hi");
@@ -224,11 +224,7 @@ async fn wrong_or_missing_key_is_401_with_togethers_body() {
 
 #[tokio::test]
 async fn bad_bodies_and_paths_are_togethers_errors() {
-    let sim = Simulator::builder()
-        .context_window(10)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().context_window(10)).await;
     let client = client();
 
     let invalid = client

@@ -4,7 +4,7 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use crate::kit::sim::{chat, error_of, header};
+use crate::kit::sim::{chat, error_of, header, launch};
 use crate::kit::untimed_http as client;
 use http::StatusCode;
 use retry_core::{Class, Classify};
@@ -12,11 +12,7 @@ use together_client::sim::{Fault, Latency, Outcome, Simulator};
 use tokio::time::Instant;
 
 async fn with(fault: Fault, probability: f64) -> Simulator {
-    Simulator::builder()
-        .fault(fault, probability)
-        .start()
-        .await
-        .unwrap()
+    launch(Simulator::builder().fault(fault, probability)).await
 }
 
 #[tokio::test]
@@ -62,13 +58,13 @@ async fn any_status_with_togethers_body() {
         assert_eq!((stats.other_errors, stats.successes), (1, 0), "{code}");
     }
     // These three count as what they are.
-    let sim = Simulator::builder()
-        .fault_times(Fault::Status(StatusCode::TOO_MANY_REQUESTS), 1)
-        .fault_times(Fault::Status(StatusCode::SERVICE_UNAVAILABLE), 1)
-        .fault_times(Fault::Status(StatusCode::INTERNAL_SERVER_ERROR), 1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .fault_times(Fault::Status(StatusCode::TOO_MANY_REQUESTS), 1)
+            .fault_times(Fault::Status(StatusCode::SERVICE_UNAVAILABLE), 1)
+            .fault_times(Fault::Status(StatusCode::INTERNAL_SERVER_ERROR), 1),
+    )
+    .await;
     for (code, kind) in [
         (429, "dynamic_request_limited"),
         (503, "server_error"),
@@ -85,11 +81,7 @@ async fn any_status_with_togethers_body() {
 
 #[tokio::test]
 async fn a_dropped_connection_closes_with_no_response() {
-    let sim = Simulator::builder()
-        .fault_times(Fault::Drop, 1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().fault_times(Fault::Drop, 1)).await;
     let client = client();
     let err = client
         .post(format!("{}/chat/completions", sim.base_url()))
@@ -121,11 +113,7 @@ async fn a_dropped_connection_closes_with_no_response() {
 
 #[tokio::test]
 async fn fault_times_hits_the_next_n_requests_only() {
-    let sim = Simulator::builder()
-        .fault_times(Fault::Overloaded, 2)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().fault_times(Fault::Overloaded, 2)).await;
     let client = client();
     let mut statuses = Vec::new();
     for _ in 0..4 {
@@ -138,13 +126,13 @@ async fn fault_times_hits_the_next_n_requests_only() {
 }
 
 async fn statuses(seed: u64, n: usize) -> Vec<u16> {
-    let sim = Simulator::builder()
-        .fault(Fault::Overloaded, 0.3)
-        .fault(Fault::ServerError, 0.2)
-        .seed(seed)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .fault(Fault::Overloaded, 0.3)
+            .fault(Fault::ServerError, 0.2)
+            .seed(seed),
+    )
+    .await;
     let client = client();
     let mut statuses = Vec::new();
     for _ in 0..n {
@@ -176,13 +164,13 @@ async fn faults_can_be_cleared() {
 
 #[tokio::test(start_paused = true)]
 async fn a_fault_spends_a_request_of_the_bucket() {
-    let sim = Simulator::builder()
-        .rate_per_second(1.0)
-        .burst(1)
-        .fault_times(Fault::Overloaded, 1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .rate_per_second(1.0)
+            .burst(1)
+            .fault_times(Fault::Overloaded, 1),
+    )
+    .await;
     let client = client();
     assert_eq!(chat(&client, &sim, "x").await.status(), 503);
     assert_eq!(chat(&client, &sim, "x").await.status(), 429);
@@ -190,11 +178,7 @@ async fn a_fault_spends_a_request_of_the_bucket() {
 
 #[tokio::test(start_paused = true)]
 async fn fixed_latency_on_tokios_clock() {
-    let sim = Simulator::builder()
-        .latency(Duration::from_millis(300))
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().latency(Duration::from_millis(300))).await;
     let client = client();
     let start = Instant::now();
     assert_eq!(chat(&client, &sim, "x").await.status(), 200);
@@ -206,12 +190,12 @@ async fn fixed_latency_on_tokios_clock() {
 #[tokio::test(start_paused = true)]
 async fn uniform_latency_stays_in_its_range() {
     let (min, max) = (Duration::from_millis(50), Duration::from_millis(150));
-    let sim = Simulator::builder()
-        .latency(Latency::uniform(max, min))
-        .seed(3)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .latency(Latency::uniform(max, min))
+            .seed(3),
+    )
+    .await;
     let client = client();
     let mut seen = Vec::new();
     for _ in 0..20 {
@@ -227,12 +211,12 @@ async fn uniform_latency_stays_in_its_range() {
 
 #[tokio::test(start_paused = true)]
 async fn a_delay_fault_adds_latency_to_some_requests() {
-    let sim = Simulator::builder()
-        .latency(Duration::from_millis(10))
-        .fault_times(Fault::Delay(Latency::Fixed(Duration::from_secs(2))), 1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .latency(Duration::from_millis(10))
+            .fault_times(Fault::Delay(Latency::Fixed(Duration::from_secs(2))), 1),
+    )
+    .await;
     let client = client();
     let start = Instant::now();
     let slow = chat(&client, &sim, "x").await;
@@ -247,12 +231,12 @@ async fn a_delay_fault_adds_latency_to_some_requests() {
 
 #[tokio::test]
 async fn stream_faults_leave_plain_requests_alone() {
-    let sim = Simulator::builder()
-        .fault_times(Fault::BreakStream { after: 0 }, 1)
-        .fault_times(Fault::StreamError { after: 0 }, 1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .fault_times(Fault::BreakStream { after: 0 }, 1)
+            .fault_times(Fault::StreamError { after: 0 }, 1),
+    )
+    .await;
     let response = chat(&client(), &sim, "x").await;
     assert_eq!(response.status(), 200);
     assert!(header(&response, "content-type").unwrap().contains("json"));

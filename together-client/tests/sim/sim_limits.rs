@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::kit::sim::{chat, chat_body, error_of, header, post};
+use crate::kit::sim::{chat, chat_body, error_of, header, launch, limited, post};
 use crate::kit::untimed_http as client;
 use futures_util::future::join_all;
 use serde_json::json;
@@ -17,16 +17,6 @@ const HINTS: [&str; 5] = [
     "x-ratelimit-remaining",
     "x-ratelimit-reset",
 ];
-
-async fn limited(rate: f64, burst: u32, dialect: HintDialect) -> Simulator {
-    Simulator::builder()
-        .rate_per_second(rate)
-        .burst(burst)
-        .dialect(dialect)
-        .start()
-        .await
-        .unwrap()
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_burst_of_ten_at_50_per_second_burst_5_gets_5_ok_and_5_429() {
@@ -77,6 +67,15 @@ async fn third_of_three(dialect: HintDialect) -> (Simulator, Vec<reqwest::Respon
     (sim, responses)
 }
 
+/// A simulator of `rate` requests a second and a burst of one, and the answer (a 429) to the
+/// second of two requests sent at once.
+async fn second_of_two(rate: f64, dialect: HintDialect) -> (Simulator, reqwest::Response) {
+    let sim = limited(rate, 1, dialect).await;
+    chat(&client(), &sim, "x").await;
+    let response = chat(&client(), &sim, "x").await;
+    (sim, response)
+}
+
 #[tokio::test(start_paused = true)]
 async fn dialect_none_sends_no_hint() {
     let (_sim, responses) = third_of_three(HintDialect::None).await;
@@ -95,9 +94,7 @@ async fn dialect_retry_after_ms_is_the_exact_wait_rounded_up() {
     assert!(header(&responses[2], "retry-after").is_none());
     assert!(header(&responses[0], "retry-after-ms").is_none());
     // 1/3 s is 333.33 ms: rounded up.
-    let sim = limited(3.0, 1, HintDialect::RetryAfterMs).await;
-    chat(&client(), &sim, "x").await;
-    let response = chat(&client(), &sim, "x").await;
+    let (_sim, response) = second_of_two(3.0, HintDialect::RetryAfterMs).await;
     assert_eq!(header(&response, "retry-after-ms").as_deref(), Some("334"));
 }
 
@@ -108,9 +105,7 @@ async fn dialect_retry_after_secs_is_whole_seconds_rounded_up() {
     assert_eq!(header(&responses[2], "retry-after").as_deref(), Some("1"));
     assert!(header(&responses[2], "retry-after-ms").is_none());
     // 0.4 req/s: a 2.5 s wait says 3.
-    let sim = limited(0.4, 1, HintDialect::RetryAfterSecs).await;
-    chat(&client(), &sim, "x").await;
-    let response = chat(&client(), &sim, "x").await;
+    let (_sim, response) = second_of_two(0.4, HintDialect::RetryAfterSecs).await;
     assert_eq!(header(&response, "retry-after").as_deref(), Some("3"));
 }
 
@@ -167,14 +162,14 @@ async fn every_dialect_answers_429_with_togethers_body() {
 
 #[tokio::test(start_paused = true)]
 async fn rate_limit_headers_also_on_faults_and_dynamic_variants() {
-    let sim = Simulator::builder()
-        .rate_per_second(10.0)
-        .burst(4)
-        .dynamic_headers(true)
-        .fault_times(Fault::Overloaded, 1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .rate_per_second(10.0)
+            .burst(4)
+            .dynamic_headers(true)
+            .fault_times(Fault::Overloaded, 1),
+    )
+    .await;
     let client = client();
     let overloaded = chat(&client, &sim, "x").await;
     assert_eq!(overloaded.status(), 503);
@@ -198,12 +193,12 @@ async fn rate_limit_headers_also_on_faults_and_dynamic_variants() {
 
 #[tokio::test(start_paused = true)]
 async fn token_limit_sends_headers_and_answers_dynamic_token_limited() {
-    let sim = Simulator::builder()
-        .token_limit(30)
-        .dialect(HintDialect::RetryAfterMs)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .token_limit(30)
+            .dialect(HintDialect::RetryAfterMs),
+    )
+    .await;
     let client = client();
     // Prompt 2 + 4 words, answer 5: 11 tokens.
     let first = chat(&client, &sim, "one two three four").await;
@@ -236,12 +231,12 @@ async fn token_limit_sends_headers_and_answers_dynamic_token_limited() {
 
 #[tokio::test(start_paused = true)]
 async fn credit_limit_is_a_429_no_wait_cures() {
-    let sim = Simulator::builder()
-        .credits(2)
-        .dialect(HintDialect::RetryAfterMs)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .credits(2)
+            .dialect(HintDialect::RetryAfterMs),
+    )
+    .await;
     let client = client();
     assert_eq!(chat(&client, &sim, "a").await.status(), 200);
     assert_eq!(chat(&client, &sim, "b").await.status(), 200);
@@ -261,13 +256,13 @@ async fn credit_limit_is_a_429_no_wait_cures() {
 
 #[tokio::test(start_paused = true)]
 async fn errors_before_the_limiter_spend_nothing() {
-    let sim = Simulator::builder()
-        .rate_per_second(1.0)
-        .burst(1)
-        .context_window(100)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .rate_per_second(1.0)
+            .burst(1)
+            .context_window(100),
+    )
+    .await;
     let client = client();
     let url = format!("{}/chat/completions", sim.base_url());
     for _ in 0..3 {
@@ -345,12 +340,7 @@ async fn out_of_credit_in_every_family_is_final_through_the_pair() {
         (LimitHeaders::OpenAi, 429, Some("insufficient_quota")),
         (LimitHeaders::Anthropic, 402, None),
     ] {
-        let sim = Simulator::builder()
-            .credits(1)
-            .limit_headers(family)
-            .start()
-            .await
-            .unwrap();
+        let sim = launch(Simulator::builder().credits(1).limit_headers(family)).await;
         let pair = reqwest_middleware::ClientBuilder::new(client())
             .with(RetryMiddleware::default())
             .with(RateLimitMiddleware::default())
@@ -382,7 +372,7 @@ async fn out_of_credit_in_every_family_is_final_through_the_pair() {
         assert_eq!((stats.requests, stats.credit_limited), (3, 2), "{family:?}");
     }
 
-    let sim = Simulator::builder().credits(0).start().await.unwrap();
+    let sim = launch(Simulator::builder().credits(0)).await;
     let together = together_client::Together::builder()
         .api_key(sim.api_key())
         .base_url(sim.base_url())

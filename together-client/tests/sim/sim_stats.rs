@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::kit::sim::{chat, chat_body, post};
+use crate::kit::sim::{chat, chat_body, launch, post};
 use crate::kit::untimed_http as client;
 use futures_util::future::join_all;
 use serde_json::json;
@@ -11,16 +11,16 @@ use together_client::sim::{Fault, Outcome, Simulator};
 
 #[tokio::test(start_paused = true)]
 async fn every_request_counts_once_in_exactly_one_outcome() {
-    let sim = Simulator::builder()
-        .rate_per_second(200.0)
-        .burst(10)
-        .fault(Fault::Overloaded, 0.1)
-        .fault(Fault::ServerError, 0.1)
-        .fault(Fault::Drop, 0.1)
-        .seed(11)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(
+        Simulator::builder()
+            .rate_per_second(200.0)
+            .burst(10)
+            .fault(Fault::Overloaded, 0.1)
+            .fault(Fault::ServerError, 0.1)
+            .fault(Fault::Drop, 0.1)
+            .seed(11),
+    )
+    .await;
     let client = client();
     for round in 0..5 {
         let prompts: Vec<String> = (0..20).map(|i| format!("r{round} p{i}")).collect();
@@ -121,12 +121,7 @@ async fn prompt_keys_for_every_endpoint() {
 
 #[tokio::test(start_paused = true)]
 async fn the_time_series_has_time_since_start_and_status() {
-    let sim = Simulator::builder()
-        .rate_per_second(4.0)
-        .burst(1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().rate_per_second(4.0).burst(1)).await;
     let client = client();
     for _ in 0..4 {
         chat(&client, &sim, "x").await;
@@ -181,11 +176,7 @@ async fn drop_shuts_it_down() {
 
 #[tokio::test]
 async fn shutdown_cuts_requests_in_flight() {
-    let sim = Simulator::builder()
-        .latency(Duration::from_secs(30))
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().latency(Duration::from_secs(30))).await;
     let client = client();
     let request = client
         .post(format!("{}/chat/completions", sim.base_url()))

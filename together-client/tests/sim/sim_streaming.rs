@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::kit::sim::{chat_body, header, post};
+use crate::kit::sim::{chat_body, header, launch, post};
 use crate::kit::untimed_http as client;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -15,6 +15,11 @@ fn stream_body(prompt: &str) -> Value {
     let mut body = chat_body(prompt);
     body["stream"] = json!(true);
     body
+}
+
+/// A streamed chat request for `prompt`.
+async fn stream(sim: &Simulator, prompt: &str) -> reqwest::Response {
+    post(&client(), sim, "/chat/completions", &stream_body(prompt)).await
 }
 
 /// The `data:` payloads of an SSE text, checking the framing on the way.
@@ -42,13 +47,7 @@ fn content(chunks: &[Value]) -> String {
 #[tokio::test]
 async fn chat_stream_is_data_chunks_then_done() {
     let sim = Simulator::start().await.unwrap();
-    let response = post(
-        &client(),
-        &sim,
-        "/chat/completions",
-        &stream_body("hello big world"),
-    )
-    .await;
+    let response = stream(&sim, "hello big world").await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         header(&response, "content-type").as_deref(),
@@ -121,18 +120,8 @@ async fn completion_stream_uses_completion_chunks() {
 
 #[tokio::test]
 async fn an_error_object_mid_stream_then_the_end_without_done() {
-    let sim = Simulator::builder()
-        .fault_times(Fault::StreamError { after: 2 }, 1)
-        .start()
-        .await
-        .unwrap();
-    let response = post(
-        &client(),
-        &sim,
-        "/chat/completions",
-        &stream_body("one two three"),
-    )
-    .await;
+    let sim = launch(Simulator::builder().fault_times(Fault::StreamError { after: 2 }, 1)).await;
+    let response = stream(&sim, "one two three").await;
     assert_eq!(response.status(), 200);
     let events = events(&response.text().await.unwrap());
     assert_eq!(events.len(), 3, "{events:?}");
@@ -157,16 +146,8 @@ async fn an_error_object_mid_stream_then_the_end_without_done() {
 
 #[tokio::test]
 async fn an_error_after_every_chunk_replaces_done() {
-    let sim = Simulator::builder()
-        .fault(Fault::StreamError { after: 100 }, 1.0)
-        .start()
-        .await
-        .unwrap();
-    let text = post(&client(), &sim, "/chat/completions", &stream_body("x"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().fault(Fault::StreamError { after: 100 }, 1.0)).await;
+    let text = stream(&sim, "x").await.text().await.unwrap();
     let events = events(&text);
     assert_eq!(events.len(), 3);
     assert!(events[2].starts_with("{\"error\""), "{events:?}");
@@ -174,11 +155,7 @@ async fn an_error_after_every_chunk_replaces_done() {
 
 #[tokio::test]
 async fn a_broken_stream_cuts_the_connection_after_some_chunks() {
-    let sim = Simulator::builder()
-        .fault_times(Fault::BreakStream { after: 2 }, 1)
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().fault_times(Fault::BreakStream { after: 2 }, 1)).await;
     let client = client();
     let response = post(
         &client,
@@ -223,13 +200,9 @@ async fn a_broken_stream_cuts_the_connection_after_some_chunks() {
 
 #[tokio::test(start_paused = true)]
 async fn chunks_are_paced_and_success_waits_for_done() {
-    let sim = Simulator::builder()
-        .stream_chunk_delay(Duration::from_millis(100))
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().stream_chunk_delay(Duration::from_millis(100))).await;
     let start = Instant::now();
-    let response = post(&client(), &sim, "/chat/completions", &stream_body("a b")).await;
+    let response = stream(&sim, "a b").await;
     let mut body = response.bytes_stream();
     let first = body.next().await.unwrap().unwrap();
     assert!(first.starts_with(b"data: {"));
@@ -246,11 +219,7 @@ async fn chunks_are_paced_and_success_waits_for_done() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stream_the_client_abandons_is_cancelled_not_a_success() {
-    let sim = Simulator::builder()
-        .stream_chunk_delay(Duration::from_millis(100))
-        .start()
-        .await
-        .unwrap();
+    let sim = launch(Simulator::builder().stream_chunk_delay(Duration::from_millis(100))).await;
     let client = client();
     let response = post(&client, &sim, "/chat/completions", &stream_body("a b c d")).await;
     let mut body = response.bytes_stream();

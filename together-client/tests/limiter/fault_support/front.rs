@@ -14,9 +14,10 @@ use together_client::batch::{BatchError, BatchOptions, ChatLineError, run_chat};
 use together_client::{ChatRequest, Error, Together};
 use tokio::time::Instant;
 
-use super::{Cell, Counter, Kind, POLICY, Row};
+use super::{Cell, Kind, POLICY, Row};
 use crate::fault_support::server::FaultServer;
 use crate::kit::untimed_http;
+use test_kit::Counter;
 
 /// The server for `row` (none for a refused connection) and the base URL to call.
 async fn target(row: &Row) -> (Option<FaultServer>, String) {

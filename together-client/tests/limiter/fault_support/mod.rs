@@ -6,13 +6,8 @@ pub mod front;
 pub mod server;
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use http::Extensions;
-use reqwest::{Request, Response};
-use reqwest_middleware::{Middleware, Next};
 use retry_core::{Jitter, Policy};
 pub use server::{Answer, refused_url};
 
@@ -171,30 +166,6 @@ impl Expect {
                 })
             }
         }
-    }
-}
-
-/// Counts the requests that reach the bottom of a middleware stack (connection attempts
-/// included): put it innermost.
-#[derive(Clone, Default)]
-pub struct Counter(pub Arc<AtomicU32>);
-
-impl Counter {
-    pub fn get(&self) -> u32 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait::async_trait]
-impl Middleware for Counter {
-    async fn handle(
-        &self,
-        req: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        next.run(req, extensions).await
     }
 }
 

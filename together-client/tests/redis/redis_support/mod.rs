@@ -12,26 +12,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use together_client::{ChatRequest, Together};
 
-/// Says that a test is skipped, past the test harness's capture (shown even when it passes).
-pub fn skipped(message: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{message}");
-}
-
-/// `REDIS_URL`, or `None` after saying clearly that the test is skipped.
-pub fn redis_url(test: &str) -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            skipped(&format!(
-                "SKIPPED {test}: REDIS_URL is not set (run `REDIS_URL=redis://127.0.0.1:6379 \
-                 cargo test --workspace --all-features` with a redis-server running; CI starts one)"
-            ));
-            None
-        }
-    }
-}
-
 /// What one worker reports.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Figures {
