@@ -68,6 +68,9 @@ async fn process(
 }
 
 async fn run(scenario: &Scenario, seed: u64, n: usize, shared: bool) -> FleetRun {
+    // The runtime is one thread: seeding its generator makes the limiters' and the retries'
+    // random draws (jitter, who asks first for a slot) the same on every run of the test.
+    fastrand::seed(seed);
     let sim = scenario.builder(seed).start().await.unwrap();
     let url: Arc<str> = format!("{}/chat/completions", sim.base_url()).into();
     let key: Arc<str> = sim.api_key().into();
