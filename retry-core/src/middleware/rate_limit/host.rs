@@ -97,9 +97,7 @@ impl Host {
         });
         let mut schedule = Schedule::new();
         schedule.tokens = configured_tokens.map(|(rate, cap)| TokenPace::new(rate, cap));
-        let learner = config
-            .adaptive
-            .then(|| Learner::new(config.initial_rate, config.fleet));
+        let learner = config.adaptive.then(|| Learner::new(config.initial_rate));
         if let Some(learner) = &learner {
             schedule.set_pace(Some(learner.rate()), 1, Duration::ZERO);
         }

@@ -81,10 +81,6 @@ pub(crate) struct Evidence {
     /// How much the round trip varies (seconds): requests sent after a reading may reach the
     /// server before it, and a prediction allows for them.
     rtt_spread: f64,
-    /// Other processes spend from the same bucket (a fleet through Redis): `remaining` may be
-    /// lower than this process's count predicts, so a low reading refutes nothing; the
-    /// reading is refuted by 429s at its pace instead.
-    shared: bool,
 }
 
 impl Default for Evidence {
@@ -102,20 +98,11 @@ impl Default for Evidence {
             licence: FIRST_LICENCE,
             licence_capped: false,
             rtt_spread: 0.0,
-            shared: false,
         }
     }
 }
 
 impl Evidence {
-    /// The evidence of one process of a fleet whose processes spend from one bucket.
-    pub(crate) fn shared() -> Self {
-        Evidence {
-            shared: true,
-            ..Evidence::default()
-        }
-    }
-
     /// Reads the headers of the answer to `sent` (`refused`: a 429); `rtt_spread` is how much
     /// round trips vary.
     pub(crate) fn read(
@@ -187,7 +174,7 @@ impl Evidence {
             0.0
         };
         let tolerance = 2.0 + 0.1 * limit as f64 + sent_rate.min(pace) * self.rtt_spread;
-        if (remaining as f64) + tolerance < predicted && !self.shared {
+        if (remaining as f64) + tolerance < predicted {
             self.refuted = true;
         } else if refill >= 1.0 {
             self.checks += 1;
@@ -201,9 +188,7 @@ impl Evidence {
 
     /// The bucket reading's pace (requests per second), while it is trusted.
     pub(crate) fn bucket_rate(&self) -> Option<f64> {
-        // A fleet's predictions cannot fail (see `shared`), so waiting for them only delays.
-        let checks = if self.shared { 0 } else { CHECKS_TO_TRUST };
-        (!self.refuted && self.checks >= checks)
+        (!self.refuted && self.checks >= CHECKS_TO_TRUST)
             .then(|| self.bucket_estimate())
             .flatten()
     }
