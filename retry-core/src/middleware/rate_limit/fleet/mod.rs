@@ -129,6 +129,22 @@ impl Sent {
     }
 }
 
+/// One request waiting at a host's gate, counted in `FleetHost::at_gate` until dropped.
+struct AtGate<'a>(&'a AtomicUsize);
+
+impl<'a> AtGate<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        AtGate(count)
+    }
+}
+
+impl Drop for AtGate<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl FleetHost {
     fn sync_clock(&self, store: Duration, local: Duration) {
         *self.clock.lock().unwrap_or_else(PoisonError::into_inner) = Some((store, local));
@@ -193,10 +209,12 @@ impl Fleet {
         cost: u64,
     ) -> Option<Sent> {
         let fleet_host = self.host(host_key);
-        fleet_host.at_gate.fetch_add(1, Ordering::Relaxed);
         // FIFO (tokio's mutex is fair): local requests ask in the order they were admitted.
+        // Counted while they wait, also when the wait is dropped (a cancelled call, a retry's
+        // deadline).
+        let waiting = AtGate::enter(&fleet_host.at_gate);
         let turn = fleet_host.gate.lock().await;
-        fleet_host.at_gate.fetch_sub(1, Ordering::Relaxed);
+        drop(waiting);
         let plan = host.plan();
         let ask = Ask {
             rate: plan.rate,
@@ -350,5 +368,47 @@ impl FleetState {
         } else {
             schedule
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request dropped while it waits at the gate (a cancelled call, a retry past its
+    /// deadline) is no longer counted as waiting: the learner must not probe for a demand
+    /// that is gone.
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_dropped_at_the_gate_is_not_counted() {
+        let fleet = Fleet::new(MemoryLimit::new().into());
+        let url = reqwest::Url::parse("http://api.test/").unwrap();
+        let config = Config::default();
+        let host = Host::new(&config, &url);
+        let key = "http://api.test:80";
+        let fleet_host = fleet.host(key);
+        let held = fleet_host.gate.lock().await;
+        {
+            let mut waiting = std::pin::pin!(fleet.admit(key, &host, &config, 1));
+            let polled = poll_once(waiting.as_mut()).await;
+            assert!(polled.is_none(), "it waits behind the held gate");
+            assert!(fleet.waiting(key));
+        }
+        assert!(!fleet.waiting(key), "dropped, no longer waiting");
+        drop(held);
+        assert!(fleet.admit(key, &host, &config, 1).await.is_some());
+        assert!(!fleet.waiting(key));
+    }
+
+    /// Polls `future` once: its output if it was ready.
+    async fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Option<F::Output> {
+        let mut future = Some(future);
+        std::future::poll_fn(move |cx| {
+            let ready = future.take().map(|f| f.poll(cx));
+            std::task::Poll::Ready(match ready {
+                Some(std::task::Poll::Ready(out)) => Some(out),
+                _ => None,
+            })
+        })
+        .await
     }
 }
