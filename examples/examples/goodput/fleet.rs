@@ -46,7 +46,7 @@ use tokio::time::Instant;
 use crate::family::TOKENS_EACH;
 use crate::report::{machine, write_markdown};
 use crate::strategies::{Caller, Strategy, http};
-use crate::workloads::percentile;
+use crate::workloads::{Distribution, Outcome, percentile};
 
 /// Requests each process sends, and the tasks it sends them from (the batch of 150
 /// lines at `--concurrency 16`).
@@ -371,44 +371,29 @@ pub(crate) struct Summary {
     pub(crate) runs: Vec<Run>,
 }
 
+impl Distribution for Summary {
+    type Run = Run;
+
+    fn runs(&self) -> &[Run] {
+        &self.runs
+    }
+}
+
+impl Outcome for Run {
+    fn goodput(&self) -> f64 {
+        self.goodput
+    }
+
+    fn per_request_429(&self) -> f64 {
+        self.per_request_429
+    }
+
+    fn lost(&self) -> usize {
+        self.lost
+    }
+}
+
 impl Summary {
-    fn sorted(&self, f: impl Fn(&Run) -> f64) -> Vec<f64> {
-        let mut v: Vec<f64> = self.runs.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        v
-    }
-
-    pub(crate) fn median(&self) -> f64 {
-        percentile(&self.sorted(|r| r.goodput), 0.5)
-    }
-
-    pub(crate) fn p5(&self) -> f64 {
-        percentile(&self.sorted(|r| r.goodput), 0.05)
-    }
-
-    pub(crate) fn worst(&self) -> f64 {
-        self.sorted(|r| r.goodput).first().copied().unwrap_or(0.0)
-    }
-
-    pub(crate) fn median_429(&self) -> f64 {
-        percentile(&self.sorted(|r| r.per_request_429), 0.5)
-    }
-
-    pub(crate) fn worst_429(&self) -> f64 {
-        self.sorted(|r| r.per_request_429)
-            .last()
-            .copied()
-            .unwrap_or(0.0)
-    }
-
-    pub(crate) fn lost_total(&self) -> usize {
-        self.runs.iter().map(|r| r.lost).sum()
-    }
-
-    pub(crate) fn runs_losing(&self) -> usize {
-        self.runs.iter().filter(|r| r.lost > 0).count()
-    }
-
     pub(crate) fn median_fairness(&self) -> f64 {
         percentile(&self.sorted(|r| r.fairness), 0.5)
     }

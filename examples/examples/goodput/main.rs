@@ -76,7 +76,7 @@ use together_client::sim::{HintDialect, Scenario};
 use plot::plot;
 use report::{FAMILY_BEGIN, FAMILY_END, MARK_BEGIN, MARK_END, machine, table, write_markdown};
 use strategies::Strategy;
-use workloads::{grid, run};
+use workloads::{Distribution, grid, run};
 
 /// Goodput under a rate limit, ours against the peers.
 #[derive(Parser, Debug)]

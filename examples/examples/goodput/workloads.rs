@@ -73,6 +73,62 @@ fn charged_faults(stats: &Stats) -> u64 {
         + stats.completed_then_dropped
 }
 
+/// What one run of the family or of a fleet reports, for [`Distribution`].
+pub(crate) trait Outcome {
+    fn goodput(&self) -> f64;
+    fn per_request_429(&self) -> f64;
+    fn lost(&self) -> usize;
+}
+
+/// The median, 5th percentile and worst of many runs of one cell (the family's and the
+/// fleets' tables).
+pub(crate) trait Distribution {
+    type Run: Outcome;
+
+    fn runs(&self) -> &[Self::Run];
+
+    fn sorted(&self, f: impl Fn(&Self::Run) -> f64) -> Vec<f64> {
+        let mut v: Vec<f64> = self.runs().iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    fn median(&self) -> f64 {
+        percentile(&self.sorted(Outcome::goodput), 0.5)
+    }
+
+    fn p5(&self) -> f64 {
+        percentile(&self.sorted(Outcome::goodput), 0.05)
+    }
+
+    fn worst(&self) -> f64 {
+        self.sorted(Outcome::goodput)
+            .first()
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    fn median_429(&self) -> f64 {
+        percentile(&self.sorted(Outcome::per_request_429), 0.5)
+    }
+
+    fn worst_429(&self) -> f64 {
+        (self.sorted(Outcome::per_request_429).last().copied()).unwrap_or(0.0)
+    }
+
+    fn lost_worst(&self) -> usize {
+        self.runs().iter().map(Outcome::lost).max().unwrap_or(0)
+    }
+
+    fn lost_total(&self) -> usize {
+        self.runs().iter().map(Outcome::lost).sum()
+    }
+
+    fn runs_losing(&self) -> usize {
+        self.runs().iter().filter(|r| r.lost() > 0).count()
+    }
+}
+
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
