@@ -199,28 +199,9 @@ struct Run {
     wall: f64,
 }
 
-/// The worst `|share * N - 1|`, a process's share being its successes over its wall time,
-/// over the sum of that for every process.
+/// The worst `|share * N - 1|` (see [`examples::unfairness`]).
 fn fairness(reports: &[Report]) -> f64 {
-    let rates: Vec<f64> = reports
-        .iter()
-        .map(|r| {
-            if r.wall > 0.0 {
-                r.successes as f64 / r.wall
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let total: f64 = rates.iter().sum();
-    if total <= 0.0 {
-        return 1.0;
-    }
-    let n = rates.len() as f64;
-    rates
-        .iter()
-        .map(|r| (r / total * n - 1.0).abs())
-        .fold(0.0, f64::max)
+    examples::unfairness(reports.iter().map(|p| (p.successes, p.wall)))
 }
 
 fn parse_report(line: &str) -> Option<Report> {

@@ -198,28 +198,9 @@ pub(crate) struct Run {
     processes: Vec<Process>,
 }
 
-/// The worst `|share * N - 1|`, a process's share being its rate (successes over its own
-/// wall) over the sum of every process's rate.
+/// The worst `|share * N - 1|` (see [`examples::unfairness`]).
 fn fairness(processes: &[Process]) -> f64 {
-    let rates: Vec<f64> = processes
-        .iter()
-        .map(|p| {
-            if p.wall > 0.0 {
-                p.successes as f64 / p.wall
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let total: f64 = rates.iter().sum();
-    if total <= 0.0 {
-        return 1.0;
-    }
-    let n = rates.len() as f64;
-    rates
-        .iter()
-        .map(|r| (r / total * n - 1.0).abs())
-        .fold(0.0, f64::max)
+    examples::unfairness(processes.iter().map(|p| (p.successes, p.wall)))
 }
 
 /// One fleet of `n` processes of `member` on `scenario`'s server, drawn from `seed`.
