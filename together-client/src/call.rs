@@ -208,8 +208,8 @@ impl Together {
             .http
             .execute_with_extensions(request, extensions)
             .await;
-        if let Err(reqwest_middleware::Error::Middleware(inner)) = &sent
-            && inner.downcast_ref::<WaitPastDeadline>().is_some()
+        if let Err(error) = &sent
+            && WaitPastDeadline::is(error)
         {
             // A retry never sent: it says nothing of the server, and the call ends with the
             // error it was retrying.
@@ -226,7 +226,7 @@ impl Together {
         // again.
         if extensions.get::<CallDeadline>().is_none()
             && let Some(at) = (self.inner.policy.get_deadline())
-                .and_then(|d| started.checked_add(d + DEADLINE_MARGIN))
+                .and_then(|d| started.checked_add(d.saturating_add(DEADLINE_MARGIN)))
         {
             extensions.insert(CallDeadline(at));
         }

@@ -210,12 +210,6 @@ async fn attempt(
     }
 }
 
-/// Whether an attempt never went out: the limiter below ended a retry's wait for its turn at
-/// the call's deadline.
-fn waited_past_deadline(error: &Error) -> bool {
-    matches!(error, Error::Middleware(inner) if inner.downcast_ref::<WaitPastDeadline>().is_some())
-}
-
 /// Puts the attempt count on a response.
 fn finish(outcome: Result<Response>, attempts: u32) -> Result<Response> {
     outcome.map(|mut response| {
@@ -262,7 +256,8 @@ impl Middleware for RetryMiddleware {
             let outcome = match attempt(&mut retrier, req, extensions, next.clone()).await {
                 // A 429 may say the quota is gone (read once, here or by the limiter below).
                 Ok(response) => Ok(exhausted::inspect(response).await),
-                Err(error) if waited_past_deadline(&error) => match previous.take() {
+                // A retry the limiter below never sent: its wait would have outlasted the call.
+                Err(error) if WaitPastDeadline::is(&error) => match previous.take() {
                     Some((outcome, attempts)) => return finish(outcome, attempts),
                     None => Err(error),
                 },

@@ -73,3 +73,16 @@ impl std::fmt::Display for WaitPastDeadline {
 }
 
 impl std::error::Error for WaitPastDeadline {}
+
+impl WaitPastDeadline {
+    /// Whether `error` (from a stack with a [`RateLimitMiddleware`](super::RateLimitMiddleware))
+    /// is a retry the limiter never sent because its call's deadline passed.
+    pub fn is(error: &reqwest_middleware::Error) -> bool {
+        match error {
+            reqwest_middleware::Error::Middleware(error) => {
+                error.downcast_ref::<WaitPastDeadline>().is_some()
+            }
+            reqwest_middleware::Error::Reqwest(_) => false,
+        }
+    }
+}
