@@ -369,9 +369,8 @@ impl Middleware for RateLimitMiddleware {
         };
         let verdict = host.observe(&sent, status, headers, final_429, in_fleet.is_none());
         if let (Some((fleet, key)), Some(in_fleet)) = (&fleet, in_fleet) {
-            let answer = (status, headers, final_429);
             fleet
-                .report(key, &host, &sent, in_fleet, answer, &verdict)
+                .report(key, &host, &sent, in_fleet, headers, &verdict)
                 .await;
         }
         if verdict.holding {

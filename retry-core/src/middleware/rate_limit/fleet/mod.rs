@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryLimit;
@@ -276,18 +276,17 @@ impl Fleet {
     /// as `sent`) says: the cooldown it started, and what the learner learns from it. The
     /// learner that comes back becomes this process's copy.
     ///
-    /// `answer`: the response's status and headers (`None` for a transport error) and whether
-    /// it is a 429 no wait cures.
+    /// `headers`: the response's (`None` for a transport error); `verdict`: what this
+    /// process's limiter made of it (a 429 it holds is one the pace must learn from).
     pub(crate) async fn report(
         &self,
         host_key: &str,
         host: &Host,
         admitted: &Admission,
         sent: Sent,
-        answer: (Option<StatusCode>, Option<&HeaderMap>, bool),
+        headers: Option<&HeaderMap>,
         verdict: &Verdict,
     ) {
-        let (status, headers, final_429) = answer;
         let fleet_host = self.host(host_key);
         let local = host.learner();
         let Some(at) = fleet_host.to_store(admitted.at) else {
@@ -302,7 +301,7 @@ impl Fleet {
         let limits = headers
             .map(RateLimitHeaders::from_headers)
             .unwrap_or_default();
-        let outcome = if status == Some(StatusCode::TOO_MANY_REQUESTS) && !final_429 {
+        let outcome = if verdict.holding {
             Outcome::RateLimited
         } else {
             Outcome::Taken
