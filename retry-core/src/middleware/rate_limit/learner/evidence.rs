@@ -50,8 +50,22 @@ const WINDOW: usize = 16;
 const CHECKS_TO_TRUST: u32 = 3;
 /// 429s at the bucket reading's pace (with no fall in its estimate) that refute it.
 const CONTRADICTIONS_TO_REFUTE: u32 = 3;
+/// How far a reset in whole seconds may be from the time a refill takes: one second of
+/// rounding, one of skew between the server's clock and ours.
+const COARSE_RESET: Duration = Duration::from_secs(2);
 /// The first burst licence, before any evidence.
 pub(crate) const FIRST_LICENCE: u32 = 4;
+
+/// A per-minute family's documented refill, `limit / 60` a second (Anthropic's buckets refill
+/// continuously up to `limit`), while its reset agrees with it: refilling what was used at
+/// that rate takes about as long as the reset says, give or take [`COARSE_RESET`]. (A daily
+/// limit would say "full in minutes" for one request used: it fails this, and its long reset
+/// measures the real rate instead.) A hypothesis like any other: checked before it is trusted.
+fn per_minute_rate(limit: u64, remaining: u64, reset: Duration) -> Option<f64> {
+    let rate = limit as f64 / 60.0;
+    let refill = limit.saturating_sub(remaining) as f64 / rate;
+    ((refill - reset.as_secs_f64()).abs() <= COARSE_RESET.as_secs_f64()).then_some(rate)
+}
 
 /// One reading of `remaining`, dated by when its request went.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -134,18 +148,23 @@ impl Evidence {
         if let Some(pace) = before {
             self.check(pace, limit, sent, remaining);
         }
+        let Some(reset) = limits.reset else {
+            return;
+        };
         // A reset rounded to whole seconds says nothing of the pace until it is long (2 used,
-        // "full in 0.6 s" may be 2 used in 20 ms).
-        if let Some(reset) = limits.reset
-            && remaining < limit
-            && !reset.is_zero()
-            && limits.family.measures_rate(reset)
-        {
+        // "full in 0.6 s" may be 2 used in 20 ms): the family's documented rate stands in for
+        // it, when the reset does not contradict it.
+        let estimate = if limits.family.measures_rate(reset) {
+            (remaining < limit && !reset.is_zero())
+                .then(|| (limit - remaining) as f64 / reset.as_secs_f64())
+        } else {
+            per_minute_rate(limit, remaining, reset)
+        };
+        if let Some(estimate) = estimate {
             if self.estimates.len() == WINDOW {
                 self.estimates.pop_front();
             }
-            self.estimates
-                .push_back((limit - remaining) as f64 / reset.as_secs_f64());
+            self.estimates.push_back(estimate);
         }
     }
 
@@ -300,21 +319,32 @@ mod tests {
     }
 
     /// Anthropic's resets are whole-second instants: a budget of 6000 a minute with 2 used,
-    /// "full in 0.6 s" (really 20 ms), measures no pace of 3 a second, however often it is
-    /// confirmed; a reset of 30 s (1 800 used) does measure one.
+    /// "full in 0.6 s" (really 20 ms), measures nothing by itself (it would say 3 a second),
+    /// but agrees with the documented 100 a second; a reset of 30 s (1 800 used) measures one.
     #[test]
-    fn whole_second_resets_measure_a_pace_only_when_long() {
-        let per_minute = |remaining, reset_ms| RateLimitHeaders {
+    fn whole_second_resets_stand_for_the_documented_rate_when_short() {
+        let per_minute = |limit, remaining, reset_ms| RateLimitHeaders {
             family: crate::middleware::LimitFamily::Anthropic,
-            ..headers(6000, remaining, reset_ms)
+            ..headers(limit, remaining, reset_ms)
         };
         let mut evidence = Evidence::default();
         for seq in 0..10 {
-            evidence.read(&sent(seq, seq * 20), &per_minute(5998, 600), false, 0.0);
+            evidence.read(
+                &sent(seq, seq * 20),
+                &per_minute(6000, 5998, 600),
+                false,
+                0.0,
+            );
         }
-        assert_eq!(evidence.bucket_estimate(), None);
-        evidence.read(&sent(10, 200), &per_minute(4200, 30_000), false, 0.0);
+        assert_eq!(evidence.bucket_estimate(), Some(100.0));
+        evidence.read(&sent(10, 200), &per_minute(6000, 4200, 30_000), false, 0.0);
         assert_eq!(evidence.bucket_estimate(), Some(60.0));
+
+        // A budget of 6000 that refills over five minutes, not one: 100 used, "full in 5 s"
+        // (at 100 a second, 1 s): the documented rate is contradicted, no estimate at all.
+        let mut slower = Evidence::default();
+        slower.read(&sent(0, 0), &per_minute(6000, 5900, 5_000), false, 0.0);
+        assert_eq!(slower.bucket_estimate(), None);
     }
 
     #[test]
