@@ -79,6 +79,11 @@ pub(crate) struct Aimd {
     recover_to: f64,
     /// The pace the probe started from, once [`QUIET`] has passed since the last cut.
     probe_from: Option<f64>,
+    /// Where on the curve the probe started: its growth counts from there. (Counted from the
+    /// quiet spell's end instead, a spell that shortens as round trips do put the probe seconds
+    /// along its curve at once: x10 within a round trip, 75 429s in one run.)
+    #[serde(default)]
+    probe_start: Duration,
     /// Time on the curve since the last cut (it stands still while nothing waits).
     on_curve: Duration,
     /// When the last response came, to advance `on_curve`.
@@ -96,6 +101,7 @@ impl Aimd {
             run: 0,
             recover_to: 0.0,
             probe_from: None,
+            probe_start: Duration::ZERO,
             on_curve: Duration::ZERO,
             last: Duration::ZERO,
             recent: VecDeque::with_capacity(WINDOW),
@@ -172,8 +178,12 @@ impl Aimd {
             .max(Duration::from_secs_f64(QUIET_REQUESTS / self.rate))
             .mul_f64(1.0 / slow);
         if self.on_curve >= quiet {
-            let from = *self.probe_from.get_or_insert(self.rate);
-            let t = (self.on_curve - quiet).as_secs_f64();
+            if self.probe_from.is_none() {
+                self.probe_from = Some(self.rate);
+                self.probe_start = self.on_curve;
+            }
+            let from = self.probe_from.unwrap_or(self.rate);
+            let t = (self.on_curve - self.probe_start).as_secs_f64();
             // Never more than a quarter up in one step.
             rate = rate.max((from * (1.0 + C * t * t * t)).min(self.rate * 1.25));
         }
@@ -244,5 +254,39 @@ pub(crate) fn admission(epoch: u64, rate: f64) -> Admission {
         seq: 0,
         at: Duration::ZERO,
         early: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A quiet spell measured against a long round trip, which then shortens: the probe starts
+    /// where the curve is when it shortens, not seconds along it (that put the pace x10 over
+    /// the limit within one round trip: 75 429s in a run of 300 on `rtt-300-none`).
+    #[test]
+    fn a_probe_grows_from_when_it_starts() {
+        let mut aimd = Aimd::new(60.0);
+        let ms = Duration::from_millis;
+        aimd.decrease(60.0, Duration::ZERO);
+        // 5 s of successes while requests wait, round trips of 300 ms: quiet needs 9 s.
+        let mut now = Duration::ZERO;
+        for _ in 0..250 {
+            now += ms(20);
+            aimd.taken(now, true, true, false, 0.3);
+        }
+        assert!(aimd.probe_from.is_none());
+        // Fast recovery to 90 % of the pace cut, a little additive increase: no probe yet.
+        let before = aimd.rate();
+        assert!(before < 60.0, "{before}");
+        // The round trips shorten to 10 ms: quiet is now 1.5 s, long past.
+        for _ in 0..20 {
+            now += ms(20);
+            aimd.taken(now, true, true, false, 0.01);
+        }
+        let probed = aimd.rate();
+        assert!(aimd.probe_from.is_some());
+        // 0.4 s along the curve: under 10 % up, not x1.25 per success.
+        assert!(probed < before * 1.1, "{before} -> {probed}");
     }
 }
