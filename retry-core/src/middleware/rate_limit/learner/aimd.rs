@@ -112,6 +112,11 @@ impl Aimd {
         self.rate
     }
 
+    /// Whether slow start is on: the pace has only climbed so far.
+    pub(crate) fn starting(&self) -> bool {
+        self.slow_start
+    }
+
     /// Takes `rate` as the pace, from a source that knows better (trusted headers): a later
     /// fall back to this learner starts from it, with a curve that stays near it.
     pub(crate) fn follow(&mut self, rate: f64, now: Duration) {
@@ -221,6 +226,16 @@ impl Aimd {
         self.on_curve = Duration::ZERO;
         self.last = now;
         self.run = 0;
+    }
+
+    /// A 429, in slow start, to a request sent at an earlier step (at `sent_at`): that step
+    /// was over the limit already. The successes since were sent at later steps and measure
+    /// nothing of it, so the pace goes back to the step before it (at least).
+    pub(crate) fn overshot(&mut self, sent_at: f64, now: Duration) {
+        self.decrease(sent_at, now);
+        if sent_at.is_finite() {
+            self.rate = self.rate.max(clamp(sent_at / SLOW_START));
+        }
     }
 
     /// The rate the server took requests at since the first 429 of the recent window, if

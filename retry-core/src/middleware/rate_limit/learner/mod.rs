@@ -139,11 +139,17 @@ impl Learner {
             // cut above), not the pace. Everyone pauses, so the server's bucket refills a
             // little. (Ending slow start here too was measured worse on the family.)
             Outcome::RateLimited if sent.early => true,
-            Outcome::RateLimited if current => {
+            // In slow start, a 429 to a request sent at an earlier step is news of the current
+            // one too: the pace has only climbed since, further over the limit.
+            Outcome::RateLimited if current || self.aimd.starting() => {
                 if trusted.is_some_and(|rate| sent.rate <= rate * 1.01) {
                     self.evidence.contradicted();
                 }
-                self.aimd.decrease(sent.rate, now);
+                if current {
+                    self.aimd.decrease(sent.rate, now);
+                } else {
+                    self.aimd.overshot(sent.rate, now);
+                }
                 self.epoch += 1;
                 true
             }
@@ -261,6 +267,40 @@ mod tests {
         assert_eq!(learner.rate(), INITIAL_RATE);
         // This 429 still said 49 left: `remaining` counts something else; no burst at all.
         assert_eq!(learner.bucket(), None);
+    }
+
+    /// Slow start has climbed two steps since a request went; its 429 comes now (a long round
+    /// trip, a bucket that absorbed the overshoot for a while). The current pace is further
+    /// over: it falls to the step before the one refused, and slow start ends.
+    #[test]
+    fn a_429_from_an_earlier_slow_start_step_ends_it() {
+        let mut learner = Learner::new(INITIAL_RATE);
+        let none = RateLimitHeaders::default();
+        let now = Duration::ZERO;
+        let early = admission(learner.epoch(), learner.rate());
+        let mut steps = 0;
+        while steps < 2 {
+            let at = admission(learner.epoch(), learner.rate());
+            steps += usize::from(
+                learner.observe(now, &at, Outcome::Taken, &none, true) || {
+                    learner.epoch() > at.epoch
+                },
+            );
+        }
+        let climbed = learner.rate();
+        assert!(climbed > early.rate * 2.0, "{climbed}");
+        assert!(learner.observe(now, &early, Outcome::RateLimited, &none, true));
+        let after = learner.rate();
+        assert!(
+            after < early.rate && after >= early.rate / 1.5 - 1e-9,
+            "{after}"
+        );
+        // Slow start is over: successes no longer multiply the pace.
+        for _ in 0..20 {
+            let at = admission(learner.epoch(), learner.rate());
+            learner.observe(now, &at, Outcome::Taken, &none, true);
+        }
+        assert!(learner.rate() < early.rate, "{}", learner.rate());
     }
 
     #[test]
