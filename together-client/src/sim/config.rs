@@ -182,6 +182,7 @@ pub struct SimulatorBuilder {
     pub(crate) dynamic_headers: bool,
     pub(crate) limit_headers: Option<LimitHeaders>,
     pub(crate) limit_steps: Vec<(Duration, f64)>,
+    pub(crate) window: Option<Duration>,
     pub(crate) credits: Option<u64>,
     pub(crate) latency: Latency,
     pub(crate) chunk_delay: Duration,
@@ -202,6 +203,7 @@ impl Default for SimulatorBuilder {
             dynamic_headers: false,
             limit_headers: None,
             limit_steps: Vec::new(),
+            window: None,
             credits: None,
             latency: Latency::ZERO,
             chunk_delay: Duration::ZERO,
@@ -316,6 +318,31 @@ impl SimulatorBuilder {
             );
             self.limit_steps.push((at, rate));
         }
+        self
+    }
+
+    /// Counts the request limit per fixed window of `window`, as a counter that expires does,
+    /// instead of a steadily refilling bucket: `rate x window` requests per window (at least
+    /// one), all back when the next window starts; [`burst`](Self::burst) is ignored. The
+    /// headers report the window: `limit` its count, `remaining` what is left of it, `reset`
+    /// the time until it ends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use together_client::sim::Simulator;
+    ///
+    /// // 50 requests in each second, from the simulator's start.
+    /// let builder = Simulator::builder()
+    ///     .rate_per_second(50.0)
+    ///     .fixed_window(Duration::from_secs(1));
+    /// # let _ = builder;
+    /// ```
+    ///
+    /// # Panics
+    /// If `window` is zero.
+    pub fn fixed_window(mut self, window: Duration) -> Self {
+        assert!(!window.is_zero(), "a fixed window must be longer than zero");
+        self.window = Some(window);
         self
     }
 

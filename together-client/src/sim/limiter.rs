@@ -2,7 +2,8 @@
 //!
 //! The request bucket is the one `retry-core`'s in-process test server uses: it holds `burst`
 //! requests, starts full, refills `rate` requests per second, and a request takes one or gets
-//! a 429. The optional token bucket holds `limit` tokens and refills in one second. The
+//! a 429. Or, as many real servers count (a counter per window that expires), a fixed window:
+//! `rate x window` requests per window, all of them back when the next window starts. The optional token bucket holds `limit` tokens and refills in one second. The
 //! optional credit balance pays for admitted requests and, once spent, refuses everything.
 
 use std::time::Duration;
@@ -16,6 +17,9 @@ struct Bucket {
     capacity: f64,
     level: f64,
     last: Instant,
+    /// A fixed window instead of a steady refill: its length, and when the current one
+    /// started.
+    window: Option<(f64, Instant)>,
 }
 
 impl Bucket {
@@ -25,10 +29,29 @@ impl Bucket {
             capacity,
             level: capacity,
             last: now,
+            window: None,
+        }
+    }
+
+    /// Counts per fixed window of `window` seconds from `now`: `rate x window` a window.
+    fn windowed(rate: f64, window: f64, now: Instant) -> Bucket {
+        let capacity = (rate * window).floor().max(1.0);
+        Bucket {
+            window: Some((window, now)),
+            ..Bucket::full(rate, capacity, now)
         }
     }
 
     fn refill(&mut self, now: Instant) {
+        if let Some((length, start)) = &mut self.window {
+            let elapsed = now.saturating_duration_since(*start).as_secs_f64();
+            if elapsed >= *length {
+                *start += Duration::from_secs_f64((elapsed / *length).floor() * *length);
+                self.level = self.capacity;
+            }
+            self.last = now;
+            return;
+        }
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.level = (self.level + elapsed * self.rate).min(self.capacity);
         self.last = now;
@@ -38,13 +61,28 @@ impl Bucket {
     /// what it holds (up to the new capacity).
     fn retarget(&mut self, now: Instant, rate: f64, capacity: f64) {
         self.refill(now);
+        let capacity = match self.window {
+            Some((length, _)) => (rate * length).floor().max(1.0),
+            None => capacity,
+        };
         (self.rate, self.capacity) = (rate, capacity);
         self.level = self.level.min(capacity);
     }
 
+    /// Seconds until the current window ends (0 without one).
+    fn window_left(&self) -> Option<f64> {
+        let (length, start) = self.window?;
+        let elapsed = self.last.saturating_duration_since(start).as_secs_f64();
+        Some((length - elapsed).max(0.0))
+    }
+
     /// Seconds until the bucket holds `amount`.
     fn wait_for(&self, amount: f64) -> f64 {
-        ((amount - self.level) / self.rate).max(0.0)
+        match self.window_left() {
+            Some(left) if self.level < amount => left,
+            Some(_) => 0.0,
+            None => ((amount - self.level) / self.rate).max(0.0),
+        }
     }
 
     fn level(&self) -> Level {
@@ -52,7 +90,10 @@ impl Bucket {
             limit: self.capacity,
             rate: self.rate,
             remaining: self.level,
-            reset: ((self.capacity - self.level) / self.rate).max(0.0),
+            // A window is full again when the next one starts.
+            reset: self
+                .window_left()
+                .unwrap_or(((self.capacity - self.level) / self.rate).max(0.0)),
         }
     }
 }
@@ -150,6 +191,15 @@ impl Limiter {
         self.minutes[0] = rate.map(|rate| moved(self.minutes[0], rate, rate * 60.0));
     }
 
+    /// Counts requests per fixed window of `window` instead (`rate x window` a window, the
+    /// burst ignored), the first window starting now.
+    pub(crate) fn fixed_window(&mut self, window: Duration) {
+        let now = Instant::now();
+        if let Some(bucket) = &mut self.requests {
+            *bucket = Bucket::windowed(bucket.rate, window.as_secs_f64(), now);
+        }
+    }
+
     /// Moves the request rate at each offset from the start (the burst stays): a dynamic limit
     /// that steps, on the simulator's own clock.
     pub(crate) fn set_steps(&mut self, steps: &[(Duration, f64)]) {
@@ -243,6 +293,29 @@ impl Limiter {
 
 #[cfg(test)]
 mod tests {
+    /// 50 a second, counted per one-second window: 50 at once, then nothing until the window
+    /// ends, when all 50 are back; the headers count down to the window's end.
+    #[tokio::test(start_paused = true)]
+    async fn a_fixed_window_admits_its_count_then_waits_for_the_next() {
+        let mut limiter = Limiter::new(Some(50.0), 5, None, None);
+        limiter.fixed_window(Duration::from_secs(1));
+        let admitted = (0..60)
+            .filter(|_| limiter.check(0).refused.is_none())
+            .count();
+        assert_eq!(admitted, 50);
+        tokio::time::advance(Duration::from_millis(400)).await;
+        let verdict = limiter.check(0);
+        let (_, wait) = verdict.refused.unwrap();
+        assert_eq!(wait, Duration::from_millis(600));
+        let level = verdict.requests.unwrap();
+        assert_eq!((level.limit, level.remaining), (50.0, 0.0));
+        assert!((level.reset - 0.6).abs() < 1e-9);
+        tokio::time::advance(Duration::from_millis(600)).await;
+        let verdict = limiter.check(0);
+        assert!(verdict.refused.is_none());
+        assert_eq!(verdict.requests.unwrap().remaining, 49.0);
+    }
+
     use super::*;
 
     #[tokio::test(start_paused = true)]

@@ -152,6 +152,9 @@ impl Simulator {
                 let mut limiter =
                     Limiter::new(config.rate, burst, config.token_limit, config.credits);
                 limiter.set_steps(&config.limit_steps);
+                if let Some(window) = config.window {
+                    limiter.fixed_window(window);
+                }
                 limiter
             }),
             faults: std::sync::Mutex::new(Faults::new(config.faults, config.seed)),

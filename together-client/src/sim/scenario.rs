@@ -45,6 +45,9 @@ pub struct Scenario {
     pub token_limit: Option<u64>,
     /// Its round trip: uniform in this range, drawn from the seed.
     pub latency: (Duration, Duration),
+    /// Requests counted per fixed window of this length (`rate x window` each) instead of a
+    /// bucket of `burst` refilling steadily: see [`SimulatorBuilder::fixed_window`].
+    pub window: Option<Duration>,
 }
 
 const fn ms(n: u64) -> Duration {
@@ -63,6 +66,7 @@ impl Scenario {
             dialect,
             token_limit: None,
             latency: (ms(2), ms(30)),
+            window: None,
         }
     }
 
@@ -106,6 +110,14 @@ impl Scenario {
                 LimitHeaders::Anthropic,
                 HintDialect::RetryAfterSecs,
             ),
+            Scenario {
+                window: Some(ms(1_000)),
+                ..Scenario::steady("window-together", bucket, HintDialect::None)
+            },
+            Scenario {
+                window: Some(ms(1_000)),
+                ..Scenario::steady("window-none", none, HintDialect::None)
+            },
             Scenario {
                 latency: (ms(0), ms(300)),
                 ..Scenario::steady("rtt-300-bucket", bucket, HintDialect::None)
@@ -192,12 +204,16 @@ impl Scenario {
         if let Some(tokens) = self.token_limit {
             builder = builder.token_limit(tokens);
         }
+        if let Some(window) = self.window {
+            builder = builder.fixed_window(window);
+        }
         builder
     }
 
     /// The least time, in seconds, in which any client could have `successes` requests of
-    /// `tokens_each` tokens taken: the bucket's burst at once, then the rate as it moves, or
-    /// the token bucket (full at the start, refilling its size each second), whichever binds.
+    /// `tokens_each` tokens taken: the bucket's burst at once, then the rate as it moves (or
+    /// a fixed window's count at the start of each window), or the token bucket (full at the
+    /// start, refilling its size each second), whichever binds.
     /// Plus one mean round trip: the first request's way in and the last answer's way out,
     /// which no client can save.
     pub fn ideal(&self, successes: usize, tokens_each: u64) -> f64 {
@@ -214,7 +230,12 @@ impl Scenario {
             requests += (step - at) * rate;
             (at, rate) = (step, next);
         }
-        let by_requests = at + (needed - requests) / rate;
+        let mut by_requests = at + (needed - requests) / rate;
+        if let Some(window) = self.window {
+            let window = window.as_secs_f64();
+            let each = (self.rate * window).floor().max(1.0);
+            by_requests = ((successes as f64 / each).ceil() - 1.0).max(0.0) * window;
+        }
         let by_tokens = self.token_limit.map_or(0.0, |limit| {
             let limit = limit as f64;
             ((successes as f64 * tokens_each as f64 - limit) / limit).max(0.0)
@@ -237,6 +258,9 @@ mod tests {
         // 5 at once, 2 s at 50 (100), 3 s at 20 (60), then 80/s for the other 135.
         let step = Scenario::named("step-50-20-80-none").unwrap();
         assert!((step.ideal(300, 0) - (5.0 + 135.0 / 80.0) - rtt).abs() < 1e-9);
+        // 50 in each second's window: the 300th goes at the start of the sixth, at 5 s.
+        let window = Scenario::named("window-none").unwrap();
+        assert!((window.ideal(300, 0) - 5.0 - rtt).abs() < 1e-9);
         // 40 requests a second by tokens (200 / 5) bind before 100 by requests.
         let tokens = Scenario::named("tokens-none").unwrap();
         assert!((tokens.ideal(300, 5) - 6.5 - rtt).abs() < 1e-9);
