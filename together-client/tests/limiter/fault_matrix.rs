@@ -135,13 +135,15 @@ fn matrix() -> Vec<(Row, [Expect; 5])> {
             [
                 cell("Err(Status 429)", 4, 750),
                 cell("Status 429", 4, 750),
-                // Under the limiter a held 429 costs no attempt: the limiter halves its pace at
-                // each one (20, 10, 5... a second), until its wait outlasts the 2 s attempt
-                // timeout, and those four timeouts are what end the call: 4 held 429s, then 4
-                // attempts that time out waiting, the last answer a 429.
-                between("Status 429", 8, 13_000, 14_000),
-                between("Err(RateLimited 429)", 8, 13_000, 14_000),
-                between("Err line (429)", 8, 13_000, 14_000),
+                // Under the limiter a held 429 costs no attempt: the limiter cuts its pace at
+                // the first (20 -> 10 a second), then doubles its pause at each 429 with nothing
+                // taken in between (the pace kept: a spent window looks the same), and halves
+                // the pace again only at the ones after its longest pause (5, 2.5... a second),
+                // until its wait outlasts the 2 s attempt timeout; those four timeouts end the
+                // call: 7 held 429s, then 4 attempts that time out waiting, the last a 429.
+                between("Status 429", 11, 16_000, 17_000),
+                between("Err(RateLimited 429)", 11, 16_000, 17_000),
+                between("Err line (429)", 11, 16_000, 17_000),
             ],
         ),
     ];

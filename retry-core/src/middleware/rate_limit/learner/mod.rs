@@ -40,6 +40,8 @@ pub(crate) enum Outcome {
 
 /// How many intervals of the pace everyone waits after a 429 without a usable hint.
 const PAUSE_INTERVALS: f64 = 1.5;
+/// The longest pause after a 429 without a usable hint (seconds).
+const MAX_PAUSE: f64 = 1.0;
 /// How many recent round trips the spread of round trips is measured over.
 const RTT_WINDOW: usize = 16;
 
@@ -53,6 +55,14 @@ pub(crate) struct Learner {
     epoch: u64,
     /// Recent round trips (seconds), for how much they vary.
     rtts: VecDeque<f64>,
+    /// 429s at the current pace since the server last took a request. The first cuts the
+    /// pace; the ones after it, with nothing taken in between, say the server refuses
+    /// everything for now (a fixed window spent until it ends, an outage), not that the pace
+    /// is twice too fast again: they double the pause instead, and cut only once the pause is
+    /// the longest. (Halving per 429 took a pace of 60 down to 4 within one empty window of a
+    /// 50-a-second fixed-window server.)
+    #[serde(default)]
+    refusals: u32,
 }
 
 impl Learner {
@@ -70,6 +80,7 @@ impl Learner {
             evidence: Evidence::default(),
             epoch: 0,
             rtts: VecDeque::with_capacity(RTT_WINDOW),
+            refusals: 0,
         }
     }
 
@@ -102,7 +113,8 @@ impl Learner {
     /// Long enough for the server's bucket to refill a request or two at the pace, no longer:
     /// a long stall would waste the capacity the learner is trying to find.
     pub(crate) fn pause(&self) -> Duration {
-        Duration::from_secs_f64((PAUSE_INTERVALS / self.rate()).min(1.0))
+        let streak = f64::from(self.refusals.saturating_sub(1).min(16));
+        Duration::from_secs_f64((PAUSE_INTERVALS / self.rate() * streak.exp2()).min(MAX_PAUSE))
     }
 
     /// Learns from one response, which came `now` (time since the host's origin); `waiting`:
@@ -142,19 +154,25 @@ impl Learner {
             // In slow start, a 429 to a request sent at an earlier step is news of the current
             // one too: the pace has only climbed since, further over the limit.
             Outcome::RateLimited if current || self.aimd.starting() => {
-                if trusted.is_some_and(|rate| sent.rate <= rate * 1.01) {
-                    self.evidence.contradicted();
+                // Refused even after the longest pause: the pace is wrong after all.
+                let waited_longest = self.pause().as_secs_f64() >= MAX_PAUSE;
+                if self.refusals == 0 || waited_longest {
+                    if trusted.is_some_and(|rate| sent.rate <= rate * 1.01) {
+                        self.evidence.contradicted();
+                    }
+                    if current {
+                        self.aimd.decrease(sent.rate, now);
+                    } else {
+                        self.aimd.overshot(sent.rate, now);
+                    }
                 }
-                if current {
-                    self.aimd.decrease(sent.rate, now);
-                } else {
-                    self.aimd.overshot(sent.rate, now);
-                }
+                self.refusals = self.refusals.saturating_add(1);
                 self.epoch += 1;
                 true
             }
             Outcome::RateLimited => false,
             Outcome::Taken => {
+                self.refusals = 0;
                 let spare = waiting && self.evidence.spare(limits);
                 if self
                     .aimd
@@ -301,6 +319,42 @@ mod tests {
             learner.observe(now, &at, Outcome::Taken, &none, true);
         }
         assert!(learner.rate() < early.rate, "{}", learner.rate());
+    }
+
+    /// A fixed window spent until it ends: every request is refused for a while, whatever the
+    /// pace. One cut, then the pause doubles per 429 (the pace stays), and only a 429 after the
+    /// longest pause cuts again.
+    #[test]
+    fn a_run_of_429s_with_nothing_taken_lengthens_the_pause_not_the_cut() {
+        let mut learner = Learner::new(60.0);
+        let none = RateLimitHeaders::default();
+        let now = Duration::ZERO;
+        let refuse = |learner: &mut Learner| {
+            let at = admission(learner.epoch(), learner.rate());
+            assert!(learner.observe(now, &at, Outcome::RateLimited, &none, true));
+            (learner.rate(), learner.pause())
+        };
+        let (cut, first) = refuse(&mut learner);
+        assert!(cut < 60.0);
+        let (rate, second) = refuse(&mut learner);
+        assert_eq!((rate, second), (cut, first * 2));
+        let mut pause = second;
+        while pause.as_secs_f64() < MAX_PAUSE {
+            let (rate, longer) = refuse(&mut learner);
+            assert_eq!(rate, cut);
+            assert!(longer > pause);
+            pause = longer;
+        }
+        // Refused after the longest pause: the pace was wrong after all.
+        let (rate, _) = refuse(&mut learner);
+        assert!(rate < cut, "{rate} {cut}");
+        // Something taken ends the run: the next 429 cuts and pauses as the first did.
+        let at = admission(learner.epoch(), learner.rate());
+        learner.observe(now, &at, Outcome::Taken, &none, true);
+        let before = learner.rate();
+        let (rate, pause) = refuse(&mut learner);
+        assert!(rate < before);
+        assert_eq!(pause, Duration::from_secs_f64(PAUSE_INTERVALS / rate));
     }
 
     #[test]
