@@ -138,6 +138,20 @@ pub(crate) fn verdict(s: &Summary, blind: Option<&Summary>) -> String {
     }
 }
 
+/// The cells both tables start with: the scenario, the strategy and its distribution.
+fn cells(s: &Summary) -> String {
+    format!(
+        "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+        s.scenario.name,
+        s.strategy.name(),
+        s.median(),
+        s.p5(),
+        s.worst(),
+        s.median_429(),
+        s.worst_429(),
+    )
+}
+
 /// The markdown of the family: the scorecard of ours, then every strategy.
 pub(crate) fn table(summaries: &[Summary], seeds: u64) -> String {
     use std::fmt::Write as _;
@@ -163,14 +177,8 @@ pub(crate) fn table(summaries: &[Summary], seeds: u64) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} / {} | {} |",
-            s.scenario.name,
-            s.strategy.name(),
-            s.median(),
-            s.p5(),
-            s.worst(),
-            s.median_429(),
-            s.worst_429(),
+            "{} {} / {} | {} |",
+            cells(s),
             s.lost_worst(),
             s.lost_total(),
             verdict
@@ -184,14 +192,8 @@ pub(crate) fn table(summaries: &[Summary], seeds: u64) -> String {
     for s in summaries.iter().filter(|s| !s.strategy.ours()) {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} of {} | {} |",
-            s.scenario.name,
-            s.strategy.name(),
-            s.median(),
-            s.p5(),
-            s.worst(),
-            s.median_429(),
-            s.worst_429(),
+            "{} {} of {} | {} |",
+            cells(s),
             s.runs_losing(),
             s.runs.len(),
             s.lost_total(),

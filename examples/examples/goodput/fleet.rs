@@ -570,12 +570,7 @@ pub(crate) fn bench(
     println!("{generated}");
     if !options.partial() {
         plot(&dir.join("fleet.svg"))?;
-        write_markdown(&dir.join("BENCHMARKS.md"), (BEGIN, END), &generated)?;
-        eprintln!(
-            "wrote {} and {}",
-            dir.join("BENCHMARKS.md").display(),
-            dir.join("fleet.svg").display()
-        );
+        write_markdown(dir, (BEGIN, END), &generated, "fleet.svg")?;
     }
     Ok(())
 }

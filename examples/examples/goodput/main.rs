@@ -154,16 +154,7 @@ async fn bench_grid(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Err
     );
     generated.push_str(&table(&results));
     println!("{generated}");
-    write_markdown(
-        &dir.join("BENCHMARKS.md"),
-        (MARK_BEGIN, MARK_END),
-        &generated,
-    )?;
-    eprintln!(
-        "wrote {} and {}",
-        dir.join("BENCHMARKS.md").display(),
-        dir.join("goodput.svg").display()
-    );
+    write_markdown(dir, (MARK_BEGIN, MARK_END), &generated, "goodput.svg")?;
     Ok(())
 }
 
@@ -219,16 +210,7 @@ async fn bench_family(
     println!("{generated}");
     if !partial {
         family::plot(&dir.join("family.svg"), &summaries)?;
-        write_markdown(
-            &dir.join("BENCHMARKS.md"),
-            (FAMILY_BEGIN, FAMILY_END),
-            &generated,
-        )?;
-        eprintln!(
-            "wrote {} and {}",
-            dir.join("BENCHMARKS.md").display(),
-            dir.join("family.svg").display()
-        );
+        write_markdown(dir, (FAMILY_BEGIN, FAMILY_END), &generated, "family.svg")?;
     }
     Ok(())
 }
