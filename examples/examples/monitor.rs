@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
+use together_client::ChatRequest;
 use together_client::report::{MetricsServer, RunSummary};
 use together_client::sim::Simulator;
-use together_client::ChatRequest;
 
 /// A client under load against the simulator, its metrics served for Prometheus.
 #[derive(Parser)]
