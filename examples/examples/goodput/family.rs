@@ -33,12 +33,7 @@ pub(crate) const STRATEGIES: [Strategy; 6] = [
 ];
 
 /// One run of one strategy on one scenario.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Run {
-    pub(crate) goodput: f64,
-    pub(crate) per_request_429: f64,
-    pub(crate) lost: usize,
-}
+pub(crate) type Run = Outcome;
 
 pub(crate) async fn run(scenario: &Scenario, seed: u64, strategy: Strategy) -> Run {
     let sim = scenario
@@ -69,7 +64,7 @@ pub(crate) async fn run(scenario: &Scenario, seed: u64, strategy: Strategy) -> R
     let stats = sim.stats();
     sim.shutdown().await;
     let ideal = scenario.ideal(N - lost, TOKENS_EACH);
-    Run {
+    Outcome {
         goodput: if wall > 0.0 { ideal / wall } else { 0.0 },
         per_request_429: stats.rate_limited as f64 / N as f64,
         lost,
@@ -88,20 +83,6 @@ impl Distribution for Summary {
 
     fn runs(&self) -> &[Run] {
         &self.runs
-    }
-}
-
-impl Outcome for Run {
-    fn goodput(&self) -> f64 {
-        self.goodput
-    }
-
-    fn per_request_429(&self) -> f64 {
-        self.per_request_429
-    }
-
-    fn lost(&self) -> usize {
-        self.lost
     }
 }
 

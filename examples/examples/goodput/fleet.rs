@@ -190,9 +190,7 @@ struct Process {
 
 /// One run of a fleet.
 pub(crate) struct Run {
-    pub(crate) goodput: f64,
-    pub(crate) per_request_429: f64,
-    pub(crate) lost: usize,
+    pub(crate) outcome: Outcome,
     /// The worst `|share * N - 1|` over the processes.
     pub(crate) fairness: f64,
     processes: Vec<Process>,
@@ -281,9 +279,11 @@ pub(crate) async fn run(
     let successes: usize = processes.iter().map(|p| p.successes).sum();
     let ideal = scenario.ideal(successes, TOKENS_EACH);
     Run {
-        goodput: if wall > 0.0 { ideal / wall } else { 0.0 },
-        per_request_429: stats.rate_limited as f64 / requests as f64,
-        lost: processes.iter().map(|p| p.lost).sum(),
+        outcome: Outcome {
+            goodput: if wall > 0.0 { ideal / wall } else { 0.0 },
+            per_request_429: stats.rate_limited as f64 / requests as f64,
+            lost: processes.iter().map(|p| p.lost).sum(),
+        },
         fairness: fairness(&processes),
         processes,
     }
@@ -360,17 +360,9 @@ impl Distribution for Summary {
     }
 }
 
-impl Outcome for Run {
-    fn goodput(&self) -> f64 {
-        self.goodput
-    }
-
-    fn per_request_429(&self) -> f64 {
-        self.per_request_429
-    }
-
-    fn lost(&self) -> usize {
-        self.lost
+impl std::borrow::Borrow<Outcome> for Run {
+    fn borrow(&self) -> &Outcome {
+        &self.outcome
     }
 }
 
