@@ -98,6 +98,7 @@ mod endpoints;
 mod error;
 mod rate_limits;
 pub mod report;
+mod setters;
 mod sse;
 mod stream;
 mod types;
