@@ -352,14 +352,6 @@ pub(crate) struct Summary {
     pub(crate) runs: Vec<Run>,
 }
 
-impl Distribution for Summary {
-    type Run = Run;
-
-    fn runs(&self) -> &[Run] {
-        &self.runs
-    }
-}
-
 impl std::borrow::Borrow<Outcome> for Run {
     fn borrow(&self) -> &Outcome {
         &self.outcome
@@ -368,11 +360,15 @@ impl std::borrow::Borrow<Outcome> for Run {
 
 impl Summary {
     pub(crate) fn median_fairness(&self) -> f64 {
-        percentile(&self.sorted(|r| r.fairness), 0.5)
+        percentile(&self.runs.sorted(|r| r.fairness), 0.5)
     }
 
     pub(crate) fn worst_fairness(&self) -> f64 {
-        self.sorted(|r| r.fairness).last().copied().unwrap_or(0.0)
+        self.runs
+            .sorted(|r| r.fairness)
+            .last()
+            .copied()
+            .unwrap_or(0.0)
     }
 }
 
@@ -388,16 +384,7 @@ fn verdict(s: &Summary) -> String {
         Member::Alone(Strategy::OursPair) => (if s.n == 4 { 0.85 } else { 0.80 }, 0.05, None),
         Member::Alone(_) => return "-".to_owned(),
     };
-    let mut misses = Vec::new();
-    if s.median() < goodput {
-        misses.push(format!("median {:.3} < {goodput}", s.median()));
-    }
-    if s.worst_429() > max_429 {
-        misses.push(format!("429/req {:.3} > {max_429}", s.worst_429()));
-    }
-    if s.lost_total() > 0 {
-        misses.push(format!("{} lost", s.lost_total()));
-    }
+    let mut misses = s.runs.misses(goodput, 0.0, max_429);
     if let Some(fair) = fair
         && s.worst_fairness() > fair
     {
@@ -432,18 +419,14 @@ pub(crate) fn table(summaries: &[Summary], seeds: u64, peer_seeds: u64) -> Strin
     let row = |out: &mut String, s: &Summary, last: String| {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} / {} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {} / {} | {:.2} | {:.2} | {} |",
             s.scenario,
             s.n,
             s.variant.name(),
             s.member.name(),
-            s.median(),
-            s.p5(),
-            s.worst(),
-            s.median_429(),
-            s.worst_429(),
-            s.runs_losing(),
-            s.lost_total(),
+            s.runs.cells(),
+            s.runs.runs_losing(),
+            s.runs.lost_total(),
             s.median_fairness(),
             s.worst_fairness(),
             last
@@ -531,17 +514,12 @@ pub(crate) fn bench(
                         runs,
                     };
                     eprintln!(
-                        "{:<22} N={:<2} {:<10} {:<13} median {:.3} p5 {:.3} worst {:.3} 429/req med {:.3} worst {:.3} lost {} fair med {:.2} worst {:.2} ({:.0} s)",
+                        "{:<22} N={:<2} {:<10} {:<13} {} fair med {:.2} worst {:.2} ({:.0} s)",
                         s.scenario,
                         n,
                         variant.name(),
                         member.name(),
-                        s.median(),
-                        s.p5(),
-                        s.worst(),
-                        s.median_429(),
-                        s.worst_429(),
-                        s.lost_total(),
+                        s.runs.brief(),
                         s.median_fairness(),
                         s.worst_fairness(),
                         real.elapsed().as_secs_f64(),

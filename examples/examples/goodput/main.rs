@@ -184,16 +184,11 @@ async fn bench_family(
                 runs,
             };
             eprintln!(
-                "{:<28} {:<14} median {:.3} p5 {:.3} worst {:.3} 429/req med {:.3} worst {:.3} lost {} ({} runs)",
+                "{:<28} {:<14} {} ({} runs)",
                 scenario.name,
                 strategy.name(),
-                summary.median(),
-                summary.p5(),
-                summary.worst(),
-                summary.median_429(),
-                summary.worst_429(),
-                summary.lost_total(),
-                summary.runs_losing(),
+                summary.runs.brief(),
+                summary.runs.runs_losing(),
             );
             summaries.push(summary);
         }

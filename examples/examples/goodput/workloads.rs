@@ -83,7 +83,7 @@ pub(crate) struct Outcome {
 }
 
 /// The median, 5th percentile and worst of many runs of one cell (the family's and the
-/// fleets' tables).
+/// fleets' tables): the runs of a summary, `summary.runs.median()`.
 pub(crate) trait Distribution {
     type Run: Borrow<Outcome>;
 
@@ -130,8 +130,61 @@ pub(crate) trait Distribution {
         self.outcomes().map(|o| o.lost).sum()
     }
 
+    /// The goodput and 429 columns of a table: median, p5 and worst goodput, median and worst
+    /// 429s per request.
+    fn cells(&self) -> String {
+        format!(
+            "{:.3} | {:.3} | {:.3} | {:.3} | {:.3}",
+            self.median(),
+            self.p5(),
+            self.worst(),
+            self.median_429(),
+            self.worst_429()
+        )
+    }
+
+    /// The distribution in a line of progress: goodput, 429s per request and calls lost.
+    fn brief(&self) -> String {
+        format!(
+            "median {:.3} p5 {:.3} worst {:.3} 429/req med {:.3} worst {:.3} lost {}",
+            self.median(),
+            self.p5(),
+            self.worst(),
+            self.median_429(),
+            self.worst_429(),
+            self.lost_total()
+        )
+    }
+
+    /// The targets every verdict checks, each one missed said: a median and a 5th
+    /// percentile of goodput (0 checks nothing), the most 429s per request, no call lost.
+    fn misses(&self, median: f64, p5: f64, max_429: f64) -> Vec<String> {
+        let mut misses = Vec::new();
+        if self.median() < median {
+            misses.push(format!("median {:.3} < {median}", self.median()));
+        }
+        if self.p5() < p5 {
+            misses.push(format!("p5 {:.3} < {p5}", self.p5()));
+        }
+        if self.worst_429() > max_429 {
+            misses.push(format!("429/req {:.3} > {max_429}", self.worst_429()));
+        }
+        if self.lost_total() > 0 {
+            misses.push(format!("{} lost", self.lost_total()));
+        }
+        misses
+    }
+
     fn runs_losing(&self) -> usize {
         self.outcomes().filter(|o| o.lost > 0).count()
+    }
+}
+
+impl<R: Borrow<Outcome>> Distribution for Vec<R> {
+    type Run = R;
+
+    fn runs(&self) -> &[R] {
+        self
     }
 }
 
