@@ -600,62 +600,40 @@ fn plot(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
             (*m, rate(all, bins))
         })
         .collect();
-    let top = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
-        .fold(scenario.rate, f64::max)
-        * 1.1;
-
-    let root = SVGBackend::new(path, (960, 540)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "successes/s of a fleet of {n} processes ({REQUESTS} requests, {TASKS} tasks each), {name}, seed {seed}{cut}"
-            ),
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..bins as f64 * BIN, 0f64..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("virtual time (s)")
-        .y_desc(format!("successes/s ({} ms bins)", BIN * 1000.0))
-        .draw()?;
-    chart
-        .draw_series(LineSeries::new(
-            [(0.0, scenario.rate), (bins as f64 * BIN, scenario.rate)],
-            BLACK.stroke_width(2),
-        ))?
-        .label(format!("limit {}/s", scenario.rate))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-    for (i, (member, points)) in series.into_iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(format!("{} (fleet)", member.name()))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-        if member == Member::Shared {
-            let (_, run) = &runs[i];
-            for process in &run.processes {
-                let points = rate(process.done_at.iter().copied(), bins);
-                chart.draw_series(DashedLineSeries::new(points, 4, 4, color.stroke_width(1)))?;
+    let names = series
+        .into_iter()
+        .map(|(member, points)| (format!("{} (fleet)", member.name()), points));
+    let caption = format!(
+        "successes/s of a fleet of {n} processes ({REQUESTS} requests, {TASKS} tasks each), {name}, seed {seed}{cut}"
+    );
+    let y_desc = format!("successes/s ({} ms bins)", BIN * 1000.0);
+    let x_end = bins as f64 * BIN;
+    crate::plot::rates(
+        path,
+        &caption,
+        &y_desc,
+        (x_end, scenario.rate),
+        names,
+        |i, chart, color| {
+            let (member, run) = &runs[i];
+            if *member == Member::Shared {
+                for process in &run.processes {
+                    let points = rate(process.done_at.iter().copied(), bins);
+                    chart.draw_series(DashedLineSeries::new(
+                        points,
+                        4,
+                        4,
+                        color.stroke_width(1),
+                    ))?;
+                }
+                chart
+                    .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
+                    .label(format!("{} (each process)", member.name()))
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 8, y)], color.stroke_width(1))
+                    });
             }
-            chart
-                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-                .label(format!("{} (each process)", member.name()))
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 8, y)], color.stroke_width(1))
-                });
-        }
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+            Ok(())
+        },
+    )
 }
