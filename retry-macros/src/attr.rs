@@ -9,24 +9,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, Ident, LitFloat, LitInt, LitStr, Path, Token, bracketed};
 
 use crate::duration::parse_duration;
-use crate::suggest::{did_you_mean, did_you_mean_option, example, list, quoted_list};
-
-/// Every option the attribute takes, in the order the docs list them.
-pub const OPTIONS: &[&str] = &[
-    "backoff",
-    "on",
-    "attempts",
-    "initial",
-    "max_delay",
-    "factor",
-    "jitter",
-    "deadline",
-    "attempt_timeout",
-    "on_retry",
-    "budget",
-    "policy",
-    "crate",
-];
+use crate::suggest::{OPTIONS, did_you_mean, did_you_mean_option, example, list, quoted_list};
 
 pub const BACKOFFS: &[&str] = &[
     "exponential",
