@@ -11,8 +11,16 @@ use retry_core::Policy;
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use together_client::batch::{BatchError, BatchOptions, run_chat};
 use together_client::sim::{Fault, HintDialect, Simulator};
-use together_client::{ChatRequest, Error, Together};
+use together_client::{ChatRequest, ChatResponse, Error, Together};
 use tokio::time::Instant;
+
+/// `prompt`, asked of `client` in one chat call.
+async fn ask(client: &Together, prompt: &str) -> Result<ChatResponse, Error> {
+    client
+        .chat()
+        .create(ChatRequest::new(MODEL).user(prompt))
+        .await
+}
 
 /// The client as `Together::builder()` makes it, but on a reqwest client without timers of
 /// its own: a paused clock jumps to the next timer whenever the runtime idles, and reqwest's
@@ -175,7 +183,6 @@ async fn a_500_line_batch_at_50_per_second_writes_every_id_once_in_time() {
     ids.sort();
     ids.dedup();
     assert_eq!((ids.len(), written.lines().count()), (500, 500));
-    let _ = (std::fs::remove_file(&input), std::fs::remove_file(&output));
     sim.shutdown().await;
 }
 
@@ -188,11 +195,7 @@ async fn a_bad_key_fails_at_once_and_stops_a_batch() {
         .http_client(reqwest_middleware::ClientBuilder::new(crate::kit::untimed_http()).build())
         .build()
         .unwrap();
-    let error = client
-        .chat()
-        .create(ChatRequest::new(MODEL).user("hi"))
-        .await
-        .unwrap_err();
+    let error = ask(&client, "hi").await.unwrap_err();
     assert!(matches!(error, Error::Auth(_)), "{error:?}");
     assert_eq!(sim.stats().requests, 1, "a 401 is not retried");
 
@@ -207,7 +210,6 @@ async fn a_bad_key_fails_at_once_and_stops_a_batch() {
     )
     .await;
     assert!(matches!(result, Err(BatchError::Fatal { .. })));
-    let _ = (std::fs::remove_file(&input), std::fs::remove_file(&output));
 }
 
 #[tokio::test(start_paused = true)]
@@ -220,21 +222,13 @@ async fn a_503_burst_is_survived_and_a_call_never_exceeds_its_attempts() {
             .initial(std::time::Duration::from_millis(50)),
     );
     sim.inject(Fault::Overloaded, 3);
-    let answer = client
-        .chat()
-        .create(ChatRequest::new(MODEL).user("after the storm"))
-        .await
-        .unwrap();
+    let answer = ask(&client, "after the storm").await.unwrap();
     assert_eq!(answer.text(), "Echo: after the storm");
     assert_eq!(sim.stats().overloaded, 3);
 
     sim.reset_stats();
     sim.inject(Fault::Overloaded, 100);
-    let error = client
-        .chat()
-        .create(ChatRequest::new(MODEL).user("storm"))
-        .await
-        .unwrap_err();
+    let error = ask(&client, "storm").await.unwrap_err();
     assert!(matches!(error, Error::Overloaded(_)), "{error:?}");
     assert_eq!(sim.stats().requests, 4, "attempts, not attempts squared");
     sim.shutdown().await;
