@@ -36,10 +36,6 @@ async fn client() -> Result<(Together, Option<Simulator>), Box<dyn std::error::E
     if std::env::var_os("TOGETHER_API_KEY").is_some() {
         return Ok((Together::from_env()?, None));
     }
-    let sim = Simulator::start().await?;
-    let client = Together::builder()
-        .api_key(sim.api_key())
-        .base_url(sim.base_url())
-        .build()?;
+    let (client, sim) = examples::simulated(Simulator::builder()).await?;
     Ok((client, Some(sim)))
 }

@@ -63,12 +63,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             (ok, retries)
         });
     }
-    let (mut ok, mut retries) = (0, 0);
-    while let Some(done) = tasks.join_next().await {
-        let (task_ok, task_retries) = done?;
-        ok += task_ok;
-        retries += task_retries;
-    }
+    let (ok, retries) = tasks
+        .join_all()
+        .await
+        .into_iter()
+        .fold((0, 0), |(ok, retries), (o, r)| (ok + o, retries + r));
     let elapsed = started.elapsed().as_secs_f64();
     let stats = sim.stats();
     let ideal = (REQUESTS as f64 - f64::from(BURST)) / RATE;

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
+use together_client::ChatRequest;
 use together_client::report::{MetricsServer, RunSummary};
 use together_client::sim::Simulator;
-use together_client::{ChatRequest, Together};
 
 /// A client under load against the simulator, its metrics served for Prometheus.
 #[derive(Parser)]
@@ -47,15 +47,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // First the recorder: the client registers its series on its first request.
     let server = MetricsServer::install(args.metrics_addr).await?;
     println!("metrics: http://{}/metrics", server.local_addr());
-    let sim = Simulator::builder()
-        .rate_per_second(args.rate)
-        .burst(5)
-        .start()
-        .await?;
-    let client = Together::builder()
-        .api_key(sim.api_key())
-        .base_url(sim.base_url())
-        .build()?;
+    let (client, sim) =
+        examples::simulated(Simulator::builder().rate_per_second(args.rate).burst(5)).await?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let started = tokio::time::Instant::now();

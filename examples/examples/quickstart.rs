@@ -25,16 +25,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "No TOGETHER_API_KEY: starting the local simulator ({RATE} requests/s, burst {BURST}, 429s with Retry-After)."
     );
-    let sim = Simulator::builder()
-        .rate_per_second(RATE)
-        .burst(BURST)
-        .dialect(HintDialect::RetryAfterSecs)
-        .start()
-        .await?;
-    let client = Together::builder()
-        .api_key(sim.api_key())
-        .base_url(sim.base_url())
-        .build()?;
+    let (client, sim) = examples::simulated(
+        Simulator::builder()
+            .rate_per_second(RATE)
+            .burst(BURST)
+            .dialect(HintDialect::RetryAfterSecs),
+    )
+    .await?;
 
     // A batch file of chat requests, as Together's batch API takes them.
     let dir = std::env::temp_dir().join(format!("together-quickstart-{}", std::process::id()));

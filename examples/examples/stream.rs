@@ -17,14 +17,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (client, sim) = if std::env::var_os("TOGETHER_API_KEY").is_some() {
         (Together::from_env()?, None)
     } else {
-        let sim = Simulator::builder()
-            .stream_chunk_delay(std::time::Duration::from_millis(60))
-            .start()
-            .await?;
-        let client = Together::builder()
-            .api_key(sim.api_key())
-            .base_url(sim.base_url())
-            .build()?;
+        let (client, sim) = examples::simulated(
+            Simulator::builder().stream_chunk_delay(std::time::Duration::from_millis(60)),
+        )
+        .await?;
         (client, Some(sim))
     };
     let request = ChatRequest::new("meta-llama/Llama-3.3-70B-Instruct-Turbo")

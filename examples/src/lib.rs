@@ -8,6 +8,20 @@
 #[doc = include_str!("../../retry-core/README.md")]
 pub mod retry_core_readme {}
 
+/// Starts the simulator `sim` describes, and a client of it (its key, its URL): what the
+/// examples run against when there is no `TOGETHER_API_KEY`.
+pub async fn simulated(
+    sim: together_client::sim::SimulatorBuilder,
+) -> Result<(together_client::Together, together_client::sim::Simulator), Box<dyn std::error::Error>>
+{
+    let sim = sim.start().await?;
+    let client = together_client::Together::builder()
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .build()?;
+    Ok((client, sim))
+}
+
 /// How unevenly a fleet shared one limit, for the fleet benchmarks (`goodput --fleet` and
 /// `fleet`): the worst `|share * N - 1|` over its processes, a process's share being its rate
 /// (`successes / wall` seconds) over the sum of every process's rate. 0 when each got exactly

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::setters::setters;
 use crate::window::Window;
 
 /// A budget for retries shared by many calls: retries may be up to a percentage of the calls
@@ -67,20 +68,13 @@ impl RetryBudget {
         }
     }
 
-    /// Retries may be up to `percent` % of the calls in the window (default 20; 100 allows one
-    /// retry per call on average).
-    #[must_use]
-    pub const fn percent(mut self, percent: u32) -> Self {
-        self.percent = percent;
-        self
-    }
-
-    /// Retries allowed whatever the number of calls, per second of the window (default 10;
-    /// 0 makes the budget purely a percentage).
-    #[must_use]
-    pub const fn min_per_second(mut self, retries: u32) -> Self {
-        self.min_per_second = retries;
-        self
+    setters! {
+        /// Retries may be up to `percent` % of the calls in the window (default 20; 100 allows
+        /// one retry per call on average).
+        percent(percent: u32) => percent;
+        /// Retries allowed whatever the number of calls, per second of the window (default 10;
+        /// 0 makes the budget purely a percentage).
+        min_per_second(retries: u32) => min_per_second;
     }
 
     /// How far back calls and retries count (default 10 s; at least 10 ms).

@@ -123,29 +123,23 @@ pub trait Classify {
     }
 }
 
-impl<T: Classify + ?Sized> Classify for &T {
-    fn class(&self) -> Class {
-        (**self).class()
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        (**self).retry_after()
-    }
-    fn held_by_limiter(&self) -> bool {
-        (**self).held_by_limiter()
-    }
+/// `&T` and `Box<T>` classify as the `T` they point to.
+macro_rules! classify_through {
+    ($($pointer:ty),*) => {$(
+        impl<T: Classify + ?Sized> Classify for $pointer {
+            fn class(&self) -> Class {
+                (**self).class()
+            }
+            fn retry_after(&self) -> Option<Duration> {
+                (**self).retry_after()
+            }
+            fn held_by_limiter(&self) -> bool {
+                (**self).held_by_limiter()
+            }
+        }
+    )*};
 }
-
-impl<T: Classify + ?Sized> Classify for Box<T> {
-    fn class(&self) -> Class {
-        (**self).class()
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        (**self).retry_after()
-    }
-    fn held_by_limiter(&self) -> bool {
-        (**self).held_by_limiter()
-    }
-}
+classify_through!(&T, Box<T>);
 
 /// A set of [`Class`]es to retry; what `#[retry(on = ...)]` compiles to.
 ///

@@ -70,6 +70,7 @@ mod observe;
 mod policy;
 mod retrier;
 mod retry_fn;
+mod setters;
 mod sleep;
 mod window;
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::backoff::{self, Backoff, Inputs};
 use crate::budget::RetryBudget;
 use crate::jitter::Jitter;
+use crate::setters::setters;
 
 /// How a call is retried: the backoff curve, its jitter and cap, the number of attempts, the
 /// deadline of the whole call and the timeout of one attempt.
@@ -145,11 +146,33 @@ impl Policy {
         Policy::new().backoff(Backoff::Decorrelated)
     }
 
-    /// Sets the backoff formula.
-    #[must_use]
-    pub const fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
+    setters! {
+        /// Sets the backoff formula.
+        backoff(backoff: Backoff) => backoff;
+        /// Sets the delay before the first retry, the unit every backoff scales.
+        initial(initial: Duration) => initial via nanos;
+        /// Sets the longest computed delay (after jitter). Server hints are not capped by it
+        /// unless [`cap_hints(true)`](Policy::cap_hints).
+        max_delay(max_delay: Duration) => max_delay via nanos;
+        /// Sets the jitter applied to computed delays (not to server hints).
+        jitter(jitter: Jitter) => jitter;
+        /// Sets the deadline of the whole call, attempts and sleeps included, on tokio's
+        /// monotonic clock. No retry starts after it; the last sleep is cut to end at it; a
+        /// server hint that ends past it gives up at once. A deadline past 584 years
+        /// (`Duration::MAX`) is none.
+        deadline(deadline: Duration) => deadline via nanos;
+        /// Removes the deadline: only the number of attempts bounds the call.
+        no_deadline() => deadline = NONE;
+        /// Sets the timeout of one attempt: an attempt that runs longer is dropped and counts
+        /// as a [`Class::Timeout`](crate::Class::Timeout) failure. Async calls only.
+        attempt_timeout(timeout: Duration) => attempt_timeout via nanos;
+        /// Removes the per-attempt timeout (the default).
+        no_attempt_timeout() => attempt_timeout = NONE;
+        /// Whether a server's delay hint (`Retry-After` and friends) is capped at `max_delay`.
+        /// Off by default: the server knows best, and the deadline still bounds the call.
+        cap_hints(cap: bool) => cap_hints;
+        /// Retries without a budget (the default): only attempts and the deadline bound them.
+        no_budget() => budget = None;
     }
 
     /// Sets the total number of attempts, the first included. `0` is taken as `1` (one attempt,
@@ -157,21 +180,6 @@ impl Policy {
     #[must_use]
     pub const fn attempts(mut self, attempts: u32) -> Self {
         self.attempts = if attempts == 0 { 1 } else { attempts };
-        self
-    }
-
-    /// Sets the delay before the first retry, the unit every backoff scales.
-    #[must_use]
-    pub const fn initial(mut self, initial: Duration) -> Self {
-        self.initial = nanos(initial);
-        self
-    }
-
-    /// Sets the longest computed delay (after jitter). Server hints are not capped by it
-    /// unless [`cap_hints(true)`](Policy::cap_hints).
-    #[must_use]
-    pub const fn max_delay(mut self, max_delay: Duration) -> Self {
-        self.max_delay = nanos(max_delay);
         self
     }
 
@@ -184,52 +192,6 @@ impl Policy {
         } else {
             factor
         };
-        self
-    }
-
-    /// Sets the jitter applied to computed delays (not to server hints).
-    #[must_use]
-    pub const fn jitter(mut self, jitter: Jitter) -> Self {
-        self.jitter = jitter;
-        self
-    }
-
-    /// Sets the deadline of the whole call, attempts and sleeps included, on tokio's monotonic
-    /// clock. No retry starts after it; the last sleep is cut to end at it; a server hint that
-    /// ends past it gives up at once. A deadline past 584 years (`Duration::MAX`) is none.
-    #[must_use]
-    pub const fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = nanos(deadline);
-        self
-    }
-
-    /// Removes the deadline: only the number of attempts bounds the call.
-    #[must_use]
-    pub const fn no_deadline(mut self) -> Self {
-        self.deadline = NONE;
-        self
-    }
-
-    /// Sets the timeout of one attempt: an attempt that runs longer is dropped and counts as a
-    /// [`Class::Timeout`](crate::Class::Timeout) failure. Async calls only.
-    #[must_use]
-    pub const fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = nanos(timeout);
-        self
-    }
-
-    /// Removes the per-attempt timeout (the default).
-    #[must_use]
-    pub const fn no_attempt_timeout(mut self) -> Self {
-        self.attempt_timeout = NONE;
-        self
-    }
-
-    /// Whether a server's delay hint (`Retry-After` and friends) is capped at `max_delay`.
-    /// Off by default: the server knows best, and the deadline still bounds the call.
-    #[must_use]
-    pub const fn cap_hints(mut self, cap: bool) -> Self {
-        self.cap_hints = cap;
         self
     }
 
@@ -247,13 +209,6 @@ impl Policy {
     #[must_use]
     pub const fn budget(mut self, budget: &'static RetryBudget) -> Self {
         self.budget = Some(Budget(budget));
-        self
-    }
-
-    /// Retries without a budget (the default): only attempts and the deadline bound them.
-    #[must_use]
-    pub const fn no_budget(mut self) -> Self {
-        self.budget = None;
         self
     }
 

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use crate::class::{Class, Classify, RetryOn};
 use crate::details::RetryDetails;
 use crate::policy::{Policy, nanos};
+use crate::setters::setters;
 
 /// What went wrong with one attempt, as far as the retry decision is concerned.
 ///
@@ -65,28 +66,16 @@ impl Failure {
         }
     }
 
-    /// Sets the class, for events and metrics.
-    #[must_use]
-    pub const fn with_class(mut self, class: Option<Class>) -> Self {
-        self.class = class;
-        self
-    }
-
-    /// Sets the server's delay hint, which replaces the computed backoff.
-    #[must_use]
-    pub const fn with_hint(mut self, hint: Option<Duration>) -> Self {
-        self.hint = hint;
-        self
-    }
-
-    /// Marks a 429 that a rate limiter below the retry loop answered by holding the call's
-    /// place ([`Classify::held_by_limiter`]): retrying it costs no attempt, since the limiter,
-    /// not the server, decides when it goes again. Such retries are bounded by the deadline
-    /// and the retry budget; `attempts` still bounds every other failure.
-    #[must_use]
-    pub const fn held_by_limiter(mut self, held: bool) -> Self {
-        self.held = held;
-        self
+    setters! {
+        /// Sets the class, for events and metrics.
+        with_class(class: Option<Class>) => class;
+        /// Sets the server's delay hint, which replaces the computed backoff.
+        with_hint(hint: Option<Duration>) => hint;
+        /// Marks a 429 that a rate limiter below the retry loop answered by holding the call's
+        /// place ([`Classify::held_by_limiter`]): retrying it costs no attempt, since the
+        /// limiter, not the server, decides when it goes again. Such retries are bounded by the
+        /// deadline and the retry budget; `attempts` still bounds every other failure.
+        held_by_limiter(held: bool) => held;
     }
 
     /// Whether the caller wants this failure retried.

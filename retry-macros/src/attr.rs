@@ -9,24 +9,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, Ident, LitFloat, LitInt, LitStr, Path, Token, bracketed};
 
 use crate::duration::parse_duration;
-use crate::suggest::{did_you_mean, did_you_mean_option, example, list, quoted_list};
-
-/// Every option the attribute takes, in the order the docs list them.
-pub const OPTIONS: &[&str] = &[
-    "backoff",
-    "on",
-    "attempts",
-    "initial",
-    "max_delay",
-    "factor",
-    "jitter",
-    "deadline",
-    "attempt_timeout",
-    "on_retry",
-    "budget",
-    "policy",
-    "crate",
-];
+use crate::suggest::{OPTIONS, did_you_mean, did_you_mean_option, example, list, quoted_list};
 
 pub const BACKOFFS: &[&str] = &[
     "exponential",
@@ -199,32 +182,31 @@ fn choice(input: ParseStream, name: &str, choices: &[&str]) -> syn::Result<Spann
     }
     let what = quoted_list(choices);
     let lit = string(input, name, &what)?;
+    one_of(&lit, choices, |value| format!("unknown {name} \"{value}\""))
+}
+
+fn class(lit: &LitStr) -> syn::Result<Spanned<String>> {
+    one_of(lit, CLASSES, |value| {
+        format!("unknown class \"{value}\" for `on`")
+    })
+}
+
+/// `lit`'s value if it is one of `choices`; else an error that says `unknown(value)` and
+/// suggests the nearest choice, or lists them all.
+fn one_of(
+    lit: &LitStr,
+    choices: &[&str],
+    unknown: impl Fn(&str) -> String,
+) -> syn::Result<Spanned<String>> {
     let value = lit.value();
     if !choices.contains(&value.as_str()) {
         return Err(syn::Error::new(
             lit.span(),
             format!(
-                "unknown {name} \"{value}\"{}",
+                "{}{}",
+                unknown(&value),
                 did_you_mean(&value, choices, true)
                     .unwrap_or_else(|| format!("; expected {}", quoted_list(choices)))
-            ),
-        ));
-    }
-    Ok(Spanned {
-        value,
-        span: lit.span(),
-    })
-}
-
-fn class(lit: &LitStr) -> syn::Result<Spanned<String>> {
-    let value = lit.value();
-    if !CLASSES.contains(&value.as_str()) {
-        return Err(syn::Error::new(
-            lit.span(),
-            format!(
-                "unknown class \"{value}\" for `on`{}",
-                did_you_mean(&value, CLASSES, true)
-                    .unwrap_or_else(|| format!("; expected {}", quoted_list(CLASSES)))
             ),
         ));
     }

@@ -233,16 +233,6 @@ fn policy(options: &Options, krate: &Ident) -> (TokenStream, TokenStream) {
         let n = attempts.value;
         knobs.extend(quote!(.attempts(#n)));
     }
-    for (method, value) in [
-        ("initial", &options.initial),
-        ("max_delay", &options.max_delay),
-    ] {
-        if let Some(d) = value {
-            let method = Ident::new(method, Span::call_site());
-            let d = nanos(d.value);
-            knobs.extend(quote!(.#method(#d)));
-        }
-    }
     if let Some(factor) = &options.factor {
         let f = Literal::f64_suffixed(factor.value);
         knobs.extend(quote!(.factor(#f)));
@@ -259,6 +249,8 @@ fn policy(options: &Options, krate: &Ident) -> (TokenStream, TokenStream) {
         knobs.extend(quote!(.jitter(#krate::Jitter::#variant)));
     }
     for (method, value) in [
+        ("initial", &options.initial),
+        ("max_delay", &options.max_delay),
         ("deadline", &options.deadline),
         ("attempt_timeout", &options.attempt_timeout),
     ] {

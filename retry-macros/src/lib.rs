@@ -4,7 +4,8 @@
 //! `::retry_core` items, and this crate is only its compile-time half.
 //!
 //! The macro is three passes, one file each: `attr.rs` parses the arguments and `ast.rs` the
-//! function, `valid.rs` checks what needs both, `expand.rs` generates the loop.
+//! function, `valid.rs` checks what needs both, `expand.rs` generates the loop. Beside them,
+//! `suggest.rs` holds the option names and what error messages suggest.
 
 mod ast;
 mod attr;

@@ -1,7 +1,22 @@
 //! What error messages suggest: a close name for a misspelt one, an example of an option,
-//! the list of accepted values.
+//! the list of accepted values; and the options themselves, beside their examples.
 
-use crate::attr::OPTIONS;
+/// Every option the attribute takes, in the order the docs list them.
+pub const OPTIONS: &[&str] = &[
+    "backoff",
+    "on",
+    "attempts",
+    "initial",
+    "max_delay",
+    "factor",
+    "jitter",
+    "deadline",
+    "attempt_timeout",
+    "on_retry",
+    "budget",
+    "policy",
+    "crate",
+];
 
 /// `; did you mean `x`?` when one of `candidates` is close to `given` (`"x"` when `quoted`,
 /// for values that are written in quotes).

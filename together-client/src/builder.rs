@@ -15,6 +15,7 @@ use crate::alert::{AlertCallback, DEFAULT_ALERT_AFTER, RateLimitAlert, StreakAle
 use crate::cache::{CacheConfig, ResponseCache};
 use crate::client::{DEFAULT_BASE_URL, DEFAULT_POLICY, Inner, Together};
 use crate::error::Error;
+use crate::setters::setters;
 use crate::usage::Ledger;
 
 /// Sets up a [`Together`] client; from [`Together::builder`] or [`TogetherBuilder::from_env`].
@@ -42,7 +43,6 @@ use crate::usage::Ledger;
 /// assert!(Together::builder().build().is_err());
 /// ```
 #[derive(Clone, Default)]
-#[must_use]
 pub struct TogetherBuilder {
     api_key: Option<String>,
     base_url: Option<String>,
@@ -54,8 +54,8 @@ pub struct TogetherBuilder {
     on_alert: Option<AlertCallback>,
     cache: Option<CacheConfig>,
     shared_rate_limit: Option<String>,
-    breaker: Option<CircuitBreaker>,
-    budget: Option<&'static RetryBudget>,
+    circuit_breaker: Option<CircuitBreaker>,
+    retry_budget: Option<&'static RetryBudget>,
 }
 
 impl fmt::Debug for TogetherBuilder {
@@ -70,8 +70,8 @@ impl fmt::Debug for TogetherBuilder {
             .field("alert_after", &self.alert_after)
             .field("cache", &self.cache)
             .field("shared_rate_limit", &self.shared_rate_limit.is_some())
-            .field("circuit_breaker", &self.breaker)
-            .field("retry_budget", &self.budget)
+            .field("circuit_breaker", &self.circuit_breaker)
+            .field("retry_budget", &self.retry_budget)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +80,7 @@ impl TogetherBuilder {
     /// A builder with the key from `TOGETHER_API_KEY`, the base URL from `TOGETHER_BASE_URL`
     /// and the [shared rate limit](Self::shared_rate_limit)'s Redis URL from
     /// `TOGETHER_RATE_LIMIT_REDIS`, where set.
+    #[must_use]
     pub fn from_env() -> Self {
         let var = |name| {
             std::env::var(name)
@@ -94,145 +95,105 @@ impl TogetherBuilder {
         }
     }
 
-    /// The API key (required).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// The base URL (default [`DEFAULT_BASE_URL`]). `https://`, or `http://` to a loopback
-    /// host only (`127.0.0.0/8`, `::1`, `localhost`): a key must not cross a network in clear.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// The retry policy of every call (default [`DEFAULT_POLICY`]): one budget per call, spent
-    /// by the typed retry loop around each call. Its `attempt_timeout`, if set, bounds each
-    /// attempt.
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = Some(policy);
-        self
-    }
-
-    /// The rate limiter of the client's stack (default: an adaptive
-    /// [`RateLimitMiddleware`], which learns the pace from Together's headers and 429s).
-    /// Share one limiter between clients to share one budget.
-    pub fn rate_limit(mut self, limiter: RateLimitMiddleware) -> Self {
-        self.rate_limit = Some(limiter);
-        self
-    }
-
-    /// Shares the rate limit with every process whose client uses the same Redis (or Valkey)
-    /// at `url` (`redis://host:port`), as Together's limits are per organisation and model,
-    /// not per process: the pace learned from Together's headers, a cooldown after any 429,
-    /// and the [`rate_limit`](Self::rate_limit)'s quotas (or the default's) hold for the fleet.
-    /// Keys are prefixed `together`. Also set by `TOGETHER_RATE_LIMIT_REDIS` in
-    /// [`from_env`](Self::from_env). If Redis is unreachable, each process paces on its own
-    /// (with one warning) until it is back. Needs the feature `redis`: without it,
-    /// [`build`](Self::build) fails with [`Error::Config`].
-    ///
-    /// ```
-    /// # #[cfg(feature = "redis")] {
-    /// use together_client::Together;
-    ///
-    /// let client = Together::builder()
-    ///     .api_key("my-key")
-    ///     .shared_rate_limit("redis://127.0.0.1:6379")
-    ///     .build()
-    ///     .unwrap();
-    /// assert_eq!(client.rate_limiter().unwrap().redis_online(), Some(true));
-    /// assert!(Together::builder().api_key("k").shared_rate_limit("nope").build().is_err());
-    /// # }
-    /// ```
-    pub fn shared_rate_limit(mut self, url: impl Into<String>) -> Self {
-        self.shared_rate_limit = Some(url.into());
-        self
-    }
-
-    /// Spends the retries of every call from `budget`, shared with every client and function
-    /// that names it (off by default): past it, a failed call returns its error at once
-    /// instead of retrying into an outage. The same as a [`policy`](Self::policy) with
-    /// [`Policy::budget`].
-    ///
-    /// ```
-    /// use retry_core::RetryBudget;
-    /// use together_client::Together;
-    ///
-    /// static BUDGET: RetryBudget = RetryBudget::new().percent(10);
-    ///
-    /// let client = Together::builder().api_key("my-key").retry_budget(&BUDGET).build().unwrap();
-    /// assert!(client.policy().get_budget().is_some());
-    /// ```
-    pub fn retry_budget(mut self, budget: &'static RetryBudget) -> Self {
-        self.budget = Some(budget);
-        self
-    }
-
-    /// Fails calls at once with [`Error::CircuitOpen`] after Together kept failing (5xx but
-    /// 501/505, timeouts, dropped connections; never 429s or other 4xx), for the breaker's
-    /// cool-off, then lets one probe find out whether it is back (off by default). Each attempt
-    /// of a call asks the breaker, whatever the HTTP stack. Pass a [`CircuitBreaker`] (clones
-    /// share one state, so clients can share one) or its builder; see it for the thresholds.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use retry_core::CircuitBreaker;
-    /// use together_client::Together;
-    ///
-    /// let client = Together::builder()
-    ///     .api_key("my-key")
-    ///     .circuit_breaker(CircuitBreaker::builder().consecutive_failures(10).cool_off(Duration::from_secs(30)))
-    ///     .build()
-    ///     .unwrap();
-    /// assert!(client.circuit_breaker().is_some());
-    /// ```
-    pub fn circuit_breaker(mut self, breaker: impl Into<CircuitBreaker>) -> Self {
-        self.breaker = Some(breaker.into());
-        self
-    }
-
-    /// A timeout for each attempt of a plain request, from sending to the last byte of the
-    /// answer (default: none; see also the policy's `attempt_timeout`). For a stream, it bounds
-    /// each attempt up to the first chunk (the wait for the rate limiter's turn included), then
-    /// the wait for each next chunk.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Bring your own stack: the client sends through `client` as it is, instead of building
-    /// `reqwest` + [`RateLimitMiddleware`] ([`rate_limit`](Self::rate_limit) is then ignored).
-    ///
-    /// Do not put a `RetryMiddleware` in it: every typed call already retries with the
-    /// client's [`policy`](Self::policy), and a second retry layer would multiply the
-    /// attempts (up to `attempts²` requests per call).
-    pub fn http_client(mut self, client: ClientWithMiddleware) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// How many 429s in a row raise the rate-limit alert (default 5; `0` turns it off): one
-    /// `tracing` warning and one call of [`on_rate_limit_streak`](Self::on_rate_limit_streak)'s
-    /// callback per streak; a success ends the streak.
-    pub fn alert_after(mut self, streak: u32) -> Self {
-        self.alert_after = Some(streak);
-        self
+    setters! {
+        /// The API key (required).
+        into api_key: String;
+        /// The base URL (default [`DEFAULT_BASE_URL`]). `https://`, or `http://` to a loopback
+        /// host only (`127.0.0.0/8`, `::1`, `localhost`): a key must not cross a network in clear.
+        into base_url: String;
+        /// The retry policy of every call (default [`DEFAULT_POLICY`]): one budget per call, spent
+        /// by the typed retry loop around each call. Its `attempt_timeout`, if set, bounds each
+        /// attempt.
+        some policy: Policy;
+        /// The rate limiter of the client's stack (default: an adaptive
+        /// [`RateLimitMiddleware`], which learns the pace from Together's headers and 429s).
+        /// Share one limiter between clients to share one budget.
+        some rate_limit: RateLimitMiddleware;
+        /// Shares the rate limit with every process whose client uses the same Redis (or Valkey)
+        /// at `url` (`redis://host:port`), as Together's limits are per organisation and model,
+        /// not per process: the pace learned from Together's headers, a cooldown after any 429,
+        /// and the [`rate_limit`](Self::rate_limit)'s quotas (or the default's) hold for the fleet.
+        /// Keys are prefixed `together`. Also set by `TOGETHER_RATE_LIMIT_REDIS` in
+        /// [`from_env`](Self::from_env). If Redis is unreachable, each process paces on its own
+        /// (with one warning) until it is back. Needs the feature `redis`: without it,
+        /// [`build`](Self::build) fails with [`Error::Config`].
+        ///
+        /// ```
+        /// # #[cfg(feature = "redis")] {
+        /// use together_client::Together;
+        ///
+        /// let client = Together::builder()
+        ///     .api_key("my-key")
+        ///     .shared_rate_limit("redis://127.0.0.1:6379")
+        ///     .build()
+        ///     .unwrap();
+        /// assert_eq!(client.rate_limiter().unwrap().redis_online(), Some(true));
+        /// assert!(Together::builder().api_key("k").shared_rate_limit("nope").build().is_err());
+        /// # }
+        /// ```
+        into shared_rate_limit: String;
+        /// Spends the retries of every call from `budget`, shared with every client and function
+        /// that names it (off by default): past it, a failed call returns its error at once
+        /// instead of retrying into an outage. The same as a [`policy`](Self::policy) with
+        /// [`Policy::budget`].
+        ///
+        /// ```
+        /// use retry_core::RetryBudget;
+        /// use together_client::Together;
+        ///
+        /// static BUDGET: RetryBudget = RetryBudget::new().percent(10);
+        ///
+        /// let client = Together::builder().api_key("my-key").retry_budget(&BUDGET).build().unwrap();
+        /// assert!(client.policy().get_budget().is_some());
+        /// ```
+        some retry_budget: &'static RetryBudget;
+        /// Fails calls at once with [`Error::CircuitOpen`] after Together kept failing (5xx but
+        /// 501/505, timeouts, dropped connections; never 429s or other 4xx), for the breaker's
+        /// cool-off, then lets one probe find out whether it is back (off by default). Each attempt
+        /// of a call asks the breaker, whatever the HTTP stack. Pass a [`CircuitBreaker`] (clones
+        /// share one state, so clients can share one) or its builder; see it for the thresholds.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use retry_core::CircuitBreaker;
+        /// use together_client::Together;
+        ///
+        /// let client = Together::builder()
+        ///     .api_key("my-key")
+        ///     .circuit_breaker(CircuitBreaker::builder().consecutive_failures(10).cool_off(Duration::from_secs(30)))
+        ///     .build()
+        ///     .unwrap();
+        /// assert!(client.circuit_breaker().is_some());
+        /// ```
+        into circuit_breaker: CircuitBreaker;
+        /// A timeout for each attempt of a plain request, from sending to the last byte of the
+        /// answer (default: none; see also the policy's `attempt_timeout`). For a stream, it bounds
+        /// each attempt up to the first chunk (the wait for the rate limiter's turn included), then
+        /// the wait for each next chunk.
+        some timeout: Duration;
+        /// Bring your own stack: the client sends through `client` as it is, instead of building
+        /// `reqwest` + [`RateLimitMiddleware`] ([`rate_limit`](Self::rate_limit) is then ignored).
+        ///
+        /// Do not put a `RetryMiddleware` in it: every typed call already retries with the
+        /// client's [`policy`](Self::policy), and a second retry layer would multiply the
+        /// attempts (up to `attempts²` requests per call).
+        some http_client: ClientWithMiddleware;
+        /// How many 429s in a row raise the rate-limit alert (default 5; `0` turns it off): one
+        /// `tracing` warning and one call of [`on_rate_limit_streak`](Self::on_rate_limit_streak)'s
+        /// callback per streak; a success ends the streak.
+        some alert_after: u32;
+        /// Turns on the response cache (off by default); see [`CacheConfig`].
+        some cache: CacheConfig;
     }
 
     /// A callback for the rate-limit alert (see [`alert_after`](Self::alert_after)). It runs
     /// on the task that got the 429: keep it quick.
+    #[must_use]
     pub fn on_rate_limit_streak(
         mut self,
         callback: impl Fn(&RateLimitAlert) + Send + Sync + 'static,
     ) -> Self {
         self.on_alert = Some(Arc::new(callback));
-        self
-    }
-
-    /// Turns on the response cache (off by default); see [`CacheConfig`].
-    pub fn cache(mut self, config: CacheConfig) -> Self {
-        self.cache = Some(config);
         self
     }
 
@@ -281,8 +242,8 @@ impl TogetherBuilder {
                 key,
                 http,
                 limiter,
-                breaker: self.breaker,
-                policy: match self.budget {
+                breaker: self.circuit_breaker,
+                policy: match self.retry_budget {
                     Some(budget) => self.policy.unwrap_or(DEFAULT_POLICY).budget(budget),
                     None => self.policy.unwrap_or(DEFAULT_POLICY),
                 },
@@ -385,6 +346,7 @@ impl Together {
     }
 
     /// A builder with the defaults and no key.
+    #[must_use]
     pub fn builder() -> TogetherBuilder {
         TogetherBuilder::default()
     }

@@ -11,37 +11,50 @@ use crate::types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 use crate::types::models::ModelList;
 use crate::types::rerank::{RerankRequest, RerankResponse};
 
-impl Together {
-    /// `POST /chat/completions`, plain or streamed.
-    pub fn chat(&self) -> Chat<'_> {
-        Chat { client: self }
-    }
+/// Declares the endpoints' handles: each a `Copy` borrow of the client, with its docs, and the
+/// method of [`Together`] that returns it, with its own.
+macro_rules! handles {
+    ($( $(#[$handle_doc:meta])* $handle:ident, $(#[$method_doc:meta])* $method:ident; )*) => {
+        impl Together {
+            $(
+                $(#[$method_doc])*
+                pub fn $method(&self) -> $handle<'_> {
+                    $handle { client: self }
+                }
+            )*
+        }
 
-    /// `POST /completions`.
-    pub fn completions(&self) -> Completions<'_> {
-        Completions { client: self }
-    }
-
-    /// `POST /embeddings`.
-    pub fn embeddings(&self) -> Embeddings<'_> {
-        Embeddings { client: self }
-    }
-
-    /// `GET /models`.
-    pub fn models(&self) -> Models<'_> {
-        Models { client: self }
-    }
-
-    /// `POST /rerank`.
-    pub fn rerank(&self) -> Rerank<'_> {
-        Rerank { client: self }
-    }
+        $(
+            $(#[$handle_doc])*
+            #[derive(Clone, Copy, Debug)]
+            pub struct $handle<'a> {
+                client: &'a Together,
+            }
+        )*
+    };
 }
 
-/// `POST /chat/completions`; from [`Together::chat`].
-#[derive(Clone, Copy, Debug)]
-pub struct Chat<'a> {
-    pub(crate) client: &'a Together,
+handles! {
+    /// `POST /chat/completions`; from [`Together::chat`].
+    Chat,
+    /// `POST /chat/completions`, plain or streamed.
+    chat;
+    /// `POST /completions`; from [`Together::completions`].
+    Completions,
+    /// `POST /completions`.
+    completions;
+    /// `POST /embeddings`; from [`Together::embeddings`].
+    Embeddings,
+    /// `POST /embeddings`.
+    embeddings;
+    /// `GET /models`; from [`Together::models`].
+    Models,
+    /// `GET /models`.
+    models;
+    /// `POST /rerank`; from [`Together::rerank`].
+    Rerank,
+    /// `POST /rerank`.
+    rerank;
 }
 
 impl Chat<'_> {
@@ -85,12 +98,6 @@ impl Chat<'_> {
     }
 }
 
-/// `POST /completions`; from [`Together::completions`].
-#[derive(Clone, Copy, Debug)]
-pub struct Completions<'a> {
-    pub(crate) client: &'a Together,
-}
-
 impl Completions<'_> {
     /// A text completion (not streamed), retried and cached like [`Chat::create`].
     pub async fn create(
@@ -107,24 +114,12 @@ impl Completions<'_> {
     }
 }
 
-/// `POST /embeddings`; from [`Together::embeddings`].
-#[derive(Clone, Copy, Debug)]
-pub struct Embeddings<'a> {
-    pub(crate) client: &'a Together,
-}
-
 impl Embeddings<'_> {
     /// Embeddings of one text or many; cached whenever the cache is on.
     pub async fn create(&self, request: EmbeddingsRequest) -> Result<EmbeddingsResponse, Error> {
         let call = Call::post("embeddings", &request)?.model(&request.model);
         self.client.json(call, Cacheable::Always).await
     }
-}
-
-/// `GET /models`; from [`Together::models`].
-#[derive(Clone, Copy, Debug)]
-pub struct Models<'a> {
-    pub(crate) client: &'a Together,
 }
 
 impl Models<'_> {
@@ -134,12 +129,6 @@ impl Models<'_> {
             .json(Call::get("models"), Cacheable::Never)
             .await
     }
-}
-
-/// `POST /rerank`; from [`Together::rerank`].
-#[derive(Clone, Copy, Debug)]
-pub struct Rerank<'a> {
-    pub(crate) client: &'a Together,
 }
 
 impl Rerank<'_> {

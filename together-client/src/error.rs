@@ -67,6 +67,29 @@ pub enum Error {
     Config(String),
 }
 
+/// The `ApiError` of an [`Error`] (by reference or mutable reference): one list of the
+/// variants that carry what the API said, for [`Error::api`] and `Error::api_mut`.
+macro_rules! api_of {
+    ($error:expr) => {
+        match $error {
+            Error::RateLimited(e)
+            | Error::Overloaded(e)
+            | Error::Auth(e)
+            | Error::Payment(e)
+            | Error::ContextTooLong(e)
+            | Error::BadRequest(e)
+            | Error::NotFound(e)
+            | Error::Server(e)
+            | Error::Timeout(Some(e)) => Some(e),
+            Error::Timeout(None)
+            | Error::Transport(_)
+            | Error::Decode(_)
+            | Error::CircuitOpen(_)
+            | Error::Config(_) => None,
+        }
+    };
+}
+
 impl Error {
     /// The error for a failed response: the variant by status (and by the body's
     /// `type`/`code` where the status is not enough).
@@ -137,37 +160,11 @@ impl Error {
 
     /// What the API said, for every variant that comes from an answer of the API.
     pub fn api(&self) -> Option<&ApiError> {
-        match self {
-            Error::RateLimited(e)
-            | Error::Overloaded(e)
-            | Error::Auth(e)
-            | Error::Payment(e)
-            | Error::ContextTooLong(e)
-            | Error::BadRequest(e)
-            | Error::NotFound(e)
-            | Error::Server(e)
-            | Error::Timeout(Some(e)) => Some(e),
-            Error::Timeout(None)
-            | Error::Transport(_)
-            | Error::Decode(_)
-            | Error::CircuitOpen(_)
-            | Error::Config(_) => None,
-        }
+        api_of!(self)
     }
 
     pub(crate) fn api_mut(&mut self) -> Option<&mut ApiError> {
-        match self {
-            Error::RateLimited(e)
-            | Error::Overloaded(e)
-            | Error::Auth(e)
-            | Error::Payment(e)
-            | Error::ContextTooLong(e)
-            | Error::BadRequest(e)
-            | Error::NotFound(e)
-            | Error::Server(e)
-            | Error::Timeout(Some(e)) => Some(e),
-            _ => None,
-        }
+        api_of!(self)
     }
 
     /// Replaces every copy of `secret` in what the server sent back: the API's texts, a

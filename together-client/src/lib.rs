@@ -81,6 +81,7 @@
 //! and its shared state (built by `builder.rs`); `endpoints.rs` the handles, which make a
 //! `call.rs` call (one retried request, JSON in and out) or open a `stream.rs` [`ChatStream`]
 //! (its bytes decoded by `sse.rs`); `types/` the bodies, from Together's OpenAPI spec;
+//! `setters.rs` the setter methods of the builder and the request types;
 //! `error.rs` and `api_error.rs` what fails; `rate_limits.rs`, `usage.rs` and `alert.rs` what
 //! the client sees of its limits; [`report`] and [`batch`] build on all of it; `sim`
 //! (feature `sim`) is the server the tests and examples run against.
@@ -98,6 +99,7 @@ mod endpoints;
 mod error;
 mod rate_limits;
 pub mod report;
+mod setters;
 mod sse;
 mod stream;
 mod types;

@@ -99,23 +99,23 @@ pub struct RateLimits {
     effective: RateLimitHeaders,
 }
 
+/// Together's six names, each ending in `suffix`.
+macro_rules! names {
+    ($suffix:literal) => {
+        [
+            HeaderName::from_static(concat!("x-ratelimit-limit", $suffix)),
+            HeaderName::from_static(concat!("x-ratelimit-remaining", $suffix)),
+            HeaderName::from_static(concat!("x-ratelimit-reset", $suffix)),
+            HeaderName::from_static(concat!("x-tokenlimit-limit", $suffix)),
+            HeaderName::from_static(concat!("x-tokenlimit-remaining", $suffix)),
+            HeaderName::from_static(concat!("x-tokenlimit-reset", $suffix)),
+        ]
+    };
+}
+
 /// Together's names, plain and `-dynamic`, named once: a response is read with no name built.
-const PLAIN: [HeaderName; 6] = [
-    HeaderName::from_static("x-ratelimit-limit"),
-    HeaderName::from_static("x-ratelimit-remaining"),
-    HeaderName::from_static("x-ratelimit-reset"),
-    HeaderName::from_static("x-tokenlimit-limit"),
-    HeaderName::from_static("x-tokenlimit-remaining"),
-    HeaderName::from_static("x-tokenlimit-reset"),
-];
-const DYNAMIC: [HeaderName; 6] = [
-    HeaderName::from_static("x-ratelimit-limit-dynamic"),
-    HeaderName::from_static("x-ratelimit-remaining-dynamic"),
-    HeaderName::from_static("x-ratelimit-reset-dynamic"),
-    HeaderName::from_static("x-tokenlimit-limit-dynamic"),
-    HeaderName::from_static("x-tokenlimit-remaining-dynamic"),
-    HeaderName::from_static("x-tokenlimit-reset-dynamic"),
-];
+const PLAIN: [HeaderName; 6] = names!("");
+const DYNAMIC: [HeaderName; 6] = names!("-dynamic");
 
 /// The header carrying the request's id.
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -33,12 +33,7 @@ pub(crate) const STRATEGIES: [Strategy; 6] = [
 ];
 
 /// One run of one strategy on one scenario.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Run {
-    pub(crate) goodput: f64,
-    pub(crate) per_request_429: f64,
-    pub(crate) lost: usize,
-}
+pub(crate) type Run = Outcome;
 
 pub(crate) async fn run(scenario: &Scenario, seed: u64, strategy: Strategy) -> Run {
     let sim = scenario
@@ -69,7 +64,7 @@ pub(crate) async fn run(scenario: &Scenario, seed: u64, strategy: Strategy) -> R
     let stats = sim.stats();
     sim.shutdown().await;
     let ideal = scenario.ideal(N - lost, TOKENS_EACH);
-    Run {
+    Outcome {
         goodput: if wall > 0.0 { ideal / wall } else { 0.0 },
         per_request_429: stats.rate_limited as f64 / N as f64,
         lost,
@@ -83,59 +78,36 @@ pub(crate) struct Summary {
     pub(crate) runs: Vec<Run>,
 }
 
-impl Distribution for Summary {
-    type Run = Run;
-
-    fn runs(&self) -> &[Run] {
-        &self.runs
-    }
-}
-
-impl Outcome for Run {
-    fn goodput(&self) -> f64 {
-        self.goodput
-    }
-
-    fn per_request_429(&self) -> f64 {
-        self.per_request_429
-    }
-
-    fn lost(&self) -> usize {
-        self.lost
-    }
-}
-
 /// The issue's targets for `ours-pair` (and `ours-client`) on a scenario, or what missed.
 pub(crate) fn verdict(s: &Summary, blind: Option<&Summary>) -> String {
-    let mut misses = Vec::new();
     let (median, p5, max_429) = match s.scenario.kind {
         ScenarioKind::Steady => (0.97, 0.93, 0.03),
         ScenarioKind::Moving => (0.85, 0.0, 0.05),
         ScenarioKind::Tokens => (0.95, 0.0, 0.05),
         _ => (0.0, 0.0, 1.0),
     };
-    if s.median() < median {
-        misses.push(format!("median {:.3} < {median}", s.median()));
-    }
-    if s.p5() < p5 {
-        misses.push(format!("p5 {:.3} < {p5}", s.p5()));
-    }
-    if s.worst_429() > max_429 {
-        misses.push(format!("429/req {:.3} > {max_429}", s.worst_429()));
-    }
-    if s.lost_total() > 0 {
-        misses.push(format!("{} lost", s.lost_total()));
-    }
+    let mut misses = s.runs.misses(median, p5, max_429);
     if let Some(blind) = blind
-        && s.median() < blind.median() - 0.02
+        && s.runs.median() < blind.runs.median() - 0.02
     {
-        misses.push(format!("below blind ({:.3})", blind.median()));
+        misses.push(format!("below blind ({:.3})", blind.runs.median()));
     }
     if misses.is_empty() {
         "meets".to_owned()
     } else {
         format!("MISS: {}", misses.join(", "))
     }
+}
+
+/// A row of either table: the scenario, the strategy, its distribution, and the table's
+/// last two cells.
+fn row(s: &Summary, [lost, last]: [String; 2]) -> String {
+    format!(
+        "| {} | {} | {} | {lost} | {last} |",
+        s.scenario.name,
+        s.strategy.name(),
+        s.runs.cells()
+    )
 }
 
 /// The markdown of the family: the scorecard of ours, then every strategy.
@@ -161,20 +133,8 @@ pub(crate) fn table(summaries: &[Summary], seeds: u64) -> String {
         } else {
             verdict(s, blind)
         };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} / {} | {} |",
-            s.scenario.name,
-            s.strategy.name(),
-            s.median(),
-            s.p5(),
-            s.worst(),
-            s.median_429(),
-            s.worst_429(),
-            s.lost_worst(),
-            s.lost_total(),
-            verdict
-        );
+        let lost = format!("{} / {}", s.runs.lost_worst(), s.runs.lost_total());
+        let _ = writeln!(out, "{}", row(s, [lost, verdict]));
     }
     out.push_str(
         "\n#### The peers on the same servers\n\n\
@@ -182,20 +142,8 @@ pub(crate) fn table(summaries: &[Summary], seeds: u64) -> String {
          |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for s in summaries.iter().filter(|s| !s.strategy.ours()) {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} of {} | {} |",
-            s.scenario.name,
-            s.strategy.name(),
-            s.median(),
-            s.p5(),
-            s.worst(),
-            s.median_429(),
-            s.worst_429(),
-            s.runs_losing(),
-            s.runs.len(),
-            s.lost_total(),
-        );
+        let losing = format!("{} of {}", s.runs.runs_losing(), s.runs.len());
+        let _ = writeln!(out, "{}", row(s, [losing, s.runs.lost_total().to_string()]));
     }
     out
 }

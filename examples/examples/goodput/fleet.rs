@@ -190,9 +190,7 @@ struct Process {
 
 /// One run of a fleet.
 pub(crate) struct Run {
-    pub(crate) goodput: f64,
-    pub(crate) per_request_429: f64,
-    pub(crate) lost: usize,
+    pub(crate) outcome: Outcome,
     /// The worst `|share * N - 1|` over the processes.
     pub(crate) fairness: f64,
     processes: Vec<Process>,
@@ -281,9 +279,11 @@ pub(crate) async fn run(
     let successes: usize = processes.iter().map(|p| p.successes).sum();
     let ideal = scenario.ideal(successes, TOKENS_EACH);
     Run {
-        goodput: if wall > 0.0 { ideal / wall } else { 0.0 },
-        per_request_429: stats.rate_limited as f64 / requests as f64,
-        lost: processes.iter().map(|p| p.lost).sum(),
+        outcome: Outcome {
+            goodput: if wall > 0.0 { ideal / wall } else { 0.0 },
+            per_request_429: stats.rate_limited as f64 / requests as f64,
+            lost: processes.iter().map(|p| p.lost).sum(),
+        },
         fairness: fairness(&processes),
         processes,
     }
@@ -352,35 +352,23 @@ pub(crate) struct Summary {
     pub(crate) runs: Vec<Run>,
 }
 
-impl Distribution for Summary {
-    type Run = Run;
-
-    fn runs(&self) -> &[Run] {
-        &self.runs
-    }
-}
-
-impl Outcome for Run {
-    fn goodput(&self) -> f64 {
-        self.goodput
-    }
-
-    fn per_request_429(&self) -> f64 {
-        self.per_request_429
-    }
-
-    fn lost(&self) -> usize {
-        self.lost
+impl std::borrow::Borrow<Outcome> for Run {
+    fn borrow(&self) -> &Outcome {
+        &self.outcome
     }
 }
 
 impl Summary {
     pub(crate) fn median_fairness(&self) -> f64 {
-        percentile(&self.sorted(|r| r.fairness), 0.5)
+        percentile(&self.runs.sorted(|r| r.fairness), 0.5)
     }
 
     pub(crate) fn worst_fairness(&self) -> f64 {
-        self.sorted(|r| r.fairness).last().copied().unwrap_or(0.0)
+        self.runs
+            .sorted(|r| r.fairness)
+            .last()
+            .copied()
+            .unwrap_or(0.0)
     }
 }
 
@@ -396,16 +384,7 @@ fn verdict(s: &Summary) -> String {
         Member::Alone(Strategy::OursPair) => (if s.n == 4 { 0.85 } else { 0.80 }, 0.05, None),
         Member::Alone(_) => return "-".to_owned(),
     };
-    let mut misses = Vec::new();
-    if s.median() < goodput {
-        misses.push(format!("median {:.3} < {goodput}", s.median()));
-    }
-    if s.worst_429() > max_429 {
-        misses.push(format!("429/req {:.3} > {max_429}", s.worst_429()));
-    }
-    if s.lost_total() > 0 {
-        misses.push(format!("{} lost", s.lost_total()));
-    }
+    let mut misses = s.runs.misses(goodput, 0.0, max_429);
     if let Some(fair) = fair
         && s.worst_fairness() > fair
     {
@@ -440,18 +419,14 @@ pub(crate) fn table(summaries: &[Summary], seeds: u64, peer_seeds: u64) -> Strin
     let row = |out: &mut String, s: &Summary, last: String| {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} / {} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {} / {} | {:.2} | {:.2} | {} |",
             s.scenario,
             s.n,
             s.variant.name(),
             s.member.name(),
-            s.median(),
-            s.p5(),
-            s.worst(),
-            s.median_429(),
-            s.worst_429(),
-            s.runs_losing(),
-            s.lost_total(),
+            s.runs.cells(),
+            s.runs.runs_losing(),
+            s.runs.lost_total(),
             s.median_fairness(),
             s.worst_fairness(),
             last
@@ -539,17 +514,12 @@ pub(crate) fn bench(
                         runs,
                     };
                     eprintln!(
-                        "{:<22} N={:<2} {:<10} {:<13} median {:.3} p5 {:.3} worst {:.3} 429/req med {:.3} worst {:.3} lost {} fair med {:.2} worst {:.2} ({:.0} s)",
+                        "{:<22} N={:<2} {:<10} {:<13} {} fair med {:.2} worst {:.2} ({:.0} s)",
                         s.scenario,
                         n,
                         variant.name(),
                         member.name(),
-                        s.median(),
-                        s.p5(),
-                        s.worst(),
-                        s.median_429(),
-                        s.worst_429(),
-                        s.lost_total(),
+                        s.runs.brief(),
                         s.median_fairness(),
                         s.worst_fairness(),
                         real.elapsed().as_secs_f64(),
@@ -570,12 +540,7 @@ pub(crate) fn bench(
     println!("{generated}");
     if !options.partial() {
         plot(&dir.join("fleet.svg"))?;
-        write_markdown(&dir.join("BENCHMARKS.md"), (BEGIN, END), &generated)?;
-        eprintln!(
-            "wrote {} and {}",
-            dir.join("BENCHMARKS.md").display(),
-            dir.join("fleet.svg").display()
-        );
+        write_markdown(dir, (BEGIN, END), &generated, "fleet.svg")?;
     }
     Ok(())
 }
@@ -635,62 +600,40 @@ fn plot(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
             (*m, rate(all, bins))
         })
         .collect();
-    let top = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
-        .fold(scenario.rate, f64::max)
-        * 1.1;
-
-    let root = SVGBackend::new(path, (960, 540)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "successes/s of a fleet of {n} processes ({REQUESTS} requests, {TASKS} tasks each), {name}, seed {seed}{cut}"
-            ),
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..bins as f64 * BIN, 0f64..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("virtual time (s)")
-        .y_desc(format!("successes/s ({} ms bins)", BIN * 1000.0))
-        .draw()?;
-    chart
-        .draw_series(LineSeries::new(
-            [(0.0, scenario.rate), (bins as f64 * BIN, scenario.rate)],
-            BLACK.stroke_width(2),
-        ))?
-        .label(format!("limit {}/s", scenario.rate))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-    for (i, (member, points)) in series.into_iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(format!("{} (fleet)", member.name()))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-        if member == Member::Shared {
-            let (_, run) = &runs[i];
-            for process in &run.processes {
-                let points = rate(process.done_at.iter().copied(), bins);
-                chart.draw_series(DashedLineSeries::new(points, 4, 4, color.stroke_width(1)))?;
+    let names = series
+        .into_iter()
+        .map(|(member, points)| (format!("{} (fleet)", member.name()), points));
+    let caption = format!(
+        "successes/s of a fleet of {n} processes ({REQUESTS} requests, {TASKS} tasks each), {name}, seed {seed}{cut}"
+    );
+    let y_desc = format!("successes/s ({} ms bins)", BIN * 1000.0);
+    let x_end = bins as f64 * BIN;
+    crate::plot::rates(
+        path,
+        &caption,
+        &y_desc,
+        (x_end, scenario.rate),
+        names,
+        |i, chart, color| {
+            let (member, run) = &runs[i];
+            if *member == Member::Shared {
+                for process in &run.processes {
+                    let points = rate(process.done_at.iter().copied(), bins);
+                    chart.draw_series(DashedLineSeries::new(
+                        points,
+                        4,
+                        4,
+                        color.stroke_width(1),
+                    ))?;
+                }
+                chart
+                    .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
+                    .label(format!("{} (each process)", member.name()))
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 8, y)], color.stroke_width(1))
+                    });
             }
-            chart
-                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-                .label(format!("{} (each process)", member.name()))
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 8, y)], color.stroke_width(1))
-                });
-        }
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+            Ok(())
+        },
+    )
 }

@@ -154,16 +154,7 @@ async fn bench_grid(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Err
     );
     generated.push_str(&table(&results));
     println!("{generated}");
-    write_markdown(
-        &dir.join("BENCHMARKS.md"),
-        (MARK_BEGIN, MARK_END),
-        &generated,
-    )?;
-    eprintln!(
-        "wrote {} and {}",
-        dir.join("BENCHMARKS.md").display(),
-        dir.join("goodput.svg").display()
-    );
+    write_markdown(dir, (MARK_BEGIN, MARK_END), &generated, "goodput.svg")?;
     Ok(())
 }
 
@@ -193,16 +184,11 @@ async fn bench_family(
                 runs,
             };
             eprintln!(
-                "{:<28} {:<14} median {:.3} p5 {:.3} worst {:.3} 429/req med {:.3} worst {:.3} lost {} ({} runs)",
+                "{:<28} {:<14} {} ({} runs)",
                 scenario.name,
                 strategy.name(),
-                summary.median(),
-                summary.p5(),
-                summary.worst(),
-                summary.median_429(),
-                summary.worst_429(),
-                summary.lost_total(),
-                summary.runs_losing(),
+                summary.runs.brief(),
+                summary.runs.runs_losing(),
             );
             summaries.push(summary);
         }
@@ -219,16 +205,7 @@ async fn bench_family(
     println!("{generated}");
     if !partial {
         family::plot(&dir.join("family.svg"), &summaries)?;
-        write_markdown(
-            &dir.join("BENCHMARKS.md"),
-            (FAMILY_BEGIN, FAMILY_END),
-            &generated,
-        )?;
-        eprintln!(
-            "wrote {} and {}",
-            dir.join("BENCHMARKS.md").display(),
-            dir.join("family.svg").display()
-        );
+        write_markdown(dir, (FAMILY_BEGIN, FAMILY_END), &generated, "family.svg")?;
     }
     Ok(())
 }

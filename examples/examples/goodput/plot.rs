@@ -1,7 +1,14 @@
 //! The plot: requests per second over time, per strategy, against the limit.
 
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
 use crate::strategies::Strategy;
 use crate::workloads::{Row, Workload};
+
+/// A chart of [`rates`]: virtual seconds against a rate, drawn into an SVG.
+pub(crate) type Chart<'a> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Requests per second (every status, as the simulator saw them) over time, one line per
 /// strategy, against the limit.
@@ -10,8 +17,6 @@ pub(crate) fn plot(
     w: &Workload,
     rows: &[Row],
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use plotters::prelude::*;
-
     let end = rows
         .iter()
         .flat_map(|r| r.log.last())
@@ -33,41 +38,64 @@ pub(crate) fn plot(
             (r.strategy, points)
         })
         .collect();
+    let series = series
+        .into_iter()
+        .map(|(strategy, points)| (strategy.name().to_owned(), points));
+    rates(
+        path,
+        &format!("requests/s seen by the simulator: {}", w.label()),
+        "requests/s (1 s bins)",
+        (bins as f64, w.rate),
+        series,
+        |_, _, _| Ok(()),
+    )
+}
+
+/// The chart both rate plots draw (this one and the fleet's): rates over virtual time up to
+/// `x_end`, one line per series in the palette's colours, against the horizontal `limit`,
+/// with `more` drawing what a series adds (given its index and colour).
+pub(crate) fn rates<'a>(
+    path: &'a std::path::Path,
+    caption: &str,
+    y_desc: &str,
+    (x_end, limit): (f64, f64),
+    series: impl Iterator<Item = (String, Vec<(f64, f64)>)>,
+    mut more: impl FnMut(usize, &mut Chart<'a>, RGBAColor) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let series: Vec<(String, Vec<(f64, f64)>)> = series.collect();
     let top = series
         .iter()
         .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
-        .fold(w.rate, f64::max)
+        .fold(limit, f64::max)
         * 1.1;
 
     let root = SVGBackend::new(path, (960, 540)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("requests/s seen by the simulator: {}", w.label()),
-            ("sans-serif", 18),
-        )
+        .caption(caption, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(0f64..bins as f64, 0f64..top)?;
+        .build_cartesian_2d(0f64..x_end, 0f64..top)?;
     chart
         .configure_mesh()
         .x_desc("virtual time (s)")
-        .y_desc("requests/s (1 s bins)")
+        .y_desc(y_desc)
         .draw()?;
     chart
         .draw_series(LineSeries::new(
-            [(0.0, w.rate), (bins as f64, w.rate)],
+            [(0.0, limit), (x_end, limit)],
             BLACK.stroke_width(2),
         ))?
-        .label(format!("limit {}/s", w.rate))
+        .label(format!("limit {limit}/s"))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-    for (i, (strategy, points)) in series.into_iter().enumerate() {
+    for (i, (name, points)) in series.into_iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(strategy.name())
+            .label(name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        more(i, &mut chart, color)?;
     }
     chart
         .configure_series_labels()

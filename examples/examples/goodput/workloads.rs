@@ -1,5 +1,6 @@
 //! The grid of workloads, and one run of one strategy on one of them.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use together_client::sim::{Event, Fault, HintDialect, Simulator, Stats};
@@ -74,16 +75,17 @@ fn charged_faults(stats: &Stats) -> u64 {
 }
 
 /// What one run of the family or of a fleet reports, for [`Distribution`].
-pub(crate) trait Outcome {
-    fn goodput(&self) -> f64;
-    fn per_request_429(&self) -> f64;
-    fn lost(&self) -> usize;
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Outcome {
+    pub(crate) goodput: f64,
+    pub(crate) per_request_429: f64,
+    pub(crate) lost: usize,
 }
 
 /// The median, 5th percentile and worst of many runs of one cell (the family's and the
-/// fleets' tables).
+/// fleets' tables): the runs of a summary, `summary.runs.median()`.
 pub(crate) trait Distribution {
-    type Run: Outcome;
+    type Run: Borrow<Outcome>;
 
     fn runs(&self) -> &[Self::Run];
 
@@ -93,39 +95,96 @@ pub(crate) trait Distribution {
         v
     }
 
+    fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
+        self.runs().iter().map(Borrow::borrow)
+    }
+
     fn median(&self) -> f64 {
-        percentile(&self.sorted(Outcome::goodput), 0.5)
+        percentile(&self.sorted(|r| r.borrow().goodput), 0.5)
     }
 
     fn p5(&self) -> f64 {
-        percentile(&self.sorted(Outcome::goodput), 0.05)
+        percentile(&self.sorted(|r| r.borrow().goodput), 0.05)
     }
 
     fn worst(&self) -> f64 {
-        self.sorted(Outcome::goodput)
+        self.sorted(|r| r.borrow().goodput)
             .first()
             .copied()
             .unwrap_or(0.0)
     }
 
     fn median_429(&self) -> f64 {
-        percentile(&self.sorted(Outcome::per_request_429), 0.5)
+        percentile(&self.sorted(|r| r.borrow().per_request_429), 0.5)
     }
 
     fn worst_429(&self) -> f64 {
-        (self.sorted(Outcome::per_request_429).last().copied()).unwrap_or(0.0)
+        (self.sorted(|r| r.borrow().per_request_429).last().copied()).unwrap_or(0.0)
     }
 
     fn lost_worst(&self) -> usize {
-        self.runs().iter().map(Outcome::lost).max().unwrap_or(0)
+        self.outcomes().map(|o| o.lost).max().unwrap_or(0)
     }
 
     fn lost_total(&self) -> usize {
-        self.runs().iter().map(Outcome::lost).sum()
+        self.outcomes().map(|o| o.lost).sum()
+    }
+
+    /// The goodput and 429 columns of a table: median, p5 and worst goodput, median and worst
+    /// 429s per request.
+    fn cells(&self) -> String {
+        format!(
+            "{:.3} | {:.3} | {:.3} | {:.3} | {:.3}",
+            self.median(),
+            self.p5(),
+            self.worst(),
+            self.median_429(),
+            self.worst_429()
+        )
+    }
+
+    /// The distribution in a line of progress: goodput, 429s per request and calls lost.
+    fn brief(&self) -> String {
+        format!(
+            "median {:.3} p5 {:.3} worst {:.3} 429/req med {:.3} worst {:.3} lost {}",
+            self.median(),
+            self.p5(),
+            self.worst(),
+            self.median_429(),
+            self.worst_429(),
+            self.lost_total()
+        )
+    }
+
+    /// The targets every verdict checks, each one missed said: a median and a 5th
+    /// percentile of goodput (0 checks nothing), the most 429s per request, no call lost.
+    fn misses(&self, median: f64, p5: f64, max_429: f64) -> Vec<String> {
+        let mut misses = Vec::new();
+        if self.median() < median {
+            misses.push(format!("median {:.3} < {median}", self.median()));
+        }
+        if self.p5() < p5 {
+            misses.push(format!("p5 {:.3} < {p5}", self.p5()));
+        }
+        if self.worst_429() > max_429 {
+            misses.push(format!("429/req {:.3} > {max_429}", self.worst_429()));
+        }
+        if self.lost_total() > 0 {
+            misses.push(format!("{} lost", self.lost_total()));
+        }
+        misses
     }
 
     fn runs_losing(&self) -> usize {
-        self.runs().iter().filter(|r| r.lost() > 0).count()
+        self.outcomes().filter(|o| o.lost > 0).count()
+    }
+}
+
+impl<R: Borrow<Outcome>> Distribution for Vec<R> {
+    type Run = R;
+
+    fn runs(&self) -> &[R] {
+        self
     }
 }
 

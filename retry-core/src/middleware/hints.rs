@@ -307,30 +307,22 @@ fn retry_after(value: &str) -> Option<Hint> {
 /// reading the value).
 type Pair = (HeaderName, HeaderName);
 
-const LIMIT: Pair = (
-    HeaderName::from_static("x-ratelimit-limit"),
-    HeaderName::from_static("x-ratelimit-limit-dynamic"),
-);
-const REMAINING: Pair = (
-    HeaderName::from_static("x-ratelimit-remaining"),
-    HeaderName::from_static("x-ratelimit-remaining-dynamic"),
-);
-const RESET: Pair = (
-    HeaderName::from_static("x-ratelimit-reset"),
-    HeaderName::from_static("x-ratelimit-reset-dynamic"),
-);
-const TOKEN_LIMIT: Pair = (
-    HeaderName::from_static("x-tokenlimit-limit"),
-    HeaderName::from_static("x-tokenlimit-limit-dynamic"),
-);
-const TOKEN_REMAINING: Pair = (
-    HeaderName::from_static("x-tokenlimit-remaining"),
-    HeaderName::from_static("x-tokenlimit-remaining-dynamic"),
-);
-const TOKEN_RESET: Pair = (
-    HeaderName::from_static("x-tokenlimit-reset"),
-    HeaderName::from_static("x-tokenlimit-reset-dynamic"),
-);
+/// The [`Pair`] of `name` and `name-dynamic`.
+macro_rules! pair {
+    ($name:literal) => {
+        (
+            HeaderName::from_static($name),
+            HeaderName::from_static(concat!($name, "-dynamic")),
+        )
+    };
+}
+
+const LIMIT: Pair = pair!("x-ratelimit-limit");
+const REMAINING: Pair = pair!("x-ratelimit-remaining");
+const RESET: Pair = pair!("x-ratelimit-reset");
+const TOKEN_LIMIT: Pair = pair!("x-tokenlimit-limit");
+const TOKEN_REMAINING: Pair = pair!("x-tokenlimit-remaining");
+const TOKEN_RESET: Pair = pair!("x-tokenlimit-reset");
 
 /// The tighter of a header and its `-dynamic` twin, as a count (a fractional count is rounded
 /// down).

@@ -26,13 +26,19 @@ fn constant(delay: Duration) -> Policy {
     Policy::constant().initial(delay).jitter(Jitter::None)
 }
 
+/// A retrier of `policy` whose call has started (its deadline's clock running).
+fn started(policy: &Policy) -> Retrier<'_> {
+    let mut retrier = Retrier::new(policy);
+    retrier.start();
+    retrier
+}
+
 // ---- The Retrier on its own -------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]
 async fn the_last_sleep_is_cut_to_what_is_left() {
     let policy = constant(ms(400)).attempts(10).deadline(ms(1000));
-    let mut retrier = Retrier::new(&policy);
-    retrier.start(); // the call starts
+    let mut retrier = started(&policy); // the call starts
     advance(ms(200)).await; // the first attempt took 200 ms
     assert_eq!(retrier.decide(&retryable()), Decision::Retry(ms(400)));
     advance(ms(400 + 200)).await; // slept, then the second attempt took 200 ms
@@ -50,8 +56,7 @@ async fn the_last_sleep_is_cut_to_what_is_left() {
 #[tokio::test(start_paused = true)]
 async fn an_attempt_that_runs_past_the_deadline_ends_the_call() {
     let policy = constant(ms(10)).attempts(10).deadline(ms(1000));
-    let mut retrier = Retrier::new(&policy);
-    retrier.start();
+    let mut retrier = started(&policy);
     advance(ms(5000)).await;
     assert_eq!(retrier.elapsed(), ms(5000));
     assert_eq!(retrier.remaining(), Some(Duration::ZERO));
@@ -64,8 +69,7 @@ async fn an_attempt_that_runs_past_the_deadline_ends_the_call() {
 #[tokio::test(start_paused = true)]
 async fn give_up_reasons_come_in_order_not_retryable_attempts_deadline() {
     let policy = constant(ms(10)).attempts(1).deadline(ms(100));
-    let mut retrier = Retrier::new(&policy);
-    retrier.start();
+    let mut retrier = started(&policy);
     advance(ms(500)).await;
     assert_eq!(
         retrier.decide(&Failure::new(false)),
@@ -103,8 +107,7 @@ async fn a_hint_past_the_deadline_gives_up_at_once() {
 
     // A hint that ends exactly at the deadline is still worth waiting for.
     let policy = constant(ms(10)).attempts(5).deadline(ms(1000));
-    let mut retrier = Retrier::new(&policy);
-    retrier.start();
+    let mut retrier = started(&policy);
     advance(ms(600)).await;
     assert_eq!(
         retrier.decide(&hinted(ms(401))),
@@ -149,8 +152,7 @@ async fn hints_are_capped_only_when_asked() {
 async fn without_a_deadline_only_attempts_bound_the_call() {
     let policy = constant(ms(400)).attempts(4).no_deadline();
     assert_eq!(policy.get_deadline(), None);
-    let mut retrier = Retrier::new(&policy);
-    retrier.start();
+    let mut retrier = started(&policy);
     assert_eq!(retrier.remaining(), None);
     advance(Duration::from_secs(24 * 3600)).await;
     assert_eq!(retrier.decide(&retryable()), Decision::Retry(ms(400)));

@@ -7,7 +7,9 @@
 
 #![no_main]
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+mod headers;
+
+use http::StatusCode;
 use libfuzzer_sys::fuzz_target;
 use together_client::retry_core::middleware::{MAX_HINT, delay_hint, should_retry};
 use together_client::retry_core::{Class, Classify};
@@ -35,20 +37,7 @@ fuzz_target!(|data: &[u8]| {
     // Every status an error can have, and a few a server should not send.
     let status = StatusCode::from_u16(400 + u16::from_be_bytes([*hi, *lo]) % 200)
         .expect("400..600 is a valid status");
-    let mut headers = HeaderMap::new();
-    let mut body = rest;
-    for _ in 0..count % 8 {
-        let [selector, len, tail @ ..] = body else {
-            break;
-        };
-        let len = usize::from(*len).min(tail.len());
-        let (value, tail) = tail.split_at(len);
-        body = tail;
-        if let Ok(value) = HeaderValue::from_bytes(value) {
-            let name = NAMES[usize::from(*selector) % NAMES.len()];
-            headers.append(HeaderName::from_static(name), value);
-        }
-    }
+    let (headers, body) = headers::read(rest, &NAMES, usize::from(count % 8));
 
     let alone = ApiError::from_body(body);
     if serde_json::from_slice::<serde_json::Value>(body).is_err() {

@@ -5,7 +5,8 @@
 
 #![no_main]
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+mod headers;
+
 use libfuzzer_sys::fuzz_target;
 use together_client::RateLimits;
 use together_client::retry_core::middleware::{MAX_HINT, RateLimitHeaders};
@@ -27,17 +28,7 @@ const NAMES: [&str; 13] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let mut headers = HeaderMap::new();
-    let mut rest = data;
-    while let [selector, len, tail @ ..] = rest {
-        let len = usize::from(*len).min(tail.len());
-        let (value, tail) = tail.split_at(len);
-        rest = tail;
-        if let Ok(value) = HeaderValue::from_bytes(value) {
-            let name = NAMES[usize::from(*selector) % NAMES.len()];
-            headers.append(HeaderName::from_static(name), value);
-        }
-    }
+    let (headers, _) = headers::read(data, &NAMES, usize::MAX);
 
     let limits = RateLimits::from_headers(&headers);
     for bucket in [

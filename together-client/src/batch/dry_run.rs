@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::FileError;
 use super::ids::{IdSet, Last};
-use super::input::{Line, Reader};
+use super::input::Reader;
 use super::output;
 
 /// How many invalid lines a [`DryRun`] lists (it counts them all).
@@ -86,19 +86,17 @@ pub async fn dry_run(
     let mut seen = IdSet::default();
     let mut report = DryRun::default();
     while let Some(line) = reader.next().await? {
-        let (custom_id, body) = match line {
-            Line::Blank => continue,
-            Line::Request { custom_id, body } => (custom_id, Some(body)),
-            Line::Invalid {
-                custom_id,
-                line,
-                why,
-            } => {
+        let Some((custom_id, body)) = line.into_parts() else {
+            continue;
+        };
+        let body = match body {
+            Ok(body) => Some(body),
+            Err((line, why)) => {
                 report.invalid += 1;
                 if report.invalid_lines.len() < LISTED {
                     report.invalid_lines.push(InvalidLine { line, why });
                 }
-                (custom_id, None)
+                None
             }
         };
         report.lines += 1;

@@ -102,6 +102,24 @@ pub(crate) enum Line {
     Blank,
 }
 
+/// An invalid line: its number, and why.
+pub(crate) type Invalid = (u64, String);
+
+impl Line {
+    /// The line's `custom_id`, and its body or why it is invalid; `None` for a blank line.
+    pub(crate) fn into_parts(self) -> Option<(String, Result<Value, Invalid>)> {
+        match self {
+            Line::Blank => None,
+            Line::Request { custom_id, body } => Some((custom_id, Ok(body))),
+            Line::Invalid {
+                custom_id,
+                line,
+                why,
+            } => Some((custom_id, Err((line, why)))),
+        }
+    }
+}
+
 /// Parses line `number` (1-based) of the input.
 pub(crate) fn parse(number: u64, text: &str) -> Line {
     if text.trim().is_empty() {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::ids::{IdSet, Last};
-use super::input::{self, Line, Reader};
+use super::input::{self, Reader};
 use super::output::{self, Writer};
 use super::progress::Progress;
 use super::{BatchError, BatchOptions, BatchReport, RequestError};
@@ -80,14 +80,8 @@ where
                 input_done = true;
                 break;
             };
-            let (custom_id, request) = match line {
-                Line::Blank => continue,
-                Line::Request { custom_id, body } => (custom_id, Ok(body)),
-                Line::Invalid {
-                    custom_id,
-                    line,
-                    why,
-                } => (custom_id, Err((line, why))),
+            let Some((custom_id, request)) = line.into_parts() else {
+                continue;
             };
             report.lines += u64::from(total.is_none());
             if !seen.insert(&custom_id) {

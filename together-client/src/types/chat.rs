@@ -161,7 +161,7 @@ impl ChatRequest {
     }
 }
 
-super::setters::setters!(ChatRequest {
+crate::setters::setters!(ChatRequest {
     /// Sets `max_tokens`.
     some max_tokens: u32;
     /// Sets `temperature`; `0.0` makes the request cacheable (see

@@ -77,7 +77,7 @@ impl CompletionRequest {
     }
 }
 
-super::setters::setters!(CompletionRequest {
+crate::setters::setters!(CompletionRequest {
     /// Sets `max_tokens`.
     some max_tokens: u32;
     /// Sets `temperature`.

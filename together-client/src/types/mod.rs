@@ -10,7 +10,6 @@ pub(crate) mod embeddings;
 pub(crate) mod message;
 pub(crate) mod models;
 pub(crate) mod rerank;
-pub(crate) mod setters;
 
 use std::fmt;
 

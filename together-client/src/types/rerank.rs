@@ -69,7 +69,7 @@ impl RerankRequest {
     }
 }
 
-super::setters::setters!(RerankRequest {
+crate::setters::setters!(RerankRequest {
     /// Sets `top_n`.
     some top_n: u32;
     /// Sets `return_documents`.

@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use together_client::batch::{BatchError, BatchOptions, RequestError, run_with};
 
-use crate::support::{Scratch, output, requests, states};
+use crate::kit::Scratch;
+use crate::support::{output, requests, states};
 
 /// The kinds of failure a batch run tells apart.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,11 +64,8 @@ async fn echo(body: Value) -> Result<Value, Fake> {
 
 #[tokio::test(start_paused = true)]
 async fn every_id_is_written_once_with_its_response_or_error() {
-    let dir = Scratch::new("once");
-    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
-    let mut text = requests(40);
-    text.push_str("not json\n\n{\"custom_id\":\"no-body\"}\n");
-    std::fs::write(&input, text).unwrap();
+    let text = requests(40) + "not json\n\n{\"custom_id\":\"no-body\"}\n";
+    let (_dir, input, out) = Scratch::batch("once", text);
 
     let report = run_with(&input, &out, &quiet(), echo).await.unwrap();
     assert_eq!(
@@ -95,9 +93,7 @@ async fn every_id_is_written_once_with_its_response_or_error() {
 
 #[tokio::test(start_paused = true)]
 async fn a_rerun_skips_what_is_done_and_completes_the_rest() {
-    let dir = Scratch::new("resume");
-    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
-    std::fs::write(&input, requests(30)).unwrap();
+    let (_dir, input, out) = Scratch::batch("resume", requests(30));
     // A previous run wrote ten lines, the last one torn by a kill.
     let previous: String = (0..10)
         .map(|i| json!({"custom_id": format!("req-{i}"), "response": {}}).to_string() + "\n")
@@ -123,9 +119,7 @@ async fn a_rerun_skips_what_is_done_and_completes_the_rest() {
 
 #[tokio::test(start_paused = true)]
 async fn duplicate_ids_run_once() {
-    let dir = Scratch::new("dups");
-    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
-    std::fs::write(&input, requests(5) + &requests(5)).unwrap();
+    let (_dir, input, out) = Scratch::batch("dups", requests(5) + &requests(5));
     let report = run_with(&input, &out, &quiet(), echo).await.unwrap();
     assert_eq!((report.succeeded, report.duplicates), (5, 5));
     assert_eq!(output(&out).len(), 5);
@@ -133,9 +127,7 @@ async fn duplicate_ids_run_once() {
 
 #[tokio::test(start_paused = true)]
 async fn a_fatal_error_stops_the_run_and_writes_nothing_for_it() {
-    let dir = Scratch::new("fatal");
-    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
-    std::fs::write(&input, requests(100)).unwrap();
+    let (_dir, input, out) = Scratch::batch("fatal", requests(100));
     let result = run_with(&input, &out, &quiet(), |body: Value| async move {
         tokio::time::sleep(Duration::from_millis(10)).await;
         match body["i"].as_u64() {
@@ -159,9 +151,7 @@ async fn a_fatal_error_stops_the_run_and_writes_nothing_for_it() {
 
 #[tokio::test(start_paused = true)]
 async fn never_more_than_the_concurrency_in_flight() {
-    let dir = Scratch::new("bounded");
-    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
-    std::fs::write(&input, requests(200)).unwrap();
+    let (_dir, input, out) = Scratch::batch("bounded", requests(200));
     let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let send = |_: Value| {
         let (now, peak) = (now.clone(), peak.clone());
@@ -192,9 +182,7 @@ fn i(body: &Value) -> u64 {
 
 #[tokio::test(start_paused = true)]
 async fn retryable_failures_wait_for_retry_failed_and_final_ones_stay_final() {
-    let dir = Scratch::new("retry");
-    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
-    std::fs::write(&input, requests(30)).unwrap();
+    let (_dir, input, out) = Scratch::batch("retry", requests(30));
     let faulty = |body: Value| async move {
         match i(&body) {
             7 => Err(Fake::BadRequest),
@@ -245,9 +233,7 @@ async fn retryable_failures_wait_for_retry_failed_and_final_ones_stay_final() {
 
 #[tokio::test(start_paused = true)]
 async fn an_outage_stops_the_run_without_writing_its_lines_and_a_rerun_finishes() {
-    let dir = Scratch::new("outage");
-    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
-    std::fs::write(&input, requests(100)).unwrap();
+    let (_dir, input, out) = Scratch::batch("outage", requests(100));
     // Line 3 meets a blip (one refused connection, then the server answers again); from
     // line 40 on the server is gone.
     let down = |body: Value| async move {
@@ -339,11 +325,9 @@ async fn file_errors_name_the_file_and_what_was_being_done() {
 
 #[tokio::test]
 async fn a_line_that_is_not_utf8_is_an_invalid_line() {
-    let dir = Scratch::new("utf8");
-    let (input, out) = (dir.path("in.jsonl"), dir.path("out.jsonl"));
     let mut bytes = requests(2).into_bytes();
     bytes.extend_from_slice(b"{\"custom_id\": \"\xff\"}\n");
-    std::fs::write(&input, bytes).unwrap();
+    let (_dir, input, out) = Scratch::batch("utf8", bytes);
     let fine = |_: Value| async { Ok::<_, Fake>(json!({})) };
     let report = run_with(&input, &out, &quiet(), fine).await.unwrap();
     assert_eq!((report.succeeded, report.invalid), (2, 1));

@@ -7,7 +7,8 @@ use std::process::{Command, Output, Stdio};
 use crate::kit::sim::launch;
 use together_client::sim::Simulator;
 
-use crate::support::{Scratch, lines};
+use crate::kit::Scratch;
+use crate::support::lines;
 
 const KEY: &str = "sk-batch-secret-4242";
 

@@ -11,7 +11,8 @@ use together_client::Together;
 use together_client::batch::cli::{self, Args, Status};
 use together_client::sim::{Fault, Simulator};
 
-use crate::support::{Scratch, lines, states};
+use crate::kit::Scratch;
+use crate::support::{lines, states};
 
 /// `args` as the command line would give them.
 fn args(dir: &Scratch, extra: &[&str]) -> Args {

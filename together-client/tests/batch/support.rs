@@ -1,31 +1,9 @@
-//! What the batch tests share: a scratch directory, input files, the output read back.
+//! What the batch tests share: input files, the output read back.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
-
-/// A scratch directory of the test's own, removed at the end.
-pub struct Scratch(PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("together-batch-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    pub fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `n` lines `{"custom_id": "req-i", "body": {"i": i}}`.
 pub fn requests(n: usize) -> String {

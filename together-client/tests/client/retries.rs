@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::kit::client::{
     Scripted, chat_body, client, error_body, fast, on_chat, respond, throttled_once,
 };
+use reqwest_middleware::Middleware;
 use retry_core::middleware::RateLimitMiddleware;
 use retry_core::{Class, Classify, Jitter, Policy};
 use together_client::{ChatRequest, Error};
@@ -97,30 +98,31 @@ const SLOW_BACKOFF: Policy = Policy::constant()
     .jitter(Jitter::None);
 
 /// 429 once (with `headers`), then 200.
-fn limited_once(headers: &'static [(&'static str, &'static str)]) -> Scripted {
-    Scripted::new(move |n| match n {
+/// The time between a 429 with `headers` and the retry that succeeds, through a client with
+/// the `layers` given (and the slow backoff).
+async fn gap_after_a_429(
+    headers: &'static [(&'static str, &'static str)],
+    layers: Vec<Arc<dyn Middleware>>,
+) -> Duration {
+    let server = Scripted::new(move |n| match n {
         0 => respond(
             429,
             headers,
             &error_body("slow down", "dynamic_request_limited", None),
         ),
         _ => respond(200, &[], &chat_body("ok")),
-    })
-}
-
-fn gap(server: &Scripted) -> Duration {
+    });
+    let client = server.client(layers, SLOW_BACKOFF);
+    assert_eq!(client.chat().create(request()).await.unwrap().text(), "ok");
     let arrivals = server.arrivals();
     arrivals[1] - arrivals[0]
 }
 
 #[tokio::test(start_paused = true)]
 async fn without_a_limiter_the_retry_sleeps_the_servers_hint() {
-    let server = limited_once(&[("retry-after", "1")]);
-    let client = server.client(vec![], SLOW_BACKOFF);
-    assert_eq!(client.chat().create(request()).await.unwrap().text(), "ok");
-    let gap = gap(&server);
+    let gap = gap_after_a_429(&[("retry-after", "1")], vec![]).await;
     assert!(
-        gap >= Duration::from_secs(1) && gap < Duration::from_millis(1100),
+        (Duration::from_secs(1)..Duration::from_millis(1100)).contains(&gap),
         "{gap:?}"
     );
 }
@@ -128,13 +130,10 @@ async fn without_a_limiter_the_retry_sleeps_the_servers_hint() {
 #[tokio::test(start_paused = true)]
 async fn under_the_limiter_a_precise_hint_is_waited_once() {
     // The limiter holds the host for the whole 800 ms; the typed retry does not add its own.
-    let server = limited_once(&[("retry-after-ms", "800")]);
-    let limiter = RateLimitMiddleware::default();
-    let client = server.client(vec![Arc::new(limiter)], SLOW_BACKOFF);
-    assert_eq!(client.chat().create(request()).await.unwrap().text(), "ok");
-    let gap = gap(&server);
+    let limiter = Arc::new(RateLimitMiddleware::default());
+    let gap = gap_after_a_429(&[("retry-after-ms", "800")], vec![limiter]).await;
     assert!(
-        gap >= Duration::from_millis(800) && gap < Duration::from_millis(900),
+        (Duration::from_millis(800)..Duration::from_millis(900)).contains(&gap),
         "{gap:?}"
     );
 }
@@ -145,11 +144,8 @@ async fn under_the_limiter_a_coarse_or_missing_hint_does_not_stall_the_retry() {
     // holds the host briefly and paces; sleeping the hint or the 2 s backoff on top of that
     // would be the double wait.
     for headers in [&[("retry-after", "1")][..], &[][..]] {
-        let server = limited_once(headers);
-        let limiter = RateLimitMiddleware::default();
-        let client = server.client(vec![Arc::new(limiter)], SLOW_BACKOFF);
-        assert_eq!(client.chat().create(request()).await.unwrap().text(), "ok");
-        let gap = gap(&server);
+        let limiter = Arc::new(RateLimitMiddleware::default());
+        let gap = gap_after_a_429(headers, vec![limiter]).await;
         assert!(gap < Duration::from_millis(500), "{headers:?}: {gap:?}");
     }
 }

@@ -25,6 +25,12 @@ pub async fn limited(rate: f64, burst: u32, dialect: HintDialect) -> Simulator {
     .await
 }
 
+/// The simulator's chat URL and its key, for the tasks of an untyped run to share.
+pub fn chat_target(sim: &Simulator) -> (std::sync::Arc<str>, std::sync::Arc<str>) {
+    let url = format!("{}/chat/completions", sim.base_url());
+    (url.into(), sim.api_key().into())
+}
+
 /// A typed client of `sim` on `http` behind `limiter`, with `policy`, left to build.
 pub fn client_of(
     sim: &Simulator,

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::kit::sim::chat_target;
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
 use together_client::sim::Scenario;
 use tokio::time::Instant;
@@ -33,8 +34,7 @@ async fn run(scenario: &Scenario, seed: u64) -> Run {
         .with(RetryMiddleware::default())
         .with(RateLimitMiddleware::default())
         .build();
-    let url: Arc<str> = format!("{}/chat/completions", sim.base_url()).into();
-    let key: Arc<str> = sim.api_key().into();
+    let (url, key) = chat_target(&sim);
     let lost = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();

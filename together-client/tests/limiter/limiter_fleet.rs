@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::kit::sim::chat_target;
 use retry_core::middleware::{MemoryLimit, RateLimitMiddleware, RetryMiddleware};
 use together_client::sim::Scenario;
 use tokio::time::Instant;
@@ -72,8 +73,7 @@ async fn run(scenario: &Scenario, seed: u64, n: usize, shared: bool) -> FleetRun
     // random draws (jitter, who asks first for a slot) the same on every run of the test.
     fastrand::seed(seed);
     let sim = scenario.builder(seed).start().await.unwrap();
-    let url: Arc<str> = format!("{}/chat/completions", sim.base_url()).into();
-    let key: Arc<str> = sim.api_key().into();
+    let (url, key) = chat_target(&sim);
     // A store answering in half a millisecond, as a Redis next to the processes would.
     let store = MemoryLimit::with_latency(Duration::from_micros(500));
     let started = Instant::now();

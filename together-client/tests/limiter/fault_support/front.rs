@@ -1,7 +1,6 @@
 //! The front ends, one function each: run a row's call against a fresh fault server on the
 //! paused clock and report the outcome, the requests sent and the virtual time taken.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{Cell, Kind, POLICY, Row};
 use crate::fault_support::server::FaultServer;
-use crate::kit::untimed_http;
+use crate::kit::{Scratch, untimed_http};
 use test_kit::Counter;
 
 /// The server for `row` (none for a refused connection) and the base URL to call.
@@ -251,30 +250,12 @@ pub async fn by_client(row: Row) -> Cell {
     finish(server, outcome, counter.get(), start)
 }
 
-/// A scratch directory of the cell's own, removed at the end.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 pub async fn by_batch(row: Row) -> Cell {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
     let (server, base) = target(&row).await;
     let counter = Counter::default();
     let client = together(&base, &counter);
-    let dir = std::env::temp_dir().join(format!(
-        "fault-matrix-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir = Scratch(dir);
-    let (input, output) = (dir.0.join("in.jsonl"), dir.0.join("out.jsonl"));
     let line = serde_json::json!({"custom_id": "only", "body": request()});
-    std::fs::write(&input, format!("{line}\n")).unwrap();
+    let (_dir, input, output) = Scratch::batch("fault-matrix", format!("{line}\n"));
     let options = BatchOptions::new().progress(false).concurrency(1);
     let start = Instant::now();
     let result = run_chat(&client, &input, &output, options).await;
