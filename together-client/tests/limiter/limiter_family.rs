@@ -97,7 +97,7 @@ async fn distribution(name: &str) -> (f64, f64, f64, usize) {
 }
 
 /// (scenario, least median, least worst run, most 429s per request in any run).
-const EXPECTED: [(&str, f64, f64, f64); 9] = [
+const EXPECTED: [(&str, f64, f64, f64); 11] = [
     // Headers read as documented: trusted once their predictions hold.
     ("together-bucket", 0.98, 0.97, 0.02),
     // The same names meaning the rate and the next slot: refuted, then `remaining` as the
@@ -108,14 +108,22 @@ const EXPECTED: [(&str, f64, f64, f64); 9] = [
     ("together-constant", 0.98, 0.97, 0.045),
     // OpenAI's names: per-minute figures enforced per second, a rate to check, no burst.
     ("openai", 0.975, 0.97, 0.02),
+    // Anthropic's: the same with whole-second resets, where `limit / 60` stands in for the
+    // rate a short reset cannot measure.
+    ("anthropic", 0.97, 0.965, 0.01),
     // Headers that are snapshots a quarter of a second old.
     ("together-stale", 0.97, 0.93, 0.04),
-    // No headers at all: the header-blind learner. (The 0.03 429s per request is not
-    // met yet: 0.033 median, 0.040 worst over 20 seeds.)
-    ("no-headers", 0.97, 0.96, 0.045),
+    // No headers at all: the header-blind learner. (The 0.03 429s per request is met
+    // by the median, not the worst: 0.027 and 0.037 over 20 seeds.)
+    ("no-headers", 0.97, 0.96, 0.04),
+    // A counter per one-second window, no headers: its whole count at once, then nothing until
+    // the window ends. Far from the targets (0.84 median, 0.21 429s per request over
+    // 20 seeds; a pace of 50 evenly would reach 0.83 of this ideal): this catches the collapse
+    // it had (0.37, each 429 of the empty window halving the pace).
+    ("window-none", 0.78, 0.75, 0.35),
     // 50, then 20 from 2 s, then 80 from 5 s requests a second.
     ("step-50-20-80-bucket", 0.90, 0.90, 0.02),
-    // The same without headers: the quiet-spell probe finds the 80. (Median 0.866 over 20
+    // The same without headers: the quiet-spell probe finds the 80. (Median 0.863 over 20
     // seeds; the worst runs are below the 0.85.)
     ("step-50-20-80-none", 0.84, 0.78, 0.07),
     // A token limit that binds before the request limit, with Together's token headers.
