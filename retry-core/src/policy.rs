@@ -28,6 +28,10 @@ use crate::setters::setters;
 /// assert_eq!(Policy::default().get_deadline(), Some(Duration::from_secs(60)));
 /// ```
 ///
+/// The getters are `get_attempts`, `get_deadline`... because the plain names are the builder
+/// methods, as in `std::process::Command` (`arg` builds, `get_args` reads): the API guidelines'
+/// plain-name getters (C-GETTER) assume a type that is not its own builder.
+///
 /// The defaults are bounded: 5 attempts (the first included), 500 ms initial delay, factor 2,
 /// full jitter, 30 s maximum delay, a 60 s deadline, no per-attempt timeout, server hints not
 /// capped, no [`RetryBudget`].

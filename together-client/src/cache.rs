@@ -83,6 +83,9 @@ impl CacheConfig {
         self
     }
 
+    // Getters are `get_*`: the plain names are the builder methods above (as `Policy`'s, and
+    // `std::process::Command`'s `get_args` beside `arg`).
+
     /// The most responses kept.
     pub const fn get_max_entries(&self) -> u64 {
         self.max_entries

@@ -38,7 +38,10 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   they leave one at a time, in the order they arrived, at the learned pace. A whole-second
 ///   hint (`Retry-After: 1`, an HTTP date) only says the wait ends within that second, so the
 ///   shared cooldown ends at the start of it and the pace does the rest. A 429 with no usable
-///   hint pauses the host for 1.5 intervals of the (cut) pace.
+///   hint pauses the host for 1.5 intervals of the (cut) pace; each further 429 with nothing
+///   taken in between doubles that pause (up to 1 s) rather than cutting the pace again, as a
+///   server that refuses everything for a while (a fixed window spent until it ends) would
+///   otherwise drive the pace to nothing.
 /// - **Not for 429s no wait cures.** A 429 whose body says the quota or credit is gone
 ///   ([`QuotaExhausted`](super::QuotaExhausted)), or whose hint is longer than
 ///   [`MAX_COOLDOWN`](super::MAX_COOLDOWN), holds no one and teaches nothing about the pace:
