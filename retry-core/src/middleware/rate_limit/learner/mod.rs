@@ -111,7 +111,8 @@ impl Learner {
 
     /// How long everyone pauses after a 429 that carried no usable hint.
     /// Long enough for the server's bucket to refill a request or two at the pace, no longer:
-    /// a long stall would waste the capacity the learner is trying to find.
+    /// a long stall would waste the capacity the learner is trying to find. Doubled for each
+    /// further 429 with nothing taken since (see `refusals`), up to [`MAX_PAUSE`].
     pub(crate) fn pause(&self) -> Duration {
         let streak = f64::from(self.refusals.saturating_sub(1).min(16));
         Duration::from_secs_f64((PAUSE_INTERVALS / self.rate() * streak.exp2()).min(MAX_PAUSE))
