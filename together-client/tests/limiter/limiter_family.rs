@@ -97,7 +97,7 @@ async fn distribution(name: &str) -> (f64, f64, f64, usize) {
 }
 
 /// (scenario, least median, least worst run, most 429s per request in any run).
-const EXPECTED: [(&str, f64, f64, f64); 11] = [
+const EXPECTED: [(&str, f64, f64, f64); 12] = [
     // Headers read as documented: trusted once their predictions hold.
     ("together-bucket", 0.98, 0.97, 0.02),
     // The same names meaning the rate and the next slot: refuted, then `remaining` as the
@@ -121,6 +121,11 @@ const EXPECTED: [(&str, f64, f64, f64); 11] = [
     // 20 seeds; a pace of 50 evenly would reach 0.83 of this ideal): this catches the collapse
     // it had (0.37, each 429 of the empty window halving the pace).
     ("window-none", 0.78, 0.75, 0.35),
+    // The same window with Together's names: `reset` counts down to the window's end. Two
+    // 429s naming one instant refute the bucket reading (which took "1 used, full in 0.99 s"
+    // for a pace of 1 a second) and hold everyone until then (0.87 median, 0.13 429s per
+    // request over 20 seeds).
+    ("window-together", 0.80, 0.75, 0.2),
     // 50, then 20 from 2 s, then 80 from 5 s requests a second.
     ("step-50-20-80-bucket", 0.90, 0.90, 0.02),
     // The same without headers: the quiet-spell probe finds the 80. (Median 0.863 over 20
@@ -164,4 +169,11 @@ async fn reading_headers_is_never_worse_than_ignoring_them() {
             "{name}: {misread:.3} against {blind:.3}"
         );
     }
+    // A fixed window under Together's names, against the same window with none.
+    let (blind, ..) = distribution("window-none").await;
+    let (misread, ..) = distribution("window-together").await;
+    assert!(
+        misread >= blind - 0.01,
+        "window-together: {misread:.3} against {blind:.3}"
+    );
 }

@@ -175,6 +175,7 @@ impl Host {
             let rate = learner.rate();
             let bucket = learner.bucket().filter(|_| !self.fleet);
             let full_reset = learner.reset_means_full();
+            let window_ends = learner.window_ends_after(now);
             state
                 .schedule
                 .set_pace(Some(rate), bucket.unwrap_or(1), now);
@@ -187,6 +188,9 @@ impl Host {
                 // bucket (the shared schedule gives back the slots this costs).
                 pause = pause.max(limits.reset);
             }
+            // A fixed window spent until an instant the server named twice: nobody goes
+            // before it.
+            until = until.max(window_ends);
             if !self.fleet
                 && full_reset
                 && limits.remaining == Some(0)

@@ -212,6 +212,12 @@ impl Evidence {
             .flatten()
     }
 
+    /// The server's resets mean something else than the time a steady refill takes (a fixed
+    /// window's end): the bucket reading is wrong for good.
+    pub(crate) fn refute(&mut self) {
+        self.refuted = true;
+    }
+
     /// A 429 to a request sent at or below the bucket reading's pace.
     pub(crate) fn contradicted(&mut self) {
         self.contradictions += 1;

@@ -16,6 +16,7 @@
 
 mod aimd;
 mod evidence;
+mod window;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use crate::middleware::hints::RateLimitHeaders;
 pub(crate) use aimd::INITIAL_RATE;
 use aimd::{Aimd, clamp};
 use evidence::Evidence;
+use window::WindowSign;
 
 /// What a response said, as far as the pace is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +65,12 @@ pub(crate) struct Learner {
     /// 50-a-second fixed-window server.)
     #[serde(default)]
     refusals: u32,
+    /// Whether the server's resets show a fixed window (see [`window`]).
+    #[serde(default)]
+    window: WindowSign,
+    /// When the spent window ends, by the server's word.
+    #[serde(default)]
+    window_ends: Option<Duration>,
 }
 
 impl Learner {
@@ -81,6 +89,8 @@ impl Learner {
             epoch: 0,
             rtts: VecDeque::with_capacity(RTT_WINDOW),
             refusals: 0,
+            window: WindowSign::default(),
+            window_ends: None,
         }
     }
 
@@ -95,6 +105,11 @@ impl Learner {
     /// has a request back after `reset / limit`).
     pub(crate) fn reset_means_full(&self) -> bool {
         self.evidence.trusted()
+    }
+
+    /// When a spent fixed window ends, if after `now`: nothing goes before it.
+    pub(crate) fn window_ends_after(&self, now: Duration) -> Option<Duration> {
+        self.window_ends.filter(|at| *at > now)
     }
 
     pub(crate) fn epoch(&self) -> u64 {
@@ -138,6 +153,12 @@ impl Learner {
         let spread = self.rtt_spread();
         let taken = outcome == Outcome::Taken;
         self.evidence.read(sent, limits, !taken, spread);
+        if taken {
+            self.window.taken();
+        } else if let Some(ends) = self.window.refused(now, limits, spread) {
+            self.evidence.refute();
+            self.window_ends = Some(ends);
+        }
         if sent.early {
             self.evidence.burst_outcome(taken);
         }

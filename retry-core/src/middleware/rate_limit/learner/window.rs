@@ -1,0 +1,110 @@
+//! A fixed window, told apart from a bucket by its resets.
+//!
+//! The bucket reading takes `reset` for the time a steady refill takes to fill the bucket, so
+//! an empty bucket has one request back after `reset / limit`. A server that counts per fixed
+//! window gives all of its count back at once when the window ends, and its `reset` on every
+//! 429 counts down to that one instant. The reading then turns "1 used, full in 0.99 s" into
+//! a pace of 1 a second, and nothing sent at that pace would refute it. Two 429s on an empty
+//! bucket, with nothing taken between them and further apart than a bucket can stay empty
+//! (two of its `reset / limit`), that name the same instant are a window's: the bucket reading
+//! is wrong for this server.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::middleware::hints::RateLimitHeaders;
+
+/// How far apart two readings of one instant may be: the way there and back varies by up to
+/// the spread of round trips, plus this.
+const SLACK: Duration = Duration::from_millis(3);
+
+/// The first 429 of the current run on an empty bucket: when it came, and the instant its
+/// reset named.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct WindowSign {
+    first: Option<(Duration, Duration)>,
+}
+
+impl WindowSign {
+    /// A request was taken: the run of refusals is over.
+    pub(crate) fn taken(&mut self) {
+        self.first = None;
+    }
+
+    /// Reads a 429 that came `now`; `rtt_spread`: how much round trips vary (seconds).
+    /// Returns the instant the window ends, once the server has shown itself a fixed window.
+    pub(crate) fn refused(
+        &mut self,
+        now: Duration,
+        limits: &RateLimitHeaders,
+        rtt_spread: f64,
+    ) -> Option<Duration> {
+        let (Some(0), Some(reset), Some(limit)) = (limits.remaining, limits.reset, limits.limit)
+        else {
+            return None;
+        };
+        let instant = now.saturating_add(reset);
+        let Some((then, named)) = self.first else {
+            self.first = Some((now, instant));
+            return None;
+        };
+        let slack = SLACK.saturating_add(Duration::from_secs_f64(rtt_spread.max(0.0)));
+        // Two of the bucket reading's "one back" intervals: a bucket would have taken a
+        // request by then.
+        let one_back = reset / u32::try_from(limit.max(1)).unwrap_or(u32::MAX);
+        let apart = now.saturating_sub(then) > one_back * 2 + slack;
+        (apart && named.abs_diff(instant) <= slack && instant > now).then_some(instant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty(limit: u64, reset_ms: u64) -> RateLimitHeaders {
+        RateLimitHeaders {
+            limit: Some(limit),
+            remaining: Some(0),
+            reset: Some(Duration::from_millis(reset_ms)),
+            ..RateLimitHeaders::default()
+        }
+    }
+
+    const fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// 50 a second counted per one-second window, spent at 150 ms: 429s at 200 and 300 ms
+    /// name the window's end, 1 s.
+    #[test]
+    fn resets_counting_down_to_one_instant_are_a_window() {
+        let mut sign = WindowSign::default();
+        assert_eq!(sign.refused(ms(200), &empty(50, 800), 0.0), None);
+        assert_eq!(sign.refused(ms(300), &empty(50, 701), 0.0), Some(ms(1_001)));
+    }
+
+    /// A bucket of 5 at 50 a second, empty: "full in 100 ms" at each 429, whenever it comes;
+    /// and its refill ends a run of 429s quickly (20 ms a request).
+    #[test]
+    fn an_empty_bucket_is_not_a_window() {
+        let mut sign = WindowSign::default();
+        for t in (200..400).step_by(30) {
+            assert_eq!(sign.refused(ms(t), &empty(5, 100), 0.0), None, "{t}");
+        }
+        // Counting down, but within two of its "one back" intervals (2 x 20 ms): a bucket
+        // that took nothing since.
+        let mut sign = WindowSign::default();
+        sign.refused(ms(200), &empty(5, 100), 0.0);
+        assert_eq!(sign.refused(ms(230), &empty(5, 70), 0.0), None);
+    }
+
+    /// A success between two 429s ends the run: they say nothing together.
+    #[test]
+    fn a_request_taken_between_them_breaks_the_run() {
+        let mut sign = WindowSign::default();
+        sign.refused(ms(200), &empty(50, 800), 0.0);
+        sign.taken();
+        assert_eq!(sign.refused(ms(300), &empty(50, 700), 0.0), None);
+    }
+}
