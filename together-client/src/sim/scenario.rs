@@ -2,7 +2,8 @@
 //!
 //! One simulator is one guess at a real server. The catalogue here varies what a client can
 //! get wrong: what the rate-limit headers mean (or whether there are any), whether they are
-//! fresh, other providers' header names and units, limits that move while the client runs,
+//! fresh, other providers' header names and units, how the server counts (a steadily
+//! refilling bucket, or a fixed window), limits that move while the client runs,
 //! token limits that bind before the request limit, and round trips from a few milliseconds to
 //! 300 ms. A client that is right on all of them is more likely to be right on a server that is
 //! none of them.
