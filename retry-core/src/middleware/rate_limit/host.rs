@@ -8,7 +8,7 @@ use http::{HeaderMap, StatusCode};
 use tokio::time::Instant;
 
 use super::Config;
-use super::learner::{Learner, Outcome};
+use super::learner::{Learner, Outcome, one_back};
 use super::queue::Queue;
 use super::quota::{RequestQuota, TokenPace};
 use super::schedule::{Admission, Schedule};
@@ -260,17 +260,4 @@ impl Host {
     pub(crate) fn waiting(&self) -> usize {
         self.lock().queue.len()
     }
-}
-
-/// How long until the server's bucket holds one request again, from headers that say it is
-/// empty: `reset` is the time until it is full (the bucket reading, once trusted), and it
-/// refills evenly, so one request is back after `reset / limit` (exactly so for an empty
-/// bucket; the bucket holds up to one more than the rounded-down `remaining` says, so never
-/// too early). The whole `reset` when the size is unknown.
-fn one_back(limits: &RateLimitHeaders) -> Option<Duration> {
-    let reset = limits.reset?;
-    Some(match limits.limit {
-        Some(limit) if limit > 1 => reset / u32::try_from(limit).unwrap_or(u32::MAX),
-        _ => reset,
-    })
 }

@@ -67,6 +67,19 @@ fn per_minute_rate(limit: u64, remaining: u64, reset: Duration) -> Option<f64> {
     ((refill - reset.as_secs_f64()).abs() <= COARSE_RESET.as_secs_f64()).then_some(rate)
 }
 
+/// How long until the server's bucket holds one request again, from headers that say it is
+/// empty: `reset` is the time until it is full (the bucket reading, once trusted), and it
+/// refills evenly, so one request is back after `reset / limit` (exactly so for an empty
+/// bucket; the bucket holds up to one more than the rounded-down `remaining` says, so never
+/// too early). The whole `reset` when the size is unknown.
+pub(crate) fn one_back(limits: &RateLimitHeaders) -> Option<Duration> {
+    let reset = limits.reset?;
+    Some(match limits.limit {
+        Some(limit) if limit > 1 => reset / u32::try_from(limit).unwrap_or(u32::MAX),
+        _ => reset,
+    })
+}
+
 /// One reading of `remaining`, dated by when its request went.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct Reading {

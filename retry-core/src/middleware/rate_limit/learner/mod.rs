@@ -29,6 +29,7 @@ use crate::middleware::hints::RateLimitHeaders;
 pub(crate) use aimd::INITIAL_RATE;
 use aimd::{Aimd, clamp};
 use evidence::Evidence;
+pub(crate) use evidence::one_back;
 use window::WindowSign;
 
 /// What a response said, as far as the pace is concerned.

@@ -40,7 +40,8 @@ impl WindowSign {
         limits: &RateLimitHeaders,
         rtt_spread: f64,
     ) -> Option<Duration> {
-        let (Some(0), Some(reset), Some(limit)) = (limits.remaining, limits.reset, limits.limit)
+        let (Some(0), Some(reset), Some(one_back)) =
+            (limits.remaining, limits.reset, super::one_back(limits))
         else {
             return None;
         };
@@ -52,7 +53,6 @@ impl WindowSign {
         let slack = SLACK.saturating_add(Duration::from_secs_f64(rtt_spread.max(0.0)));
         // Two of the bucket reading's "one back" intervals: a bucket would have taken a
         // request by then.
-        let one_back = reset / u32::try_from(limit.max(1)).unwrap_or(u32::MAX);
         let apart = now.saturating_sub(then) > one_back * 2 + slack;
         (apart && named.abs_diff(instant) <= slack && instant > now).then_some(instant)
     }
