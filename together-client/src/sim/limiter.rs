@@ -3,8 +3,9 @@
 //! The request bucket is the one `retry-core`'s in-process test server uses: it holds `burst`
 //! requests, starts full, refills `rate` requests per second, and a request takes one or gets
 //! a 429. Or, as many real servers count (a counter per window that expires), a fixed window:
-//! `rate x window` requests per window, all of them back when the next window starts. The optional token bucket holds `limit` tokens and refills in one second. The
-//! optional credit balance pays for admitted requests and, once spent, refuses everything.
+//! `rate x window` requests per window, all of them back when the next window starts. The
+//! optional token bucket holds `limit` tokens and refills in one second. The optional credit
+//! balance pays for admitted requests and, once spent, refuses everything.
 
 use std::time::Duration;
 
@@ -35,10 +36,9 @@ impl Bucket {
 
     /// Counts per fixed window of `window` seconds from `now`: `rate x window` a window.
     fn windowed(rate: f64, window: f64, now: Instant) -> Bucket {
-        let capacity = (rate * window).floor().max(1.0);
         Bucket {
             window: Some((window, now)),
-            ..Bucket::full(rate, capacity, now)
+            ..Bucket::full(rate, window_count(rate, window), now)
         }
     }
 
@@ -62,14 +62,14 @@ impl Bucket {
     fn retarget(&mut self, now: Instant, rate: f64, capacity: f64) {
         self.refill(now);
         let capacity = match self.window {
-            Some((length, _)) => (rate * length).floor().max(1.0),
+            Some((length, _)) => window_count(rate, length),
             None => capacity,
         };
         (self.rate, self.capacity) = (rate, capacity);
         self.level = self.level.min(capacity);
     }
 
-    /// Seconds until the current window ends (0 without one).
+    /// Seconds until the current window ends, if the bucket counts per window.
     fn window_left(&self) -> Option<f64> {
         let (length, start) = self.window?;
         let elapsed = self.last.saturating_duration_since(start).as_secs_f64();
@@ -96,6 +96,11 @@ impl Bucket {
                 .unwrap_or(((self.capacity - self.level) / self.rate).max(0.0)),
         }
     }
+}
+
+/// What a fixed window of `length` seconds admits at `rate` a second: at least one.
+fn window_count(rate: f64, length: f64) -> f64 {
+    (rate * length).floor().max(1.0)
 }
 
 /// A bucket's state as the `x-*limit-*` headers report it.
@@ -293,6 +298,8 @@ impl Limiter {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// 50 a second, counted per one-second window: 50 at once, then nothing until the window
     /// ends, when all 50 are back; the headers count down to the window's end.
     #[tokio::test(start_paused = true)]
@@ -315,8 +322,6 @@ mod tests {
         assert!(verdict.refused.is_none());
         assert_eq!(verdict.requests.unwrap().remaining, 49.0);
     }
-
-    use super::*;
 
     #[tokio::test(start_paused = true)]
     async fn burst_then_refill() {
