@@ -66,12 +66,9 @@ pub(crate) struct Learner {
     /// 50-a-second fixed-window server.)
     #[serde(default)]
     refusals: u32,
-    /// Whether the server's resets show a fixed window (see [`window`]).
+    /// Whether the server's resets show a fixed window, and when it ends (see [`window`]).
     #[serde(default)]
     window: WindowSign,
-    /// When the spent window ends, by the server's word.
-    #[serde(default)]
-    window_ends: Option<Duration>,
 }
 
 impl Learner {
@@ -91,7 +88,6 @@ impl Learner {
             rtts: VecDeque::with_capacity(RTT_WINDOW),
             refusals: 0,
             window: WindowSign::default(),
-            window_ends: None,
         }
     }
 
@@ -110,7 +106,7 @@ impl Learner {
 
     /// When a spent fixed window ends, if after `now`: nothing goes before it.
     pub(crate) fn window_ends_after(&self, now: Duration) -> Option<Duration> {
-        self.window_ends.filter(|at| *at > now)
+        self.window.ends_after(now)
     }
 
     pub(crate) fn epoch(&self) -> u64 {
@@ -156,9 +152,8 @@ impl Learner {
         self.evidence.read(sent, limits, !taken, spread);
         if taken {
             self.window.taken();
-        } else if let Some(ends) = self.window.refused(now, limits, spread) {
+        } else if self.window.refused(now, limits, spread).is_some() {
             self.evidence.refute();
-            self.window_ends = Some(ends);
         }
         if sent.early {
             self.evidence.burst_outcome(taken);

@@ -19,14 +19,23 @@ use crate::middleware::hints::RateLimitHeaders;
 /// the spread of round trips, plus this.
 const SLACK: Duration = Duration::from_millis(3);
 
-/// The first 429 of the current run on an empty bucket: when it came, and the instant its
-/// reset named.
+/// What the resets have shown of a fixed window.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct WindowSign {
+    /// The first 429 of the current run on an empty bucket: when it came, and the instant its
+    /// reset named.
     first: Option<(Duration, Duration)>,
+    /// When the last window shown ends, by the server's word.
+    #[serde(default)]
+    ends: Option<Duration>,
 }
 
 impl WindowSign {
+    /// When a spent window ends, if after `now`: nothing goes before it.
+    pub(crate) fn ends_after(&self, now: Duration) -> Option<Duration> {
+        self.ends.filter(|at| *at > now)
+    }
+
     /// A request was taken: the run of refusals is over.
     pub(crate) fn taken(&mut self) {
         self.first = None;
@@ -54,7 +63,11 @@ impl WindowSign {
         // Two of the bucket reading's "one back" intervals: a bucket would have taken a
         // request by then.
         let apart = now.saturating_sub(then) > one_back * 2 + slack;
-        (apart && named.abs_diff(instant) <= slack && instant > now).then_some(instant)
+        let ends = (apart && named.abs_diff(instant) <= slack && instant > now).then_some(instant);
+        if ends.is_some() {
+            self.ends = ends;
+        }
+        ends
     }
 }
 
@@ -82,6 +95,8 @@ mod tests {
         let mut sign = WindowSign::default();
         assert_eq!(sign.refused(ms(200), &empty(50, 800), 0.0), None);
         assert_eq!(sign.refused(ms(300), &empty(50, 701), 0.0), Some(ms(1_001)));
+        assert_eq!(sign.ends_after(ms(500)), Some(ms(1_001)));
+        assert_eq!(sign.ends_after(ms(1_001)), None);
     }
 
     /// A bucket of 5 at 50 a second, empty: "full in 100 ms" at each 429, whenever it comes;
