@@ -97,12 +97,16 @@ async fn distribution(name: &str) -> (f64, f64, f64, usize) {
 }
 
 /// (scenario, least median, least worst run, most 429s per request in any run).
-const EXPECTED: [(&str, f64, f64, f64); 12] = [
+const EXPECTED: [(&str, f64, f64, f64); 13] = [
     // Headers read as documented: trusted once their predictions hold.
     ("together-bucket", 0.98, 0.97, 0.02),
-    // The same names meaning the rate and the next slot: refuted, then `remaining` as the
-    // sign of spare room.
-    ("together-rate", 0.98, 0.97, 0.05),
+    // The same names meaning the rate and the next slot: refuted; `remaining` still counts,
+    // and the refill measured from it settles the pace under the limit before 429s do (0.007
+    // median, 0.017 worst over 20 seeds; 0.043 and 0.047 before the measure).
+    ("together-rate", 0.98, 0.97, 0.025),
+    // The same at 200 a second with a bucket of 20: slow start ends on the measured refill,
+    // before its overshoot draws 429s (none in 60 seeds; 0.05 median before the measure).
+    ("fast-rate", 0.95, 0.93, 0.01),
     // `remaining` always `limit - 1`: the first 429 that still says 49 left ends every use of
     // it, and a 429 to a request sent early blames the burst, not the pace.
     ("together-constant", 0.98, 0.97, 0.045),

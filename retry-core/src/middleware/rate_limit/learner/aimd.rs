@@ -201,8 +201,11 @@ impl Aimd {
         ((self.rate * 0.05) as u32).clamp(2, 64)
     }
 
-    /// A 429 to a request sent at `sent_at` requests per second, in the current epoch.
-    pub(crate) fn decrease(&mut self, sent_at: f64, now: Duration) {
+    /// A 429 to a request sent at `sent_at` requests per second, in the current epoch;
+    /// `refill`: the server's refill measured from `remaining`, when there is one (it then
+    /// stands for the estimate, and may cut deeper than [`MAX_CUT`]: a slow start that
+    /// overshot three times over falls to it at once).
+    pub(crate) fn decrease(&mut self, sent_at: f64, now: Duration, refill: Option<f64>) {
         let sent_at = if sent_at.is_finite() {
             sent_at
         } else {
@@ -213,15 +216,35 @@ impl Aimd {
         if let Some(delivered) = self.delivered() {
             target = target.min(delivered);
         }
+        let mut deepest = sent_at * MAX_CUT;
+        if let Some(refill) = refill {
+            target = refill;
+            deepest = deepest.min(refill * MARGIN);
+        }
         // A little under the estimate, so the server's bucket refills a few requests before
         // the increase brings the pace back up: a buffer that is not full wastes no capacity.
         target *= MARGIN;
-        self.rate = clamp(target.clamp(sent_at * MAX_CUT, sent_at * MIN_CUT));
+        self.rate = clamp(target.clamp(deepest, sent_at * MIN_CUT));
         self.slow_start = false;
         // Tried and measured worse on the family (see examples/BENCHMARKS.md's notes): capping
         // this at the delivery rate measured at saturation, or at the last pace that held
         // through a quiet spell, or at the step before a slow-start overshoot.
-        self.recover_to = sent_at * RECOVER_TO;
+        // Fast recovery climbs back no further than the measured refill.
+        self.recover_to = refill.map_or(sent_at * RECOVER_TO, |r| r.min(sent_at * RECOVER_TO));
+        self.probe_from = None;
+        self.on_curve = Duration::ZERO;
+        self.last = now;
+        self.run = 0;
+    }
+
+    /// The server's `remaining` says its bucket is spent (or, in slow start, going fast) while
+    /// the pace is over the `refill` measured from it: the pace falls just under the refill at
+    /// once, without waiting for the 429 (as HyStart ends TCP's slow start on rising delay
+    /// before a loss), and slow start ends.
+    pub(crate) fn settle(&mut self, refill: f64, now: Duration) {
+        self.rate = clamp(self.rate.min(refill * MARGIN));
+        self.slow_start = false;
+        self.recover_to = 0.0;
         self.probe_from = None;
         self.on_curve = Duration::ZERO;
         self.last = now;
@@ -231,9 +254,10 @@ impl Aimd {
     /// A 429, in slow start, to a request sent at an earlier step (at `sent_at`): that step
     /// was over the limit already. The successes since were sent at later steps and measure
     /// nothing of it, so the pace goes back to the step before it (at least).
-    pub(crate) fn overshot(&mut self, sent_at: f64, now: Duration) {
-        self.decrease(sent_at, now);
-        if sent_at.is_finite() {
+    /// With a measured `refill`, the pace falls to it instead.
+    pub(crate) fn overshot(&mut self, sent_at: f64, now: Duration, refill: Option<f64>) {
+        self.decrease(sent_at, now, refill);
+        if sent_at.is_finite() && refill.is_none() {
             self.rate = self.rate.max(clamp(sent_at / SLOW_START));
         }
     }
@@ -283,7 +307,7 @@ mod tests {
     fn a_probe_grows_from_when_it_starts() {
         let mut aimd = Aimd::new(60.0);
         let ms = Duration::from_millis;
-        aimd.decrease(60.0, Duration::ZERO);
+        aimd.decrease(60.0, Duration::ZERO, None);
         // 5 s of successes while requests wait, round trips of 300 ms: quiet needs 9 s.
         let mut now = Duration::ZERO;
         for _ in 0..250 {

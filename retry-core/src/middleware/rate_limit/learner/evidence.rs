@@ -284,6 +284,13 @@ impl Evidence {
         }
     }
 
+    /// The most `remaining` has read, while `remaining` is known to count what the server
+    /// takes: no 429 said there was room, and it is not a per-minute budget.
+    pub(crate) fn counted_full(&self) -> Option<u64> {
+        self.max_remaining
+            .filter(|_| !self.remaining_lies && !self.per_minute)
+    }
+
     /// Whether the bucket reading is trusted (its `reset` then means the time until full).
     pub(crate) fn trusted(&self) -> bool {
         self.bucket_rate().is_some()

@@ -7,6 +7,11 @@
 //!   what happens agrees with it. A trusted bucket reading sets the pace outright (and follows
 //!   the limit as it moves, both ways, at once); the burst licence lets requests go back to
 //!   back when the server reports room for them.
+//! - [`refill`]: the server's refill, measured from how an accurate `remaining` moves against
+//!   what was sent, whatever `limit` and `reset` mean. When the bucket runs out (or, in slow
+//!   start, drains fast) with the pace over it, the pace settles just under it at once, and a
+//!   429's cut falls to it: the 429s that finding the limit again took (one a second or so)
+//!   are not needed.
 //!
 //! # Why this is hand-written
 //! governor's quotas are fixed when the limiter is built: a new rate means a new limiter and
@@ -16,6 +21,7 @@
 
 mod aimd;
 mod evidence;
+mod refill;
 mod window;
 
 use std::collections::VecDeque;
@@ -30,6 +36,7 @@ pub(crate) use aimd::INITIAL_RATE;
 use aimd::{Aimd, clamp};
 use evidence::Evidence;
 pub(crate) use evidence::one_back;
+use refill::Refill;
 use window::WindowSign;
 
 /// What a response said, as far as the pace is concerned.
@@ -69,6 +76,9 @@ pub(crate) struct Learner {
     /// Whether the server's resets show a fixed window, and when it ends (see [`window`]).
     #[serde(default)]
     window: WindowSign,
+    /// The server's refill, measured from `remaining` (see [`refill`]).
+    #[serde(default)]
+    refill: Refill,
 }
 
 impl Learner {
@@ -88,6 +98,7 @@ impl Learner {
             rtts: VecDeque::with_capacity(RTT_WINDOW),
             refusals: 0,
             window: WindowSign::default(),
+            refill: Refill::default(),
         }
     }
 
@@ -150,6 +161,20 @@ impl Learner {
         let spread = self.rtt_spread();
         let taken = outcome == Outcome::Taken;
         self.evidence.read(sent, limits, !taken, spread);
+        let full = self.evidence.counted_full();
+        if let (Some(full), Some(remaining)) = (full, limits.remaining) {
+            if taken {
+                self.refill.taken(now, sent, remaining, full, spread);
+            } else {
+                self.refill.refused(sent);
+            }
+        }
+        // The measured refill, unless far below the pace (a quarter of it: beyond any
+        // overshoot of slow start's, and a fixed window's near-zero, should one get agreed).
+        let refill = self
+            .refill
+            .rate(now)
+            .filter(|&rate| full.is_some() && rate >= 0.25 * sent.rate.min(self.aimd.rate()));
         if taken {
             self.window.taken();
         } else if self.window.refused(now, limits, spread).is_some() {
@@ -179,9 +204,9 @@ impl Learner {
                         self.evidence.contradicted();
                     }
                     if current {
-                        self.aimd.decrease(sent.rate, now);
+                        self.aimd.decrease(sent.rate, now, refill);
                     } else {
-                        self.aimd.overshot(sent.rate, now);
+                        self.aimd.overshot(sent.rate, now, refill);
                     }
                 }
                 self.refusals = self.refusals.saturating_add(1);
@@ -191,6 +216,24 @@ impl Learner {
             Outcome::RateLimited => false,
             Outcome::Taken => {
                 self.refusals = 0;
+                if let (Some(refill), Some(remaining), Some(full), None) =
+                    (refill, limits.remaining, full, trusted)
+                {
+                    // The bucket spent, or in slow start half spent with the pace well over
+                    // the refill: settle under the refill before the 429s come.
+                    let starting = self.aimd.starting();
+                    let spent = remaining == 0
+                        || (starting && remaining * 2 < full && sent.rate > 1.2 * refill);
+                    if (current || starting)
+                        && spent
+                        && sent.rate > refill
+                        && self.aimd.rate() > refill * 0.97
+                    {
+                        self.aimd.settle(refill, now);
+                        self.epoch += 1;
+                        return false;
+                    }
+                }
                 let spare = waiting && self.evidence.spare(limits);
                 if self
                     .aimd
@@ -222,169 +265,4 @@ impl Learner {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::aimd::admission;
-    use super::*;
-
-    /// A server that takes anything up to `limit(t)` req/s, with no burst and no round trip:
-    /// the paces sent at, one per response.
-    fn run(limit: impl Fn(f64) -> f64, responses: usize) -> Vec<(f64, f64)> {
-        let mut learner = Learner::new(INITIAL_RATE);
-        let none = RateLimitHeaders::default();
-        let mut now = Duration::ZERO;
-        let mut paces = Vec::new();
-        for _ in 0..responses {
-            let at = admission(learner.epoch(), learner.rate());
-            now += Duration::from_secs_f64(1.0 / at.rate);
-            let t = now.as_secs_f64();
-            let outcome = if at.rate > limit(t) {
-                Outcome::RateLimited
-            } else {
-                Outcome::Taken
-            };
-            learner.observe(now, &Admission { at: now, ..at }, outcome, &none, true);
-            paces.push((t, at.rate));
-        }
-        paces
-    }
-
-    fn mean_after(paces: &[(f64, f64)], from: f64, to: f64) -> f64 {
-        let window: Vec<f64> = paces
-            .iter()
-            .filter(|(t, _)| *t >= from && *t < to)
-            .map(|(_, r)| *r)
-            .collect();
-        window.iter().sum::<f64>() / window.len() as f64
-    }
-
-    #[test]
-    fn settles_near_the_server_rate() {
-        for limit in [0.5, 3.0, 37.0, 400.0] {
-            let paces = run(|_| limit, 3_000);
-            let end = paces.last().unwrap().0;
-            let rate = mean_after(&paces, end * 2.0 / 3.0, end + 1.0);
-            assert!(
-                rate > limit * 0.85 && rate <= limit * 1.05,
-                "{limit}: {rate}"
-            );
-        }
-    }
-
-    #[test]
-    fn follows_a_limit_that_steps_up_within_seconds() {
-        // 20/s until 10 s, then 80/s: by 13 s the pace is past 60.
-        let paces = run(|t| if t < 10.0 { 20.0 } else { 80.0 }, 2_000);
-        let late = mean_after(&paces, 13.0, 15.0);
-        assert!(late > 60.0, "{late}");
-        // And down again within a second: 80 -> 20 is the first cut's measure.
-        let paces = run(|t| if t < 10.0 { 80.0 } else { 20.0 }, 2_000);
-        let after = mean_after(&paces, 11.0, 13.0);
-        assert!(after < 22.0 && after > 14.0, "{after}");
-    }
-
-    #[test]
-    fn a_429_to_a_request_sent_on_the_burst_licence_cuts_the_licence_not_the_pace() {
-        let mut learner = Learner::new(INITIAL_RATE);
-        let limits = RateLimitHeaders {
-            limit: Some(50),
-            remaining: Some(49),
-            ..RateLimitHeaders::default()
-        };
-        let now = Duration::ZERO;
-        let paced = admission(learner.epoch(), learner.rate());
-        learner.observe(now, &paced, Outcome::Taken, &limits, true);
-        assert_eq!(learner.bucket(), Some(evidence::FIRST_LICENCE));
-        let early = Admission {
-            early: true,
-            ..admission(learner.epoch(), learner.rate())
-        };
-        // It asks for a pause, and the pace stays: the burst was wrong, not the pace.
-        assert!(learner.observe(now, &early, Outcome::RateLimited, &limits, true));
-        assert_eq!(learner.rate(), INITIAL_RATE);
-        // This 429 still said 49 left: `remaining` counts something else; no burst at all.
-        assert_eq!(learner.bucket(), None);
-    }
-
-    /// Slow start has climbed two steps since a request went; its 429 comes now (a long round
-    /// trip, a bucket that absorbed the overshoot for a while). The current pace is further
-    /// over: it falls to the step before the one refused, and slow start ends.
-    #[test]
-    fn a_429_from_an_earlier_slow_start_step_ends_it() {
-        let mut learner = Learner::new(INITIAL_RATE);
-        let none = RateLimitHeaders::default();
-        let now = Duration::ZERO;
-        let early = admission(learner.epoch(), learner.rate());
-        let mut steps = 0;
-        while steps < 2 {
-            let at = admission(learner.epoch(), learner.rate());
-            steps += usize::from(
-                learner.observe(now, &at, Outcome::Taken, &none, true) || {
-                    learner.epoch() > at.epoch
-                },
-            );
-        }
-        let climbed = learner.rate();
-        assert!(climbed > early.rate * 2.0, "{climbed}");
-        assert!(learner.observe(now, &early, Outcome::RateLimited, &none, true));
-        let after = learner.rate();
-        assert!(
-            after < early.rate && after >= early.rate / 1.5 - 1e-9,
-            "{after}"
-        );
-        // Slow start is over: successes no longer multiply the pace.
-        for _ in 0..20 {
-            let at = admission(learner.epoch(), learner.rate());
-            learner.observe(now, &at, Outcome::Taken, &none, true);
-        }
-        assert!(learner.rate() < early.rate, "{}", learner.rate());
-    }
-
-    /// A fixed window spent until it ends: every request is refused for a while, whatever the
-    /// pace. One cut, then the pause doubles per 429 (the pace stays), and only a 429 after the
-    /// longest pause cuts again.
-    #[test]
-    fn a_run_of_429s_with_nothing_taken_lengthens_the_pause_not_the_cut() {
-        let mut learner = Learner::new(60.0);
-        let none = RateLimitHeaders::default();
-        let now = Duration::ZERO;
-        let refuse = |learner: &mut Learner| {
-            let at = admission(learner.epoch(), learner.rate());
-            assert!(learner.observe(now, &at, Outcome::RateLimited, &none, true));
-            (learner.rate(), learner.pause())
-        };
-        let (cut, first) = refuse(&mut learner);
-        assert!(cut < 60.0);
-        let (rate, second) = refuse(&mut learner);
-        assert_eq!((rate, second), (cut, first * 2));
-        let mut pause = second;
-        while pause.as_secs_f64() < MAX_PAUSE {
-            let (rate, longer) = refuse(&mut learner);
-            assert_eq!(rate, cut);
-            assert!(longer > pause);
-            pause = longer;
-        }
-        // Refused after the longest pause: the pace was wrong after all.
-        let (rate, _) = refuse(&mut learner);
-        assert!(rate < cut, "{rate} {cut}");
-        // Something taken ends the run: the next 429 cuts and pauses as the first did.
-        let at = admission(learner.epoch(), learner.rate());
-        learner.observe(now, &at, Outcome::Taken, &none, true);
-        let before = learner.rate();
-        let (rate, pause) = refuse(&mut learner);
-        assert!(rate < before);
-        assert_eq!(pause, Duration::from_secs_f64(PAUSE_INTERVALS / rate));
-    }
-
-    #[test]
-    fn stale_429s_do_not_cut_twice() {
-        let mut learner = Learner::new(INITIAL_RATE);
-        let none = RateLimitHeaders::default();
-        let before = admission(learner.epoch(), learner.rate());
-        let now = Duration::ZERO;
-        assert!(learner.observe(now, &before, Outcome::RateLimited, &none, true));
-        let cut = learner.rate();
-        assert!(cut < INITIAL_RATE);
-        assert!(!learner.observe(now, &before, Outcome::RateLimited, &none, true));
-        assert_eq!(learner.rate(), cut);
-    }
-}
+mod tests;

@@ -1,0 +1,234 @@
+//! The server's refill, measured from `remaining` alone.
+//!
+//! Whatever `limit` and `reset` mean on a server, an accurate `remaining` moves by what the
+//! server refilled less what it took. Between two successes, `refill = remaining_now -
+//! remaining_then + taken_between`, where `taken_between` is the requests sent between them
+//! less those refused: over a span long enough for the rounding of `remaining` and the
+//! reordering of requests on the way to matter little, that is the server's rate, as BBR
+//! measures a path's delivery rate from what was acknowledged. With other clients on the same
+//! limit it is the rate they leave to this one.
+//!
+//! A measure is a hypothesis like every reading of the headers: it is used only while the
+//! recent ones agree (a steady refill measures the same over every span; a cached `remaining`
+//! does not), and by the learner only when it is not far under the pace: a fixed window
+//! refills nothing until it ends, so spans within it measure nothing. It measures nothing
+//! while the bucket is full either: a full bucket refills nothing.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::super::schedule::Admission;
+
+/// How many readings are kept.
+const READINGS: usize = 64;
+/// How many refused requests are remembered (to subtract them from what was sent).
+const REFUSED: usize = 64;
+/// The longest span measured over.
+const HORIZON: f64 = 2.0;
+/// The shortest span measured over...
+const MIN_SPAN: f64 = 0.05;
+/// ...and at least this many round-trip spreads: requests overtake one another by up to one
+/// spread at each end of the span.
+const SPREADS: f64 = 3.0;
+/// The fewest requests sent over a span: `remaining` is rounded, one request each way.
+const MIN_SENT: u64 = 10;
+/// How many recent measures must agree before one is used.
+const AGREEING: usize = 4;
+/// How many recent measures are kept.
+const MEASURES: usize = 8;
+/// How far apart the recent measures may be (the largest over the median, the median over
+/// the smallest).
+const AGREEMENT: f64 = 1.5;
+/// How long a measure stays good without a new one.
+const FRESH: Duration = Duration::from_secs(1);
+
+/// One success's `remaining`, dated by when its request went (seconds since the host's
+/// origin: kept small, as a fleet's learner travels to its store and back on every answer).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Reading(f64, u64, u64);
+
+/// Recent readings of `remaining`, the requests refused among them, and what they measure.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Refill {
+    readings: VecDeque<Reading>,
+    refused: VecDeque<u64>,
+    measures: VecDeque<f64>,
+    /// The median of the recent measures while they agree, and when it was taken.
+    agreed: Option<(f64, Duration)>,
+}
+
+impl Refill {
+    /// A 429 to `sent`: it took nothing from the bucket.
+    pub(crate) fn refused(&mut self, sent: &Admission) {
+        if self.refused.len() == REFUSED {
+            self.refused.pop_front();
+        }
+        self.refused.push_back(sent.seq);
+    }
+
+    /// A success to `sent` that read `remaining`, answered `now`; `full`: the most
+    /// `remaining` has read (a reading there may have lost refill); `spread`: how much round
+    /// trips vary (seconds).
+    pub(crate) fn taken(
+        &mut self,
+        now: Duration,
+        sent: &Admission,
+        remaining: u64,
+        full: u64,
+        spread: f64,
+    ) {
+        let Some(measure) = self.measure(sent, remaining, full, spread) else {
+            return;
+        };
+        if self.measures.len() == MEASURES {
+            self.measures.pop_front();
+        }
+        self.measures.push_back(measure);
+        let mut sorted: Vec<f64> = self.measures.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        let (least, most) = (sorted[0], sorted[sorted.len() - 1]);
+        if sorted.len() >= AGREEING && most <= median * AGREEMENT && least * AGREEMENT >= median {
+            self.agreed = Some((median, now));
+        }
+    }
+
+    /// The server's refill (requests per second), while recent measures agree on it.
+    pub(crate) fn rate(&self, now: Duration) -> Option<f64> {
+        self.agreed
+            .filter(|&(_, at)| now.saturating_sub(at) <= FRESH)
+            .map(|(rate, _)| rate)
+    }
+
+    /// The refill measured from the oldest reading since the bucket was last full to this
+    /// one, if that span is long enough.
+    fn measure(&mut self, sent: &Admission, remaining: u64, full: u64, spread: f64) -> Option<f64> {
+        let at = sent.at.as_secs_f64();
+        // Answers that overtook one another: only the newest request's reading is kept.
+        if self.readings.back().is_some_and(|last| last.1 >= sent.seq) {
+            return None;
+        }
+        if self.readings.len() == READINGS {
+            self.readings.pop_front();
+        }
+        self.readings.push_back(Reading(at, sent.seq, remaining));
+        while self
+            .readings
+            .front()
+            .is_some_and(|first| at - first.0 > HORIZON)
+        {
+            self.readings.pop_front();
+        }
+        let Reading(from_at, from_seq, from_remaining) = *self
+            .readings
+            .iter()
+            .rev()
+            .take_while(|r| r.2 < full)
+            .last()?;
+        let span = at - from_at;
+        let sent_between = sent.seq - from_seq;
+        if span < MIN_SPAN.max(SPREADS * spread) || sent_between < MIN_SENT {
+            return None;
+        }
+        let refused = self
+            .refused
+            .iter()
+            .filter(|&&seq| seq > from_seq && seq <= sent.seq)
+            .count() as u64;
+        let taken = sent_between.saturating_sub(refused);
+        let refill = remaining as f64 - from_remaining as f64 + taken as f64;
+        Some(refill.max(0.0) / span)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(seq: u64, ms: u64) -> Admission {
+        Admission {
+            epoch: 0,
+            rate: 60.0,
+            seq,
+            at: Duration::from_millis(ms),
+            early: false,
+        }
+    }
+
+    /// A bucket of 5 refilling 50 a second, drained at 60 a second: `remaining` falls by one
+    /// every 100 ms; what is measured is the refill, not the pace.
+    #[test]
+    fn measures_the_refill_of_a_bucket_being_drained() {
+        let mut refill = Refill::default();
+        for i in 0..=30u64 {
+            let ms = i * 1000 / 60;
+            let tokens = 5.0 + 50.0 * ms as f64 / 1000.0 - (i + 1) as f64;
+            let at = sent(i, ms);
+            refill.taken(at.at, &at, tokens.max(0.0) as u64, 5, 0.0);
+        }
+        let rate = refill.rate(Duration::from_millis(500)).expect("agreed");
+        assert!((rate - 50.0).abs() < 5.0, "{rate}");
+        // Gone stale: nothing new for more than a second.
+        assert_eq!(refill.rate(Duration::from_millis(1_600)), None);
+    }
+
+    /// Refused requests took nothing: a server refusing every other request, its bucket
+    /// empty, refills at half the pace.
+    #[test]
+    fn refused_requests_are_not_counted_as_taken() {
+        let mut refill = Refill::default();
+        for i in 0..=60u64 {
+            let at = sent(i, i * 10);
+            if i % 2 == 1 {
+                refill.refused(&at);
+            } else {
+                refill.taken(at.at, &at, 0, 5, 0.0);
+            }
+        }
+        let rate = refill.rate(Duration::from_millis(600)).expect("agreed");
+        assert!((rate - 50.0).abs() < 4.0, "{rate}");
+    }
+
+    /// A full bucket refills nothing: no measure while it reads full.
+    #[test]
+    fn a_full_bucket_measures_nothing() {
+        let mut refill = Refill::default();
+        for i in 0..40u64 {
+            let at = sent(i, i * 20);
+            refill.taken(at.at, &at, 5, 5, 0.0);
+        }
+        assert_eq!(refill.rate(Duration::from_millis(800)), None);
+    }
+
+    /// A fixed window of 50 a second, counted down by a client sending 60 a second: nothing
+    /// refills within the window, everything at its end. Spans within a window measure
+    /// nothing (under a quarter of the pace, which the learner ignores); spans across its end
+    /// measure about the window's rate. Never a figure in between that would cut the pace to
+    /// a fraction of what the window allows.
+    #[test]
+    fn a_fixed_window_measures_nothing_or_its_rate() {
+        let mut refill = Refill::default();
+        let mut agreed = Vec::new();
+        for i in 0..180u64 {
+            let ms = i * 1000 / 60;
+            let window_start = ms / 1000 * 1000;
+            let used_in_window = (i - (window_start * 60).div_ceil(1000) + 1).min(50);
+            let at = sent(i, ms);
+            if used_in_window >= 50 {
+                refill.refused(&at);
+            } else {
+                refill.taken(at.at, &at, 50 - used_in_window, 50, 0.0);
+            }
+            agreed.extend(refill.rate(at.at));
+        }
+        assert!(agreed.iter().any(|&rate| rate > 35.0), "{agreed:?}");
+        assert!(
+            agreed
+                .iter()
+                .all(|&rate| rate < 60.0 * 0.25 || (35.0..=75.0).contains(&rate)),
+            "{agreed:?}"
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! The learner as a whole: paces against model servers, and its answers to 429s.
+
+use super::aimd::admission;
+use super::*;
+
+/// A server that takes anything up to `limit(t)` req/s, with no burst and no round trip:
+/// the paces sent at, one per response.
+fn run(limit: impl Fn(f64) -> f64, responses: usize) -> Vec<(f64, f64)> {
+    let mut learner = Learner::new(INITIAL_RATE);
+    let none = RateLimitHeaders::default();
+    let mut now = Duration::ZERO;
+    let mut paces = Vec::new();
+    for _ in 0..responses {
+        let at = admission(learner.epoch(), learner.rate());
+        now += Duration::from_secs_f64(1.0 / at.rate);
+        let t = now.as_secs_f64();
+        let outcome = if at.rate > limit(t) {
+            Outcome::RateLimited
+        } else {
+            Outcome::Taken
+        };
+        learner.observe(now, &Admission { at: now, ..at }, outcome, &none, true);
+        paces.push((t, at.rate));
+    }
+    paces
+}
+
+fn mean_after(paces: &[(f64, f64)], from: f64, to: f64) -> f64 {
+    let window: Vec<f64> = paces
+        .iter()
+        .filter(|(t, _)| *t >= from && *t < to)
+        .map(|(_, r)| *r)
+        .collect();
+    window.iter().sum::<f64>() / window.len() as f64
+}
+
+#[test]
+fn settles_near_the_server_rate() {
+    for limit in [0.5, 3.0, 37.0, 400.0] {
+        let paces = run(|_| limit, 3_000);
+        let end = paces.last().unwrap().0;
+        let rate = mean_after(&paces, end * 2.0 / 3.0, end + 1.0);
+        assert!(
+            rate > limit * 0.85 && rate <= limit * 1.05,
+            "{limit}: {rate}"
+        );
+    }
+}
+
+#[test]
+fn follows_a_limit_that_steps_up_within_seconds() {
+    // 20/s until 10 s, then 80/s: by 13 s the pace is past 60.
+    let paces = run(|t| if t < 10.0 { 20.0 } else { 80.0 }, 2_000);
+    let late = mean_after(&paces, 13.0, 15.0);
+    assert!(late > 60.0, "{late}");
+    // And down again within a second: 80 -> 20 is the first cut's measure.
+    let paces = run(|t| if t < 10.0 { 80.0 } else { 20.0 }, 2_000);
+    let after = mean_after(&paces, 11.0, 13.0);
+    assert!(after < 22.0 && after > 14.0, "{after}");
+}
+
+#[test]
+fn a_429_to_a_request_sent_on_the_burst_licence_cuts_the_licence_not_the_pace() {
+    let mut learner = Learner::new(INITIAL_RATE);
+    let limits = RateLimitHeaders {
+        limit: Some(50),
+        remaining: Some(49),
+        ..RateLimitHeaders::default()
+    };
+    let now = Duration::ZERO;
+    let paced = admission(learner.epoch(), learner.rate());
+    learner.observe(now, &paced, Outcome::Taken, &limits, true);
+    assert_eq!(learner.bucket(), Some(evidence::FIRST_LICENCE));
+    let early = Admission {
+        early: true,
+        ..admission(learner.epoch(), learner.rate())
+    };
+    // It asks for a pause, and the pace stays: the burst was wrong, not the pace.
+    assert!(learner.observe(now, &early, Outcome::RateLimited, &limits, true));
+    assert_eq!(learner.rate(), INITIAL_RATE);
+    // This 429 still said 49 left: `remaining` counts something else; no burst at all.
+    assert_eq!(learner.bucket(), None);
+}
+
+/// Slow start has climbed two steps since a request went; its 429 comes now (a long round
+/// trip, a bucket that absorbed the overshoot for a while). The current pace is further
+/// over: it falls to the step before the one refused, and slow start ends.
+#[test]
+fn a_429_from_an_earlier_slow_start_step_ends_it() {
+    let mut learner = Learner::new(INITIAL_RATE);
+    let none = RateLimitHeaders::default();
+    let now = Duration::ZERO;
+    let early = admission(learner.epoch(), learner.rate());
+    let mut steps = 0;
+    while steps < 2 {
+        let at = admission(learner.epoch(), learner.rate());
+        steps += usize::from(
+            learner.observe(now, &at, Outcome::Taken, &none, true) || {
+                learner.epoch() > at.epoch
+            },
+        );
+    }
+    let climbed = learner.rate();
+    assert!(climbed > early.rate * 2.0, "{climbed}");
+    assert!(learner.observe(now, &early, Outcome::RateLimited, &none, true));
+    let after = learner.rate();
+    assert!(
+        after < early.rate && after >= early.rate / 1.5 - 1e-9,
+        "{after}"
+    );
+    // Slow start is over: successes no longer multiply the pace.
+    for _ in 0..20 {
+        let at = admission(learner.epoch(), learner.rate());
+        learner.observe(now, &at, Outcome::Taken, &none, true);
+    }
+    assert!(learner.rate() < early.rate, "{}", learner.rate());
+}
+
+/// A fixed window spent until it ends: every request is refused for a while, whatever the
+/// pace. One cut, then the pause doubles per 429 (the pace stays), and only a 429 after the
+/// longest pause cuts again.
+#[test]
+fn a_run_of_429s_with_nothing_taken_lengthens_the_pause_not_the_cut() {
+    let mut learner = Learner::new(60.0);
+    let none = RateLimitHeaders::default();
+    let now = Duration::ZERO;
+    let refuse = |learner: &mut Learner| {
+        let at = admission(learner.epoch(), learner.rate());
+        assert!(learner.observe(now, &at, Outcome::RateLimited, &none, true));
+        (learner.rate(), learner.pause())
+    };
+    let (cut, first) = refuse(&mut learner);
+    assert!(cut < 60.0);
+    let (rate, second) = refuse(&mut learner);
+    assert_eq!((rate, second), (cut, first * 2));
+    let mut pause = second;
+    while pause.as_secs_f64() < MAX_PAUSE {
+        let (rate, longer) = refuse(&mut learner);
+        assert_eq!(rate, cut);
+        assert!(longer > pause);
+        pause = longer;
+    }
+    // Refused after the longest pause: the pace was wrong after all.
+    let (rate, _) = refuse(&mut learner);
+    assert!(rate < cut, "{rate} {cut}");
+    // Something taken ends the run: the next 429 cuts and pauses as the first did.
+    let at = admission(learner.epoch(), learner.rate());
+    learner.observe(now, &at, Outcome::Taken, &none, true);
+    let before = learner.rate();
+    let (rate, pause) = refuse(&mut learner);
+    assert!(rate < before);
+    assert_eq!(pause, Duration::from_secs_f64(PAUSE_INTERVALS / rate));
+}
+
+/// A bucket of 5 refilling 50 a second, whose headers carry an accurate `remaining` and a
+/// `limit` that is its rate, not its size (so the bucket reading is never trusted): the
+/// refill measured from `remaining` settles the pace under the limit before 429s do.
+/// (Without it: a 429 every second or so, as the increase finds the limit again.)
+#[test]
+fn an_accurate_remaining_settles_the_pace_without_429s() {
+    let mut learner = Learner::new(INITIAL_RATE);
+    let (rate, size) = (50.0, 5.0);
+    let mut tokens = size;
+    let mut now = Duration::ZERO;
+    let mut refused_after_start = 0;
+    let mut late_paces = Vec::new();
+    for seq in 0..1_000u64 {
+        let at = Admission {
+            seq,
+            at: now,
+            ..admission(learner.epoch(), learner.rate())
+        };
+        let gap = 1.0 / at.rate;
+        now += Duration::from_secs_f64(gap);
+        tokens = (tokens + rate * gap).min(size);
+        let outcome = if tokens >= 1.0 {
+            tokens -= 1.0;
+            Outcome::Taken
+        } else {
+            refused_after_start += usize::from(now > Duration::from_secs(3));
+            Outcome::RateLimited
+        };
+        let limits = RateLimitHeaders {
+            limit: Some(50),
+            remaining: Some(tokens as u64),
+            ..RateLimitHeaders::default()
+        };
+        learner.observe(now, &at, outcome, &limits, true);
+        if now > Duration::from_secs(10) {
+            late_paces.push(at.rate);
+        }
+    }
+    let late = late_paces.iter().sum::<f64>() / late_paces.len() as f64;
+    assert!(late > 45.0 && late <= 50.5, "{late}");
+    assert!(
+        refused_after_start <= 2,
+        "{refused_after_start} 429s after 3 s"
+    );
+}
+
+#[test]
+fn stale_429s_do_not_cut_twice() {
+    let mut learner = Learner::new(INITIAL_RATE);
+    let none = RateLimitHeaders::default();
+    let before = admission(learner.epoch(), learner.rate());
+    let now = Duration::ZERO;
+    assert!(learner.observe(now, &before, Outcome::RateLimited, &none, true));
+    let cut = learner.rate();
+    assert!(cut < INITIAL_RATE);
+    assert!(!learner.observe(now, &before, Outcome::RateLimited, &none, true));
+    assert_eq!(learner.rate(), cut);
+}
