@@ -53,8 +53,10 @@ async fn eight_clients_share_one_schedule_atomically() {
         start.elapsed().as_secs_f64(),
         closest
     );
-    // A race (two clients reading one TAT) would let several through at once.
-    assert!(closest >= Duration::from_millis(85), "{closest:?}");
+    // A race (clients reading one TAT) would let several through in one slot: 10 intervals
+    // in well under 100 ms. The times are arrivals at the test server, which jitter by up to
+    // ~15 ms on a loaded 2-core machine (84 ms seen once in CI, with the schedule right).
+    assert!(closest >= Duration::from_millis(75), "{closest:?}");
     assert!(span >= Duration::from_millis(1_850), "{span:?}");
     assert!(span <= Duration::from_millis(2_300), "{span:?}");
 
