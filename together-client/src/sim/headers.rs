@@ -77,6 +77,8 @@ pub enum LimitMeans {
     Bucket,
     /// Requests per second (rounded up), whatever the bucket holds.
     RatePerSecond,
+    /// Not sent: `remaining` (and `reset`) alone, as some gateways do.
+    Absent,
 }
 
 /// What `x-ratelimit-reset` measures, in seconds.
@@ -238,14 +240,17 @@ impl Reporter {
         reset: bool,
     ) {
         let limit = match meaning.limit {
-            LimitMeans::Bucket => level.limit,
+            LimitMeans::Bucket | LimitMeans::Absent => level.limit,
             LimitMeans::RatePerSecond => level.rate.ceil(),
         };
         let remaining = match meaning.remaining {
             RemainingMeans::Constant => (limit - 1.0).max(0.0),
             _ => level.remaining,
         };
-        let mut values = vec![("limit", whole(limit)), ("remaining", whole(remaining))];
+        let mut values = vec![("remaining", whole(remaining))];
+        if meaning.limit != LimitMeans::Absent {
+            values.insert(0, ("limit", whole(limit)));
+        }
         if reset {
             let seconds = match meaning.reset {
                 ResetMeans::UntilFull => level.reset,

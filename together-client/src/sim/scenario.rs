@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use super::config::{HintDialect, Latency, SimulatorBuilder};
-use super::headers::{LimitHeaders, Meaning, RemainingMeans};
+use super::headers::{LimitHeaders, LimitMeans, Meaning, RemainingMeans};
 
 /// What a scenario varies, for grouping results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,6 +80,10 @@ impl Scenario {
             remaining: RemainingMeans::Stale(ms(250)),
             ..Meaning::BUCKET
         });
+        let remaining_only = LimitHeaders::Together(Meaning {
+            limit: LimitMeans::Absent,
+            ..Meaning::RATE
+        });
         let constant = LimitHeaders::Together(Meaning {
             remaining: RemainingMeans::Constant,
             ..Meaning::RATE
@@ -101,6 +105,7 @@ impl Scenario {
             ),
             Scenario::steady("together-stale", stale, HintDialect::None),
             Scenario::steady("together-constant", constant, HintDialect::None),
+            Scenario::steady("remaining-only", remaining_only, HintDialect::None),
             Scenario::steady("no-headers", none, HintDialect::None),
             Scenario::steady("retry-after-ms", none, HintDialect::RetryAfterMs),
             Scenario::steady("retry-after-secs", none, HintDialect::RetryAfterSecs),

@@ -72,7 +72,7 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     host only for a reset the server states (`x-tokenlimit-reset`).
 ///
 ///   Measured on `together_client::sim::Scenario::all()` (20 seeds a scenario, 300 requests
-///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 24
+///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 25
 ///   servers; median goodput 0.97-1.00 on steady token-bucket limits with round trips up to
 ///   30 ms, whatever the headers mean (0.86-0.94 with round trips up to 300 ms), 0.91 on a
 ///   50/20/80 step with headers and 0.86 without, 0.84-0.87 on a counter per one-second

@@ -19,7 +19,8 @@
 //! - **`remaining` itself**: a 429 whose own headers say `remaining >= 1` proves that
 //!   `remaining` does not count what this server refuses (a cached counter, a constant, a
 //!   per-minute budget enforced per second). Every use of it ends there: no burst, no bucket
-//!   reading, no sign of spare room.
+//!   reading, no sign of spare room, no refill measure. Sent without `limit` (some gateways
+//!   do), it still counts: spare room and the refill measure, never a bucket or a burst.
 //! - **Per-minute figures** (OpenAI's, Anthropic's, enforced over shorter windows): the
 //!   bucket reading's pace is checked as above, but they license no burst and say nothing of
 //!   spare room, and a 429 with room left in the minute is what they are expected to do.
@@ -140,7 +141,7 @@ impl Evidence {
         rtt_spread: f64,
     ) {
         self.rtt_spread = rtt_spread;
-        let (Some(limit), Some(remaining)) = (limits.limit, limits.remaining) else {
+        let Some(remaining) = limits.remaining else {
             return;
         };
         self.per_minute = limits.family.per_minute();
@@ -148,12 +149,17 @@ impl Evidence {
             self.remaining_lies = true;
             self.refuted = true;
         }
+        self.max_remaining = self.max_remaining.max(Some(remaining));
+        // Some servers send `remaining` alone: it still counts (and measures the refill, see
+        // `super::refill`), but there is no bucket reading without `limit`.
+        let Some(limit) = limits.limit else {
+            return;
+        };
         if remaining > limit || limit == 0 {
             // Not a bucket of `limit` with `remaining` left, whatever it is.
             self.refuted = true;
         }
         self.limit = Some(limit);
-        self.max_remaining = self.max_remaining.max(Some(remaining));
         if self.refuted {
             return;
         }
@@ -413,5 +419,25 @@ mod tests {
             evidence.contradicted();
         }
         assert!(!evidence.trusted());
+    }
+
+    /// `remaining` without `limit`: counted (for the refill measure and spare room), never a
+    /// bucket or a burst; and a 429 that says there is room ends that too.
+    #[test]
+    fn remaining_alone_counts_until_a_429_says_otherwise() {
+        let alone = |remaining| RateLimitHeaders {
+            remaining: Some(remaining),
+            ..RateLimitHeaders::default()
+        };
+        let mut evidence = Evidence::default();
+        evidence.read(&sent(0, 0), &alone(4), false, 0.0);
+        evidence.read(&sent(1, 20), &alone(3), false, 0.0);
+        assert_eq!(evidence.counted_full(), Some(4));
+        assert!(evidence.spare(&alone(3)));
+        assert!(!evidence.reports_bucket());
+        assert_eq!(evidence.burst(), 1);
+        evidence.read(&sent(2, 40), &alone(2), true, 0.0);
+        assert_eq!(evidence.counted_full(), None);
+        assert!(!evidence.spare(&alone(3)));
     }
 }
