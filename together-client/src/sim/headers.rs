@@ -72,6 +72,7 @@ impl Meaning {
 
 /// What `x-ratelimit-limit` counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LimitMeans {
     /// Requests the bucket holds (the burst).
     Bucket,
@@ -83,6 +84,7 @@ pub enum LimitMeans {
 
 /// What `x-ratelimit-reset` measures, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResetMeans {
     /// The time until the bucket is full again.
     UntilFull,
@@ -92,6 +94,7 @@ pub enum ResetMeans {
 
 /// How `x-ratelimit-remaining` relates to the truth.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RemainingMeans {
     /// Whole requests left, rounded down.
     Accurate,
