@@ -240,15 +240,21 @@ impl Aimd {
     /// The server's `remaining` says its bucket is spent (or, in slow start, going fast) while
     /// the pace is over the `refill` measured from it: the pace falls just under the refill at
     /// once, without waiting for the 429 (as HyStart ends TCP's slow start on rising delay
-    /// before a loss), and slow start ends.
-    pub(crate) fn settle(&mut self, refill: f64, now: Duration) {
-        self.rate = clamp(self.rate.min(refill * MARGIN));
+    /// before a loss), and slow start ends. Returns whether it did: nothing changes when the
+    /// pace is under the refill already.
+    pub(crate) fn settle(&mut self, refill: f64, now: Duration) -> bool {
+        let under = refill * MARGIN;
+        if self.rate <= under {
+            return false;
+        }
+        self.rate = clamp(under);
         self.slow_start = false;
         self.recover_to = 0.0;
         self.probe_from = None;
         self.on_curve = Duration::ZERO;
         self.last = now;
         self.run = 0;
+        true
     }
 
     /// A 429, in slow start, to a request sent at an earlier step (at `sent_at`): that step

@@ -282,10 +282,8 @@ impl Evidence {
     /// Whether `remaining` says the server's bucket is filling (at least half the most it has
     /// read, and at least one): the pace is below the limit.
     pub(crate) fn spare(&self, limits: &RateLimitHeaders) -> bool {
-        match (limits.remaining, self.max_remaining) {
-            (Some(remaining), Some(max)) if !self.remaining_lies && !self.per_minute => {
-                remaining >= 1 && remaining * 2 >= max
-            }
+        match (limits.remaining, self.counted_full()) {
+            (Some(remaining), Some(max)) => remaining >= 1 && remaining * 2 >= max,
             _ => false,
         }
     }

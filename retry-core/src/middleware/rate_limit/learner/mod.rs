@@ -227,9 +227,8 @@ impl Learner {
                     if (current || starting)
                         && spent
                         && sent.rate > refill
-                        && self.aimd.rate() > refill * 0.97
+                        && self.aimd.settle(refill, now)
                     {
-                        self.aimd.settle(refill, now);
                         self.epoch += 1;
                         return false;
                     }

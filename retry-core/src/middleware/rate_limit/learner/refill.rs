@@ -86,7 +86,12 @@ impl Refill {
             self.measures.pop_front();
         }
         self.measures.push_back(measure);
-        let mut sorted: Vec<f64> = self.measures.iter().copied().collect();
+        // On the host's lock, once per answer: sorted on the stack.
+        let mut kept = [0.0; MEASURES];
+        let sorted = &mut kept[..self.measures.len()];
+        for (slot, &measure) in sorted.iter_mut().zip(&self.measures) {
+            *slot = measure;
+        }
         sorted.sort_by(f64::total_cmp);
         let median = sorted[sorted.len() / 2];
         let (least, most) = (sorted[0], sorted[sorted.len() - 1]);
