@@ -68,7 +68,8 @@ async fn process(
     (ok, started.elapsed().as_secs_f64())
 }
 
-async fn run(scenario: &Scenario, seed: u64, n: usize, shared: bool) -> FleetRun {
+/// `n` processes sending `total` requests between them.
+async fn run(scenario: &Scenario, seed: u64, n: usize, shared: bool, total: usize) -> FleetRun {
     // The runtime is one thread: seeding its generator makes the limiters' and the retries'
     // random draws (jitter, who asks first for a slot) the same on every run of the test.
     fastrand::seed(seed);
@@ -84,7 +85,7 @@ async fn run(scenario: &Scenario, seed: u64, n: usize, shared: bool) -> FleetRun
         } else {
             RateLimitMiddleware::default()
         };
-        processes.spawn(process(limiter, url.clone(), key.clone(), TOTAL / n));
+        processes.spawn(process(limiter, url.clone(), key.clone(), total / n));
     }
     let done = processes.join_all().await;
     let wall = started.elapsed().as_secs_f64();
@@ -95,8 +96,8 @@ async fn run(scenario: &Scenario, seed: u64, n: usize, shared: bool) -> FleetRun
     let sum: f64 = rates.iter().sum();
     FleetRun {
         goodput: scenario.ideal(ok, TOKENS_EACH) / wall,
-        per_request_429: stats.rate_limited as f64 / TOTAL as f64,
-        lost: TOTAL / n * n - ok,
+        per_request_429: stats.rate_limited as f64 / total as f64,
+        lost: total / n * n - ok,
         unfairness: rates
             .iter()
             .map(|r| (r / sum * n as f64 - 1.0).abs())
@@ -120,7 +121,7 @@ async fn a_shared_fleet_runs_as_one_client() {
         let scenario = Scenario::named(name).unwrap();
         for &(n, seeds) in sizes {
             for seed in 0..seeds {
-                let run = run(&scenario, seed, n, true).await;
+                let run = run(&scenario, seed, n, true, TOTAL).await;
                 eprintln!("{name:<16} N={n:<2} seed {seed}: {run:?}");
                 // A lone client draws ~0.03 429s per request without usable headers.
                 let most_429 = if name == "together-bucket" {
@@ -143,4 +144,18 @@ async fn a_shared_fleet_runs_as_one_client() {
         }
     }
     assert!(misses.is_empty(), "{misses:#?}");
+}
+
+/// Each process on its own, 16 of them on one limit with no headers to read, 150 requests
+/// each (the benchmark's size: long enough for shares to drift apart). Paces that grew and
+/// fell only in proportion to themselves drifted apart at random: the last process finished at
+/// 2-3x the others, calls ran into their 60 s deadline. A pace crowded far under the share it
+/// found first now climbs back by a fixed amount a second, as TCP flows converge. Seeds 0-4:
+/// 0.83-0.92 of the ideal, 0 lost (without the floor: 0.48-0.57).
+#[tokio::test(start_paused = true)]
+async fn independent_processes_do_not_starve_one_another() {
+    let scenario = Scenario::named("no-headers").unwrap();
+    let run = run(&scenario, 0, 16, false, 16 * 150).await;
+    eprintln!("no-headers N=16 independent: {run:?}");
+    assert!(run.lost == 0 && run.goodput >= 0.75, "{run:?}");
 }

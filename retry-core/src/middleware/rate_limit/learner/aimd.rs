@@ -20,6 +20,22 @@
 //!   The probe runs only while requests wait for the pace: a client with little to send
 //!   learns nothing about a higher rate, and does not pretend to.
 //!
+//! - **A floor that pulls back up**: the increase and the cuts above are in proportion to the
+//!   pace, so processes sharing one limit without a channel between them keep whatever shares
+//!   chance gives them: each pace is a random walk in proportion to itself (16 processes on one
+//!   limit: one done in 12 s, another in 149 s, a call lost to its deadline). Below half the
+//!   pace slow start ended at (its `level`: the share this client found first,
+//!   which processes starting together find alike), the increase is a fixed [`INCREASE`] of
+//!   that level a second, whatever the pace, and the quiet spell counts intervals of the
+//!   level: as TCP's additive increase makes flows converge, a crowded-out process climbs
+//!   back. A lone client is under its own level only after a deep cut, where the faster climb
+//!   is what fast recovery does anyway, or on a server slower than slow start's first cut (20
+//!   a second halved): there it probes more often, the price of the fleet's convergence
+//!   (`slow-none`, 2 a second: 0.08 -> 0.14 429s per request; measured alternatives, a level
+//!   from the rate first served, kept the lone client and lost the fleet's gain). The level
+//!   halves every [`LEVEL_HALF_LIFE`], so a limit that has since fallen far is not pushed
+//!   against for long.
+//!
 //! Only 429s to requests sent at the current pace (the current epoch) cut it: the answers to
 //! requests already in flight when the pace changed say nothing about the new one.
 
@@ -67,6 +83,12 @@ const REFERENCE_RTT: f64 = 0.05;
 const SPARE_GROWTH: f64 = 0.35;
 /// The probe's growth: `C * t^3` of the pace it started from after `t` seconds of probing.
 const C: f64 = 1.0;
+/// The share of the pace slow start ended at that the floor holds to.
+const LEVEL: f64 = 0.5;
+/// How fast the floor fades (measured with none and with a 30 s and a 60 s half-life on the
+/// fleet benchmark: the shorter, the more a crowded-out process lags again; five minutes
+/// changes nothing within a run there).
+const LEVEL_HALF_LIFE: f64 = 300.0;
 
 /// The header-blind pace of one host.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -88,6 +110,10 @@ pub(crate) struct Aimd {
     on_curve: Duration,
     /// When the last response came, to advance `on_curve`.
     last: Duration,
+    /// The floor's level (requests per second; 0 until slow start ends): see the module's
+    /// doc.
+    #[serde(default)]
+    level: f64,
     /// The latest responses: when they came, whether they were taken.
     recent: VecDeque<(Duration, bool)>,
 }
@@ -104,6 +130,7 @@ impl Aimd {
             probe_start: Duration::ZERO,
             on_curve: Duration::ZERO,
             last: Duration::ZERO,
+            level: 0.0,
             recent: VecDeque::with_capacity(WINDOW),
         }
     }
@@ -121,7 +148,7 @@ impl Aimd {
     /// fall back to this learner starts from it, with a curve that stays near it.
     pub(crate) fn follow(&mut self, rate: f64, now: Duration) {
         self.rate = clamp(rate);
-        self.slow_start = false;
+        self.end_slow_start();
         self.recover_to = 0.0;
         self.probe_from = None;
         self.on_curve = Duration::ZERO;
@@ -170,7 +197,12 @@ impl Aimd {
         // A long round trip hears of an overshoot late, when more has been sent into it: the
         // increase slows in proportion, as TCP's does per round trip.
         let slow = (REFERENCE_RTT / rtt.max(REFERENCE_RTT)).max(0.1);
+        self.level *= (-since.as_secs_f64() / LEVEL_HALF_LIFE).exp2();
         let mut rate = self.rate + (INCREASE * slow).max(gap * RECOVERY);
+        if self.rate < self.level {
+            // Under the floor: a fixed share of the level a second, not of the pace.
+            rate = rate.max(self.rate + INCREASE * slow * self.level / self.rate);
+        }
         if spare {
             // The server's bucket is filling: the pace is below the limit. Climb as a probe
             // does (about x1.4 a second), without waiting for a quiet spell.
@@ -180,7 +212,9 @@ impl Aimd {
         // Quiet for long enough in time and in requests (at half a request a second, 1.5 s is
         // no evidence at all), and longer when the round trip is.
         let quiet = QUIET
-            .max(Duration::from_secs_f64(QUIET_REQUESTS / self.rate))
+            .max(Duration::from_secs_f64(
+                QUIET_REQUESTS / self.rate.max(self.level),
+            ))
             .mul_f64(1.0 / slow);
         if self.on_curve >= quiet {
             if self.probe_from.is_none() {
@@ -225,7 +259,7 @@ impl Aimd {
         // the increase brings the pace back up: a buffer that is not full wastes no capacity.
         target *= MARGIN;
         self.rate = clamp(target.clamp(deepest, sent_at * MIN_CUT));
-        self.slow_start = false;
+        self.end_slow_start();
         // Tried and measured worse on the family (see examples/BENCHMARKS.md's notes): capping
         // this at the delivery rate measured at saturation, or at the last pace that held
         // through a quiet spell, or at the step before a slow-start overshoot.
@@ -248,7 +282,7 @@ impl Aimd {
             return false;
         }
         self.rate = clamp(under);
-        self.slow_start = false;
+        self.end_slow_start();
         self.recover_to = 0.0;
         self.probe_from = None;
         self.on_curve = Duration::ZERO;
@@ -265,6 +299,15 @@ impl Aimd {
         self.decrease(sent_at, now, refill);
         if sent_at.is_finite() && refill.is_none() {
             self.rate = self.rate.max(clamp(sent_at / SLOW_START));
+            self.level = self.level.max(LEVEL * self.rate);
+        }
+    }
+
+    /// Ends slow start, if on: the pace it ended at sets the floor's level.
+    fn end_slow_start(&mut self) {
+        if self.slow_start {
+            self.level = LEVEL * self.rate;
+            self.slow_start = false;
         }
     }
 
@@ -305,6 +348,30 @@ pub(crate) fn admission(epoch: u64, rate: f64) -> Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two processes crowded far under the level they found (one to 2 requests a second, one
+    /// to 8) climb by the same amount a second, so their shares converge. In proportion to
+    /// their paces (the climb above the level) they would keep their 1:4 for ever.
+    #[test]
+    fn under_the_level_paces_climb_alike() {
+        let climb = |pace: f64| {
+            let mut aimd = Aimd::new(40.0);
+            // Slow start ends with a cut to 20 a second: the level is 10.
+            aimd.decrease(40.0, Duration::ZERO, None);
+            assert_eq!(aimd.level, 10.0);
+            (aimd.rate, aimd.recover_to) = (pace, 0.0);
+            // One second of successes at the pace, requests waiting, short round trips.
+            for i in 1..=pace as u32 {
+                let now = Duration::from_secs_f64(f64::from(i) / pace);
+                aimd.taken(now, true, true, false, 0.01);
+            }
+            aimd.rate() - pace
+        };
+        let (low, high) = (climb(2.0), climb(8.0));
+        // 2 % of the level a second: 0.2, for both.
+        assert!((0.18..=0.21).contains(&low), "{low}");
+        assert!((0.18..=0.21).contains(&high), "{high}");
+    }
 
     /// A quiet spell measured against a long round trip, which then shortens: the probe starts
     /// where the curve is when it shortens, not seconds along it (that put the pace x10 over
