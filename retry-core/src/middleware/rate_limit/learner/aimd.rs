@@ -147,9 +147,15 @@ impl Aimd {
     /// Takes `rate` as the pace, from a source that knows better (trusted headers): a later
     /// fall back to this learner starts from it, with a curve that stays near it.
     pub(crate) fn follow(&mut self, rate: f64, now: Duration) {
+        self.set(rate, 0.0, now);
+    }
+
+    /// Sets the pace (ending slow start) and where fast recovery climbs back to; the curve
+    /// starts again from `now`.
+    fn set(&mut self, rate: f64, recover_to: f64, now: Duration) {
         self.rate = clamp(rate);
         self.end_slow_start();
-        self.recover_to = 0.0;
+        self.recover_to = recover_to;
         self.probe_from = None;
         self.on_curve = Duration::ZERO;
         self.last = now;
@@ -258,16 +264,12 @@ impl Aimd {
         // A little under the estimate, so the server's bucket refills a few requests before
         // the increase brings the pace back up: a buffer that is not full wastes no capacity.
         target *= MARGIN;
-        self.rate = clamp(target.clamp(deepest, sent_at * MIN_CUT));
-        self.end_slow_start();
         // Tried and measured worse on the family (see examples/BENCHMARKS.md's notes): capping
-        // this at the delivery rate measured at saturation, or at the last pace that held
-        // through a quiet spell, or at the step before a slow-start overshoot.
-        // Fast recovery climbs back no further than the measured refill.
-        self.recover_to = refill.map_or(sent_at * RECOVER_TO, |r| r.min(sent_at * RECOVER_TO));
-        self.probe_from = None;
-        self.on_curve = Duration::ZERO;
-        self.last = now;
+        // fast recovery at the delivery rate measured at saturation, or at the last pace that
+        // held through a quiet spell, or at the step before a slow-start overshoot.
+        // It climbs back no further than the measured refill.
+        let recover_to = refill.map_or(sent_at * RECOVER_TO, |r| r.min(sent_at * RECOVER_TO));
+        self.set(target.clamp(deepest, sent_at * MIN_CUT), recover_to, now);
         self.run = 0;
     }
 
@@ -281,12 +283,7 @@ impl Aimd {
         if self.rate <= under {
             return false;
         }
-        self.rate = clamp(under);
-        self.end_slow_start();
-        self.recover_to = 0.0;
-        self.probe_from = None;
-        self.on_curve = Duration::ZERO;
-        self.last = now;
+        self.set(under, 0.0, now);
         self.run = 0;
         true
     }
