@@ -145,14 +145,20 @@ pub async fn run_with_timeout<R, E, F: Future<Output = R>>(
 /// The failure of an error for `on = "<class>"`, from its class and hint. The expansion asks
 /// `Classify` itself (`<E as retry_core::Classify>::class(&error)`), so a missing impl
 /// reports `Classify`'s own message at the user's error type.
-/// `held` comes from the probe (`false` for an error without `Classify`, which the class call
-/// has reported already).
+/// `held` and the limiter wait come from the probe (`false` and zero for an error without
+/// `Classify`, which the class call has reported already).
 #[inline(always)]
-pub fn classified(class: Class, hint: Option<Duration>, held: bool, on: RetryOn) -> Failure {
+pub fn classified(
+    class: Class,
+    hint: Option<Duration>,
+    (held, wait): (bool, Duration),
+    on: RetryOn,
+) -> Failure {
     Failure::new(on.contains(class))
         .with_class(Some(class))
         .with_hint(hint)
         .held_by_limiter(held && class == Class::RateLimited)
+        .with_limiter_wait(wait)
 }
 
 /// `on = path`: a predicate over the error.
@@ -223,8 +229,9 @@ pub struct Probe<'a, E>(pub &'a E);
 pub trait ViaClassify {
     /// The failure, with class and hint.
     fn failure(&self, retry: bool) -> Failure;
-    /// Whether a rate limiter below holds the call ([`Classify::held_by_limiter`]).
-    fn held(&self) -> bool;
+    /// Whether a rate limiter below holds the call ([`Classify::held_by_limiter`]), and how
+    /// long the attempt waited in it ([`Classify::limiter_wait`]).
+    fn limiter(&self) -> (bool, Duration);
 }
 
 impl<E: Classify> ViaClassify for &Probe<'_, E> {
@@ -235,10 +242,11 @@ impl<E: Classify> ViaClassify for &Probe<'_, E> {
             .with_class(Some(class))
             .with_hint(self.0.retry_after())
             .held_by_limiter(class == Class::RateLimited && self.0.held_by_limiter())
+            .with_limiter_wait(self.0.limiter_wait())
     }
     #[inline(always)]
-    fn held(&self) -> bool {
-        self.0.held_by_limiter()
+    fn limiter(&self) -> (bool, Duration) {
+        (self.0.held_by_limiter(), self.0.limiter_wait())
     }
 }
 
@@ -246,8 +254,8 @@ impl<E: Classify> ViaClassify for &Probe<'_, E> {
 pub trait ViaNothing {
     /// The failure, of unknown class and without hint.
     fn failure(&self, retry: bool) -> Failure;
-    /// Nothing known: not held.
-    fn held(&self) -> bool;
+    /// Nothing known: not held, no wait.
+    fn limiter(&self) -> (bool, Duration);
 }
 
 impl<E> ViaNothing for Probe<'_, E> {
@@ -256,8 +264,8 @@ impl<E> ViaNothing for Probe<'_, E> {
         Failure::new(retry)
     }
     #[inline(always)]
-    fn held(&self) -> bool {
-        false
+    fn limiter(&self) -> (bool, Duration) {
+        (false, Duration::ZERO)
     }
 }
 

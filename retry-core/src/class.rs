@@ -121,6 +121,17 @@ pub trait Classify {
     fn held_by_limiter(&self) -> bool {
         false
     }
+
+    /// How long the attempt behind this error waited for its turn in a client-side rate
+    /// limiter before it was sent (as the middleware's `LimiterWait` reports). Default zero.
+    ///
+    /// For a call's first attempt, the retry loop's deadline does not count this wait: it is
+    /// the caller's own backpressure (more calls than the limit serves), not time spent on
+    /// failures, and a call queued behind many others must not reach its first answer with
+    /// its deadline already spent. A retry's wait counts.
+    fn limiter_wait(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// `&T` and `Box<T>` classify as the `T` they point to.
@@ -135,6 +146,9 @@ macro_rules! classify_through {
             }
             fn held_by_limiter(&self) -> bool {
                 (**self).held_by_limiter()
+            }
+            fn limiter_wait(&self) -> Duration {
+                (**self).limiter_wait()
             }
         }
     )*};

@@ -163,7 +163,8 @@ impl Policy {
         /// Sets the deadline of the whole call, attempts and sleeps included, on tokio's
         /// monotonic clock. No retry starts after it; the last sleep is cut to end at it; a
         /// server hint that ends past it gives up at once. A deadline past 584 years
-        /// (`Duration::MAX`) is none.
+        /// (`Duration::MAX`) is none. A first attempt's wait for its turn in a client-side
+        /// rate limiter is not counted ([`Classify::limiter_wait`](crate::Classify::limiter_wait)).
         deadline(deadline: Duration) => deadline via nanos;
         /// Removes the deadline: only the number of attempts bounds the call.
         no_deadline() => deadline = NONE;

@@ -32,6 +32,7 @@ pub struct Failure {
     class: Option<Class>,
     hint: Option<Duration>,
     held: bool,
+    limiter_wait: Duration,
 }
 
 impl Failure {
@@ -42,6 +43,7 @@ impl Failure {
             class: None,
             hint: None,
             held: false,
+            limiter_wait: Duration::ZERO,
         }
     }
 
@@ -53,6 +55,7 @@ impl Failure {
             class: Some(class),
             hint: error.retry_after(),
             held: class == Class::RateLimited && error.held_by_limiter(),
+            limiter_wait: error.limiter_wait(),
         }
     }
 
@@ -63,6 +66,7 @@ impl Failure {
             class: Some(Class::Timeout),
             hint: None,
             held: false,
+            limiter_wait: Duration::ZERO,
         }
     }
 
@@ -76,6 +80,10 @@ impl Failure {
         /// limiter, not the server, decides when it goes again. Such retries are bounded by the
         /// deadline and the retry budget; `attempts` still bounds every other failure.
         held_by_limiter(held: bool) => held;
+        /// Sets how long the failed attempt waited for its turn in a client-side rate limiter
+        /// before it was sent ([`Classify::limiter_wait`]): on a call's first attempt, the
+        /// deadline does not count it.
+        with_limiter_wait(wait: Duration) => limiter_wait;
     }
 
     /// Whether the caller wants this failure retried.
@@ -93,6 +101,11 @@ impl Failure {
     /// Whether a rate limiter below holds the call (see [`held_by_limiter`](Self::held_by_limiter)).
     pub const fn is_held_by_limiter(&self) -> bool {
         self.held
+    }
+    /// How long the failed attempt waited for its turn in a rate limiter
+    /// (see [`with_limiter_wait`](Self::with_limiter_wait)).
+    pub const fn limiter_wait(&self) -> Duration {
+        self.limiter_wait
     }
 }
 
@@ -145,9 +158,14 @@ impl GiveUpReason {
 /// # The clock
 /// The deadline is measured on tokio's monotonic clock (so `tokio::time::pause` applies) from
 /// the moment the call starts: when the first attempt first waits (its first `Pending`, which
-/// [`clocked`](Retrier::clocked) sees), before a sync attempt, or else at the first failure. A call that succeeds without ever waiting therefore never reads the clock, which
-/// keeps the success path within a few nanoseconds of a plain call; CPU work an async attempt
-/// does before its first `.await` is the only time the deadline does not see.
+/// [`clocked`](Retrier::clocked) sees), before a sync attempt, or else at the first failure. A
+/// call that succeeds without ever waiting therefore never reads the clock, which keeps the
+/// success path within a few nanoseconds of a plain call; CPU work an async attempt does before
+/// its first `.await` is the only time the deadline does not see. One wait is taken off: the
+/// first attempt's wait for its turn in a client-side rate limiter
+/// ([`Failure::with_limiter_wait`], [`Classify::limiter_wait`]), the caller's own
+/// backpressure, so the deadline of a call queued behind many others counts from when it was
+/// sent.
 ///
 /// The macro, [`retry_fn`](crate::retry_fn) and the middleware all drive one of these: make an
 /// attempt; on failure ask [`decide`](Retrier::decide) (or [`record`](Retrier::record), which
@@ -244,6 +262,20 @@ impl<'p> Retrier<'p> {
         self.start.is_some()
     }
 
+    /// Moves the clock's start `wait` later (no later than now): time the call spent waiting
+    /// before its first attempt was sent, which the deadline does not count.
+    fn excuse(&mut self, wait: Duration) {
+        if let Some(start) = self.start
+            && !wait.is_zero()
+        {
+            self.start = Some(
+                start
+                    .checked_add(wait)
+                    .map_or_else(Instant::now, |at| at.min(Instant::now())),
+            );
+        }
+    }
+
     /// Time since the call started (zero before the clock starts).
     pub fn elapsed(&self) -> Duration {
         self.start.map_or(Duration::ZERO, |start| start.elapsed())
@@ -283,6 +315,11 @@ impl<'p> Retrier<'p> {
     /// delay is cut to end at the deadline.
     pub fn decide(&mut self, failure: &Failure) -> Decision {
         self.start();
+        if self.attempt == 1 && self.held == 0 {
+            // The first attempt's wait for its turn in a client-side limiter is the caller's
+            // backpressure: the deadline counts from when it was sent.
+            self.excuse(failure.limiter_wait);
+        }
         if !failure.retryable {
             return Decision::GiveUp(GiveUpReason::NotRetryable);
         }

@@ -324,15 +324,15 @@ fn failures(
             let class =
                 site.qualified_call(err_ty.clone(), classify.clone(), "class", quote!(&#error));
             let hint = site.qualified_call(err_ty, classify, "retry_after", quote!(&#error));
-            // Whether a limiter holds the call comes from the probe: no second report for an
-            // error type without `Classify`.
-            let held = local("__retry_held");
+            // Whether a limiter holds the call, and how long it waited there, come from the
+            // probe: no second report for an error type without `Classify`.
+            let limiter = local("__retry_limiter");
             (
                 quote!({
                     #[allow(unused_imports)]
                     use #krate::__private::{ViaClassify as _, ViaNothing as _};
-                    let #held = (&&#krate::__private::Probe(&#error)).held();
-                    #krate::__private::classified(#class, #hint, #held, #set)
+                    let #limiter = (&&#krate::__private::Probe(&#error)).limiter();
+                    #krate::__private::classified(#class, #hint, #limiter, #set)
                 }),
                 quote!(#krate::__private::timed_out(#set)),
             )

@@ -43,6 +43,10 @@ pub struct ApiError {
     /// Whether the client's `RateLimitMiddleware` answered this 429 by holding every request
     /// to the host until a shared cooldown ends (so a retry need not sleep on its own).
     pub held_by_limiter: bool,
+    /// How long the request waited for its turn in the client's `RateLimitMiddleware` before
+    /// it was sent. On a call's first attempt the retry deadline does not count it (see
+    /// [`Classify::limiter_wait`](retry_core::Classify::limiter_wait)).
+    pub limiter_wait: Duration,
 }
 
 impl ApiError {

@@ -219,19 +219,21 @@ impl Together {
                 None => Error::Timeout(None),
             });
         }
+        let held = extensions.remove::<HeldByLimiter>().is_some();
+        let waited = extensions.remove::<LimiterWait>().unwrap_or_default().0;
         // The retries of this call (not its first attempt: that wait is the caller's own
-        // backpressure) wait for their turn in the limiter no longer than the call may last:
-        // until just after the retry loop's own deadline (whose clock starts a moment after
-        // this one), so that the loop, seeing its deadline passed, gives up rather than try
-        // again.
+        // backpressure, and the deadline counts from when it was sent) wait for their turn in
+        // the limiter no longer than the call may last: until just after the retry loop's own
+        // deadline (whose clock starts a moment after this one, and which the first wait,
+        // reported on the error, moves as it moves this), so that the loop, seeing its
+        // deadline passed, gives up rather than try again.
         if extensions.get::<CallDeadline>().is_none()
-            && let Some(at) = (self.inner.policy.get_deadline())
-                .and_then(|d| started.checked_add(d.saturating_add(DEADLINE_MARGIN)))
+            && let Some(at) = (self.inner.policy.get_deadline()).and_then(|d| {
+                started.checked_add(waited.saturating_add(d).saturating_add(DEADLINE_MARGIN))
+            })
         {
             extensions.insert(CallDeadline(at));
         }
-        let held = extensions.remove::<HeldByLimiter>().is_some();
-        let waited = extensions.remove::<LimiterWait>().unwrap_or_default().0;
         let busy = started.elapsed().saturating_sub(waited);
         let status = sent.as_ref().ok().map(reqwest::Response::status);
         (self.inner.usage.book(&call.model)).attempt(status, waited, busy);
@@ -259,6 +261,7 @@ impl Together {
         let body = response.bytes().await.unwrap_or_default();
         let mut api = ApiError::from_response(status, &headers, &body);
         api.redact(&self.inner.key);
+        api.limiter_wait = waited;
         if status == StatusCode::TOO_MANY_REQUESTS {
             api.held_by_limiter = held;
             self.inner.alert.rate_limited(&api);

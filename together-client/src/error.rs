@@ -281,6 +281,13 @@ impl Classify for Error {
     fn held_by_limiter(&self) -> bool {
         self.api().is_some_and(|api| api.held_by_limiter)
     }
+
+    /// How long the attempt waited for its turn in the client's limiter (see
+    /// [`Classify::limiter_wait`]): an error with an answer from Together carries it; a
+    /// transport error does not, and its call's deadline counts the wait.
+    fn limiter_wait(&self) -> Duration {
+        self.api().map_or(Duration::ZERO, |api| api.limiter_wait)
+    }
 }
 
 impl From<Elapsed> for Error {

@@ -1,5 +1,7 @@
 //! [`RetryMiddleware`]: the retry engine as a reqwest-middleware layer.
 
+use std::time::Duration;
+
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Error, Middleware, Next, Result};
@@ -7,6 +9,7 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 use super::attempts::Attempts;
 use super::exhausted;
 use super::hints;
+use super::metrics::LimiterWait;
 use super::rate_limit::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 use crate::class::{Class, Classify, RetryOn};
 use crate::policy::Policy;
@@ -40,9 +43,11 @@ use crate::retrier::{Decision, Failure, Retrier};
 ///   [`RateLimitMiddleware`](super::RateLimitMiddleware), a retry's wait for its turn that
 ///   would pass it ends there, the retry unsent (the limiter reads the
 ///   [`CallDeadline`](super::CallDeadline) this layer sets on retries), and the call returns
-///   the answer it was retrying. A first attempt's wait is not cut: it is the caller's own
-///   backpressure (more calls in flight than the limit serves), and the call's clock starts
-///   with it. Its
+///   the answer it was retrying. A first attempt's wait is not cut, nor counted: it is the
+///   caller's own backpressure (more calls in flight than the limit serves), and the
+///   deadline counts from when the first attempt was sent, so a call queued behind many
+///   others (a free tier's one request a second, 64 callers) still has its whole deadline
+///   for its retries. Its
 ///   `attempt_timeout` bounds each attempt (`tokio::time::timeout`); a timed-out attempt is a
 ///   [`Class::Timeout`](crate::Class::Timeout) failure whose error wraps tokio's `Elapsed`.
 ///   Under [`RateLimitMiddleware`](super::RateLimitMiddleware), an attempt's time includes its
@@ -151,7 +156,13 @@ impl RetryMiddleware {
 
     /// What the retry loop should make of one attempt's outcome; `None` for a success.
     /// `held`: the limiter below answered a 429 by holding the call's place.
-    fn judge(&self, outcome: &Result<Response>, held: bool) -> Option<Failure> {
+    /// `waited`: how long the attempt waited for its turn there.
+    fn judge(&self, outcome: &Result<Response>, held: bool, waited: Duration) -> Option<Failure> {
+        self.failure(outcome, held)
+            .map(|failure| failure.with_limiter_wait(waited))
+    }
+
+    fn failure(&self, outcome: &Result<Response>, held: bool) -> Option<Failure> {
         let response = match outcome {
             Ok(response) => response,
             Err(error) => return Some(Failure::classify(error, self.on)),
@@ -210,6 +221,13 @@ async fn attempt(
     }
 }
 
+/// The limiter's wait reported in `extensions` so far (zero without a limiter).
+fn limiter_wait(extensions: &Extensions) -> Duration {
+    extensions
+        .get::<LimiterWait>()
+        .map_or(Duration::ZERO, |w| w.0)
+}
+
 /// Puts the attempt count on a response.
 fn finish(outcome: Result<Response>, attempts: u32) -> Result<Response> {
     outcome.map(|mut response| {
@@ -231,11 +249,15 @@ impl Middleware for RetryMiddleware {
         if self.idempotency_keys {
             add_idempotency_key(&mut req);
         }
-        // The limiter below ends a retry's wait for its turn that would outlast the call (not
-        // a first attempt's: that wait is the caller's own backpressure).
-        let deadline =
-            (self.policy.get_deadline()).and_then(|d| tokio::time::Instant::now().checked_add(d));
+        // The limiter below ends a retry's wait for its turn that would outlast the call. Not
+        // a first attempt's: that wait is the caller's own backpressure, and the call's
+        // deadline counts from when the first attempt was sent (set after it).
+        let started = tokio::time::Instant::now();
+        let mut deadline = None;
         extensions.remove::<CallDeadline>();
+        // What the limiter had already reported in these extensions: each attempt's wait is
+        // what it adds.
+        let mut waited_so_far = limiter_wait(extensions);
         // What the retry in flight is retrying: if its wait for its turn outlasts the call,
         // the call ends with it, as when it gives up on any other failure.
         let mut previous: Option<(Result<Response>, u32)> = None;
@@ -265,7 +287,13 @@ impl Middleware for RetryMiddleware {
             };
             let attempts = retrier.attempt();
             let held = extensions.remove::<HeldByLimiter>().is_some();
-            let Some(failure) = self.judge(&outcome, held) else {
+            let waited = limiter_wait(extensions).saturating_sub(waited_so_far);
+            waited_so_far = waited_so_far.saturating_add(waited);
+            if attempts == 1 {
+                deadline = (self.policy.get_deadline())
+                    .and_then(|d| started.checked_add(waited.saturating_add(d)));
+            }
+            let Some(failure) = self.judge(&outcome, held, waited) else {
                 return finish(outcome, attempts);
             };
             match retrier.record(self.name, &failure, |_| {}) {

@@ -179,6 +179,37 @@ async fn the_clock_starts_once_when_the_call_starts() {
     assert_eq!(retrier.decide(&retryable()), Decision::Retry(ms(10)));
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_first_wait_in_a_limiter_queue_is_not_counted() {
+    let policy = constant(ms(10)).attempts(10).deadline(ms(1000));
+    let mut retrier = started(&policy);
+    // The first attempt waited 5 s for its turn in a client-side limiter, then 200 ms for its
+    // answer: the deadline counts from when it was sent.
+    advance(ms(5_200)).await;
+    let queued = retryable().with_limiter_wait(ms(5_000));
+    assert_eq!(retrier.decide(&queued), Decision::Retry(ms(10)));
+    assert_eq!(retrier.remaining(), Some(ms(800)));
+    // A retry's wait counts: 900 ms of it spends the rest of the deadline.
+    advance(ms(900)).await;
+    let queued = retryable().with_limiter_wait(ms(900));
+    assert_eq!(
+        retrier.decide(&queued),
+        Decision::GiveUp(GiveUpReason::DeadlineExceeded)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_wait_is_never_taken_as_longer_than_the_call() {
+    let policy = constant(ms(10)).attempts(10).deadline(ms(1000));
+    let mut retrier = started(&policy);
+    advance(ms(300)).await;
+    // A wait longer than the call so far (a report that adds up several calls' waits) moves
+    // the clock's start to now, not into the future.
+    let queued = retryable().with_limiter_wait(Duration::from_secs(3600));
+    assert_eq!(retrier.decide(&queued), Decision::Retry(ms(10)));
+    assert_eq!(retrier.remaining(), Some(ms(1000)));
+}
+
 // ---- Through #[retry] ---------------------------------------------------------------------
 
 static STARTS: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
@@ -258,6 +289,53 @@ async fn the_default_deadline_is_sixty_seconds() {
     assert_eq!(start.elapsed(), Duration::from_secs(60));
     assert_eq!(calls.load(Ordering::Relaxed), 10);
     assert_eq!(err.attempt, 10);
+}
+
+/// A 429 to an attempt that waited this long for its turn in a client-side rate limiter.
+#[derive(Debug)]
+struct QueuedThenLimited(Duration);
+
+impl std::fmt::Display for QueuedThenLimited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "429 after {:?} in line", self.0)
+    }
+}
+
+impl retry_core::Classify for QueuedThenLimited {
+    fn class(&self) -> Class {
+        Class::RateLimited
+    }
+    fn limiter_wait(&self) -> Duration {
+        self.0
+    }
+}
+
+/// The first attempt waits 90 s in line (reported as `reported`), then meets a 429; the
+/// second is answered.
+#[retry(on = "rate_limit", jitter = "none")]
+async fn queued_past_the_deadline(
+    calls: &AtomicU32,
+    reported: Duration,
+) -> Result<u32, QueuedThenLimited> {
+    let n = bump(calls);
+    if n == 1 {
+        sleep(Duration::from_secs(90)).await;
+        return Err(QueuedThenLimited(reported));
+    }
+    Ok(n)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_queued_past_its_deadline_still_retries() {
+    // The wait reported: the 60 s default deadline counts from the send, and the retry goes.
+    let calls = AtomicU32::new(0);
+    let answer = queued_past_the_deadline(&calls, Duration::from_secs(90)).await;
+    assert_eq!(answer.unwrap(), 2);
+    // Not reported (an error type that knows nothing of a limiter): the deadline is spent.
+    let calls = AtomicU32::new(0);
+    let answer = queued_past_the_deadline(&calls, Duration::ZERO).await;
+    assert!(answer.is_err());
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
 }
 
 #[retry(backoff = "constant", initial = "50ms", jitter = "none", attempts = 5)]

@@ -11,6 +11,8 @@ mod fault_matrix;
 #[cfg(feature = "sim")]
 mod fault_support;
 #[cfg(feature = "sim")]
+mod free_tier;
+#[cfg(feature = "sim")]
 mod limiter_family;
 #[cfg(feature = "sim")]
 mod limiter_fleet;
