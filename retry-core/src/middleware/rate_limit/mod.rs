@@ -2,6 +2,7 @@
 //! cooldown among them when the server says "too many", and learns the server's rate.
 
 mod fleet;
+mod gcra;
 mod host;
 mod learner;
 mod queue;

@@ -9,11 +9,12 @@
 //! it knows nothing of a cooldown. The FIFO queue in [`queue`](super::queue) does the waiting:
 //! only the head of the queue asks governor, on a clock that reads tokio's time.
 //!
-//! The token quota is hand-written: a request costs many tokens, and governor's `check_n`
-//! refuses any cost above the bucket's size, so a one-second bucket would refuse a large
-//! prompt outright and a one-minute bucket would let a whole minute's tokens go at once. A
-//! weighted GCRA has neither problem: a request waits until the bucket holds its cost (or is
-//! full, for one larger than the bucket), goes, and any debt it leaves delays the next.
+//! The token quota is our own (a cell of the one [`Gcra`](super::gcra)): a request costs many
+//! tokens, and governor's `check_n` refuses any cost above the bucket's size, so a one-second
+//! bucket would refuse a large prompt outright and a one-minute bucket would let a whole
+//! minute's tokens go at once. A weighted GCRA has neither problem: a request waits until the
+//! bucket holds its cost (or is full, for one larger than the bucket), goes, and any debt it
+//! leaves delays the next.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -23,6 +24,8 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
+
+use super::gcra::{Gcra, secs};
 
 /// governor's clock, reading tokio's (so `tokio::time::pause` applies): time since `origin`.
 #[derive(Clone, Copy, Debug)]
@@ -66,15 +69,16 @@ impl RequestQuota {
     }
 }
 
-/// A weighted GCRA for tokens: `rate` tokens per second, `capacity` at once.
+/// The token quota: `rate` tokens per second, `capacity` at once, as a cell of the one
+/// [`Gcra`] with each request priced at its tokens' worth of time.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TokenPace {
     /// Seconds one token is worth.
     per_token: f64,
-    /// How far ahead of real time the schedule may run: `capacity` tokens' worth.
-    tolerance: Duration,
-    /// When the bucket would be back to full if nothing more were sent (since `origin`).
-    tat: Duration,
+    /// What the cell holds: `capacity` tokens' worth of time.
+    limit: Duration,
+    /// The schedule of tokens spent.
+    cell: Gcra,
 }
 
 impl TokenPace {
@@ -82,8 +86,8 @@ impl TokenPace {
     pub(crate) fn new(rate: f64, capacity: f64) -> Self {
         let mut pace = TokenPace {
             per_token: 1.0,
-            tolerance: Duration::ZERO,
-            tat: Duration::ZERO,
+            limit: Duration::ZERO,
+            cell: Gcra::default(),
         };
         pace.set(rate, capacity);
         pace
@@ -102,36 +106,32 @@ impl TokenPace {
             1e9
         };
         self.per_token = 1.0 / rate;
-        self.tolerance = secs(capacity * self.per_token);
+        self.limit = secs(capacity * self.per_token);
     }
 
     /// The rate (tokens per second) and capacity (tokens) it was set to.
     pub(crate) fn rate_capacity(&self) -> (f64, f64) {
         (
             1.0 / self.per_token,
-            self.tolerance.as_secs_f64() / self.per_token,
+            self.limit.as_secs_f64() / self.per_token,
         )
     }
 
     /// The earliest time a request of `cost` tokens may go: when the bucket holds `cost`, or
     /// is full for a request larger than the bucket (which then leaves a debt behind).
     pub(crate) fn earliest(&self, cost: u64) -> Duration {
-        let cost = secs(cost as f64 * self.per_token);
-        self.tat.saturating_sub(self.tolerance.saturating_sub(cost))
+        self.cell.earliest(self.price(cost), self.limit)
     }
 
-    /// Charges `cost` tokens at `now`.
+    /// Charges `cost` tokens at `now`. No grace: a bucket that sat idle is full, no fuller.
     pub(crate) fn charge(&mut self, now: Duration, cost: u64) {
-        self.tat = self
-            .tat
-            .max(now)
-            .saturating_add(secs(cost as f64 * self.per_token));
+        self.cell.charge(now, self.price(cost), Duration::ZERO);
     }
-}
 
-/// Seconds as a duration, saturating (a cost of `u64::MAX` tokens must not panic).
-pub(crate) fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX / 4)
+    /// `cost` tokens' worth of time.
+    fn price(&self, cost: u64) -> Duration {
+        secs(cost as f64 * self.per_token)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! When the next request to a host may go: virtual scheduling (GCRA) at the learned pace,
-//! with a burst tolerance, a shared cooldown and the token budget. Pure: times are durations
-//! since the host's origin, passed in, so it is tested without a clock.
+//! When the next request to a host may go: the learned pace (a cell of the one
+//! [`Gcra`](super::gcra), each request priced one interval, the burst tolerance its limit),
+//! a shared cooldown and the token budget. Pure: times are durations since the host's
+//! origin, passed in, so it is tested without a clock.
 //!
 //! ```text
 //! at = max(tat - (burst - 1) * interval,   // the learned pace (virtual scheduling, GCRA)
@@ -14,7 +15,8 @@
 
 use std::time::Duration;
 
-use super::quota::{TokenPace, secs};
+use super::gcra::{Gcra, secs};
+use super::quota::TokenPace;
 
 /// When the next request may go. Times are durations since the host's origin.
 #[derive(Clone, Copy, Debug)]
@@ -23,8 +25,8 @@ pub(crate) struct Schedule {
     interval: Option<Duration>,
     /// How many may go back to back when the schedule has fallen behind real time.
     burst: u32,
-    /// The theoretical arrival time of the next request.
-    tat: Duration,
+    /// The pace's schedule: when the next request is due.
+    pace: Gcra,
     /// Nobody goes before this.
     cooldown_until: Duration,
     /// The token budget, if any.
@@ -34,8 +36,9 @@ pub(crate) struct Schedule {
 }
 
 /// How late a head may be admitted (timer granularity, scheduling) without the schedule
-/// losing that time: up to this much (or a quarter of the interval, if less), the next slot is
-/// counted from where this one should have been, not from when it was taken.
+/// losing that time: up to this much (or a quarter of the interval, if less: [`Gcra::charge`]),
+/// the next slot is counted from where this one should have been, not from when it was taken.
+/// Also how far ahead of the pace a request must go to count as early (on the burst licence).
 const GRACE: Duration = Duration::from_millis(2);
 
 impl Schedule {
@@ -43,7 +46,7 @@ impl Schedule {
         Schedule {
             interval: None,
             burst: 1,
-            tat: Duration::ZERO,
+            pace: Gcra::at(Duration::ZERO),
             cooldown_until: Duration::ZERO,
             tokens: None,
             admitted: 0,
@@ -56,12 +59,8 @@ impl Schedule {
     /// not hold back the burst that a faster, learned one allows).
     pub(crate) fn set_pace(&mut self, rate: Option<f64>, burst: u32, now: Duration) {
         let interval = rate.map(|r| secs(1.0 / r.max(1e-6)));
-        if let (Some(old), Some(new)) = (self.interval, interval)
-            && old != new
-            && self.tat > now
-        {
-            let ahead = (self.tat - now).as_secs_f64() / old.as_secs_f64();
-            self.tat = now.saturating_add(secs(ahead * new.as_secs_f64()));
+        if let (Some(old), Some(new)) = (self.interval, interval) {
+            self.pace.rescale(now, old, new);
         }
         let burst = burst.max(1);
         if let Some(interval) = interval
@@ -69,9 +68,8 @@ impl Schedule {
         {
             // A smaller burst (a licence withdrawn) leaves no debt for the requests its larger
             // tolerance let go early: those were answered, or will be; the next waits a pace.
-            self.tat = self
-                .tat
-                .min(now.saturating_add(interval.saturating_mul(burst)));
+            self.pace
+                .forgive_beyond(now, interval.saturating_mul(burst));
         }
         self.interval = interval;
         self.burst = burst;
@@ -99,7 +97,7 @@ impl Schedule {
             .saturating_add(self.after(sent));
         let used = u32::try_from(used).unwrap_or(u32::MAX);
         let server = sent.at.saturating_add(interval.saturating_mul(used));
-        self.tat = self.tat.max(server);
+        self.pace.hold_until(server);
     }
 
     /// How many requests were admitted after `sent`.
@@ -134,8 +132,10 @@ impl Schedule {
     pub(crate) fn earliest(&self, cost: u64) -> Duration {
         let mut at = self.cooldown_until;
         if let Some(interval) = self.interval {
-            let tolerance = interval.saturating_mul(self.burst - 1);
-            at = at.max(self.tat.saturating_sub(tolerance));
+            at = at.max(
+                self.pace
+                    .earliest(interval, interval.saturating_mul(self.burst)),
+            );
         }
         if let Some(tokens) = &self.tokens {
             at = at.max(tokens.earliest(cost));
@@ -146,13 +146,11 @@ impl Schedule {
     /// Admits a request of `cost` tokens at `now`; returns whether it went ahead of the pace
     /// (on the burst licence).
     pub(crate) fn commit(&mut self, now: Duration, cost: u64) -> bool {
-        let early = self.interval.is_some() && now.saturating_add(GRACE) < self.tat;
+        let early = self.interval.is_some() && now.saturating_add(GRACE) < self.pace.tat();
         if let Some(interval) = self.interval {
             // A head that woke a little late (timer granularity) keeps the schedule; one that
             // went after a pause or a quiet spell starts it again from now.
-            let late = now.saturating_sub(self.tat) > GRACE.min(interval / 4);
-            let from = if late { now } else { self.tat };
-            self.tat = from.saturating_add(interval);
+            self.pace.charge(now, interval, GRACE);
         }
         if let Some(tokens) = &mut self.tokens {
             tokens.charge(now, cost);

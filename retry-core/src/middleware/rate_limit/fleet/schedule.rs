@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::super::quota::secs;
+use super::super::gcra::secs;
 
 /// Lateness (timers, the store's round trip) that does not cost the schedule a slot: a request
 /// this close behind its slot keeps the schedule rather than start it again from now.
