@@ -70,7 +70,8 @@ impl RequestQuota {
 }
 
 /// The token quota: `rate` tokens per second, `capacity` at once, as a cell of the one
-/// [`Gcra`] with each request priced at its tokens' worth of time.
+/// [`Gcra`] with each request priced at its tokens' worth of time. The fleet prices its token
+/// budget with it too, so both charge tokens alike.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TokenPace {
     /// Seconds one token is worth.
@@ -91,6 +92,15 @@ impl TokenPace {
         };
         pace.set(rate, capacity);
         pace
+    }
+
+    /// The same pace stepping from a theoretical arrival time kept elsewhere (the fleet's
+    /// store).
+    pub(crate) fn resumed(self, tat: Duration) -> Self {
+        TokenPace {
+            cell: Gcra::at(tat),
+            ..self
+        }
     }
 
     /// Changes the rate and capacity, keeping the debt already run up.
@@ -115,6 +125,11 @@ impl TokenPace {
             1.0 / self.per_token,
             self.limit.as_secs_f64() / self.per_token,
         )
+    }
+
+    /// When the bucket is back to full if nothing more is sent: what the fleet stores.
+    pub(crate) fn tat(&self) -> Duration {
+        self.cell.tat()
     }
 
     /// The earliest time a request of `cost` tokens may go: when the bucket holds `cost`, or

@@ -2,6 +2,12 @@
 //! a fleet, kept in the shared store and stepped here. The store only loads and swaps, so a
 //! fleet in Redis and a fleet in memory run this same code, and it is tested without a store.
 //!
+//! The arithmetic is the in-process limiter's: the pace is a cell of the one
+//! [`Gcra`](super::super::gcra) priced one interval a request, the tokens a [`TokenPace`].
+//! What differs is kept here, as parameters: a larger grace (a store's round trip), and what
+//! is kept (the last slot, not the cell's arrival time: see [`FleetSchedule::last`]), which is
+//! the JSON the store holds, so processes of older versions share one schedule with newer.
+//!
 //! Times are durations on the store's clock (Redis's `TIME`, or a [`MemoryLimit`]'s own), so
 //! the clocks of the processes do not matter.
 //!
@@ -11,7 +17,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::super::gcra::secs;
+use super::super::gcra::{Gcra, secs};
+use super::super::quota::TokenPace;
 
 /// Lateness (timers, the store's round trip) that does not cost the schedule a slot: a request
 /// this close behind its slot keeps the schedule rather than start it again from now.
@@ -23,6 +30,8 @@ pub(crate) struct FleetSchedule {
     /// When the last slot was, on the schedule (not when its request went: a request a
     /// little late keeps the schedule), and the interval it was taken at. The next slot is
     /// an interval of the pace *then* after it: a pace cut applies to the very next slot.
+    /// (The in-process pace keeps the cell's arrival time and rescales it instead: it knows
+    /// each change of pace as it happens, where the fleet only sees the pace each asker brings.)
     last: Option<(Duration, Duration)>,
     /// The same for the token budget.
     token_tat: Option<Duration>,
@@ -81,39 +90,33 @@ impl FleetSchedule {
         .filter(|r| *r > 0.0 && r.is_finite());
         let paced = rate.map(|rate| {
             let interval = secs(1.0 / rate);
-            let tat = self
-                .last
-                .map_or(now, |(last, _)| last.saturating_add(interval));
-            let tolerance = interval.saturating_mul(ask.burst.max(1) - 1);
-            at = at.max(tat.saturating_sub(tolerance));
-            (interval, tat)
+            // The next slot is an interval of the pace asked now after the last one.
+            let pace = Gcra::at(
+                self.last
+                    .map_or(now, |(last, _)| last.saturating_add(interval)),
+            );
+            let limit = interval.saturating_mul(ask.burst.max(1));
+            at = at.max(pace.earliest(interval, limit));
+            (interval, pace)
         });
+        let cost = ask.cost.max(1);
         let tokens = ask.tokens.map(|(rate, capacity)| {
-            let per_token = 1.0 / rate.max(1e-3);
-            let capacity = capacity.max(1.0);
-            let cost = ask.cost.max(1) as f64;
-            let tat = self.token_tat.unwrap_or(now);
-            // A request larger than the bucket waits for a full bucket, then leaves a debt.
-            at = at.max(tat.saturating_sub(secs((capacity - cost).max(0.0) * per_token)));
-            (tat, secs(cost * per_token))
+            let tokens = TokenPace::new(rate, capacity).resumed(self.token_tat.unwrap_or(now));
+            at = at.max(tokens.earliest(cost));
+            tokens
         });
         if at > now.saturating_add(horizon) {
             return Err(at);
         }
 
-        if let Some((interval, tat)) = paced {
+        if let Some((interval, mut pace)) = paced {
             // Close behind the schedule (a caller a little late): keep it. After a quiet spell
             // or a cooldown: start it again from the slot taken now.
-            let grace = GRACE.min(interval / 4);
-            let from = if at.saturating_sub(tat) <= grace {
-                tat
-            } else {
-                tat.max(at)
-            };
-            self.last = Some((from.max(at.saturating_sub(interval)), interval));
+            self.last = Some((pace.charge(at, interval, GRACE), interval));
         }
-        if let Some((tat, cost)) = tokens {
-            self.token_tat = Some(tat.max(at).saturating_add(cost));
+        if let Some(mut tokens) = tokens {
+            tokens.charge(at, cost);
+            self.token_tat = Some(tokens.tat());
         }
         let seq = self.admitted;
         self.admitted += 1;
@@ -252,6 +255,25 @@ mod tests {
         assert_eq!(
             schedule.lifetime(later + 5_000 * MS),
             Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn the_stored_form_stays_what_older_versions_wrote() {
+        let mut schedule = FleetSchedule::default();
+        let tokens = Ask {
+            tokens: Some((100.0, 100.0)),
+            cost: 60,
+            ..ask(10.0)
+        };
+        slots(&mut schedule, Duration::from_secs(1), &tokens, 2);
+        schedule.cool_down_until(Duration::from_secs(2));
+        // The second waited for its tokens (1.2 s), past its pace's slot: the pace restarted.
+        let stored = r#"{"last":[{"secs":1,"nanos":200000000},{"secs":0,"nanos":100000000}],"token_tat":{"secs":2,"nanos":200000000},"cooldown_until":{"secs":2,"nanos":0},"admitted":2}"#;
+        assert_eq!(serde_json::to_string(&schedule).unwrap(), stored);
+        assert_eq!(
+            serde_json::from_str::<FleetSchedule>(stored).unwrap(),
+            schedule
         );
     }
 
