@@ -4,10 +4,11 @@
 //! get wrong: what the rate-limit headers mean (or whether there are any), whether they are
 //! fresh, other providers' header names and units, how the server counts (a steadily
 //! refilling bucket, or a fixed window), limits that move while the client runs,
-//! token limits that bind before the request limit, limits from 2 to 200 requests a second
-//! (a free tier's, where slow start's first guess is ten times too fast), and round trips from
-//! a few milliseconds to 300 ms. A client that is right on all of them is more likely to be right on a server that is
-//! none of them.
+//! token limits that bind before the request limit, limits from one request every two seconds
+//! to 200 a second (a free tier's, where slow start's first guess is 40 times too fast, and
+//! 64 callers queue for two minutes), and round trips from a few milliseconds to 300 ms. A
+//! client that is right on all of them is more likely to be right on a server that is none of
+//! them.
 
 use std::time::Duration;
 
@@ -147,6 +148,16 @@ impl Scenario {
                 rate: 2.0,
                 burst: 2,
                 ..Scenario::steady("slow-together", bucket, HintDialect::None)
+            },
+            Scenario {
+                rate: 0.5,
+                burst: 1,
+                ..Scenario::steady("free-tier-none", none, HintDialect::None)
+            },
+            Scenario {
+                rate: 0.5,
+                burst: 1,
+                ..Scenario::steady("free-tier-together", bucket, HintDialect::None)
             },
             Scenario {
                 kind: ScenarioKind::Moving,

@@ -3,6 +3,9 @@
 //! and is answered. The deadline counts from a call's first send, not from when it joined the
 //! queue: before that rule, the middleware pair (60 s deadline) lost 64 of these 160 calls and
 //! the typed client (120 s) 57, each to a 429 whose retry found its deadline spent in line.
+//! And the pace settles near the limit: slow start's level, held to three times what the
+//! server served, no longer undoes every cut (0.47 of the ideal, 0.71 429s per request before;
+//! the family's `free-tier-*` rows give the distributions).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,15 +22,6 @@ const TASKS: usize = 64;
 /// `prompt {i}` and its answer `Echo: prompt {i}`.
 const TOKENS_EACH: u64 = 5;
 
-/// The family's slow server, slowed further to one request every two seconds.
-fn free_tier(name: &str) -> Scenario {
-    Scenario {
-        rate: 0.5,
-        burst: 1,
-        ..Scenario::named(name).unwrap()
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Front {
     /// `RetryMiddleware::default()` + `RateLimitMiddleware::default()` (60 s deadline).
@@ -36,7 +30,7 @@ enum Front {
     Typed,
 }
 
-/// Calls lost, 429s per request, goodput (printed, for the record).
+/// Calls lost, 429s per request, goodput.
 async fn run(front: Front, scenario: &Scenario, seed: u64) -> (usize, f64, f64) {
     let sim = scenario.builder(seed).start().await.unwrap();
     let limiter = RateLimitMiddleware::default();
@@ -95,8 +89,8 @@ async fn run(front: Front, scenario: &Scenario, seed: u64) -> (usize, f64, f64) 
 
 #[tokio::test(start_paused = true)]
 async fn a_queue_longer_than_the_deadline_loses_no_call() {
-    for name in ["slow-none", "slow-together"] {
-        let scenario = free_tier(name);
+    for name in ["free-tier-none", "free-tier-together"] {
+        let scenario = Scenario::named(name).unwrap();
         for front in [Front::Pair, Front::Typed] {
             for seed in 0..2 {
                 let (lost, per_request_429, goodput) = run(front, &scenario, seed).await;
@@ -104,6 +98,11 @@ async fn a_queue_longer_than_the_deadline_loses_no_call() {
                     "{name} {front:?} seed {seed}: lost {lost}, {per_request_429:.3} 429s/request, goodput {goodput:.3}"
                 );
                 assert_eq!(lost, 0, "{name} {front:?} seed {seed}");
+                assert!(goodput >= 0.7, "{name} {front:?} seed {seed}: {goodput:.3}");
+                assert!(
+                    per_request_429 <= 0.25,
+                    "{name} {front:?} seed {seed}: {per_request_429:.3}"
+                );
             }
         }
     }

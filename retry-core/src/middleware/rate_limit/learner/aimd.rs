@@ -30,11 +30,18 @@
 //!   level: as TCP's additive increase makes flows converge, a crowded-out process climbs
 //!   back. A lone client is under its own level only after a deep cut, where the faster climb
 //!   is what fast recovery does anyway, or on a server slower than slow start's first cut (20
-//!   a second halved): there it probes more often, the price of the fleet's convergence
-//!   (`slow-none`, 2 a second: 0.08 -> 0.14 429s per request; measured alternatives, a level
-//!   from the rate first served, kept the lone client and lost the fleet's gain). The level
-//!   halves every [`LEVEL_HALF_LIFE`], so a limit that has since fallen far is not pushed
+//!   a second halved): there it probes more often, the price of the fleet's convergence. So
+//!   the level is held to [`LEVEL_CAP`] times the fastest the server has served over
+//!   [`SERVED_OVER`] successes: on a free tier's one request every two seconds, a level of 5
+//!   from slow start doubled the pace after every success (each cut undone at once, every
+//!   other request a 429: 0.54 of the ideal). Three times, not once or twice: a crowded-out
+//!   process of a fleet is served slowly too, and a tighter cap undid the fleet's convergence
+//!   (16 processes without headers: 0.87 -> 0.73 median at 1x, 0.83 at 2x, 0.86 at 3x). The
+//!   level halves every [`LEVEL_HALF_LIFE`], so a limit that has since fallen far is not pushed
 //!   against for long.
+//! - **No faster than 1 % a request**: 2 % a second is 4 % a request at half a request a
+//!   second, where the limit is found again every few requests; the increase is capped at
+//!   [`MAX_STEP`] of the pace per success, which binds only under 2 requests a second.
 //!
 //! Only 429s to requests sent at the current pace (the current epoch) cut it: the answers to
 //! requests already in flight when the pace changed say nothing about the new one.
@@ -89,6 +96,12 @@ const LEVEL: f64 = 0.5;
 /// fleet benchmark: the shorter, the more a crowded-out process lags again; five minutes
 /// changes nothing within a run there).
 const LEVEL_HALF_LIFE: f64 = 300.0;
+/// The floor's level is at most this many times the fastest the server has served.
+const LEVEL_CAP: f64 = 3.0;
+/// Successes the served rate is measured over.
+const SERVED_OVER: usize = 8;
+/// The additive increase is at most this share of the pace per success.
+const MAX_STEP: f64 = 0.01;
 
 /// The header-blind pace of one host.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -116,6 +129,10 @@ pub(crate) struct Aimd {
     level: f64,
     /// The latest responses: when they came, whether they were taken.
     recent: VecDeque<(Duration, bool)>,
+    /// The fastest the server has taken requests, over [`SERVED_OVER`] successes in a row of
+    /// the recent window (0 until then): what the floor's level is held to.
+    #[serde(default)]
+    served: f64,
 }
 
 impl Aimd {
@@ -132,6 +149,7 @@ impl Aimd {
             last: Duration::ZERO,
             level: 0.0,
             recent: VecDeque::with_capacity(WINDOW),
+            served: 0.0,
         }
     }
 
@@ -167,6 +185,22 @@ impl Aimd {
             self.recent.pop_front();
         }
         self.recent.push_back((now, taken));
+        if taken {
+            self.served = self.served.max(self.serving().unwrap_or(0.0));
+        }
+        if self.served > 0.0 {
+            self.level = self.level.min(LEVEL_CAP * self.served);
+        }
+    }
+
+    /// The rate of the last [`SERVED_OVER`] successes in the recent window, if there are as
+    /// many.
+    fn serving(&self) -> Option<f64> {
+        let mut taken = self.recent.iter().rev().filter(|(_, taken)| *taken);
+        let (last, _) = taken.next()?;
+        let (first, _) = taken.nth(SERVED_OVER - 2)?;
+        let span = last.checked_sub(*first)?.as_secs_f64();
+        (span > 0.0).then(|| (SERVED_OVER - 1) as f64 / span)
     }
 
     /// A success to a request sent in the current epoch (`current`); `waiting`: requests are
@@ -204,7 +238,10 @@ impl Aimd {
         // increase slows in proportion, as TCP's does per round trip.
         let slow = (REFERENCE_RTT / rtt.max(REFERENCE_RTT)).max(0.1);
         self.level *= (-since.as_secs_f64() / LEVEL_HALF_LIFE).exp2();
-        let mut rate = self.rate + (INCREASE * slow).max(gap * RECOVERY);
+        // 2 % a second is 4 % a request at half a request a second: at most 1 % a request,
+        // so a slow server is not found again every other request.
+        let increase = (INCREASE * slow).min(MAX_STEP * self.rate);
+        let mut rate = self.rate + increase.max(gap * RECOVERY);
         if self.rate < self.level {
             // Under the floor: a fixed share of the level a second, not of the pace.
             rate = rate.max(self.rate + INCREASE * slow * self.level / self.rate);
@@ -368,6 +405,30 @@ mod tests {
         // 2 % of the level a second: 0.2, for both.
         assert!((0.18..=0.21).contains(&low), "{low}");
         assert!((0.18..=0.21).contains(&high), "{high}");
+    }
+
+    /// On a free tier's half a request a second, slow start ends far too high (a level of 5):
+    /// eight successes two seconds apart hold the level to three times what was served, and
+    /// the additive increase to 1 % a request.
+    #[test]
+    fn a_slow_server_holds_the_level_to_what_it_served() {
+        let mut aimd = Aimd::new(20.0);
+        aimd.decrease(20.0, Duration::ZERO, None);
+        assert_eq!(aimd.level, 5.0);
+        (aimd.rate, aimd.recover_to) = (0.45, 0.0);
+        for i in 1..=8 {
+            let now = Duration::from_secs(2 * i);
+            aimd.record(now, true);
+            if i < 8 {
+                assert_eq!(aimd.level, 5.0, "seven successes measure nothing yet");
+            }
+        }
+        assert!((aimd.level - 1.5).abs() < 1e-9, "{}", aimd.level);
+
+        // Above the level, one success adds 1 % of the pace, not 0.02 a second (4 %).
+        (aimd.rate, aimd.level) = (0.5, 0.0);
+        aimd.taken(Duration::from_secs(18), true, true, false, 0.02);
+        assert!((aimd.rate() - 0.505).abs() < 1e-9, "{}", aimd.rate());
     }
 
     /// A quiet spell measured against a long round trip, which then shortens: the probe starts
