@@ -34,7 +34,7 @@ fn client(sim: &Simulator, policy: Policy) -> Together {
 
 /// Spreads calls `0..n` over `tasks` tasks, each making its share one after the other, and
 /// returns how many failed (`call` answers whether call `i` succeeded).
-async fn spread<F, Fut>(n: usize, tasks: usize, call: F) -> u32
+pub(crate) async fn spread<F, Fut>(n: usize, tasks: usize, call: F) -> u32
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = bool> + Send,

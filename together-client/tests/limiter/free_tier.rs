@@ -7,9 +7,7 @@
 //! server served, no longer undoes every cut (0.47 of the ideal, 0.71 429s per request before;
 //! the family's `free-tier-*` rows give the distributions).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use crate::e2e_sim::spread;
 use crate::kit::MODEL;
 use crate::kit::sim::{chat_target, client_of};
 use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};
@@ -47,42 +45,31 @@ async fn run(front: Front, scenario: &Scenario, seed: u64) -> (usize, f64, f64) 
     .build()
     .unwrap();
     let (url, key) = chat_target(&sim);
-    let lost = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for task in 0..TASKS {
+    let lost = spread(N, TASKS, move |i| {
         let (pair, typed, url, key) = (pair.clone(), typed.clone(), url.clone(), key.clone());
-        let lost = Arc::clone(&lost);
-        tasks.spawn(async move {
-            for i in (task..N).step_by(TASKS) {
-                let prompt = format!("prompt {i}");
-                let ok = match front {
-                    Front::Pair => {
-                        let body = serde_json::json!({
-                            "model": MODEL,
-                            "messages": [{"role": "user", "content": prompt}],
-                        });
-                        let sent = pair.post(&*url).bearer_auth(&*key).json(&body).send();
-                        sent.await.is_ok_and(|r| r.status().is_success())
-                    }
-                    Front::Typed => {
-                        let request = ChatRequest::new(MODEL).user(prompt);
-                        typed.chat().create(request).await.is_ok()
-                    }
-                };
-                if !ok {
-                    lost.fetch_add(1, Ordering::Relaxed);
+        async move {
+            let prompt = format!("prompt {i}");
+            match front {
+                Front::Pair => {
+                    let body = serde_json::json!({
+                        "model": MODEL,
+                        "messages": [{"role": "user", "content": prompt}],
+                    });
+                    let sent = pair.post(&*url).bearer_auth(&*key).json(&body).send();
+                    sent.await.is_ok_and(|r| r.status().is_success())
+                }
+                Front::Typed => {
+                    let request = ChatRequest::new(MODEL).user(prompt);
+                    typed.chat().create(request).await.is_ok()
                 }
             }
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.unwrap();
-    }
+        }
+    })
+    .await as usize;
     let wall = started.elapsed().as_secs_f64();
     let stats = sim.stats();
     sim.shutdown().await;
-    let lost = lost.load(Ordering::Relaxed);
     let goodput = scenario.ideal(N - lost, TOKENS_EACH) / wall;
     (lost, stats.rate_limited as f64 / N as f64, goodput)
 }
