@@ -156,13 +156,7 @@ impl RetryMiddleware {
 
     /// What the retry loop should make of one attempt's outcome; `None` for a success.
     /// `held`: the limiter below answered a 429 by holding the call's place.
-    /// `waited`: how long the attempt waited for its turn there.
-    fn judge(&self, outcome: &Result<Response>, held: bool, waited: Duration) -> Option<Failure> {
-        self.failure(outcome, held)
-            .map(|failure| failure.with_limiter_wait(waited))
-    }
-
-    fn failure(&self, outcome: &Result<Response>, held: bool) -> Option<Failure> {
+    fn judge(&self, outcome: &Result<Response>, held: bool) -> Option<Failure> {
         let response = match outcome {
             Ok(response) => response,
             Err(error) => return Some(Failure::classify(error, self.on)),
@@ -293,7 +287,8 @@ impl Middleware for RetryMiddleware {
                 deadline = (self.policy.get_deadline())
                     .and_then(|d| started.checked_add(waited.saturating_add(d)));
             }
-            let Some(failure) = self.judge(&outcome, held, waited) else {
+            let judged = self.judge(&outcome, held);
+            let Some(failure) = judged.map(|f| f.with_limiter_wait(waited)) else {
                 return finish(outcome, attempts);
             };
             match retrier.record(self.name, &failure, |_| {}) {
