@@ -35,7 +35,7 @@ use crate::middleware::hints::RateLimitHeaders;
 pub(crate) use aimd::INITIAL_RATE;
 use aimd::{Aimd, clamp};
 use evidence::Evidence;
-pub(crate) use evidence::one_back;
+pub(crate) use evidence::{one_back, one_back_of};
 use refill::Refill;
 use window::WindowSign;
 

@@ -49,9 +49,7 @@ impl WindowSign {
         limits: &RateLimitHeaders,
         rtt_spread: f64,
     ) -> Option<Duration> {
-        let (Some(0), Some(reset), Some(one_back)) =
-            (limits.remaining, limits.reset, super::one_back(limits))
-        else {
+        let (Some(0), Some(reset)) = (limits.remaining, limits.reset) else {
             return None;
         };
         let instant = now.saturating_add(reset);
@@ -60,8 +58,10 @@ impl WindowSign {
             return None;
         };
         let slack = SLACK.saturating_add(Duration::from_secs_f64(rtt_spread.max(0.0)));
-        // Two of the bucket reading's "one back" intervals: a bucket would have taken a
-        // request by then.
+        // Two of the bucket reading's "one back" intervals, from the first 429's reset: a
+        // bucket would have taken a request by then. (Not from this one's: a bucket about to
+        // take one says "full in a moment", and a bucket of one would count as a window.)
+        let one_back = super::one_back_of(limits.limit, named.saturating_sub(then));
         let apart = now.saturating_sub(then) > one_back * 2 + slack;
         let ends = (apart && named.abs_diff(instant) <= slack && instant > now).then_some(instant);
         if ends.is_some() {
@@ -112,6 +112,16 @@ mod tests {
         let mut sign = WindowSign::default();
         sign.refused(ms(200), &empty(5, 100), 0.0);
         assert_eq!(sign.refused(ms(230), &empty(5, 70), 0.0), None);
+    }
+
+    /// A bucket of one refilling in 2 s: 429s 50 ms and 1.9 s after the request it took both
+    /// name the instant it takes one again, as a window's would, but no sooner than a bucket
+    /// would (the two readings agree on a bucket of one: nothing is refuted).
+    #[test]
+    fn a_bucket_of_one_is_not_a_window() {
+        let mut sign = WindowSign::default();
+        assert_eq!(sign.refused(ms(50), &empty(1, 1_950), 0.0), None);
+        assert_eq!(sign.refused(ms(1_900), &empty(1, 100), 0.0), None);
     }
 
     /// A success between two 429s ends the run: they say nothing together.
