@@ -295,6 +295,52 @@ async fn a_reading_that_means_something_else_is_refuted_not_obeyed() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_429_from_a_bucket_of_one_holds_the_host_until_its_reset() {
+    // A free tier's bucket of one, before any reading is trusted: "0 of 1 left, 1.8 s to go"
+    // means the same under every reading, so nothing goes before it (the learner's own pause
+    // would be 150 ms at slow start's first cut, and its retries would meet three more 429s).
+    let server = Scripted::new(|n| match n {
+        0 => respond(
+            429,
+            &[
+                ("x-ratelimit-limit", "1"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1.8"),
+            ],
+        ),
+        _ => respond(200, &[]),
+    });
+    let limiter = RateLimitMiddleware::default();
+    let client = client_with(vec![Arc::new(limiter)], server.clone());
+    let tasks: Vec<_> = (0..3).map(|id| send(&client, URL, id)).collect();
+    assert_eq!(join(tasks).await, [429, 200, 200]);
+    let log = arrival_ms(&server);
+    // 1.8 s from the answer, which came 1 ms after the arrival.
+    assert!(log[1] >= 1_801, "{log:?}");
+
+    // The same reset from a bucket of 5 is not a bucket of one's: the learner's pause.
+    let server = Scripted::new(|n| match n {
+        0 => respond(
+            429,
+            &[
+                ("x-ratelimit-limit", "5"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1.8"),
+            ],
+        ),
+        _ => respond(200, &[]),
+    });
+    let client = client_with(
+        vec![Arc::new(RateLimitMiddleware::default())],
+        server.clone(),
+    );
+    let tasks: Vec<_> = (0..3).map(|id| send(&client, URL, id)).collect();
+    assert_eq!(join(tasks).await, [429, 200, 200]);
+    let log = arrival_ms(&server);
+    assert!(log[1] < 1_000, "{log:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_empty_token_bucket_holds_the_host_for_its_stated_reset_only() {
     let tokens_out = |reset: Option<&'static str>| {
         Scripted::new(move |n| {

@@ -188,6 +188,13 @@ impl Host {
                 // bucket (the shared schedule gives back the slots this costs).
                 pause = pause.max(limits.reset);
             }
+            if rate_limited && !full_reset && limits.limit == Some(1) && limits.remaining == Some(0)
+            {
+                // A bucket of one, empty: whatever `reset` means (until full, until the next
+                // slot, until a window ends), all say nothing is taken before it. A free
+                // tier's 429s during slow start came in runs of four before this.
+                pause = pause.max(limits.reset);
+            }
             // A fixed window spent until an instant the server named twice: nobody goes
             // before it.
             until = until.max(window_ends);
