@@ -408,6 +408,15 @@ mod tests {
         assert_eq!(evidence.bucket_rate(), None);
     }
 
+    /// A fleet's state stored before the discount existed reads as undiscounted.
+    #[test]
+    fn a_state_stored_without_a_discount_is_undiscounted() {
+        let mut stored = serde_json::to_value(Evidence::default()).unwrap();
+        stored.as_object_mut().unwrap().remove("discount").unwrap();
+        let evidence: Evidence = serde_json::from_value(stored).unwrap();
+        assert_eq!(evidence.discount, 1.0);
+    }
+
     /// The same names on a server where `limit` is the rate and `reset` the next slot.
     #[test]
     fn a_rate_reading_is_refuted_before_it_is_used() {
