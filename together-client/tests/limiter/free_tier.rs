@@ -6,9 +6,10 @@
 //! And the pace settles near the limit: slow start's level, held to three times what the
 //! server served, no longer undoes every cut (0.47 of the ideal, 0.71 429s per request before;
 //! the family's `free-tier-*` rows give the distributions). With Together's headers
-//! (`0 of 1 left`) the bucket reading is trusted and paces it (0.976 of the ideal, 0.044 429s
-//! per request, all during slow start); before, a bucket of one looked like a fixed window,
-//! the reading was refuted, and Together's headers did no better than none.
+//! (`0 of 1 left`) the bucket reading is trusted and paces it, and before it is, a bucket of
+//! one's reset holds the host (0.987 of the ideal, 0.013 429s per request); before, a bucket
+//! of one looked like a fixed window, the reading was refuted, and Together's headers did no
+//! better than none.
 
 use crate::e2e_sim::spread;
 use crate::kit::MODEL;
@@ -95,11 +96,11 @@ async fn a_queue_longer_than_the_deadline_loses_no_call() {
                 );
                 if name == "free-tier-together" {
                     assert!(
-                        goodput >= 0.93,
+                        goodput >= 0.95,
                         "{name} {front:?} seed {seed}: {goodput:.3}"
                     );
                     assert!(
-                        per_request_429 <= 0.06,
+                        per_request_429 <= 0.03,
                         "{name} {front:?} seed {seed}: {per_request_429:.3}"
                     );
                 }

@@ -174,7 +174,10 @@ impl Host {
             }
             let rate = learner.rate();
             let bucket = learner.bucket().filter(|_| !self.fleet);
-            let full_reset = learner.reset_means_full();
+            // `reset` is the time until the bucket is full once the bucket reading is trusted;
+            // on a bucket of one it is under every reading (until full, until the next slot,
+            // until a window ends: nothing is taken before it), trusted or not.
+            let full_reset = learner.reset_means_full() || limits.limit == Some(1);
             let window_ends = learner.window_ends_after(now);
             state
                 .schedule
@@ -186,13 +189,6 @@ impl Host {
                 // A fleet's `remaining` counts every process: this one cannot tell how much of
                 // the refill the others will take, so the whole fleet waits for the full
                 // bucket (the shared schedule gives back the slots this costs).
-                pause = pause.max(limits.reset);
-            }
-            if rate_limited && !full_reset && limits.limit == Some(1) && limits.remaining == Some(0)
-            {
-                // A bucket of one, empty: whatever `reset` means (until full, until the next
-                // slot, until a window ends), all say nothing is taken before it. A free
-                // tier's 429s during slow start came in runs of four before this.
                 pause = pause.max(limits.reset);
             }
             // A fixed window spent until an instant the server named twice: nobody goes

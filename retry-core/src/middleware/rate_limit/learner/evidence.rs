@@ -15,10 +15,10 @@
 //!   since), and a reading well below the prediction refutes it for good. Three 429s to
 //!   requests sent at or below its current pace refute it too (a limit that fell lowers the
 //!   estimate first, so the requests sent at the old pace do not count); each of them lowers
-//!   its pace by 1 %, for an estimate a little high (see [`CONTRADICTION_DISCOUNT`]). While trusted, its
-//!   pace is the pace, and follows the server's limit as it moves, both ways; slowed a little
-//!   where the bucket has no room for the round trip's jitter (a bucket of one: every early
-//!   arrival would be refused, see [`JITTER_MARGIN`]).
+//!   its pace by 1 %, for an estimate a little high (see [`CONTRADICTION_DISCOUNT`]). While
+//!   trusted, its pace is the pace, and follows the server's limit as it moves, both ways;
+//!   slowed a little where the bucket has no room for the round trip's jitter (a bucket of
+//!   one: every early arrival would be refused, see [`JITTER_MARGIN`]).
 //! - **`remaining` itself**: a 429 whose own headers say `remaining >= 1` proves that
 //!   `remaining` does not count what this server refuses (a cached counter, a constant, a
 //!   per-minute budget enforced per second). Every use of it ends there: no burst, no bucket
