@@ -132,14 +132,6 @@ pub(crate) struct Evidence {
     /// How much the round trip varies (seconds): requests sent after a reading may reach the
     /// server before it, and a prediction allows for them.
     rtt_spread: f64,
-    /// The share of its estimate the bucket reading paces at: [`CONTRADICTION_DISCOUNT`] per
-    /// contradiction. (Defaulted for a fleet's state stored before it existed.)
-    #[serde(default = "undiscounted")]
-    discount: f64,
-}
-
-fn undiscounted() -> f64 {
-    1.0
 }
 
 impl Default for Evidence {
@@ -157,7 +149,6 @@ impl Default for Evidence {
             licence: FIRST_LICENCE,
             licence_capped: false,
             rtt_spread: 0.0,
-            discount: undiscounted(),
         }
     }
 }
@@ -265,7 +256,8 @@ impl Evidence {
         // How early a request may come and still be taken: the bucket's room beyond one.
         let tolerance = self.limit.unwrap_or(1).saturating_sub(1) as f64 / rate;
         let margin = (self.rtt_spread - tolerance).clamp(0.0, JITTER_MARGIN / rate);
-        Some(1.0 / (1.0 / (rate * self.discount) + margin))
+        let discount = CONTRADICTION_DISCOUNT.powi(self.contradictions.min(16) as i32);
+        Some(1.0 / (1.0 / (rate * discount) + margin))
     }
 
     /// The server's resets mean something else than the time a steady refill takes (a fixed
@@ -277,7 +269,6 @@ impl Evidence {
     /// A 429 to a request sent at or below the bucket reading's pace.
     pub(crate) fn contradicted(&mut self) {
         self.contradictions += 1;
-        self.discount *= CONTRADICTION_DISCOUNT;
         if self.contradictions >= CONTRADICTIONS_TO_REFUTE {
             self.refuted = true;
         }
@@ -406,15 +397,6 @@ mod tests {
         assert!((evidence.bucket_rate().unwrap() - 49.005).abs() < 1e-9);
         evidence.contradicted();
         assert_eq!(evidence.bucket_rate(), None);
-    }
-
-    /// A fleet's state stored before the discount existed reads as undiscounted.
-    #[test]
-    fn a_state_stored_without_a_discount_is_undiscounted() {
-        let mut stored = serde_json::to_value(Evidence::default()).unwrap();
-        stored.as_object_mut().unwrap().remove("discount").unwrap();
-        let evidence: Evidence = serde_json::from_value(stored).unwrap();
-        assert_eq!(evidence.discount, 1.0);
     }
 
     /// The same names on a server where `limit` is the rate and `reset` the next slot.
