@@ -3,12 +3,12 @@
 //! One simulator is one guess at a real server. The catalogue here varies what a client can
 //! get wrong: what the rate-limit headers mean (or whether there are any), whether they are
 //! fresh, other providers' header names and units, how the server counts (a steadily
-//! refilling bucket, or a fixed window), limits that move while the client runs,
-//! token limits that bind before the request limit, limits from one request every two seconds
-//! to 200 a second (a free tier's, where slow start's first guess is 40 times too fast, and
-//! 64 callers queue for two minutes), and round trips from a few milliseconds to 300 ms. A
-//! client that is right on all of them is more likely to be right on a server that is none of
-//! them.
+//! refilling bucket of one request to a second's worth, or a fixed window), limits that move
+//! while the client runs, token limits that bind before the request limit, limits from one
+//! request every two seconds to 200 a second (a free tier's, where slow start's first guess is
+//! 40 times too fast, and 64 callers queue for two minutes), and round trips from a few
+//! milliseconds to 800 ms. A client that is right on all of them is more likely to be right on
+//! a server that is none of them.
 
 use std::time::Duration;
 
@@ -158,6 +158,30 @@ impl Scenario {
                 rate: 0.5,
                 burst: 1,
                 ..Scenario::steady("free-tier-together", bucket, HintDialect::None)
+            },
+            // A bucket of a whole second (as Anthropic's refill up to the minute's budget):
+            // what a client that never bursts leaves unused is a sixth of the run.
+            Scenario {
+                burst: 50,
+                ..Scenario::steady("burst-50-together", bucket, HintDialect::None)
+            },
+            Scenario {
+                burst: 50,
+                ..Scenario::steady("burst-50-none", none, HintDialect::None)
+            },
+            Scenario {
+                burst: 50,
+                ..Scenario::steady("burst-50-openai", LimitHeaders::OpenAi, HintDialect::None)
+            },
+            // Round trips of an LLM call that generates a little: what the client hears of
+            // its pace comes half a second late.
+            Scenario {
+                latency: (ms(200), ms(800)),
+                ..Scenario::steady("rtt-800-together", bucket, HintDialect::None)
+            },
+            Scenario {
+                latency: (ms(200), ms(800)),
+                ..Scenario::steady("rtt-800-none", none, HintDialect::None)
             },
             Scenario {
                 kind: ScenarioKind::Moving,
