@@ -10,8 +10,9 @@
 //!
 //! Both read as a bucket of `limit` with `remaining` left, full again after `reset`: the
 //! limiter's bucket reading applies to them, under the same evidence. But a per-minute
-//! `remaining` is no licence to burst (both providers enforce their limits over shorter
-//! windows): [`LimitFamily::per_minute`] tells the limiter so.
+//! `remaining` says nothing of the bucket a burst would spend (both providers enforce their
+//! limits over shorter windows): [`LimitFamily::per_minute`] tells the limiter so, and it finds
+//! that bucket by what its bursts draw instead.
 //!
 //! Go durations are parsed by hand: no crate on the registry parses Go's `time.Duration`
 //! format exactly (humantime's parser wants spaces or other unit names, and has no `µs`).
@@ -39,8 +40,8 @@ pub enum LimitFamily {
 }
 
 impl LimitFamily {
-    /// Whether the limits are per minute (and enforced over shorter windows): `remaining` is
-    /// then no licence to burst.
+    /// Whether the limits are per minute (and enforced over shorter windows): `remaining` then
+    /// says nothing of how many requests may go back to back.
     pub const fn per_minute(self) -> bool {
         matches!(self, LimitFamily::OpenAi | LimitFamily::Anthropic)
     }

@@ -174,14 +174,13 @@ impl Host {
             }
             let rate = learner.rate();
             let bucket = learner.bucket().filter(|_| !self.fleet);
+            let burst = learner.burst().filter(|_| !self.fleet);
             // `reset` is the time until the bucket is full once the bucket reading is trusted;
             // on a bucket of one it is under every reading (until full, until the next slot,
             // until a window ends: nothing is taken before it), trusted or not.
             let full_reset = learner.reset_means_full() || limits.limit == Some(1);
             let window_ends = learner.window_ends_after(now);
-            state
-                .schedule
-                .set_pace(Some(rate), bucket.unwrap_or(1), now);
+            state.schedule.set_pace(Some(rate), burst.unwrap_or(1), now);
             if let (Some(bucket), Some(remaining)) = (bucket, limits.remaining) {
                 state.schedule.sync(bucket.into(), remaining, sent);
             }

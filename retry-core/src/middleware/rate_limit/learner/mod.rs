@@ -124,8 +124,14 @@ impl Learner {
         self.epoch
     }
 
+    /// How many requests the schedule may send back to back, when the headers give a reason to
+    /// send more than one: a bucket they report, or a per-minute budget.
+    pub(crate) fn burst(&self) -> Option<u32> {
+        self.evidence.licensed()
+    }
+
     /// How many requests may go back to back (1 until the headers report a bucket), when the
-    /// headers report one: the burst the schedule may spend, and what `remaining` counts against.
+    /// headers report one: what `remaining` counts against.
     pub(crate) fn bucket(&self) -> Option<u32> {
         self.evidence
             .reports_bucket()
