@@ -62,7 +62,8 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     Together's documented bucket reading sets the pace once its predictions of `remaining`
 ///     have come true (and is refuted for good when they fail); a burst licence, grown one
 ///     request per early request taken and halved for good by a 429, lets requests go back
-///     to back; `remaining` at least half full says the pace is below the limit; the
+///     to back (on per-minute figures, which say nothing of the bucket behind them, it grows
+///     half as fast and ends at the first 429); `remaining` at least half full says the pace is below the limit; the
 ///     server's refill, measured from how `remaining` moves against what was sent (whatever
 ///     `limit` and `reset` mean), settles the pace under it when the bucket runs out, before
 ///     429s do, and ends slow start when the bucket drains fast; and a 429 whose own headers
@@ -73,12 +74,13 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     host only for a reset the server states (`x-tokenlimit-reset`).
 ///
 ///   Measured on `together_client::sim::Scenario::all()` (20 seeds a scenario, 300 requests
-///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 27
+///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 34
 ///   servers; median goodput 0.97-1.00 on steady token-bucket limits of 50 and 200 a second
-///   with round trips up to 30 ms, whatever the headers mean (0.86-0.94 with round trips up
-///   to 300 ms), 0.94-0.96 at 2 a second (but 0.10-0.14 429s per request there), 0.91 on a
-///   50/20/80 step with headers and 0.86 without, 0.84-0.87 on a counter per one-second
-///   window (our simulator's servers only).
+///   (buckets of 5 to 50) with round trips up to 30 ms, whatever the headers mean (0.86-0.93
+///   with round trips up to 300 ms, 0.79-0.84 up to 800 ms), 0.94-0.98 at 2 a second, 0.80
+///   (no headers) and 0.99 (Together's) at one request every 2 s, 0.91 on a 50/20/80 step
+///   with headers and 0.86 without, 0.84-0.87 on a counter per one-second window (our
+///   simulator's servers only).
 /// - **Fixed quotas** ([`per_second`](Self::per_second), [`per_minute`](Self::per_minute),
 ///   [`tokens_per_minute`](Self::tokens_per_minute)), on top of the learning, for limits you
 ///   know in advance.
