@@ -63,12 +63,12 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     have come true (and is refuted for good when they fail); a burst licence, grown one
 ///     request per early request taken and halved for good by a 429, lets requests go back
 ///     to back (on per-minute figures, which say nothing of the bucket behind them, it grows
-///     half as fast and ends at the first 429); `remaining` at least half full says the pace is below the limit; the
-///     server's refill, measured from how `remaining` moves against what was sent (whatever
-///     `limit` and `reset` mean), settles the pace under it when the bucket runs out, before
-///     429s do, and ends slow start when the bucket drains fast; and a 429 whose own headers
-///     say `remaining >= 1` ends every use of `remaining`. Two 429s on an
-///     empty bucket whose resets name one instant (a fixed window's end, not a refill) refute
+///     half as fast and ends at the first 429); `remaining` at least half full says the pace
+///     is below the limit; the server's refill, measured from how `remaining` moves against
+///     what was sent (whatever `limit` and `reset` mean), settles the pace under it when the
+///     bucket runs out, before 429s do, and ends slow start when the bucket drains fast; and
+///     a 429 whose own headers say `remaining >= 1` ends every use of `remaining`. Two 429s
+///     on an empty bucket whose resets name one instant (a fixed window's end, not a refill) refute
 ///     the bucket reading and hold the host until that instant. The worst case is the
 ///     header-blind learner. An empty token bucket (`x-tokenlimit-remaining: 0`) holds the
 ///     host only for a reset the server states (`x-tokenlimit-reset`).
