@@ -185,6 +185,7 @@ pub struct SimulatorBuilder {
     pub(crate) window: Option<Duration>,
     pub(crate) credits: Option<u64>,
     pub(crate) latency: Latency,
+    pub(crate) generation: Latency,
     pub(crate) chunk_delay: Duration,
     pub(crate) context_window: u64,
     pub(crate) faults: Vec<(Fault, Trigger)>,
@@ -206,6 +207,7 @@ impl Default for SimulatorBuilder {
             window: None,
             credits: None,
             latency: Latency::ZERO,
+            generation: Latency::ZERO,
             chunk_delay: Duration::ZERO,
             context_window: 32_768,
             faults: Vec::new(),
@@ -360,6 +362,15 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Time the work of an admitted request takes (default none), after the limiter has
+    /// counted it and before the second half of the [`latency`](Self::latency): an LLM's
+    /// generation. A refused request skips it, so a 429 comes back in the round trip alone
+    /// while a success takes the round trip and the generation, as on a real LLM API.
+    pub fn generation(mut self, generation: impl Into<Latency>) -> Self {
+        self.generation = generation.into();
+        self
+    }
+
     /// Time between two chunks of a stream (default none).
     pub fn stream_chunk_delay(mut self, delay: Duration) -> Self {
         self.chunk_delay = delay;
@@ -465,6 +476,11 @@ impl Faults {
             }
         }
         total
+    }
+
+    /// A draw of `latency` from the seeded generator (none for a fixed one).
+    pub(crate) fn sample(&mut self, latency: Latency) -> Duration {
+        latency.sample(&mut self.rng)
     }
 
     /// The fault for an admitted request: the first rule, in order, that applies to it and

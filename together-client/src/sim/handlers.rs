@@ -7,7 +7,8 @@
 //!    `dynamic_request_limited` / `dynamic_token_limited` with the dialect's hint);
 //! 4. faults, drawn for an admitted request: 503, 500, another status, a dropped connection,
 //!    a broken stream or an error inside it;
-//! 5. the second half of the latency, then the answer.
+//! 5. for an admitted request, the generation (`SimulatorBuilder::generation`);
+//! 6. the second half of the latency, then the answer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,6 +41,7 @@ pub(crate) struct Shared {
     pub(crate) dialect: HintDialect,
     pub(crate) reporter: Reporter,
     pub(crate) latency: Latency,
+    pub(crate) generation: Latency,
     pub(crate) chunk_delay: Duration,
     pub(crate) context_window: u64,
     pub(crate) limiter: Mutex<Limiter>,
@@ -113,6 +115,10 @@ async fn handle((State(sim), Extension(conn), headers, bytes): Args, kind: Endpo
         out.insert(HeaderName::from_static("x-request-id"), value);
     }
     let reply = decide(&sim, &headers, &bytes, kind, id, out, &mut tracker);
+    if reply.generates() {
+        let generation = lock(&sim.faults).sample(sim.generation);
+        sleep(generation).await;
+    }
     sleep(latency - first_half).await;
     match reply {
         Reply::Json(status, headers, value, outcome) => {
@@ -126,6 +132,18 @@ async fn handle((State(sim), Extension(conn), headers, bytes): Args, kind: Endpo
         }
         Reply::Drop => cut(tracker, &conn, Outcome::Dropped).await,
         Reply::CompletedThenDropped => cut(tracker, &conn, Outcome::CompletedThenDropped).await,
+    }
+}
+
+impl Reply {
+    /// Whether the request was admitted to the work: a refusal (401, 400, 429...) is
+    /// answered at once; an answer, a stream or a drop after the work takes the generation.
+    fn generates(&self) -> bool {
+        match self {
+            Reply::Json(status, ..) => status.is_success(),
+            Reply::Stream(..) | Reply::CompletedThenDropped => true,
+            Reply::Drop => false,
+        }
     }
 }
 

@@ -164,6 +164,7 @@ impl Simulator {
             dialect: config.dialect,
             reporter: Reporter::new(config.limit_headers, config.dialect, config.dynamic_headers),
             latency: config.latency,
+            generation: config.generation,
             chunk_delay: config.chunk_delay,
             context_window: config.context_window,
         });

@@ -6,9 +6,10 @@
 //! refilling bucket of one request to a second's worth, or a fixed window), limits that move
 //! while the client runs, token limits that bind before the request limit, limits from one
 //! request every two seconds to 200 a second (a free tier's, where slow start's first guess is
-//! 40 times too fast, and 64 callers queue for two minutes), and round trips from a few
-//! milliseconds to 800 ms. A client that is right on all of them is more likely to be right on
-//! a server that is none of them.
+//! 40 times too fast, and 64 callers queue for two minutes), round trips from a few
+//! milliseconds to 800 ms, and an LLM's answers, which take up to a second of generation while
+//! its 429s come back at once. A client that is right on all of them is more likely to be
+//! right on a server that is none of them.
 
 use std::time::Duration;
 
@@ -48,6 +49,10 @@ pub struct Scenario {
     pub token_limit: Option<u64>,
     /// Its round trip: uniform in this range, drawn from the seed.
     pub latency: (Duration, Duration),
+    /// The work an admitted request takes on top of the round trip (an LLM's generation):
+    /// uniform in this range, drawn from the seed; a 429 skips it. See
+    /// [`SimulatorBuilder::generation`].
+    pub generation: (Duration, Duration),
     /// Requests counted per fixed window of this length (`rate x window` each) instead of a
     /// bucket of `burst` refilling steadily: see [`SimulatorBuilder::fixed_window`].
     pub window: Option<Duration>,
@@ -69,6 +74,7 @@ impl Scenario {
             dialect,
             token_limit: None,
             latency: (ms(2), ms(30)),
+            generation: (ms(0), ms(0)),
             window: None,
         }
     }
@@ -183,6 +189,17 @@ impl Scenario {
                 latency: (ms(200), ms(800)),
                 ..Scenario::steady("rtt-800-none", none, HintDialect::None)
             },
+            // An LLM API: the limiter counts a request when it comes, the answer takes the
+            // generation too (0.2-1 s), a 429 comes back at once. The answers that tell the
+            // pace is right come a second late; the news that it is too fast, quickly.
+            Scenario {
+                generation: (ms(200), ms(1_000)),
+                ..Scenario::steady("llm-together", bucket, HintDialect::None)
+            },
+            Scenario {
+                generation: (ms(200), ms(1_000)),
+                ..Scenario::steady("llm-none", none, HintDialect::None)
+            },
             Scenario {
                 kind: ScenarioKind::Moving,
                 steps: step_50_20_80.clone(),
@@ -253,6 +270,9 @@ impl Scenario {
             .limit_steps(self.steps.iter().copied())
             .latency(Latency::uniform(self.latency.0, self.latency.1))
             .seed(seed);
+        if !self.generation.1.is_zero() {
+            builder = builder.generation(Latency::uniform(self.generation.0, self.generation.1));
+        }
         if let Some(tokens) = self.token_limit {
             builder = builder.token_limit(tokens);
         }
@@ -266,8 +286,8 @@ impl Scenario {
     /// `tokens_each` tokens taken: the bucket's burst at once, then the rate as it moves (or
     /// a fixed window's count at the start of each window), or the token bucket (full at the
     /// start, refilling its size each second), whichever binds.
-    /// Plus one mean round trip: the first request's way in and the last answer's way out,
-    /// which no client can save.
+    /// Plus one mean round trip and one mean generation: the first request's way in, the
+    /// last one's work and its answer's way out, which no client can save.
     pub fn ideal(&self, successes: usize, tokens_each: u64) -> f64 {
         let needed = (successes as f64 - f64::from(self.burst)).max(0.0);
         let mut requests = 0.0;
@@ -293,7 +313,8 @@ impl Scenario {
             ((successes as f64 * tokens_each as f64 - limit) / limit).max(0.0)
         });
         let round_trip = (self.latency.0 + self.latency.1).as_secs_f64() / 2.0;
-        by_requests.max(by_tokens) + round_trip
+        let generation = (self.generation.0 + self.generation.1).as_secs_f64() / 2.0;
+        by_requests.max(by_tokens) + round_trip + generation
     }
 }
 
@@ -316,6 +337,9 @@ mod tests {
         // 40 requests a second by tokens (200 / 5) bind before 100 by requests.
         let tokens = Scenario::named("tokens-none").unwrap();
         assert!((tokens.ideal(300, 5) - 6.5 - rtt).abs() < 1e-9);
+        // An LLM's generation (0.2-1 s, 0.6 s on average) adds to the last answer.
+        let llm = Scenario::named("llm-none").unwrap();
+        assert!((llm.ideal(300, 0) - 5.9 - rtt - 0.6).abs() < 1e-9);
     }
 
     #[test]

@@ -187,6 +187,31 @@ async fn fixed_latency_on_tokios_clock() {
     assert_eq!(sim.stats().log[0].at, Duration::from_millis(150));
 }
 
+/// An LLM's generation comes after the count and only for admitted requests: a 429 comes back
+/// in the round trip alone, a success takes the round trip and the generation.
+#[tokio::test(start_paused = true)]
+async fn generation_follows_the_count_and_a_refusal_skips_it() {
+    let sim = launch(
+        Simulator::builder()
+            .latency(Duration::from_millis(100))
+            .generation(Duration::from_millis(700))
+            .rate_per_second(1.0)
+            .burst(1),
+    )
+    .await;
+    let client = client();
+    let start = Instant::now();
+    assert_eq!(chat(&client, &sim, "x").await.status(), 200);
+    assert_eq!(start.elapsed(), Duration::from_millis(800));
+    let start = Instant::now();
+    assert_eq!(chat(&client, &sim, "x").await.status(), 429);
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+    // The limiter counted both half-way through the round trip, before any generation.
+    let log = &sim.stats().log;
+    assert_eq!(log[0].at, Duration::from_millis(50));
+    assert_eq!(log[1].at, Duration::from_millis(850));
+}
+
 #[tokio::test(start_paused = true)]
 async fn uniform_latency_stays_in_its_range() {
     let (min, max) = (Duration::from_millis(50), Duration::from_millis(150));
