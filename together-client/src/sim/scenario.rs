@@ -207,8 +207,15 @@ impl Scenario {
             },
             Scenario {
                 kind: ScenarioKind::Moving,
-                steps: step_50_20_80,
+                steps: step_50_20_80.clone(),
                 ..Scenario::steady("step-50-20-80-none", none, HintDialect::None)
+            },
+            // The same steps on an LLM API, a second's generation behind each answer.
+            Scenario {
+                kind: ScenarioKind::Moving,
+                steps: step_50_20_80,
+                generation: (ms(200), ms(1_000)),
+                ..Scenario::steady("llm-step-none", none, HintDialect::None)
             },
             Scenario {
                 kind: ScenarioKind::Moving,

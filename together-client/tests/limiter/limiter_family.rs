@@ -97,7 +97,7 @@ async fn distribution(name: &str) -> (f64, f64, f64, usize) {
 }
 
 /// (scenario, least median, least worst run, most 429s per request in any run).
-const EXPECTED: [(&str, f64, f64, f64); 15] = [
+const EXPECTED: [(&str, f64, f64, f64); 16] = [
     // Headers read as documented: trusted once their predictions hold.
     ("together-bucket", 0.98, 0.97, 0.02),
     // The same names meaning the rate and the next slot: refuted; `remaining` still counts,
@@ -143,6 +143,11 @@ const EXPECTED: [(&str, f64, f64, f64); 15] = [
     // The same without headers: the quiet-spell probe finds the 80. (Median 0.863 over 20
     // seeds; the worst runs are below the 0.85.)
     ("step-50-20-80-none", 0.84, 0.78, 0.07),
+    // The same steps on an LLM API: answers take 0.2-1 s of generation, 429s come back at
+    // once. The increase is slowed by how late a 429 comes, not a success: slowed by the
+    // successes' second, the pace stayed at 20 after the step to 80 (0.55 median over 20
+    // seeds; 0.78 now, 0.74 over these 10; still under the 0.85).
+    ("llm-step-none", 0.70, 0.68, 0.05),
     // A token limit that binds before the request limit, with Together's token headers.
     ("tokens-together", 0.97, 0.96, 0.05),
 ];

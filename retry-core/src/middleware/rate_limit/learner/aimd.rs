@@ -205,7 +205,8 @@ impl Aimd {
 
     /// A success to a request sent in the current epoch (`current`); `waiting`: requests are
     /// queued behind the pace; `spare`: the server's `remaining` says its bucket is filling;
-    /// `rtt`: the mean round trip (seconds). Returns whether slow start moved to a new epoch.
+    /// `rtt`: how long news of an overshoot takes to come back (seconds). Returns whether slow
+    /// start moved to a new epoch.
     pub(crate) fn taken(
         &mut self,
         now: Duration,
@@ -268,6 +269,12 @@ impl Aimd {
             let t = (self.on_curve - self.probe_start).as_secs_f64();
             // Never more than a quarter up in one step.
             rate = rate.max((from * (1.0 + C * t * t * t)).min(self.rate * 1.25));
+        } else if self.probe_from.is_some() {
+            // The round trips have lengthened past the quiet spell since the probe started:
+            // it holds, and its clock with it. (Left running, the probe resumed seconds along
+            // its curve once they shortened again: 41 -> 80 requests a second in three
+            // successes on `rtt-300-none`.)
+            self.probe_start += since;
         }
         self.rate = clamp(rate);
         false
@@ -458,5 +465,34 @@ mod tests {
         assert!(aimd.probe_from.is_some());
         // 0.4 s along the curve: under 10 % up, not x1.25 per success.
         assert!(probed < before * 1.1, "{before} -> {probed}");
+    }
+
+    /// A probe under way while the round trips lengthen past the quiet spell holds, clock and
+    /// all, and resumes where it was once they shorten: no jump up its curve.
+    #[test]
+    fn a_probe_holds_while_round_trips_are_long() {
+        let mut aimd = Aimd::new(40.0);
+        let ms = Duration::from_millis;
+        aimd.decrease(40.0, Duration::ZERO, None);
+        let mut now = Duration::ZERO;
+        let mut step = |aimd: &mut Aimd, rtt: f64, n: usize| {
+            for _ in 0..n {
+                now += ms(25);
+                aimd.taken(now, true, true, false, rtt);
+            }
+        };
+        // Short round trips: quiet for 1.5 s, then 0.3 s of probing.
+        step(&mut aimd, 0.01, 72);
+        assert!(aimd.probe_from.is_some());
+        let before = aimd.rate();
+        // A second of 300 ms round trips: the spell is 4.5 s now, longer than the 1.8 s on
+        // the curve.
+        step(&mut aimd, 0.3, 40);
+        let held = aimd.rate();
+        assert!(held < before * 1.01, "{before} -> {held}");
+        // Short again: one success goes on from 0.3 s along the curve, not 1.3 s.
+        step(&mut aimd, 0.01, 1);
+        let resumed = aimd.rate();
+        assert!(resumed < held * 1.03, "{held} -> {resumed}");
     }
 }

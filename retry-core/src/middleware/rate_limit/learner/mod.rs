@@ -79,6 +79,10 @@ pub(crate) struct Learner {
     /// The server's refill, measured from `remaining` (see [`refill`]).
     #[serde(default)]
     refill: Refill,
+    /// Recent round trips of 429s (seconds): how late news of an overshoot comes. An LLM's
+    /// success takes its generation too, a 429 does not.
+    #[serde(default)]
+    refusal_rtts: VecDeque<f64>,
 }
 
 impl Learner {
@@ -99,6 +103,7 @@ impl Learner {
             refusals: 0,
             window: WindowSign::default(),
             refill: Refill::default(),
+            refusal_rtts: VecDeque::new(),
         }
     }
 
@@ -162,10 +167,16 @@ impl Learner {
         if self.rtts.len() == RTT_WINDOW {
             self.rtts.pop_front();
         }
-        self.rtts
-            .push_back(now.saturating_sub(sent.at).as_secs_f64());
+        let rtt = now.saturating_sub(sent.at).as_secs_f64();
+        self.rtts.push_back(rtt);
         let spread = self.rtt_spread();
         let taken = outcome == Outcome::Taken;
+        if !taken {
+            if self.refusal_rtts.len() == RTT_WINDOW {
+                self.refusal_rtts.pop_front();
+            }
+            self.refusal_rtts.push_back(rtt);
+        }
         self.evidence.read(sent, limits, !taken, spread);
         let full = self.evidence.counted_full();
         if let (Some(full), Some(remaining)) = (full, limits.remaining) {
@@ -242,7 +253,7 @@ impl Learner {
                 let spare = waiting && self.evidence.spare(limits);
                 if self
                     .aimd
-                    .taken(now, current, waiting, spare, self.rtt_mean())
+                    .taken(now, current, waiting, spare, self.news_delay())
                 {
                     self.epoch += 1;
                 }
@@ -256,6 +267,15 @@ impl Learner {
             return 0.0;
         }
         self.rtts.iter().sum::<f64>() / self.rtts.len() as f64
+    }
+
+    /// How long news of an overshoot takes to come back (seconds): the round trip of the
+    /// recent 429s, once there are any, else of every answer.
+    fn news_delay(&self) -> f64 {
+        if self.refusal_rtts.is_empty() {
+            return self.rtt_mean();
+        }
+        self.refusal_rtts.iter().sum::<f64>() / self.refusal_rtts.len() as f64
     }
 
     fn rtt_spread(&self) -> f64 {
