@@ -235,8 +235,10 @@ impl Aimd {
         // Far below where the last cut came from, close the gap fast: the cut may have
         // overshot (a deep cut on little evidence, a long round trip).
         let gap = (self.recover_to - self.rate).max(0.0);
-        // A long round trip hears of an overshoot late, when more has been sent into it: the
-        // increase slows in proportion, as TCP's does per round trip.
+        // When 429s come back late, news of an overshoot comes late, when more has been sent
+        // into it: the increase slows in proportion, as TCP's does per round trip. (`rtt` is
+        // the 429s' round trip once there are any: an LLM's successes take a second of
+        // generation, its 429s come back at once.)
         let slow = (REFERENCE_RTT / rtt.max(REFERENCE_RTT)).max(0.1);
         self.level *= (-since.as_secs_f64() / LEVEL_HALF_LIFE).exp2();
         // 2 % a second is 4 % a request at half a request a second: at most 1 % a request,
