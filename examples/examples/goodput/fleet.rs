@@ -57,11 +57,13 @@ pub(crate) const JOIN_AFTER: Duration = Duration::from_secs(2);
 /// Fleet sizes, unless `--n` says otherwise.
 pub(crate) const SIZES: [usize; 4] = [2, 4, 8, 16];
 /// The scenarios: Together's two header readings, no headers, the other providers' header
-/// families, a moving limit and a token limit (the "every header family").
-pub(crate) const SCENARIOS: [&str; 7] = [
+/// families, a moving limit and a token limit (the "every header family"), and an LLM
+/// API (successes after 0.2-1 s of generation, 429s at once).
+pub(crate) const SCENARIOS: [&str; 8] = [
     "together-bucket",
     "together-rate",
     "no-headers",
+    "llm-none",
     "openai",
     "anthropic",
     "step-50-20-80-bucket",
