@@ -65,8 +65,12 @@ impl Latency {
     /// No latency: the default.
     pub const ZERO: Latency = Latency::Fixed(Duration::ZERO);
 
-    /// Uniformly distributed between `a` and `b` (in either order).
+    /// Uniformly distributed between `a` and `b` (in either order); [`Latency::Fixed`] when
+    /// they are equal, which draws nothing from the seeded generator.
     pub fn uniform(a: Duration, b: Duration) -> Latency {
+        if a == b {
+            return Latency::Fixed(a);
+        }
         Latency::Uniform {
             min: a.min(b),
             max: a.max(b),
@@ -467,7 +471,7 @@ impl Faults {
 
     /// A request's latency: `base`, plus every [`Fault::Delay`] that fires.
     pub(crate) fn latency(&mut self, base: Latency) -> Duration {
-        let mut total = base.sample(&mut self.rng);
+        let mut total = self.sample(base);
         for i in 0..self.rules.len() {
             if let (Fault::Delay(extra), _) = self.rules[i]
                 && self.fires(i)

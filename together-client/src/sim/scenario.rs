@@ -276,10 +276,8 @@ impl Scenario {
             .dialect(self.dialect)
             .limit_steps(self.steps.iter().copied())
             .latency(Latency::uniform(self.latency.0, self.latency.1))
+            .generation(Latency::uniform(self.generation.0, self.generation.1))
             .seed(seed);
-        if !self.generation.1.is_zero() {
-            builder = builder.generation(Latency::uniform(self.generation.0, self.generation.1));
-        }
         if let Some(tokens) = self.token_limit {
             builder = builder.token_limit(tokens);
         }

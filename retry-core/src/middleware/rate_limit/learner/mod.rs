@@ -135,8 +135,8 @@ impl Learner {
         self.evidence.licensed()
     }
 
-    /// How many requests may go back to back (1 until the headers report a bucket), when the
-    /// headers report one: what `remaining` counts against.
+    /// The bucket `remaining` counts against (the burst licence, held under what the headers
+    /// report), when the headers report one. The schedule's tolerance is [`Self::burst`].
     pub(crate) fn bucket(&self) -> Option<u32> {
         self.evidence
             .reports_bucket()
@@ -164,18 +164,12 @@ impl Learner {
         limits: &RateLimitHeaders,
         waiting: bool,
     ) -> bool {
-        if self.rtts.len() == RTT_WINDOW {
-            self.rtts.pop_front();
-        }
         let rtt = now.saturating_sub(sent.at).as_secs_f64();
-        self.rtts.push_back(rtt);
+        remember(&mut self.rtts, rtt);
         let spread = self.rtt_spread();
         let taken = outcome == Outcome::Taken;
         if !taken {
-            if self.refusal_rtts.len() == RTT_WINDOW {
-                self.refusal_rtts.pop_front();
-            }
-            self.refusal_rtts.push_back(rtt);
+            remember(&mut self.refusal_rtts, rtt);
         }
         self.evidence.read(sent, limits, !taken, spread);
         let full = self.evidence.counted_full();
@@ -262,20 +256,12 @@ impl Learner {
         }
     }
 
-    fn rtt_mean(&self) -> f64 {
-        if self.rtts.is_empty() {
-            return 0.0;
-        }
-        self.rtts.iter().sum::<f64>() / self.rtts.len() as f64
-    }
-
     /// How long news of an overshoot takes to come back (seconds): the round trip of the
     /// recent 429s, once there are any, else of every answer.
     fn news_delay(&self) -> f64 {
-        if self.refusal_rtts.is_empty() {
-            return self.rtt_mean();
-        }
-        self.refusal_rtts.iter().sum::<f64>() / self.refusal_rtts.len() as f64
+        mean(&self.refusal_rtts)
+            .or_else(|| mean(&self.rtts))
+            .unwrap_or(0.0)
     }
 
     fn rtt_spread(&self) -> f64 {
@@ -287,6 +273,19 @@ impl Learner {
             });
         if lo.is_finite() { hi - lo } else { 0.0 }
     }
+}
+
+/// Keeps `value` among the last [`RTT_WINDOW`] round trips of `window`.
+fn remember(window: &mut VecDeque<f64>, value: f64) {
+    if window.len() == RTT_WINDOW {
+        window.pop_front();
+    }
+    window.push_back(value);
+}
+
+/// The mean of `window`, if it holds anything.
+fn mean(window: &VecDeque<f64>) -> Option<f64> {
+    (!window.is_empty()).then(|| window.iter().sum::<f64>() / window.len() as f64)
 }
 
 #[cfg(test)]
