@@ -1,0 +1,107 @@
+use super::*;
+
+/// Two processes crowded far under the level they found (one to 2 requests a second, one
+/// to 8) climb by the same amount a second, so their shares converge. In proportion to
+/// their paces (the climb above the level) they would keep their 1:4 for ever.
+#[test]
+fn under_the_level_paces_climb_alike() {
+    let climb = |pace: f64| {
+        let mut aimd = Aimd::new(40.0);
+        // Slow start ends with a cut to 20 a second: the level is 10.
+        aimd.decrease(40.0, Duration::ZERO, None);
+        assert_eq!(aimd.level, 10.0);
+        (aimd.rate, aimd.recover_to) = (pace, 0.0);
+        // One second of successes at the pace, requests waiting, short round trips.
+        for i in 1..=pace as u32 {
+            let now = Duration::from_secs_f64(f64::from(i) / pace);
+            aimd.taken(now, true, true, false, 0.01);
+        }
+        aimd.rate() - pace
+    };
+    let (low, high) = (climb(2.0), climb(8.0));
+    // 2 % of the level a second: 0.2, for both.
+    assert!((0.18..=0.21).contains(&low), "{low}");
+    assert!((0.18..=0.21).contains(&high), "{high}");
+}
+
+/// On a free tier's half a request a second, slow start ends far too high (a level of 5):
+/// eight successes two seconds apart hold the level to three times what was served, and
+/// the additive increase to 1 % a request.
+#[test]
+fn a_slow_server_holds_the_level_to_what_it_served() {
+    let mut aimd = Aimd::new(20.0);
+    aimd.decrease(20.0, Duration::ZERO, None);
+    assert_eq!(aimd.level, 5.0);
+    (aimd.rate, aimd.recover_to) = (0.45, 0.0);
+    for i in 1..=8 {
+        let now = Duration::from_secs(2 * i);
+        aimd.record(now, true);
+        if i < 8 {
+            assert_eq!(aimd.level, 5.0, "seven successes measure nothing yet");
+        }
+    }
+    assert!((aimd.level - 1.5).abs() < 1e-9, "{}", aimd.level);
+
+    // Above the level, one success adds 1 % of the pace, not 0.02 a second (4 %).
+    (aimd.rate, aimd.level) = (0.5, 0.0);
+    aimd.taken(Duration::from_secs(18), true, true, false, 0.02);
+    assert!((aimd.rate() - 0.505).abs() < 1e-9, "{}", aimd.rate());
+}
+
+/// A quiet spell measured against a long round trip, which then shortens: the probe starts
+/// where the curve is when it shortens, not seconds along it (that put the pace x10 over
+/// the limit within one round trip: 75 429s in a run of 300 on `rtt-300-none`).
+#[test]
+fn a_probe_grows_from_when_it_starts() {
+    let mut aimd = Aimd::new(60.0);
+    let ms = Duration::from_millis;
+    aimd.decrease(60.0, Duration::ZERO, None);
+    // 5 s of successes while requests wait, round trips of 300 ms: quiet needs 9 s.
+    let mut now = Duration::ZERO;
+    for _ in 0..250 {
+        now += ms(20);
+        aimd.taken(now, true, true, false, 0.3);
+    }
+    assert!(aimd.probe_from.is_none());
+    // Fast recovery to 90 % of the pace cut, a little additive increase: no probe yet.
+    let before = aimd.rate();
+    assert!(before < 60.0, "{before}");
+    // The round trips shorten to 10 ms: quiet is now 1.5 s, long past.
+    for _ in 0..20 {
+        now += ms(20);
+        aimd.taken(now, true, true, false, 0.01);
+    }
+    let probed = aimd.rate();
+    assert!(aimd.probe_from.is_some());
+    // 0.4 s along the curve: under 10 % up, not x1.25 per success.
+    assert!(probed < before * 1.1, "{before} -> {probed}");
+}
+
+/// A probe under way while the round trips lengthen past the quiet spell holds, clock and
+/// all, and resumes where it was once they shorten: no jump up its curve.
+#[test]
+fn a_probe_holds_while_round_trips_are_long() {
+    let mut aimd = Aimd::new(40.0);
+    let ms = Duration::from_millis;
+    aimd.decrease(40.0, Duration::ZERO, None);
+    let mut now = Duration::ZERO;
+    let mut step = |aimd: &mut Aimd, rtt: f64, n: usize| {
+        for _ in 0..n {
+            now += ms(25);
+            aimd.taken(now, true, true, false, rtt);
+        }
+    };
+    // Short round trips: quiet for 1.5 s, then 0.3 s of probing.
+    step(&mut aimd, 0.01, 72);
+    assert!(aimd.probe_from.is_some());
+    let before = aimd.rate();
+    // A second of 300 ms round trips: the spell is 4.5 s now, longer than the 1.8 s on
+    // the curve.
+    step(&mut aimd, 0.3, 40);
+    let held = aimd.rate();
+    assert!(held < before * 1.01, "{before} -> {held}");
+    // Short again: one success goes on from 0.3 s along the curve, not 1.3 s.
+    step(&mut aimd, 0.01, 1);
+    let resumed = aimd.rate();
+    assert!(resumed < held * 1.03, "{held} -> {resumed}");
+}

@@ -1,0 +1,198 @@
+use super::*;
+
+fn sent(seq: u64, ms: u64) -> Admission {
+    Admission {
+        epoch: 0,
+        rate: 50.0,
+        seq,
+        at: Duration::from_millis(ms),
+        early: false,
+    }
+}
+
+fn headers(limit: u64, remaining: u64, reset_ms: u64) -> RateLimitHeaders {
+    RateLimitHeaders {
+        limit: Some(limit),
+        remaining: Some(remaining),
+        reset: Some(Duration::from_millis(reset_ms)),
+        ..RateLimitHeaders::default()
+    }
+}
+
+/// A bucket of 5 at 50/s, read as Together documents it, one request every 20 ms.
+#[test]
+fn a_true_bucket_reading_is_trusted() {
+    let mut evidence = Evidence::default();
+    for seq in 0..10 {
+        evidence.read(&sent(seq, seq * 20), &headers(5, 4, 20), false, 0.0);
+    }
+    assert_eq!(evidence.bucket_rate(), Some(50.0));
+}
+
+/// Round trips that vary by 28 ms: a bucket of 5 at 50 a second takes a request up to
+/// 80 ms early and is paced at its rate; a bucket of one at one every 2 s takes none early
+/// and is paced 28 ms a request slower; 300 ms on the bucket of 5 slows it by 2 %, no more.
+#[test]
+fn the_pace_leaves_room_for_jitter_the_bucket_cannot_absorb() {
+    let trusted = |limit, every_ms, reset_ms, spread| {
+        let mut evidence = Evidence::default();
+        for seq in 0..10 {
+            let headers = headers(limit, limit - 1, reset_ms);
+            evidence.read(&sent(seq, seq * every_ms), &headers, false, spread);
+        }
+        evidence.bucket_rate().unwrap()
+    };
+    assert_eq!(trusted(5, 20, 20, 0.028), 50.0);
+    let one = trusted(1, 2_100, 2_000, 0.028);
+    assert!((1.0 / one - 2.028).abs() < 1e-9, "{one}");
+    let far = trusted(5, 20, 20, 0.3);
+    assert!((1.0 / far - 0.020 * 1.02).abs() < 1e-9, "{far}");
+}
+
+/// A 429 at the trusted pace: 1 % lower after it, 2 % after the second, refuted at the
+/// third.
+#[test]
+fn each_contradiction_lowers_the_pace_and_three_refute() {
+    let mut evidence = Evidence::default();
+    for seq in 0..10 {
+        evidence.read(&sent(seq, seq * 20), &headers(5, 4, 20), false, 0.0);
+    }
+    evidence.contradicted();
+    assert!((evidence.bucket_rate().unwrap() - 49.5).abs() < 1e-9);
+    evidence.contradicted();
+    assert!((evidence.bucket_rate().unwrap() - 49.005).abs() < 1e-9);
+    evidence.contradicted();
+    assert_eq!(evidence.bucket_rate(), None);
+}
+
+/// The same names on a server where `limit` is the rate and `reset` the next slot.
+#[test]
+fn a_rate_reading_is_refuted_before_it_is_used() {
+    let mut evidence = Evidence::default();
+    for seq in 0..10 {
+        // 50/s, bucket of 5 nearly empty: 0 left, the next slot in 10 ms.
+        evidence.read(&sent(seq, seq * 20), &headers(50, 0, 10), false, 0.0);
+        assert_eq!(evidence.bucket_rate(), None, "{seq}");
+    }
+    assert!(evidence.refuted);
+    // `remaining` never read above 0: one request at a time.
+    assert_eq!(evidence.burst(), 1);
+}
+
+/// Anthropic's resets are whole-second instants: a budget of 6000 a minute with 2 used,
+/// "full in 0.6 s" (really 20 ms), measures nothing by itself (it would say 3 a second),
+/// but agrees with the documented 100 a second; a reset of 30 s (1 800 used) measures one.
+#[test]
+fn whole_second_resets_stand_for_the_documented_rate_when_short() {
+    let per_minute = |limit, remaining, reset_ms| RateLimitHeaders {
+        family: crate::middleware::LimitFamily::Anthropic,
+        ..headers(limit, remaining, reset_ms)
+    };
+    let mut evidence = Evidence::default();
+    for seq in 0..10 {
+        evidence.read(
+            &sent(seq, seq * 20),
+            &per_minute(6000, 5998, 600),
+            false,
+            0.0,
+        );
+    }
+    assert_eq!(evidence.bucket_estimate(), Some(100.0));
+    evidence.read(&sent(10, 200), &per_minute(6000, 4200, 30_000), false, 0.0);
+    assert_eq!(evidence.bucket_estimate(), Some(60.0));
+
+    // A budget of 6000 that refills over five minutes, not one: 100 used, "full in 5 s"
+    // (at 100 a second, 1 s): the documented rate is contradicted, no estimate at all.
+    let mut slower = Evidence::default();
+    slower.read(&sent(0, 0), &per_minute(6000, 5900, 5_000), false, 0.0);
+    assert_eq!(slower.bucket_estimate(), None);
+}
+
+#[test]
+fn a_burst_that_draws_429s_is_capped_for_good() {
+    let mut evidence = Evidence::default();
+    evidence.read(&sent(0, 0), &headers(50, 49, 20), false, 0.0);
+    assert_eq!(evidence.burst(), FIRST_LICENCE);
+    for _ in 0..FIRST_LICENCE {
+        evidence.burst_outcome(true);
+    }
+    assert_eq!(evidence.burst(), 2 * FIRST_LICENCE);
+    evidence.burst_outcome(false);
+    assert_eq!(evidence.burst(), FIRST_LICENCE);
+    evidence.burst_outcome(true);
+    assert_eq!(evidence.burst(), FIRST_LICENCE);
+}
+
+/// OpenAI's budget of 3000 a minute says nothing of the bucket it is enforced by: the
+/// licence grows by one per two requests taken early, up to a second's worth (50), is not
+/// a bucket to count `remaining` against, and the first 429 ends it.
+#[test]
+fn a_per_minute_budget_licenses_a_burst_found_by_its_outcomes() {
+    let openai = |remaining| RateLimitHeaders {
+        family: crate::middleware::LimitFamily::OpenAi,
+        ..headers(3000, remaining, 100)
+    };
+    let mut evidence = Evidence::default();
+    evidence.read(&sent(0, 0), &openai(2999), false, 0.0);
+    assert_eq!(evidence.licensed(), Some(FIRST_LICENCE));
+    assert!(!evidence.reports_bucket());
+    for _ in 0..2 * FIRST_LICENCE {
+        evidence.burst_outcome(true);
+    }
+    assert_eq!(evidence.burst(), 2 * FIRST_LICENCE);
+    for _ in 0..200 {
+        evidence.burst_outcome(true);
+    }
+    assert_eq!(evidence.burst(), 50);
+    evidence.read(&sent(1, 20), &openai(2990), true, 0.0);
+    assert_eq!(evidence.licensed(), Some(1));
+    evidence.burst_outcome(true);
+    assert_eq!(evidence.burst(), 1);
+}
+
+/// `remaining` that stays put whatever is sent: the first 429 that still says 49 ends
+/// every use of it.
+#[test]
+fn a_429_with_room_left_proves_remaining_wrong() {
+    let mut evidence = Evidence::default();
+    evidence.read(&sent(0, 0), &headers(50, 49, 20), false, 0.0);
+    assert!(evidence.spare(&headers(50, 49, 20)));
+    evidence.read(&sent(1, 20), &headers(50, 49, 20), true, 0.0);
+    assert_eq!(evidence.burst(), 1);
+    assert!(!evidence.reports_bucket());
+    assert!(!evidence.spare(&headers(50, 49, 20)));
+    assert!(!evidence.trusted());
+}
+
+#[test]
+fn repeated_429s_at_its_pace_refute_the_reading() {
+    let mut evidence = Evidence::default();
+    for seq in 0..10 {
+        evidence.read(&sent(seq, seq * 20), &headers(5, 4, 20), false, 0.0);
+    }
+    for _ in 0..CONTRADICTIONS_TO_REFUTE {
+        assert!(evidence.trusted());
+        evidence.contradicted();
+    }
+    assert!(!evidence.trusted());
+}
+
+/// `remaining` without `limit`: counted (for the refill measure and spare room), never a
+/// bucket or a burst; and a 429 that says there is room ends that too.
+#[test]
+fn remaining_alone_counts_until_a_429_says_otherwise() {
+    let alone = |remaining| RateLimitHeaders {
+        remaining: Some(remaining),
+        ..RateLimitHeaders::default()
+    };
+    let mut evidence = Evidence::default();
+    evidence.read(&sent(0, 0), &alone(4), false, 0.0);
+    evidence.read(&sent(1, 20), &alone(3), false, 0.0);
+    assert_eq!(evidence.counted_full(), Some(4));
+    assert!(evidence.spare(&alone(3)));
+    assert!(!evidence.reports_bucket());
+    assert_eq!(evidence.burst(), 1);
+    evidence.read(&sent(2, 40), &alone(2), true, 0.0);
+    assert_eq!(evidence.counted_full(), None);
+    assert!(!evidence.spare(&alone(3)));
+}
