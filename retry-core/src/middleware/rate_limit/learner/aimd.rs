@@ -18,7 +18,14 @@
 //!   steady traffic), and the pace grows by `C * t^3` of itself after `t` more seconds: 20 to
 //!   80 requests a second in about 1.5 s. The first 429 ends the probe with a measured cut.
 //!   The probe runs only while requests wait for the pace: a client with little to send
-//!   learns nothing about a higher rate, and does not pretend to.
+//!   learns nothing about a higher rate, and does not pretend to. Nor while the server's
+//!   `remaining` reads below its recent peak: the count is spent as fast as it refills, so the
+//!   limit has not risen. Processes sharing one key without a channel see that when together
+//!   they are at the limit; a probe there takes the others' share rather than finding more,
+//!   and hears of its overshoot only through its own share of the 429s: one process's probe
+//!   went from 2.5 to 29 requests a second before its first 429, on a limit of 50 shared by 16
+//!   (on our simulator). Once others leave, the count refills, reads at its peak, and the
+//!   probe picks up what they left.
 //!
 //! - **A floor that pulls back up**: the increase and the cuts above are in proportion to the
 //!   pace, so processes sharing one limit without a channel between them keep whatever shares
@@ -205,14 +212,16 @@ impl Aimd {
 
     /// A success to a request sent in the current epoch (`current`); `waiting`: requests are
     /// queued behind the pace; `spare`: the server's `remaining` says its bucket is filling;
-    /// `rtt`: how long news of an overshoot takes to come back (seconds). Returns whether slow
-    /// start moved to a new epoch.
+    /// `crowded`: it reads below its recent peak, so no probe starts or goes on; `rtt`: how
+    /// long news of an overshoot takes to come back (seconds). Returns whether slow start
+    /// moved to a new epoch.
     pub(crate) fn taken(
         &mut self,
         now: Duration,
         current: bool,
         waiting: bool,
         spare: bool,
+        crowded: bool,
         rtt: f64,
     ) -> bool {
         let since = now.saturating_sub(self.last);
@@ -262,7 +271,7 @@ impl Aimd {
                 QUIET_REQUESTS / self.rate.max(self.level),
             ))
             .mul_f64(1.0 / slow);
-        if self.on_curve >= quiet {
+        if self.on_curve >= quiet && !crowded {
             if self.probe_from.is_none() {
                 self.probe_from = Some(self.rate);
                 self.probe_start = self.on_curve;
@@ -272,10 +281,10 @@ impl Aimd {
             // Never more than a quarter up in one step.
             rate = rate.max((from * (1.0 + C * t * t * t)).min(self.rate * 1.25));
         } else if self.probe_from.is_some() {
-            // The round trips have lengthened past the quiet spell since the probe started:
-            // it holds, and its clock with it. (Left running, the probe resumed seconds along
-            // its curve once they shortened again: 41 -> 80 requests a second in three
-            // successes on `rtt-300-none`.)
+            // The round trips have lengthened past the quiet spell since the probe started, or
+            // the server's count has stopped refilling: it holds, and its clock with it. (Left
+            // running, the probe resumed seconds along its curve once they shortened again:
+            // 41 -> 80 requests a second in three successes on `rtt-300-none`.)
             self.probe_start += since;
         }
         self.rate = clamp(rate);

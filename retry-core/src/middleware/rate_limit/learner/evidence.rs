@@ -32,6 +32,9 @@
 //! - **Spare room**: while `remaining` is at least half the most it has read, the server's
 //!   bucket is filling, so the pace is below the limit: the learner may climb at once rather
 //!   than wait for a quiet spell (see the learner).
+//! - **The recent peak of `remaining`**: while `remaining` counts, a reading below the most it
+//!   has read over the last few dozen answers says the count is spent as fast as it refills:
+//!   no room for a probe above the pace (see the learner), whoever spends it.
 //! - **The burst licence**: how many requests may go back to back, ahead of the pace. At most
 //!   one more than the largest `remaining` ever read (an accurate `remaining` never exceeds the
 //!   bucket) and `limit` (a per-minute budget: one second's worth of it); it starts at
@@ -75,6 +78,9 @@ const JITTER_MARGIN: f64 = 0.02;
 /// 0.10 429s per request from there (sim `slow-together`). 1 % lower per 429 ends the drain at
 /// the first; a wrong reading still draws its three quickly and is refuted.
 const CONTRADICTION_DISCOUNT: f64 = 0.99;
+/// How many recent readings of `remaining` its recent peak is the most of (see
+/// [`Evidence::below_peak`]).
+const PEAK_OVER: usize = 32;
 /// The first burst licence, before any evidence.
 pub(crate) const FIRST_LICENCE: u32 = 4;
 
@@ -129,6 +135,9 @@ pub(crate) struct Evidence {
     per_minute: bool,
     limit: Option<u64>,
     max_remaining: Option<u64>,
+    /// The latest readings of `remaining`, for its recent peak.
+    #[serde(default)]
+    recent_remaining: VecDeque<u64>,
     licence: u32,
     licence_capped: bool,
     /// Requests the licence let go early that were taken.
@@ -151,6 +160,7 @@ impl Default for Evidence {
             per_minute: false,
             limit: None,
             max_remaining: None,
+            recent_remaining: VecDeque::with_capacity(PEAK_OVER),
             licence: FIRST_LICENCE,
             licence_capped: false,
             taken_early: 0,
@@ -186,6 +196,10 @@ impl Evidence {
             self.refuted = true;
         }
         self.max_remaining = self.max_remaining.max(Some(remaining));
+        if self.recent_remaining.len() == PEAK_OVER {
+            self.recent_remaining.pop_front();
+        }
+        self.recent_remaining.push_back(remaining);
         // Some servers send `remaining` alone: it still counts (and measures the refill, see
         // `super::refill`), but there is no bucket reading without `limit`.
         let Some(limit) = limits.limit else {
@@ -345,6 +359,18 @@ impl Evidence {
     pub(crate) fn spare(&self, limits: &RateLimitHeaders) -> bool {
         match (limits.remaining, self.counted_full()) {
             (Some(remaining), Some(max)) => remaining >= 1 && remaining * 2 >= max,
+            _ => false,
+        }
+    }
+
+    /// Whether `remaining` reads below its peak over the last [`PEAK_OVER`] answers: the
+    /// server's count is being spent as fast as it refills, or faster, by this client or by
+    /// others on the same key. A count that refills (a limit risen, others gone) reads at its
+    /// peak; so does a bucket that stays full. Any count will do, per minute or per bucket,
+    /// but not one a 429 has shown not to count what the server refuses.
+    pub(crate) fn below_peak(&self, limits: &RateLimitHeaders) -> bool {
+        match (limits.remaining, self.recent_remaining.iter().max()) {
+            (Some(remaining), Some(&peak)) => !self.remaining_lies && remaining < peak,
             _ => false,
         }
     }

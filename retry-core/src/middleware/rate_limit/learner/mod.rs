@@ -245,9 +245,10 @@ impl Learner {
                     }
                 }
                 let spare = waiting && self.evidence.spare(limits);
+                let crowded = self.evidence.below_peak(limits);
                 if self
                     .aimd
-                    .taken(now, current, waiting, spare, self.news_delay())
+                    .taken(now, current, waiting, spare, crowded, self.news_delay())
                 {
                     self.epoch += 1;
                 }

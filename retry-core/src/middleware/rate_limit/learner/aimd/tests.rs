@@ -14,7 +14,7 @@ fn under_the_level_paces_climb_alike() {
         // One second of successes at the pace, requests waiting, short round trips.
         for i in 1..=pace as u32 {
             let now = Duration::from_secs_f64(f64::from(i) / pace);
-            aimd.taken(now, true, true, false, 0.01);
+            aimd.taken(now, true, true, false, false, 0.01);
         }
         aimd.rate() - pace
     };
@@ -44,7 +44,7 @@ fn a_slow_server_holds_the_level_to_what_it_served() {
 
     // Above the level, one success adds 1 % of the pace, not 0.02 a second (4 %).
     (aimd.rate, aimd.level) = (0.5, 0.0);
-    aimd.taken(Duration::from_secs(18), true, true, false, 0.02);
+    aimd.taken(Duration::from_secs(18), true, true, false, false, 0.02);
     assert!((aimd.rate() - 0.505).abs() < 1e-9, "{}", aimd.rate());
 }
 
@@ -60,7 +60,7 @@ fn a_probe_grows_from_when_it_starts() {
     let mut now = Duration::ZERO;
     for _ in 0..250 {
         now += ms(20);
-        aimd.taken(now, true, true, false, 0.3);
+        aimd.taken(now, true, true, false, false, 0.3);
     }
     assert!(aimd.probe_from.is_none());
     // Fast recovery to 90 % of the pace cut, a little additive increase: no probe yet.
@@ -69,7 +69,7 @@ fn a_probe_grows_from_when_it_starts() {
     // The round trips shorten to 10 ms: quiet is now 1.5 s, long past.
     for _ in 0..20 {
         now += ms(20);
-        aimd.taken(now, true, true, false, 0.01);
+        aimd.taken(now, true, true, false, false, 0.01);
     }
     let probed = aimd.rate();
     assert!(aimd.probe_from.is_some());
@@ -88,7 +88,7 @@ fn a_probe_holds_while_round_trips_are_long() {
     let mut step = |aimd: &mut Aimd, rtt: f64, n: usize| {
         for _ in 0..n {
             now += ms(25);
-            aimd.taken(now, true, true, false, rtt);
+            aimd.taken(now, true, true, false, false, rtt);
         }
     };
     // Short round trips: quiet for 1.5 s, then 0.3 s of probing.
@@ -104,4 +104,42 @@ fn a_probe_holds_while_round_trips_are_long() {
     step(&mut aimd, 0.01, 1);
     let resumed = aimd.rate();
     assert!(resumed < held * 1.03, "{held} -> {resumed}");
+}
+
+/// While the server's count reads below its recent peak, no probe starts however long the
+/// spell without a 429: only the additive increase goes on. Once it reads at its peak again
+/// the probe starts, from where the pace is.
+#[test]
+fn no_probe_while_the_servers_count_is_spent() {
+    let run = |crowded: bool| {
+        let mut aimd = Aimd::new(10.0);
+        aimd.decrease(10.0, Duration::ZERO, None);
+        // No fast recovery: only the additive increase and the probe move the pace.
+        aimd.recover_to = 0.0;
+        let start = aimd.rate();
+        // 6 s of successes, requests waiting: the quiet spell is 4 s (20 intervals of the
+        // pace, 5 a second).
+        let mut now = Duration::ZERO;
+        for _ in 0..60 {
+            now += Duration::from_millis(100);
+            aimd.taken(now, true, true, false, crowded, 0.01);
+        }
+        (aimd, start, now)
+    };
+    let (free, start, _) = run(false);
+    assert!(free.rate() > start * 1.5, "{start} -> {}", free.rate());
+    let (mut crowded, start, mut now) = run(true);
+    assert!(crowded.probe_from.is_none());
+    // The additive increase alone: INCREASE per success.
+    let additive = start + 60.0 * INCREASE;
+    assert!(
+        crowded.rate() <= additive + 1e-9,
+        "{start} -> {}",
+        crowded.rate()
+    );
+    // The count refills: the probe starts now, from the pace it has reached.
+    let held = crowded.rate();
+    now += Duration::from_millis(100);
+    crowded.taken(now, true, true, false, false, 0.01);
+    assert_eq!(crowded.probe_from, Some(held));
 }

@@ -196,3 +196,45 @@ fn remaining_alone_counts_until_a_429_says_otherwise() {
     assert_eq!(evidence.counted_full(), None);
     assert!(!evidence.spare(&alone(3)));
 }
+
+/// A per-minute budget spent as fast as it refills reads below its recent peak; once it
+/// has refilled (others gone, a limit risen) it reads at the peak again, and a peak older than
+/// [`PEAK_OVER`] answers is forgotten. A 429 with room left ends it, as every use of
+/// `remaining`.
+#[test]
+fn remaining_below_its_recent_peak_says_the_count_is_spent() {
+    let openai = |remaining| RateLimitHeaders {
+        family: crate::middleware::LimitFamily::OpenAi,
+        ..headers(3000, remaining, 100)
+    };
+    let mut evidence = Evidence::default();
+    assert!(!evidence.below_peak(&openai(2999)), "nothing read yet");
+    evidence.read(&sent(0, 0), &openai(2999), false, 0.0);
+    assert!(!evidence.below_peak(&openai(2999)));
+    let mut seq = 1;
+    let mut read = |evidence: &mut Evidence, remaining| {
+        evidence.read(&sent(seq, seq * 20), &openai(remaining), false, 0.0);
+        seq += 1;
+    };
+    // Others spend it too: it drifts down and stays there.
+    for remaining in [2997, 2995, 2995, 2996, 2995] {
+        read(&mut evidence, remaining);
+        assert!(evidence.below_peak(&openai(remaining)), "{remaining}");
+    }
+    // It refills, back to its peak.
+    read(&mut evidence, 2998);
+    assert!(evidence.below_peak(&openai(2998)));
+    read(&mut evidence, 2999);
+    assert!(!evidence.below_peak(&openai(2999)));
+    // Flat at a lower level for longer than the window: that level is the peak now.
+    for _ in 0..PEAK_OVER {
+        read(&mut evidence, 2990);
+    }
+    assert!(!evidence.below_peak(&openai(2990)));
+    // A bucket that stays full is never below its peak; one a 429 showed to lie, never.
+    let mut bucket = Evidence::default();
+    bucket.read(&sent(0, 0), &headers(50, 49, 20), false, 0.0);
+    assert!(bucket.below_peak(&headers(50, 40, 20)));
+    bucket.read(&sent(1, 20), &headers(50, 49, 20), true, 0.0);
+    assert!(!bucket.below_peak(&headers(50, 40, 20)));
+}
