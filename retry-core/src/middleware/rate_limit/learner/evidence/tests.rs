@@ -231,6 +231,11 @@ fn remaining_below_its_recent_peak_says_the_count_is_spent() {
         read(&mut evidence, 2990);
     }
     assert!(!evidence.below_peak(&openai(2990)));
+    // One under its limit is full, the request just answered taken out: whatever the peak.
+    let mut full = Evidence::default();
+    full.read(&sent(0, 0), &openai(3000), false, 0.0);
+    assert!(!full.below_peak(&openai(2999)));
+    assert!(full.below_peak(&openai(2998)));
     // A bucket that stays full is never below its peak; one a 429 showed to lie, never.
     let mut bucket = Evidence::default();
     bucket.read(&sent(0, 0), &headers(50, 49, 20), false, 0.0);
