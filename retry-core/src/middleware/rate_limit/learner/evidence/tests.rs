@@ -19,6 +19,14 @@ fn headers(limit: u64, remaining: u64, reset_ms: u64) -> RateLimitHeaders {
     }
 }
 
+/// OpenAI's names on a budget of 3000 a minute.
+fn openai(remaining: u64) -> RateLimitHeaders {
+    RateLimitHeaders {
+        family: crate::middleware::LimitFamily::OpenAi,
+        ..headers(3000, remaining, 100)
+    }
+}
+
 /// A bucket of 5 at 50/s, read as Together documents it, one request every 20 ms.
 #[test]
 fn a_true_bucket_reading_is_trusted() {
@@ -128,10 +136,6 @@ fn a_burst_that_draws_429s_is_capped_for_good() {
 /// a bucket to count `remaining` against, and the first 429 ends it.
 #[test]
 fn a_per_minute_budget_licenses_a_burst_found_by_its_outcomes() {
-    let openai = |remaining| RateLimitHeaders {
-        family: crate::middleware::LimitFamily::OpenAi,
-        ..headers(3000, remaining, 100)
-    };
     let mut evidence = Evidence::default();
     evidence.read(&sent(0, 0), &openai(2999), false, 0.0);
     assert_eq!(evidence.licensed(), Some(FIRST_LICENCE));
@@ -203,10 +207,6 @@ fn remaining_alone_counts_until_a_429_says_otherwise() {
 /// `remaining`.
 #[test]
 fn remaining_below_its_recent_peak_says_the_count_is_spent() {
-    let openai = |remaining| RateLimitHeaders {
-        family: crate::middleware::LimitFamily::OpenAi,
-        ..headers(3000, remaining, 100)
-    };
     let mut evidence = Evidence::default();
     assert!(!evidence.below_peak(&openai(2999)), "nothing read yet");
     evidence.read(&sent(0, 0), &openai(2999), false, 0.0);
