@@ -33,8 +33,9 @@
 //!   bucket is filling, so the pace is below the limit: the learner may climb at once rather
 //!   than wait for a quiet spell (see the learner).
 //! - **The recent peak of `remaining`**: while `remaining` counts, a reading below the most it
-//!   has read over the last few dozen answers says the count is spent as fast as it refills:
-//!   no room for a probe above the pace (see the learner), whoever spends it.
+//!   has read over the last few dozen answers (and not one under `limit`: that is full) says
+//!   the count is spent as fast as it refills: no room for a probe above the pace (see the
+//!   learner), whoever spends it.
 //! - **The burst licence**: how many requests may go back to back, ahead of the pace. At most
 //!   one more than the largest `remaining` ever read (an accurate `remaining` never exceeds the
 //!   bucket) and `limit` (a per-minute budget: one second's worth of it); it starts at
