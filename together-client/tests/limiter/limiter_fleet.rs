@@ -163,24 +163,31 @@ async fn independent_processes_do_not_starve_one_another() {
 /// Four independent processes on a per-minute budget (Anthropic's and OpenAI's header
 /// families), which each sees spent as fast as it refills while they are at the limit
 /// together: no process probes above its pace then, so none takes the others' share and
-/// draws a round of 429s for all of them. Seeds 0-1: 0.085-0.103 429s per request, 0.112-0.127
-/// when a spell without a 429 started a probe whatever `remaining` read; 0.89-0.92 of the
-/// ideal.
+/// draws a round of 429s for all of them. Where a token limit binds first, the tokens left
+/// say it (the request budget sits at its cap). Seeds 0-1, 429s per request: 0.085-0.103 on
+/// `anthropic` and `openai`, 0.112-0.127 when a spell without a 429 started a probe whatever
+/// `remaining` read; `tokens-openai` 0.113-0.115, 0.128-0.130 with the request budget alone.
+/// 0.89-0.98 of the ideal.
 #[tokio::test(start_paused = true)]
 async fn independent_processes_on_one_budget_leave_it_to_refill_before_probing() {
-    let mut per_request_429 = Vec::new();
-    for name in ["anthropic", "openai"] {
-        let scenario = Scenario::named(name).unwrap();
-        for seed in 0..SEEDS {
-            let run = run(&scenario, seed, 4, false, 4 * 150).await;
-            eprintln!("{name} N=4 independent, seed {seed}: {run:?}");
-            assert!(
-                run.lost == 0 && run.goodput >= 0.85,
-                "{name} {seed}: {run:?}"
-            );
-            per_request_429.push(run.per_request_429);
+    for (names, most) in [
+        (&["anthropic", "openai"][..], 0.105),
+        (&["tokens-openai"], 0.122),
+    ] {
+        let mut per_request_429 = Vec::new();
+        for name in names {
+            let scenario = Scenario::named(name).unwrap();
+            for seed in 0..SEEDS {
+                let run = run(&scenario, seed, 4, false, 4 * 150).await;
+                eprintln!("{name} N=4 independent, seed {seed}: {run:?}");
+                assert!(
+                    run.lost == 0 && run.goodput >= 0.85,
+                    "{name} {seed}: {run:?}"
+                );
+                per_request_429.push(run.per_request_429);
+            }
         }
+        let mean = per_request_429.iter().sum::<f64>() / per_request_429.len() as f64;
+        assert!(mean <= most, "{names:?}: {per_request_429:?}");
     }
-    let mean = per_request_429.iter().sum::<f64>() / per_request_429.len() as f64;
-    assert!(mean <= 0.105, "{per_request_429:?}");
 }

@@ -19,8 +19,8 @@
 //!   80 requests a second in about 1.5 s. The first 429 ends the probe with a measured cut.
 //!   The probe runs only while requests wait for the pace: a client with little to send
 //!   learns nothing about a higher rate, and does not pretend to. Nor while the server's
-//!   `remaining` reads below its recent peak: the count is spent as fast as it refills, so the
-//!   limit has not risen. Processes sharing one key without a channel see that when together
+//!   `remaining` (or the tokens left, where a token limit binds) reads below its recent peak:
+//!   the count is spent as fast as it refills, so the limit has not risen. Processes sharing one key without a channel see that when together
 //!   they are at the limit; a probe there takes the others' share rather than finding more,
 //!   and hears of its overshoot only through its own share of the 429s: one process's probe
 //!   went from 2.5 to 29 requests a second before its first 429, on a limit of 50 shared by 16

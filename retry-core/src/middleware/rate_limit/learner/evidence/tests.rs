@@ -243,3 +243,25 @@ fn remaining_below_its_recent_peak_says_the_count_is_spent() {
     bucket.read(&sent(1, 20), &headers(50, 49, 20), true, 0.0);
     assert!(!bucket.below_peak(&headers(50, 40, 20)));
 }
+
+/// The tokens left count too, where a token limit binds first: spent as fast as they refill,
+/// they read below their peak while the request budget sits at its cap; within 1 % of their
+/// limit they read full.
+#[test]
+fn tokens_below_their_recent_peak_say_the_count_is_spent() {
+    let tokens = |remaining, tokens| RateLimitHeaders {
+        token_limit: Some(12_000),
+        token_remaining: Some(tokens),
+        ..openai(remaining)
+    };
+    let mut evidence = Evidence::default();
+    evidence.read(&sent(0, 0), &tokens(2999, 11_000), false, 0.0);
+    evidence.read(&sent(1, 20), &tokens(2999, 10_900), false, 0.0);
+    assert!(evidence.below_peak(&tokens(2999, 10_900)));
+    evidence.read(&sent(2, 40), &tokens(2999, 11_000), false, 0.0);
+    assert!(!evidence.below_peak(&tokens(2999, 11_000)));
+    // Full: 11,880 is within 1 % of 12,000, whatever the peak.
+    evidence.read(&sent(3, 60), &tokens(2999, 12_000), false, 0.0);
+    assert!(!evidence.below_peak(&tokens(2999, 11_880)));
+    assert!(evidence.below_peak(&tokens(2999, 11_879)));
+}
