@@ -60,6 +60,7 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(test)]
 use super::super::schedule::Admission;
+use super::keep_last;
 
 /// The pace before anything is known: requests per second.
 pub(crate) const INITIAL_RATE: f64 = 20.0;
@@ -188,10 +189,7 @@ impl Aimd {
 
     /// Records one response (`taken`: anything but a 429) that came `now`.
     pub(crate) fn record(&mut self, now: Duration, taken: bool) {
-        if self.recent.len() == WINDOW {
-            self.recent.pop_front();
-        }
-        self.recent.push_back((now, taken));
+        keep_last(&mut self.recent, (now, taken), WINDOW);
         if taken {
             self.served = self.served.max(self.serving().unwrap_or(0.0));
         }

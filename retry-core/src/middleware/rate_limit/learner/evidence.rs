@@ -52,6 +52,7 @@ use serde::{Deserialize, Serialize};
 use crate::middleware::hints::RateLimitHeaders;
 
 use super::super::schedule::Admission;
+use super::keep_last;
 
 /// How many recent pace estimates the bucket reading's pace is the least of: `remaining` is
 /// rounded down, which only ever makes an estimate too high.
@@ -198,7 +199,7 @@ impl Evidence {
     ) {
         self.rtt_spread = rtt_spread;
         if let Some(tokens) = limits.token_remaining {
-            remember(&mut self.recent_tokens, tokens);
+            keep_last(&mut self.recent_tokens, tokens, PEAK_OVER);
         }
         let Some(remaining) = limits.remaining else {
             return;
@@ -216,7 +217,7 @@ impl Evidence {
             self.refuted = true;
         }
         self.max_remaining = self.max_remaining.max(Some(remaining));
-        remember(&mut self.recent_remaining, remaining);
+        keep_last(&mut self.recent_remaining, remaining, PEAK_OVER);
         // Some servers send `remaining` alone: it still counts (and measures the refill, see
         // `super::refill`), but there is no bucket reading without `limit`.
         let Some(limit) = limits.limit else {
@@ -247,10 +248,7 @@ impl Evidence {
             per_minute_rate(limit, remaining, reset)
         };
         if let Some(estimate) = estimate {
-            if self.estimates.len() == WINDOW {
-                self.estimates.pop_front();
-            }
-            self.estimates.push_back(estimate);
+            keep_last(&mut self.estimates, estimate, WINDOW);
         }
     }
 
@@ -415,14 +413,6 @@ impl Evidence {
     pub(crate) fn trusted(&self) -> bool {
         self.bucket_rate().is_some()
     }
-}
-
-/// Keeps `reading` among the last [`PEAK_OVER`] of `window`.
-fn remember(window: &mut VecDeque<u64>, reading: u64) {
-    if window.len() == PEAK_OVER {
-        window.pop_front();
-    }
-    window.push_back(reading);
 }
 
 /// Whether `reading` is below the peak of `window` and under `full` (when known).

@@ -165,11 +165,11 @@ impl Learner {
         waiting: bool,
     ) -> bool {
         let rtt = now.saturating_sub(sent.at).as_secs_f64();
-        remember(&mut self.rtts, rtt);
+        keep_last(&mut self.rtts, rtt, RTT_WINDOW);
         let spread = self.rtt_spread();
         let taken = outcome == Outcome::Taken;
         if !taken {
-            remember(&mut self.refusal_rtts, rtt);
+            keep_last(&mut self.refusal_rtts, rtt, RTT_WINDOW);
         }
         self.evidence.read(sent, limits, !taken, spread);
         let full = self.evidence.counted_full();
@@ -276,9 +276,10 @@ impl Learner {
     }
 }
 
-/// Keeps `value` among the last [`RTT_WINDOW`] round trips of `window`.
-fn remember(window: &mut VecDeque<f64>, value: f64) {
-    if window.len() == RTT_WINDOW {
+/// Pushes `value` onto `window`, which keeps the last `len`: every window of recent answers
+/// the learner measures over.
+fn keep_last<T>(window: &mut VecDeque<T>, value: T, len: usize) {
+    while window.len() >= len {
         window.pop_front();
     }
     window.push_back(value);

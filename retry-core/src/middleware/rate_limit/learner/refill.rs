@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::super::schedule::Admission;
+use super::keep_last;
 
 /// How many readings are kept.
 const READINGS: usize = 64;
@@ -62,10 +63,7 @@ pub(crate) struct Refill {
 impl Refill {
     /// A 429 to `sent`: it took nothing from the bucket.
     pub(crate) fn refused(&mut self, sent: &Admission) {
-        if self.refused.len() == REFUSED {
-            self.refused.pop_front();
-        }
-        self.refused.push_back(sent.seq);
+        keep_last(&mut self.refused, sent.seq, REFUSED);
     }
 
     /// A success to `sent` that read `remaining`, answered `now`; `full`: the most
@@ -82,10 +80,7 @@ impl Refill {
         let Some(measure) = self.measure(sent, remaining, full, spread) else {
             return;
         };
-        if self.measures.len() == MEASURES {
-            self.measures.pop_front();
-        }
-        self.measures.push_back(measure);
+        keep_last(&mut self.measures, measure, MEASURES);
         // On the host's lock, once per answer: sorted on the stack.
         let mut kept = [0.0; MEASURES];
         let sorted = &mut kept[..self.measures.len()];
@@ -115,10 +110,11 @@ impl Refill {
         if self.readings.back().is_some_and(|last| last.1 >= sent.seq) {
             return None;
         }
-        if self.readings.len() == READINGS {
-            self.readings.pop_front();
-        }
-        self.readings.push_back(Reading(at, sent.seq, remaining));
+        keep_last(
+            &mut self.readings,
+            Reading(at, sent.seq, remaining),
+            READINGS,
+        );
         while self
             .readings
             .front()
