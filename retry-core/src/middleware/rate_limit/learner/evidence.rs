@@ -32,10 +32,10 @@
 //! - **Spare room**: while `remaining` is at least half the most it has read, the server's
 //!   bucket is filling, so the pace is below the limit: the learner may climb at once rather
 //!   than wait for a quiet spell (see the learner).
-//! - **The recent peak of `remaining`**: while `remaining` counts, a reading below the most it
-//!   has read over the last few dozen answers (and not one under `limit`: that is full) says
-//!   the count is spent as fast as it refills: no room for a probe above the pace (see the
-//!   learner), whoever spends it.
+//! - **The recent peak of a count**: while `remaining` counts, a reading below the most it has
+//!   read over the last few dozen answers (and not one under `limit`: that is full) says the
+//!   count is spent as fast as it refills: no room for a probe above the pace (see the
+//!   learner), whoever spends it. The tokens left say the same where a token limit binds.
 //! - **The burst licence**: how many requests may go back to back, ahead of the pace. At most
 //!   one more than the largest `remaining` ever read (an accurate `remaining` never exceeds the
 //!   bucket) and `limit` (a per-minute budget: one second's worth of it); it starts at
@@ -80,7 +80,7 @@ const JITTER_MARGIN: f64 = 0.02;
 /// 0.10 429s per request from there (sim `slow-together`). 1 % lower per 429 ends the drain at
 /// the first; a wrong reading still draws its three quickly and is refuted.
 const CONTRADICTION_DISCOUNT: f64 = 0.99;
-/// How many recent readings of `remaining` its recent peak is the most of (see
+/// How many recent readings of a count its recent peak is the most of (see
 /// [`Evidence::below_peak`]).
 const PEAK_OVER: usize = 32;
 /// How close to `limit` a count reads full whatever its recent peak: the request just
@@ -177,7 +177,7 @@ impl Default for Evidence {
             per_minute: false,
             limit: None,
             max_remaining: None,
-            recent_remaining: VecDeque::with_capacity(PEAK_OVER),
+            recent_remaining: VecDeque::new(),
             recent_tokens: VecDeque::new(),
             licence: FIRST_LICENCE,
             licence_capped: false,
