@@ -143,3 +143,69 @@ fn no_probe_while_the_servers_count_is_spent() {
     crowded.taken(now, true, true, false, false, 0.01);
     assert_eq!(crowded.probe_from, Some(held));
 }
+
+/// A refill measured before the limit fell from 50 to 25 a second still reads 50: once 429s
+/// keep coming, the rate the server took between them caps the cut's estimate, and one cut
+/// settles under 25 instead of ten 5 % cuts.
+#[test]
+fn a_stale_refill_gives_way_to_what_the_server_delivers() {
+    let mut aimd = Aimd::new(50.0);
+    aimd.decrease(50.0, Duration::ZERO, None);
+    let ms = Duration::from_millis;
+    // A 429, ten successes 40 ms apart (25 a second), and the 429 now answered.
+    aimd.record(ms(1_000), false);
+    for i in 1..=10 {
+        aimd.record(ms(1_000 + 40 * i), true);
+    }
+    aimd.record(ms(1_420), false);
+    aimd.decrease(48.0, ms(1_420), Some(50.0));
+    // 10 taken over 0.42 s, less the margin.
+    assert!(aimd.rate() < 25.0, "{}", aimd.rate());
+    assert!(aimd.rate() > 20.0, "{}", aimd.rate());
+
+    // With a single 429 in the window nothing is measured: the refill stands, and the cut
+    // is the gentlest.
+    let mut aimd = Aimd::new(50.0);
+    aimd.decrease(50.0, Duration::ZERO, None);
+    for i in 1..=10 {
+        aimd.record(ms(1_000 + 40 * i), true);
+    }
+    aimd.record(ms(1_420), false);
+    aimd.decrease(48.0, ms(1_420), Some(50.0));
+    assert!(
+        (aimd.rate() - 48.0 * MIN_CUT).abs() < 1e-9,
+        "{}",
+        aimd.rate()
+    );
+}
+
+/// Spare room reported while requests wait is the evidence a quiet spell stands for: the
+/// probe starts with the first such success, not 20 intervals of the pace later.
+#[test]
+fn a_bucket_filling_starts_the_probe_at_once() {
+    let run = |spare: bool| {
+        let mut aimd = Aimd::new(10.0);
+        aimd.decrease(10.0, Duration::ZERO, None);
+        aimd.recover_to = 0.0;
+        let start = aimd.rate();
+        // 1.5 s of successes 100 ms apart: the quiet spell is 4 s.
+        let mut now = Duration::ZERO;
+        for _ in 0..15 {
+            now += Duration::from_millis(100);
+            aimd.taken(now, true, true, spare, false, 0.01);
+        }
+        (aimd, start)
+    };
+    let (quiet, start) = run(false);
+    assert!(quiet.probe_from.is_none());
+    let (spare, _) = run(true);
+    assert!(spare.probe_from.is_some());
+    // 1.5 s along the probe's curve (x4.4), on top of the spare room's growth.
+    assert!(spare.rate() > 2.0 * start, "{start} -> {}", spare.rate());
+    assert!(
+        spare.rate() > 1.5 * quiet.rate(),
+        "{} / {}",
+        spare.rate(),
+        quiet.rate()
+    );
+}
