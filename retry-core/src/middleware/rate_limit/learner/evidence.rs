@@ -30,8 +30,9 @@
 //!   do. The burst licence alone finds that bucket, growing half as fast (nothing caps it),
 //!   until the first 429.
 //! - **Spare room**: while `remaining` is at least half the most it has read, the server's
-//!   bucket is filling, so the pace is below the limit: the learner may climb at once rather
-//!   than wait for a quiet spell (see the learner).
+//!   bucket is filling, so the pace is below the limit: the learner may climb and probe at
+//!   once rather than wait for a quiet spell. While it reads full (on a bucket of three or
+//!   more), the pace grows as slow start does, until the count dips (see the learner).
 //! - **The recent peak of a count**: while `remaining` counts, a reading below the most it has
 //!   read over the last few dozen answers (and not one under `limit`: that is full) says the
 //!   count is spent as fast as it refills: no room for a probe above the pace (see the
@@ -374,6 +375,19 @@ impl Evidence {
     pub(crate) fn spare(&self, limits: &RateLimitHeaders) -> bool {
         match (limits.remaining, self.counted_full()) {
             (Some(remaining), Some(max)) => remaining >= 1 && remaining * 2 >= max,
+            _ => false,
+        }
+    }
+
+    /// Whether `remaining` reads full (within [`FULL_WITHIN`] of the most it has read): the
+    /// request just answered found the server's bucket full, none of it spent by the pace or
+    /// by anyone else. Only on a bucket of three or more: a smaller one reads full at any pace
+    /// under the limit, and cannot show a drain before it is empty.
+    pub(crate) fn reads_full(&self, limits: &RateLimitHeaders) -> bool {
+        match (limits.remaining, self.counted_full()) {
+            (Some(remaining), Some(max)) => {
+                max > 2 * FULL_WITHIN && remaining.saturating_add(FULL_WITHIN) >= max
+            }
             _ => false,
         }
     }

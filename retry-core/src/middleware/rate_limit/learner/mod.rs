@@ -33,7 +33,7 @@ use super::schedule::Admission;
 use crate::middleware::hints::RateLimitHeaders;
 
 pub(crate) use aimd::INITIAL_RATE;
-use aimd::{Aimd, clamp};
+use aimd::{Aimd, Room, clamp};
 use evidence::Evidence;
 pub(crate) use evidence::{one_back, one_back_of};
 use refill::Refill;
@@ -244,12 +244,13 @@ impl Learner {
                         return false;
                     }
                 }
-                let spare = waiting && self.evidence.spare(limits);
-                let crowded = self.evidence.below_peak(limits);
-                if self
-                    .aimd
-                    .taken(now, current, waiting, spare, crowded, self.news_delay())
-                {
+                let room = Room {
+                    waiting,
+                    spare: waiting && self.evidence.spare(limits),
+                    full: waiting && self.evidence.reads_full(limits),
+                    crowded: self.evidence.below_peak(limits),
+                };
+                if self.aimd.taken(now, current, room, self.news_delay()) {
                     self.epoch += 1;
                 }
                 false

@@ -14,7 +14,7 @@ fn under_the_level_paces_climb_alike() {
         // One second of successes at the pace, requests waiting, short round trips.
         for i in 1..=pace as u32 {
             let now = Duration::from_secs_f64(f64::from(i) / pace);
-            aimd.taken(now, true, true, false, false, 0.01);
+            aimd.taken(now, true, Room::WAITING, 0.01);
         }
         aimd.rate() - pace
     };
@@ -44,7 +44,7 @@ fn a_slow_server_holds_the_level_to_what_it_served() {
 
     // Above the level, one success adds 1 % of the pace, not 0.02 a second (4 %).
     (aimd.rate, aimd.level) = (0.5, 0.0);
-    aimd.taken(Duration::from_secs(18), true, true, false, false, 0.02);
+    aimd.taken(Duration::from_secs(18), true, Room::WAITING, 0.02);
     assert!((aimd.rate() - 0.505).abs() < 1e-9, "{}", aimd.rate());
 }
 
@@ -60,7 +60,7 @@ fn a_probe_grows_from_when_it_starts() {
     let mut now = Duration::ZERO;
     for _ in 0..250 {
         now += ms(20);
-        aimd.taken(now, true, true, false, false, 0.3);
+        aimd.taken(now, true, Room::WAITING, 0.3);
     }
     assert!(aimd.probe_from.is_none());
     // Fast recovery to 90 % of the pace cut, a little additive increase: no probe yet.
@@ -69,7 +69,7 @@ fn a_probe_grows_from_when_it_starts() {
     // The round trips shorten to 10 ms: quiet is now 1.5 s, long past.
     for _ in 0..20 {
         now += ms(20);
-        aimd.taken(now, true, true, false, false, 0.01);
+        aimd.taken(now, true, Room::WAITING, 0.01);
     }
     let probed = aimd.rate();
     assert!(aimd.probe_from.is_some());
@@ -88,7 +88,7 @@ fn a_probe_holds_while_round_trips_are_long() {
     let mut step = |aimd: &mut Aimd, rtt: f64, n: usize| {
         for _ in 0..n {
             now += ms(25);
-            aimd.taken(now, true, true, false, false, rtt);
+            aimd.taken(now, true, Room::WAITING, rtt);
         }
     };
     // Short round trips: quiet for 1.5 s, then 0.3 s of probing.
@@ -122,7 +122,15 @@ fn no_probe_while_the_servers_count_is_spent() {
         let mut now = Duration::ZERO;
         for _ in 0..60 {
             now += Duration::from_millis(100);
-            aimd.taken(now, true, true, false, crowded, 0.01);
+            aimd.taken(
+                now,
+                true,
+                Room {
+                    crowded,
+                    ..Room::WAITING
+                },
+                0.01,
+            );
         }
         (aimd, start, now)
     };
@@ -140,7 +148,7 @@ fn no_probe_while_the_servers_count_is_spent() {
     // The count refills: the probe starts now, from the pace it has reached.
     let held = crowded.rate();
     now += Duration::from_millis(100);
-    crowded.taken(now, true, true, false, false, 0.01);
+    crowded.taken(now, true, Room::WAITING, 0.01);
     assert_eq!(crowded.probe_from, Some(held));
 }
 
@@ -192,7 +200,15 @@ fn a_bucket_filling_starts_the_probe_at_once() {
         let mut now = Duration::ZERO;
         for _ in 0..15 {
             now += Duration::from_millis(100);
-            aimd.taken(now, true, true, spare, false, 0.01);
+            aimd.taken(
+                now,
+                true,
+                Room {
+                    spare,
+                    ..Room::WAITING
+                },
+                0.01,
+            );
         }
         (aimd, start)
     };
@@ -208,4 +224,30 @@ fn a_bucket_filling_starts_the_probe_at_once() {
         spare.rate(),
         quiet.rate()
     );
+}
+
+/// While the server's bucket reads full, the pace grows 10 % a success, as slow start does:
+/// not once the count dips below its peak, and slowed by the square of the round trip's
+/// ratio where a full reading is a long round trip old.
+#[test]
+fn a_full_bucket_grows_the_pace_until_the_count_dips() {
+    let grown = |full: bool, crowded: bool, rtt: f64| {
+        let mut aimd = Aimd::new(10.0);
+        aimd.decrease(10.0, Duration::ZERO, None);
+        aimd.recover_to = 0.0;
+        let start = aimd.rate();
+        let room = Room {
+            full,
+            crowded,
+            ..Room::WAITING
+        };
+        aimd.taken(Duration::from_millis(100), true, room, rtt);
+        aimd.rate() / start
+    };
+    assert!((grown(true, false, 0.01) - 1.1).abs() < 1e-9);
+    // The additive increase alone: well under 1 %.
+    assert!(grown(false, false, 0.01) < 1.01);
+    assert!(grown(true, true, 0.01) < 1.01);
+    // 100 ms round trips: a quarter of the step.
+    assert!((grown(true, false, 0.1) - 1.025).abs() < 1e-9);
 }

@@ -201,6 +201,26 @@ fn remaining_alone_counts_until_a_429_says_otherwise() {
     assert!(!evidence.spare(&alone(3)));
 }
 
+/// `remaining` within one of the most it has read is full, on a bucket of three or more; a
+/// bucket of two reads "full" at any pace under its limit and says nothing; a per-minute
+/// budget says nothing of its bucket, nor does a `remaining` a 429 showed to lie.
+#[test]
+fn a_count_reads_full_within_one_of_its_most() {
+    let mut evidence = Evidence::default();
+    evidence.read(&sent(0, 0), &headers(5, 4, 20), false, 0.0);
+    assert!(evidence.reads_full(&headers(5, 4, 20)));
+    assert!(evidence.reads_full(&headers(5, 3, 20)));
+    assert!(!evidence.reads_full(&headers(5, 2, 20)));
+    let mut two = Evidence::default();
+    two.read(&sent(0, 0), &headers(2, 1, 20), false, 0.0);
+    assert!(!two.reads_full(&headers(2, 1, 20)));
+    let mut minute = Evidence::default();
+    minute.read(&sent(0, 0), &openai(2999), false, 0.0);
+    assert!(!minute.reads_full(&openai(2999)));
+    evidence.read(&sent(1, 20), &headers(5, 2, 20), true, 0.0);
+    assert!(!evidence.reads_full(&headers(5, 4, 20)));
+}
+
 /// A per-minute budget spent as fast as it refills reads below its recent peak; once it
 /// has refilled (others gone, a limit risen) it reads at the peak again, and a peak older than
 /// [`PEAK_OVER`] answers is forgotten. A 429 with room left ends it, as every use of
