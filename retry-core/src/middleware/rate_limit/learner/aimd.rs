@@ -45,13 +45,13 @@
 //!   is what fast recovery does anyway, or on a server slower than slow start's first cut (20
 //!   a second halved): there it probes more often, the price of the fleet's convergence. So
 //!   the level is held to [`LEVEL_CAP`] times the fastest the server has served over
-//!   [`SERVED_OVER`] successes: on a free tier's one request every two seconds, a level of 5
-//!   from slow start doubled the pace after every success (each cut undone at once, every
-//!   other request a 429: 0.54 of the ideal). Three times, not once or twice: a crowded-out
-//!   process of a fleet is served slowly too, and a tighter cap undid the fleet's convergence
-//!   (16 processes without headers: 0.87 -> 0.73 median at 1x, 0.83 at 2x, 0.86 at 3x). The
-//!   level halves every [`LEVEL_HALF_LIFE`], so a limit that has since fallen far is not pushed
-//!   against for long.
+//!   [`SERVED_OVER`](answers::SERVED_OVER) successes: on a free tier's one request every two
+//!   seconds, a level of 5 from slow start doubled the pace after every success (each cut
+//!   undone at once, every other request a 429: 0.54 of the ideal). Three times, not once or
+//!   twice: a crowded-out process of a fleet is served slowly too, and a tighter cap undid
+//!   the fleet's convergence (16 processes without headers: 0.87 -> 0.73 median at 1x, 0.83
+//!   at 2x, 0.86 at 3x). The level halves every [`LEVEL_HALF_LIFE`], so a limit that has
+//!   since fallen far is not pushed against for long.
 //! - **No faster than 1 % a request**: 2 % a second is 4 % a request at half a request a
 //!   second, where the limit is found again every few requests; the increase is capped at
 //!   [`MAX_STEP`] of the pace per success, which binds only under 2 requests a second.
@@ -59,14 +59,13 @@
 //! Only 429s to requests sent at the current pace (the current epoch) cut it: the answers to
 //! requests already in flight when the pace changed say nothing about the new one.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 #[cfg(test)]
 use super::super::schedule::Admission;
-use super::keep_last;
+use answers::Answers;
 
 /// The pace before anything is known: requests per second.
 pub(crate) const INITIAL_RATE: f64 = 20.0;
@@ -85,8 +84,6 @@ const SLOW_START: f64 = 1.5;
 /// How many intervals of the new pace everyone waits after a 429 without a usable hint (the
 /// learner's pause; the measured decrease counts on it).
 const PAUSE_INTERVALS: f64 = 1.5;
-/// How many recent responses the delivered rate is measured over.
-const WINDOW: usize = 64;
 /// Requests per second added to the pace per success.
 const INCREASE: f64 = 0.02;
 /// After a deep cut the pace climbs fast back to this share of the pace it was cut from...
@@ -115,8 +112,6 @@ const LEVEL: f64 = 0.5;
 const LEVEL_HALF_LIFE: f64 = 300.0;
 /// The floor's level is at most this many times the fastest the server has served.
 const LEVEL_CAP: f64 = 3.0;
-/// Successes the served rate is measured over.
-const SERVED_OVER: usize = 8;
 /// The additive increase is at most this share of the pace per success.
 const MAX_STEP: f64 = 0.01;
 
@@ -144,10 +139,11 @@ pub(crate) struct Aimd {
     /// doc.
     #[serde(default)]
     level: f64,
-    /// The latest responses: when they came, whether they were taken.
-    recent: VecDeque<(Duration, bool)>,
-    /// The fastest the server has taken requests, over [`SERVED_OVER`] successes in a row of
-    /// the recent window (0 until then): what the floor's level is held to.
+    /// The latest answers, and the rates they measure.
+    recent: Answers,
+    /// The fastest the server has taken requests, over
+    /// [`SERVED_OVER`](answers::SERVED_OVER) successes in a row of the recent answers (0
+    /// until then): what the floor's level is held to.
     #[serde(default)]
     served: f64,
 }
@@ -192,7 +188,7 @@ impl Aimd {
             on_curve: Duration::ZERO,
             last: Duration::ZERO,
             level: 0.0,
-            recent: VecDeque::with_capacity(WINDOW),
+            recent: Answers::default(),
             served: 0.0,
         }
     }
@@ -225,23 +221,13 @@ impl Aimd {
 
     /// Records one response (`taken`: anything but a 429) that came `now`.
     pub(crate) fn record(&mut self, now: Duration, taken: bool) {
-        keep_last(&mut self.recent, (now, taken), WINDOW);
+        self.recent.push(now, taken);
         if taken {
-            self.served = self.served.max(self.serving().unwrap_or(0.0));
+            self.served = self.served.max(self.recent.served().unwrap_or(0.0));
         }
         if self.served > 0.0 {
             self.level = self.level.min(LEVEL_CAP * self.served);
         }
-    }
-
-    /// The rate of the last [`SERVED_OVER`] successes in the recent window, if there are as
-    /// many.
-    fn serving(&self) -> Option<f64> {
-        let mut taken = self.recent.iter().rev().filter(|(_, taken)| *taken);
-        let (last, _) = taken.next()?;
-        let (first, _) = taken.nth(SERVED_OVER - 2)?;
-        let span = last.checked_sub(*first)?.as_secs_f64();
-        (span > 0.0).then(|| (SERVED_OVER - 1) as f64 / span)
     }
 
     /// A success to a request sent in the current epoch (`current`); `room`: what the answer
@@ -350,7 +336,7 @@ impl Aimd {
         };
         let n = f64::from(self.run);
         let mut target = sent_at * n / (n + PAUSE_INTERVALS);
-        let delivered = self.delivered();
+        let delivered = self.recent.delivered();
         if let Some(delivered) = delivered {
             target = target.min(delivered);
         }
@@ -409,20 +395,6 @@ impl Aimd {
             self.slow_start = false;
         }
     }
-
-    /// The rate the server took requests at since the first 429 of the recent window, if
-    /// there were other 429s since: while a server is saturated, successes come exactly as fast
-    /// as it allows, however long the round trip.
-    fn delivered(&self) -> Option<f64> {
-        let first = self.recent.iter().position(|(_, taken)| !taken)?;
-        let saturated = self.recent.range(first..);
-        let rejected = saturated.clone().filter(|(_, taken)| !taken).count();
-        let taken = saturated.len() - rejected;
-        let (start, _) = self.recent[first];
-        let (end, _) = *self.recent.back()?;
-        let span = end.checked_sub(start)?.as_secs_f64();
-        (rejected >= 2 && taken >= 4 && span > 0.0).then(|| taken as f64 / span)
-    }
 }
 
 pub(crate) fn clamp(rate: f64) -> f64 {
@@ -444,5 +416,6 @@ pub(crate) fn admission(epoch: u64, rate: f64) -> Admission {
     }
 }
 
+mod answers;
 #[cfg(test)]
 mod tests;
