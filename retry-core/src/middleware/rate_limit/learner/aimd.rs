@@ -40,8 +40,9 @@
 //!   pace slow start ended at (its `level`: the share this client found first,
 //!   which processes starting together find alike), the increase is a fixed [`INCREASE`] of
 //!   that level a second, whatever the pace, and the quiet spell counts intervals of the
-//!   level: as TCP's additive increase makes flows converge, a crowded-out process climbs
-//!   back. A lone client is under its own level only after a deep cut, where the faster climb
+//!   level (or of the fastest the server has lately served, if faster): as TCP's additive
+//!   increase makes flows converge, a crowded-out process climbs back, and one left alone
+//!   probes for the others' share within seconds. A lone client is under its own level only after a deep cut, where the faster climb
 //!   is what fast recovery does anyway, or on a server slower than slow start's first cut (20
 //!   a second halved): there it probes more often, the price of the fleet's convergence. So
 //!   the level is held to [`LEVEL_CAP`] times the fastest the server has served over
@@ -288,10 +289,15 @@ impl Aimd {
         }
         self.on_curve += since;
         // Quiet for long enough in time and in requests (at half a request a second, 1.5 s is
-        // no evidence at all), and longer when the round trip is.
+        // no evidence at all), and longer when the round trip is. The requests are intervals of
+        // the fastest the server has lately taken this client's, if faster than the pace: a
+        // process left alone at a fleet's tail, at a fraction of what it was served, waited
+        // 20 of its own slow intervals (3-5 s) before it probed (4 processes without
+        // headers: 0.82 -> 0.90 of the ideal, on our simulator).
+        let served = self.recent.fastest().unwrap_or(0.0);
         let quiet = QUIET
             .max(Duration::from_secs_f64(
-                QUIET_REQUESTS / self.rate.max(self.level),
+                QUIET_REQUESTS / self.rate.max(self.level).max(served),
             ))
             .mul_f64(1.0 / slow);
         // The quiet spell stands for evidence that the limit has room; a bucket reported

@@ -1,6 +1,7 @@
-//! The latest answers to one host, and the two rates they measure: how fast the server has
-//! lately taken requests (what the floor's level is held to), and how fast it took them while
-//! saturated (what a cut's estimate is capped by).
+//! The latest answers to one host, and the rates they measure: how fast the server has lately
+//! taken requests (what the floor's level is held to, and what the quiet spell before a probe
+//! counts intervals of), and how fast it took them while saturated (what a cut's estimate is
+//! capped by).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -32,6 +33,25 @@ impl Answers {
         let (first, _) = taken.nth(SERVED_OVER - 2)?;
         let span = last.checked_sub(*first)?.as_secs_f64();
         (span > 0.0).then(|| (SERVED_OVER - 1) as f64 / span)
+    }
+
+    /// The fastest rate of any [`SERVED_OVER`] successes in a row among the answers kept, if
+    /// there are as many.
+    pub(super) fn fastest(&self) -> Option<f64> {
+        // On the host's lock, once per answer: the successes' times on the stack.
+        let mut taken = [Duration::ZERO; WINDOW];
+        let mut count = 0;
+        for &(at, _) in self.0.iter().filter(|(_, taken)| *taken) {
+            taken[count] = at;
+            count += 1;
+        }
+        taken[..count]
+            .windows(SERVED_OVER)
+            .filter_map(|run| {
+                let span = run[SERVED_OVER - 1].checked_sub(run[0])?.as_secs_f64();
+                (span > 0.0).then(|| (SERVED_OVER - 1) as f64 / span)
+            })
+            .reduce(f64::max)
     }
 
     /// The rate the server took requests at since the first 429 kept, if there were other
@@ -68,6 +88,20 @@ mod tests {
         let served = answers(&eight).served().expect("eight");
         assert!((served - 50.0).abs() < 1e-9, "{served}");
         assert_eq!(answers(&eight[1..]).served(), None);
+    }
+
+    /// The fastest eight in a row: a burst of 100 a second among answers at 10 a second, until
+    /// it falls out of the window.
+    #[test]
+    fn fastest_is_the_quickest_eight_in_a_row_kept() {
+        let mut list: Vec<_> = (0..8).map(|i| (10 * i, true)).collect();
+        list.extend((1..=20).map(|i| (70 + 100 * i, true)));
+        let fastest = answers(&list).fastest().expect("eight");
+        assert!((fastest - 100.0).abs() < 1e-9, "{fastest}");
+        assert_eq!(answers(&list[..7]).fastest(), None);
+        list.extend((21..=70).map(|i| (70 + 100 * i, true)));
+        let fastest = answers(&list).fastest().expect("eight");
+        assert!((fastest - 10.0).abs() < 1e-9, "{fastest}");
     }
 
     /// From the first 429 kept to the last answer: successes over the span, once a second

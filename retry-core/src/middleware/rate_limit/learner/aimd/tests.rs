@@ -251,3 +251,37 @@ fn a_full_bucket_grows_the_pace_until_the_count_dips() {
     // 100 ms round trips: a quarter of the step.
     assert!((grown(true, false, 0.1) - 1.025).abs() < 1e-9);
 }
+
+/// A process left alone at a fleet's tail, at 5 a second after the server took its requests
+/// at 100 a second: its quiet spell counts intervals of the 100, so it probes after 1.5 s,
+/// not after 20 of its own intervals (4 s).
+#[test]
+fn the_quiet_spell_counts_intervals_of_what_was_served() {
+    let run = |served_fast: bool| {
+        let mut aimd = Aimd::new(10.0);
+        aimd.decrease(10.0, Duration::ZERO, None);
+        aimd.recover_to = 0.0;
+        let mut now = Duration::ZERO;
+        if served_fast {
+            for _ in 0..8 {
+                now += Duration::from_millis(10);
+                aimd.record(now, true);
+            }
+        }
+        let cut = now;
+        // 2 s of successes at the pace, 200 ms apart.
+        for _ in 0..10 {
+            now += Duration::from_millis(200);
+            aimd.record(now, true);
+            aimd.taken(now, true, Room::WAITING, 0.01);
+        }
+        (aimd.probe_from.is_some(), now - cut)
+    };
+    let (probing, after) = run(true);
+    assert!(probing, "no probe after {after:?}");
+    let (probing, after) = run(false);
+    assert!(
+        !probing,
+        "a probe after {after:?} of its own slow intervals"
+    );
+}
