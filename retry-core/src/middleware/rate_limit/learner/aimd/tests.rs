@@ -1,5 +1,31 @@
 use super::*;
 
+/// A pace of 5 a second, cut from 10 at the end of slow start (the level is 2.5), with no
+/// fast recovery: only the increase, the probe and what the server says of its room move it.
+fn cut_to_five() -> Aimd {
+    let mut aimd = Aimd::new(10.0);
+    aimd.decrease(10.0, Duration::ZERO, None);
+    aimd.recover_to = 0.0;
+    aimd
+}
+
+/// `count` successes `every` apart after `now`, requests waiting, each answer saying `room`
+/// with short round trips; returns when the last came.
+fn successes(
+    aimd: &mut Aimd,
+    mut now: Duration,
+    every: Duration,
+    count: u32,
+    room: Room,
+) -> Duration {
+    for _ in 0..count {
+        now += every;
+        aimd.record(now, true);
+        aimd.taken(now, true, room, 0.01);
+    }
+    now
+}
+
 /// Two processes crowded far under the level they found (one to 2 requests a second, one
 /// to 8) climb by the same amount a second, so their shares converge. In proportion to
 /// their paces (the climb above the level) they would keep their 1:4 for ever.
@@ -112,26 +138,20 @@ fn a_probe_holds_while_round_trips_are_long() {
 #[test]
 fn no_probe_while_the_servers_count_is_spent() {
     let run = |crowded: bool| {
-        let mut aimd = Aimd::new(10.0);
-        aimd.decrease(10.0, Duration::ZERO, None);
-        // No fast recovery: only the additive increase and the probe move the pace.
-        aimd.recover_to = 0.0;
+        let mut aimd = cut_to_five();
         let start = aimd.rate();
-        // 6 s of successes, requests waiting: the quiet spell is 4 s (20 intervals of the
-        // pace, 5 a second).
-        let mut now = Duration::ZERO;
-        for _ in 0..60 {
-            now += Duration::from_millis(100);
-            aimd.taken(
-                now,
-                true,
-                Room {
-                    crowded,
-                    ..Room::WAITING
-                },
-                0.01,
-            );
-        }
+        // 12 s of successes at the pace: the quiet spell is 4 s (20 intervals of 5 a second).
+        let room = Room {
+            crowded,
+            ..Room::WAITING
+        };
+        let now = successes(
+            &mut aimd,
+            Duration::ZERO,
+            Duration::from_millis(200),
+            60,
+            room,
+        );
         (aimd, start, now)
     };
     let (free, start, _) = run(false);
@@ -147,7 +167,7 @@ fn no_probe_while_the_servers_count_is_spent() {
     );
     // The count refills: the probe starts now, from the pace it has reached.
     let held = crowded.rate();
-    now += Duration::from_millis(100);
+    now += Duration::from_millis(200);
     crowded.taken(now, true, Room::WAITING, 0.01);
     assert_eq!(crowded.probe_from, Some(held));
 }
@@ -192,31 +212,28 @@ fn a_stale_refill_gives_way_to_what_the_server_delivers() {
 #[test]
 fn a_bucket_filling_starts_the_probe_at_once() {
     let run = |spare: bool| {
-        let mut aimd = Aimd::new(10.0);
-        aimd.decrease(10.0, Duration::ZERO, None);
-        aimd.recover_to = 0.0;
+        let mut aimd = cut_to_five();
         let start = aimd.rate();
-        // 1.5 s of successes 100 ms apart: the quiet spell is 4 s.
-        let mut now = Duration::ZERO;
-        for _ in 0..15 {
-            now += Duration::from_millis(100);
-            aimd.taken(
-                now,
-                true,
-                Room {
-                    spare,
-                    ..Room::WAITING
-                },
-                0.01,
-            );
-        }
+        // 1.6 s of successes at the pace: the quiet spell is 4 s (under 3 s once the spare
+        // room's growth has raised the pace).
+        let room = Room {
+            spare,
+            ..Room::WAITING
+        };
+        successes(
+            &mut aimd,
+            Duration::ZERO,
+            Duration::from_millis(200),
+            8,
+            room,
+        );
         (aimd, start)
     };
     let (quiet, start) = run(false);
     assert!(quiet.probe_from.is_none());
     let (spare, _) = run(true);
     assert!(spare.probe_from.is_some());
-    // 1.5 s along the probe's curve (x4.4), on top of the spare room's growth.
+    // 1.6 s along the probe's curve, on top of the spare room's growth.
     assert!(spare.rate() > 2.0 * start, "{start} -> {}", spare.rate());
     assert!(
         spare.rate() > 1.5 * quiet.rate(),
@@ -232,9 +249,7 @@ fn a_bucket_filling_starts_the_probe_at_once() {
 #[test]
 fn a_full_bucket_grows_the_pace_until_the_count_dips() {
     let grown = |full: bool, crowded: bool, rtt: f64| {
-        let mut aimd = Aimd::new(10.0);
-        aimd.decrease(10.0, Duration::ZERO, None);
-        aimd.recover_to = 0.0;
+        let mut aimd = cut_to_five();
         let start = aimd.rate();
         let room = Room {
             full,
@@ -258,23 +273,22 @@ fn a_full_bucket_grows_the_pace_until_the_count_dips() {
 #[test]
 fn the_quiet_spell_counts_intervals_of_what_was_served() {
     let run = |served_fast: bool| {
-        let mut aimd = Aimd::new(10.0);
-        aimd.decrease(10.0, Duration::ZERO, None);
-        aimd.recover_to = 0.0;
-        let mut now = Duration::ZERO;
+        let mut aimd = cut_to_five();
+        let mut cut = Duration::ZERO;
         if served_fast {
             for _ in 0..8 {
-                now += Duration::from_millis(10);
-                aimd.record(now, true);
+                cut += Duration::from_millis(10);
+                aimd.record(cut, true);
             }
         }
-        let cut = now;
         // 2 s of successes at the pace, 200 ms apart.
-        for _ in 0..10 {
-            now += Duration::from_millis(200);
-            aimd.record(now, true);
-            aimd.taken(now, true, Room::WAITING, 0.01);
-        }
+        let now = successes(
+            &mut aimd,
+            cut,
+            Duration::from_millis(200),
+            10,
+            Room::WAITING,
+        );
         (aimd.probe_from.is_some(), now - cut)
     };
     let (probing, after) = run(true);
