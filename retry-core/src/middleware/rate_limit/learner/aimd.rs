@@ -153,7 +153,7 @@ pub(crate) struct Aimd {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Room {
     /// Requests are queued behind the pace: without them nothing is learnt of a higher rate,
-    /// and the pace does not climb.
+    /// and the pace does not climb (whatever the rest says).
     pub(crate) waiting: bool,
     /// The server's `remaining` says its bucket is filling: the pace is below the limit.
     pub(crate) spare: bool,

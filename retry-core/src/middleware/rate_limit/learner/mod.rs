@@ -246,8 +246,8 @@ impl Learner {
                 }
                 let room = Room {
                     waiting,
-                    spare: waiting && self.evidence.spare(limits),
-                    full: waiting && self.evidence.reads_full(limits),
+                    spare: self.evidence.spare(limits),
+                    full: self.evidence.reads_full(limits),
                     crowded: self.evidence.below_peak(limits),
                 };
                 if self.aimd.taken(now, current, room, self.news_delay()) {
