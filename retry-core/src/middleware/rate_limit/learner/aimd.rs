@@ -294,10 +294,10 @@ impl Aimd {
         // process left alone at a fleet's tail, at a fraction of what it was served, waited
         // 20 of its own slow intervals (3-5 s) before it probed (4 processes without
         // headers: 0.82 -> 0.90 of the ideal, on our simulator).
-        let served = self.recent.fastest().unwrap_or(0.0);
+        let fastest = self.recent.fastest().unwrap_or(0.0);
         let quiet = QUIET
             .max(Duration::from_secs_f64(
-                QUIET_REQUESTS / self.rate.max(self.level).max(served),
+                QUIET_REQUESTS / self.rate.max(self.level).max(fastest),
             ))
             .mul_f64(1.0 / slow);
         // The quiet spell stands for evidence that the limit has room; a bucket reported
