@@ -373,10 +373,8 @@ impl Evidence {
     /// Whether `remaining` says the server's bucket is filling (at least half the most it has
     /// read, and at least one): the pace is below the limit.
     pub(crate) fn spare(&self, limits: &RateLimitHeaders) -> bool {
-        match (limits.remaining, self.counted_full()) {
-            (Some(remaining), Some(max)) => remaining >= 1 && remaining * 2 >= max,
-            _ => false,
-        }
+        self.count(limits)
+            .is_some_and(|(remaining, max)| remaining >= 1 && remaining * 2 >= max)
     }
 
     /// Whether `remaining` reads full (within [`FULL_WITHIN`] of the most it has read): the
@@ -384,12 +382,15 @@ impl Evidence {
     /// by anyone else. Only on a bucket of three or more: a smaller one reads full at any pace
     /// under the limit, and cannot show a drain before it is empty.
     pub(crate) fn reads_full(&self, limits: &RateLimitHeaders) -> bool {
-        match (limits.remaining, self.counted_full()) {
-            (Some(remaining), Some(max)) => {
-                max > 2 * FULL_WITHIN && remaining.saturating_add(FULL_WITHIN) >= max
-            }
-            _ => false,
-        }
+        self.count(limits).is_some_and(|(remaining, max)| {
+            max > 2 * FULL_WITHIN && remaining.saturating_add(FULL_WITHIN) >= max
+        })
+    }
+
+    /// `remaining` and the most it has read, while it counts what the server takes (see
+    /// [`Evidence::counted_full`]).
+    fn count(&self, limits: &RateLimitHeaders) -> Option<(u64, u64)> {
+        Some((limits.remaining?, self.counted_full()?))
     }
 
     /// Whether the server's count reads below its peak over the last [`PEAK_OVER`] answers,
