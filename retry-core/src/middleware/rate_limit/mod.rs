@@ -81,7 +81,7 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   (buckets of 5 to 50) with round trips up to 30 ms, whatever the headers mean (0.86-0.93
 ///   with round trips up to 300 ms, 0.79-0.84 up to 800 ms, 0.87-0.89 on an LLM API whose
 ///   successes take 0.2-1 s of generation), 0.94-0.98 at 2 a second, 0.80 (no headers) and
-///   0.99 (Together's) at one request every 2 s, 0.91 on a 50/20/80 step with headers, 0.86
+///   0.99 (Together's) at one request every 2 s, 0.98 on a 50/20/80 step with headers, 0.86
 ///   without and 0.78 on the LLM API, 0.96 on a 25/60 sawtooth whose `remaining` counts (0.81
 ///   without headers), 0.84-0.87 on a counter per one-second window (our simulator's servers
 ///   only).

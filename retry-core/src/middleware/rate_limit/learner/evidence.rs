@@ -15,8 +15,10 @@
 //!   since), and a reading well below the prediction refutes it for good. Three 429s to
 //!   requests sent at or below its current pace refute it too (a limit that fell lowers the
 //!   estimate first, so the requests sent at the old pace do not count); each of them lowers
-//!   its pace by 1 %, for an estimate a little high (see [`CONTRADICTION_DISCOUNT`]). While
-//!   trusted, its pace is the pace, and follows the server's limit as it moves, both ways;
+//!   its pace by 1 %, for an estimate a little high (see [`CONTRADICTION_DISCOUNT`]). Its pace
+//!   is the least of the recent estimates (see [`WINDOW`]), unless one was read at a full
+//!   bucket, which is exact and stands alone. While trusted, its pace is the pace, and
+//!   follows the server's limit as it moves, both ways;
 //!   slowed a little where the bucket has no room for the round trip's jitter (a bucket of
 //!   one: every early arrival would be refused, see [`JITTER_MARGIN`]).
 //! - **`remaining` itself**: a 429 whose own headers say `remaining >= 1` proves that
@@ -56,7 +58,12 @@ use super::super::schedule::Admission;
 use super::keep_last;
 
 /// How many recent pace estimates the bucket reading's pace is the least of: `remaining` is
-/// rounded down, which only ever makes an estimate too high.
+/// rounded down, which only ever makes an estimate too high (a bucket of 5 at 4.9 reads 4,
+/// full in 0.1 of an interval: ten times the rate). A request taken from a full bucket leaves
+/// exactly `limit - 1`, so that reading's estimate is exact, and the older ones go: after a
+/// limit rose, they held the pace at the old one for 16 answers (0.8 s at 20 a second, from
+/// 20 to 80: `step-50-20-80-bucket` 0.912 -> 0.978 of the ideal on our simulator; four
+/// processes sharing the reading through Redis 0.920 -> 0.959).
 const WINDOW: usize = 16;
 /// Predictions that must come true before the bucket reading is trusted.
 const CHECKS_TO_TRUST: u32 = 3;
@@ -249,6 +256,11 @@ impl Evidence {
             per_minute_rate(limit, remaining, reset)
         };
         if let Some(estimate) = estimate {
+            // Taken from a full bucket: exact (see `WINDOW`). A 429 takes nothing, so its
+            // `limit - 1` (on a bucket of one) is a rounded-down fraction like any other.
+            if !refused && remaining + 1 == limit {
+                self.estimates.clear();
+            }
             keep_last(&mut self.estimates, estimate, WINDOW);
         }
     }

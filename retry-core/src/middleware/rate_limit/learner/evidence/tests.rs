@@ -57,6 +57,27 @@ fn the_pace_leaves_room_for_jitter_the_bucket_cannot_absorb() {
     assert!((1.0 / far - 0.020 * 1.02).abs() < 1e-9, "{far}");
 }
 
+/// Trusted at 20 a second from a bucket never full (1 left, full in 200 ms), then the limit
+/// rises to 100: the first reading of a full bucket (4 left, full in 10 ms) is exact and sets
+/// the pace at once, where the least of the recent estimates would hold it at 20. A reading
+/// that is not full (3 left, full in 20 ms: 100 too, or more) leaves the least as it is.
+#[test]
+fn a_full_bucket_reading_stands_alone() {
+    let mut evidence = Evidence::default();
+    for seq in 0..10 {
+        evidence.read(&sent(seq, seq * 50), &headers(5, 1, 200), false, 0.0);
+    }
+    assert_eq!(evidence.bucket_rate(), Some(20.0));
+    let mut not_full = evidence.clone();
+    not_full.read(&sent(10, 500), &headers(5, 3, 20), false, 0.0);
+    assert_eq!(not_full.bucket_rate(), Some(20.0));
+    evidence.read(&sent(10, 500), &headers(5, 4, 10), false, 0.0);
+    assert_eq!(evidence.bucket_rate(), Some(100.0));
+    // And falls back at once with the next, lower, estimate.
+    evidence.read(&sent(11, 510), &headers(5, 2, 100), false, 0.0);
+    assert_eq!(evidence.bucket_rate(), Some(30.0));
+}
+
 /// A 429 at the trusted pace: 1 % lower after it, 2 % after the second, refuted at the
 /// third.
 #[test]
