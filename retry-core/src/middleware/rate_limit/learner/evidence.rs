@@ -56,6 +56,9 @@ use crate::middleware::hints::RateLimitHeaders;
 
 use super::super::schedule::Admission;
 use super::keep_last;
+use room::PEAK_OVER;
+
+pub(crate) use licence::FIRST_LICENCE;
 
 /// How many recent pace estimates the bucket reading's pace is the least of: `remaining` is
 /// rounded down, which only ever makes an estimate too high (a bucket of 5 at 4.9 reads 4,
@@ -88,23 +91,6 @@ const JITTER_MARGIN: f64 = 0.02;
 /// 0.10 429s per request from there (sim `slow-together`). 1 % lower per 429 ends the drain at
 /// the first; a wrong reading still draws its three quickly and is refuted.
 const CONTRADICTION_DISCOUNT: f64 = 0.99;
-/// How many recent readings of a count its recent peak is the most of (see
-/// [`Evidence::below_peak`]).
-const PEAK_OVER: usize = 32;
-/// How close to `limit` a count reads full whatever its recent peak: the request just
-/// answered taken out of a full count. (A budget at its cap, one not spent at all, reads one
-/// or two under it at random. Below its peak by one, a fleet on a token limit whose request
-/// budget sat at its cap held its probes half the time: 0.04-0.08 less goodput, on our
-/// simulator. Two was measured too: that fleet back where it was, but the fleets on
-/// OpenAI's and Anthropic's families, whose budget sat within two of full, lost half the
-/// gain.)
-const FULL_WITHIN: u64 = 1;
-/// A token count reads full within this share of its limit: one request's tokens, unknown
-/// here, taken out of a full count. (Ten tokens measured alike on our simulator's fleets, at
-/// five tokens a request.)
-const TOKENS_FULL_WITHIN: f64 = 0.01;
-/// The first burst licence, before any evidence.
-pub(crate) const FIRST_LICENCE: u32 = 4;
 
 /// A per-minute family's documented refill, `limit / 60` a second (Anthropic's buckets refill
 /// continuously up to `limit`), while its reset agrees with it: refilling what was used at
@@ -329,126 +315,13 @@ impl Evidence {
         }
     }
 
-    /// How many requests may go back to back: 1 until the headers report a bucket.
-    pub(crate) fn burst(&self) -> u32 {
-        let (Some(limit), Some(max)) = (self.limit, self.max_remaining) else {
-            return 1;
-        };
-        if self.remaining_lies {
-            return 1;
-        }
-        if self.per_minute {
-            // A budget per minute says nothing of the shorter window it is enforced over: the
-            // licence alone finds that window's room, up to one second's worth of the budget.
-            let second = u32::try_from(limit / 60).unwrap_or(u32::MAX);
-            return self.licence.min(second).max(1);
-        }
-        let seen = u32::try_from(max.saturating_add(1).min(limit)).unwrap_or(u32::MAX);
-        self.licence.min(seen).max(1)
-    }
-
-    /// The answer to a request the burst licence let go ahead of the pace.
-    pub(crate) fn burst_outcome(&mut self, taken: bool) {
-        if taken {
-            if !self.licence_capped {
-                // One more per request taken early: the licence doubles per burst that went
-                // through whole, as TCP's window does per round trip in slow start.
-                // On a per-minute budget nothing caps the licence at the bucket behind it: one
-                // more per two taken early (x1.5 per burst) overshoots that bucket by less.
-                self.taken_early = self.taken_early.wrapping_add(1);
-                if !self.per_minute || self.taken_early.is_multiple_of(2) {
-                    self.licence = self.licence.saturating_add(1).min(1 << 20);
-                }
-            }
-        } else {
-            self.licence = (self.burst() / 2).max(1);
-            self.licence_capped = true;
-        }
-    }
-
-    /// How many requests the schedule may send back to back, if the headers give a reason to
-    /// send any: a bucket they report, or a per-minute budget (whose licence finds the room
-    /// of the window it is enforced over).
-    pub(crate) fn licensed(&self) -> Option<u32> {
-        let per_minute = self.per_minute && self.limit.is_some();
-        (self.reports_bucket() || per_minute).then(|| self.burst())
-    }
-
-    /// Whether the headers report a bucket to count `remaining` against.
-    pub(crate) fn reports_bucket(&self) -> bool {
-        self.limit.is_some()
-            && self.max_remaining.is_some()
-            && !self.remaining_lies
-            && !self.per_minute
-    }
-
-    /// Whether `remaining` says the server's bucket is filling (at least half the most it has
-    /// read, and at least one): the pace is below the limit.
-    pub(crate) fn spare(&self, limits: &RateLimitHeaders) -> bool {
-        self.count(limits)
-            .is_some_and(|(remaining, max)| remaining >= 1 && remaining * 2 >= max)
-    }
-
-    /// Whether `remaining` reads full (within [`FULL_WITHIN`] of the most it has read): the
-    /// request just answered found the server's bucket full, none of it spent by the pace or
-    /// by anyone else. Only on a bucket of three or more: a smaller one reads full at any pace
-    /// under the limit, and cannot show a drain before it is empty.
-    pub(crate) fn reads_full(&self, limits: &RateLimitHeaders) -> bool {
-        self.count(limits).is_some_and(|(remaining, max)| {
-            max > 2 * FULL_WITHIN && remaining.saturating_add(FULL_WITHIN) >= max
-        })
-    }
-
-    /// `remaining` and the most it has read, while it counts what the server takes (see
-    /// [`Evidence::counted_full`]).
-    fn count(&self, limits: &RateLimitHeaders) -> Option<(u64, u64)> {
-        Some((limits.remaining?, self.counted_full()?))
-    }
-
-    /// Whether the server's count reads below its peak over the last [`PEAK_OVER`] answers,
-    /// and not full: it is being spent as fast as it refills, or faster, by this client or by
-    /// others on the same key. A count that refills (a limit risen, others gone) reads at its
-    /// peak; one that stays full reads full. Either count will do: `remaining` (per minute or
-    /// per bucket; full within [`FULL_WITHIN`] of `limit`; not once a 429 has shown it does not
-    /// count what the server refuses) or the tokens left (full within [`TOKENS_FULL_WITHIN`] of
-    /// their limit), which bind first on a server whose token limit does.
-    pub(crate) fn below_peak(&self, limits: &RateLimitHeaders) -> bool {
-        let requests = !self.remaining_lies
-            && below(
-                limits.remaining,
-                &self.recent_remaining,
-                limits.limit.map(|limit| limit.saturating_sub(FULL_WITHIN)),
-            );
-        let tokens = below(
-            limits.token_remaining,
-            &self.recent_tokens,
-            limits
-                .token_limit
-                .map(|limit| (limit as f64 * (1.0 - TOKENS_FULL_WITHIN)) as u64),
-        );
-        requests || tokens
-    }
-
-    /// The most `remaining` has read, while `remaining` is known to count what the server
-    /// takes: no 429 said there was room, and it is not a per-minute budget.
-    pub(crate) fn counted_full(&self) -> Option<u64> {
-        self.max_remaining
-            .filter(|_| !self.remaining_lies && !self.per_minute)
-    }
-
     /// Whether the bucket reading is trusted (its `reset` then means the time until full).
     pub(crate) fn trusted(&self) -> bool {
         self.bucket_rate().is_some()
     }
 }
 
-/// Whether `reading` is below the peak of `window` and under `full` (when known).
-fn below(reading: Option<u64>, window: &VecDeque<u64>, full: Option<u64>) -> bool {
-    match (reading, window.iter().max()) {
-        (Some(reading), Some(&peak)) => reading < peak && full.is_none_or(|full| reading < full),
-        _ => false,
-    }
-}
-
+mod licence;
+mod room;
 #[cfg(test)]
 mod tests;
