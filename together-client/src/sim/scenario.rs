@@ -217,6 +217,18 @@ impl Scenario {
                 generation: (ms(200), ms(1_000)),
                 ..Scenario::steady("llm-step-none", none, HintDialect::None)
             },
+            // A dynamic limit cut 25-fold at 2 s (a provider shedding load) and kept there: what
+            // a client learnt of the old one must not keep pushing against the new.
+            Scenario {
+                kind: ScenarioKind::Moving,
+                steps: vec![(ms(2_000), 2.0)],
+                ..Scenario::steady("drop-50-2-bucket", bucket, HintDialect::None)
+            },
+            Scenario {
+                kind: ScenarioKind::Moving,
+                steps: vec![(ms(2_000), 2.0)],
+                ..Scenario::steady("drop-50-2-none", none, HintDialect::None)
+            },
             Scenario {
                 kind: ScenarioKind::Moving,
                 steps: sawtooth.clone(),
