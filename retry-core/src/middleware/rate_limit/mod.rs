@@ -83,8 +83,9 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   successes take 0.2-1 s of generation), 0.94-0.98 at 2 a second, 0.80 (no headers) and
 ///   0.99 (Together's) at one request every 2 s, 0.98 on a 50/20/80 step with headers, 0.86
 ///   without and 0.78 on the LLM API, 0.96 on a 25/60 sawtooth whose `remaining` counts (0.81
-///   without headers), 0.84-0.87 on a counter per one-second window (our simulator's servers
-///   only).
+///   without headers), 0.99 on a limit that falls from 50 to 2 a second and stays there (0.98
+///   without headers, but at 0.18 429s per request), 0.84-0.87 on a counter per one-second
+///   window (our simulator's servers only).
 /// - **Fixed quotas** ([`per_second`](Self::per_second), [`per_minute`](Self::per_minute),
 ///   [`tokens_per_minute`](Self::tokens_per_minute)), on top of the learning, for limits you
 ///   know in advance.
