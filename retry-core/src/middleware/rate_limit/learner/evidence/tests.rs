@@ -19,6 +19,16 @@ fn headers(limit: u64, remaining: u64, reset_ms: u64) -> RateLimitHeaders {
     }
 }
 
+/// Evidence after ten answers carrying `headers`, to requests sent every `every_ms`, with
+/// round trips that vary by `spread` seconds.
+fn read_steadily(every_ms: u64, headers: &RateLimitHeaders, spread: f64) -> Evidence {
+    let mut evidence = Evidence::default();
+    for seq in 0..10 {
+        evidence.read(&sent(seq, seq * every_ms), headers, false, spread);
+    }
+    evidence
+}
+
 /// OpenAI's names on a budget of 3000 a minute.
 fn openai(remaining: u64) -> RateLimitHeaders {
     RateLimitHeaders {
@@ -30,10 +40,7 @@ fn openai(remaining: u64) -> RateLimitHeaders {
 /// A bucket of 5 at 50/s, read as Together documents it, one request every 20 ms.
 #[test]
 fn a_true_bucket_reading_is_trusted() {
-    let mut evidence = Evidence::default();
-    for seq in 0..10 {
-        evidence.read(&sent(seq, seq * 20), &headers(5, 4, 20), false, 0.0);
-    }
+    let evidence = read_steadily(20, &headers(5, 4, 20), 0.0);
     assert_eq!(evidence.bucket_rate(), Some(50.0));
 }
 
@@ -43,12 +50,9 @@ fn a_true_bucket_reading_is_trusted() {
 #[test]
 fn the_pace_leaves_room_for_jitter_the_bucket_cannot_absorb() {
     let trusted = |limit, every_ms, reset_ms, spread| {
-        let mut evidence = Evidence::default();
-        for seq in 0..10 {
-            let headers = headers(limit, limit - 1, reset_ms);
-            evidence.read(&sent(seq, seq * every_ms), &headers, false, spread);
-        }
-        evidence.bucket_rate().unwrap()
+        read_steadily(every_ms, &headers(limit, limit - 1, reset_ms), spread)
+            .bucket_rate()
+            .unwrap()
     };
     assert_eq!(trusted(5, 20, 20, 0.028), 50.0);
     let one = trusted(1, 2_100, 2_000, 0.028);
@@ -63,10 +67,7 @@ fn the_pace_leaves_room_for_jitter_the_bucket_cannot_absorb() {
 /// that is not full (3 left, full in 20 ms: 100 too, or more) leaves the least as it is.
 #[test]
 fn a_full_bucket_reading_stands_alone() {
-    let mut evidence = Evidence::default();
-    for seq in 0..10 {
-        evidence.read(&sent(seq, seq * 50), &headers(5, 1, 200), false, 0.0);
-    }
+    let mut evidence = read_steadily(50, &headers(5, 1, 200), 0.0);
     assert_eq!(evidence.bucket_rate(), Some(20.0));
     let mut not_full = evidence.clone();
     not_full.read(&sent(10, 500), &headers(5, 3, 20), false, 0.0);
@@ -82,10 +83,7 @@ fn a_full_bucket_reading_stands_alone() {
 /// third.
 #[test]
 fn each_contradiction_lowers_the_pace_and_three_refute() {
-    let mut evidence = Evidence::default();
-    for seq in 0..10 {
-        evidence.read(&sent(seq, seq * 20), &headers(5, 4, 20), false, 0.0);
-    }
+    let mut evidence = read_steadily(20, &headers(5, 4, 20), 0.0);
     evidence.contradicted();
     assert!((evidence.bucket_rate().unwrap() - 49.5).abs() < 1e-9);
     evidence.contradicted();
@@ -191,10 +189,7 @@ fn a_429_with_room_left_proves_remaining_wrong() {
 
 #[test]
 fn repeated_429s_at_its_pace_refute_the_reading() {
-    let mut evidence = Evidence::default();
-    for seq in 0..10 {
-        evidence.read(&sent(seq, seq * 20), &headers(5, 4, 20), false, 0.0);
-    }
+    let mut evidence = read_steadily(20, &headers(5, 4, 20), 0.0);
     for _ in 0..CONTRADICTIONS_TO_REFUTE {
         assert!(evidence.trusted());
         evidence.contradicted();
