@@ -17,8 +17,8 @@
 //!   estimate first, so the requests sent at the old pace do not count); each of them lowers
 //!   its pace by 1 %, for an estimate a little high (see [`CONTRADICTION_DISCOUNT`]). Its pace
 //!   is the least of the recent estimates (see [`WINDOW`]), unless one was read at a full
-//!   bucket, which is exact (but for the reset's rounding) and stands alone. While trusted, its pace is the pace, and
-//!   follows the server's limit as it moves, both ways;
+//!   bucket, which is exact (but for the reset's rounding) and stands alone. While trusted,
+//!   its pace is the pace, and follows the server's limit as it moves, both ways;
 //!   slowed a little where the bucket has no room for the round trip's jitter (a bucket of
 //!   one: every early arrival would be refused, see [`JITTER_MARGIN`]).
 //! - **`remaining` itself**: a 429 whose own headers say `remaining >= 1` proves that
@@ -64,10 +64,10 @@ pub(crate) use licence::FIRST_LICENCE;
 /// rounded down, which only ever makes an estimate too high (a bucket of 5 at 4.9 reads 4,
 /// full in 0.1 of an interval: ten times the rate). A request taken from a full bucket leaves
 /// exactly `limit - 1`, so that reading's estimate is exact (to the reset's last digit: 13 ms
-/// for 12.5 reads 77 a second for 80), and the older ones go: after a
-/// limit rose, they held the pace at the old one for 16 answers (0.8 s at 20 a second, from
-/// 20 to 80: `step-50-20-80-bucket` 0.912 -> 0.978 of the ideal on our simulator; four
-/// processes sharing the reading through Redis 0.920 -> 0.959).
+/// for 12.5 reads 77 a second for 80), and the older ones go: after a limit rose, they held
+/// the pace at the old one for 16 answers (0.8 s at 20 a second, from 20 to 80:
+/// `step-50-20-80-bucket` 0.912 -> 0.978 of the ideal on our simulator; four processes
+/// sharing one store, the code of a fleet on Redis, 0.919 -> 0.958).
 const WINDOW: usize = 16;
 /// Predictions that must come true before the bucket reading is trusted.
 const CHECKS_TO_TRUST: u32 = 3;
