@@ -245,7 +245,9 @@ impl Evidence {
         if let Some(estimate) = estimate {
             // Taken from a full bucket: exact (see `WINDOW`). A 429 takes nothing, so its
             // `limit - 1` (on a bucket of one) is a rounded-down fraction like any other.
-            if !refused && remaining + 1 == limit {
+            // (`remaining <= limit` here, or the reading is refuted above: no overflow, where
+            // `remaining + 1` overflowed on a count of `u64::MAX`.)
+            if !refused && limit - remaining == 1 {
                 self.estimates.clear();
             }
             keep_last(&mut self.estimates, estimate, WINDOW);

@@ -79,6 +79,18 @@ fn a_full_bucket_reading_stands_alone() {
     assert_eq!(evidence.bucket_rate(), Some(30.0));
 }
 
+/// Counts at the edge of `u64` (a broken or hostile server) are read without overflow: a
+/// full per-minute budget of `u64::MAX` whose short reset agrees with its documented rate.
+#[test]
+fn counts_of_u64_max_do_not_overflow() {
+    let edge = RateLimitHeaders {
+        family: crate::middleware::LimitFamily::Anthropic,
+        ..headers(u64::MAX, u64::MAX, 1_000)
+    };
+    let evidence = read_steadily(20, &edge, 0.0);
+    assert!(evidence.bucket_estimate().is_some());
+}
+
 /// A 429 at the trusted pace: 1 % lower after it, 2 % after the second, refuted at the
 /// third.
 #[test]
@@ -115,15 +127,7 @@ fn whole_second_resets_stand_for_the_documented_rate_when_short() {
         family: crate::middleware::LimitFamily::Anthropic,
         ..headers(limit, remaining, reset_ms)
     };
-    let mut evidence = Evidence::default();
-    for seq in 0..10 {
-        evidence.read(
-            &sent(seq, seq * 20),
-            &per_minute(6000, 5998, 600),
-            false,
-            0.0,
-        );
-    }
+    let mut evidence = read_steadily(20, &per_minute(6000, 5998, 600), 0.0);
     assert_eq!(evidence.bucket_estimate(), Some(100.0));
     evidence.read(&sent(10, 200), &per_minute(6000, 4200, 30_000), false, 0.0);
     assert_eq!(evidence.bucket_estimate(), Some(60.0));
