@@ -97,6 +97,7 @@ impl Scenario {
             ..Meaning::RATE
         });
         let step_50_20_80 = vec![(ms(2_000), 20.0), (ms(5_000), 80.0)];
+        let drop_50_2 = vec![(ms(2_000), 2.0)];
         let sawtooth = vec![
             (ms(1_500), 25.0),
             (ms(3_000), 60.0),
@@ -221,12 +222,12 @@ impl Scenario {
             // a client learnt of the old one must not keep pushing against the new.
             Scenario {
                 kind: ScenarioKind::Moving,
-                steps: vec![(ms(2_000), 2.0)],
+                steps: drop_50_2.clone(),
                 ..Scenario::steady("drop-50-2-bucket", bucket, HintDialect::None)
             },
             Scenario {
                 kind: ScenarioKind::Moving,
-                steps: vec![(ms(2_000), 2.0)],
+                steps: drop_50_2,
                 ..Scenario::steady("drop-50-2-none", none, HintDialect::None)
             },
             Scenario {
