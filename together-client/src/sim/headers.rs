@@ -80,6 +80,10 @@ pub enum LimitMeans {
     RatePerSecond,
     /// Not sent: `remaining` (and `reset`) alone, as some gateways do.
     Absent,
+    /// A per-minute budget (the rate times 60): `limit`, `remaining` and `reset` all of that
+    /// budget, as OpenAI's figures are, under Together's names. Enforced per second by the
+    /// bucket ("60 RPM is enforced as 1 RPS"): a large `remaining` is no licence to burst.
+    PerMinute,
 }
 
 /// What `x-ratelimit-reset` measures, in seconds.
@@ -90,6 +94,9 @@ pub enum ResetMeans {
     UntilFull,
     /// The time until the bucket holds one request (zero while it holds one).
     NextSlot,
+    /// The time until the bucket is full again, in whole seconds rounded up, as servers that
+    /// send integers do: `1` for anything from a millisecond to a second.
+    UntilFullWholeSeconds,
 }
 
 /// How `x-ratelimit-remaining` relates to the truth.
@@ -174,10 +181,14 @@ impl Reporter {
                     RemainingMeans::Stale(every) => self.stale(verdict, every),
                     _ => *verdict,
                 };
-                if let Some(level) = &verdict.requests {
+                let (requests, tokens) = match meaning.limit {
+                    LimitMeans::PerMinute => (verdict.minute_requests, verdict.minute_tokens),
+                    _ => (verdict.requests, verdict.tokens),
+                };
+                if let Some(level) = &requests {
                     self.together(out, "x-ratelimit", level, meaning, true);
                 }
-                if let Some(level) = &verdict.tokens {
+                if let Some(level) = &tokens {
                     self.together(out, "x-tokenlimit", level, meaning, false);
                 }
             }
@@ -243,7 +254,7 @@ impl Reporter {
         reset: bool,
     ) {
         let limit = match meaning.limit {
-            LimitMeans::Bucket | LimitMeans::Absent => level.limit,
+            LimitMeans::Bucket | LimitMeans::Absent | LimitMeans::PerMinute => level.limit,
             LimitMeans::RatePerSecond => level.rate.ceil(),
         };
         let remaining = match meaning.remaining {
@@ -255,11 +266,14 @@ impl Reporter {
             values.insert(0, ("limit", whole(limit)));
         }
         if reset {
-            let seconds = match meaning.reset {
-                ResetMeans::UntilFull => level.reset,
-                ResetMeans::NextSlot => ((1.0 - level.remaining) / level.rate).max(0.0),
+            let value = match meaning.reset {
+                ResetMeans::UntilFull => format!("{:.3}", level.reset),
+                ResetMeans::NextSlot => {
+                    format!("{:.3}", ((1.0 - level.remaining) / level.rate).max(0.0))
+                }
+                ResetMeans::UntilFullWholeSeconds => format!("{}", level.reset.max(0.0).ceil()),
             };
-            values.push(("reset", format!("{seconds:.3}")));
+            values.push(("reset", value));
         }
         for (field, value) in values {
             let name = format!("{family}-{field}");

@@ -2,7 +2,8 @@
 //!
 //! One simulator is one guess at a real server. The catalogue here varies what a client can
 //! get wrong: what the rate-limit headers mean (or whether there are any), whether they are
-//! fresh, other providers' header names and units, how the server counts (a steadily
+//! fresh, in what units (a minute's budget under Together's names, resets in whole seconds),
+//! other providers' header names and units, how the server counts (a steadily
 //! refilling bucket of one request to a second's worth, or a fixed window), limits that move
 //! while the client runs, token limits that bind before the request limit, limits from one
 //! request every two seconds to 200 a second (a free tier's, where slow start's first guess is
@@ -14,7 +15,7 @@
 use std::time::Duration;
 
 use super::config::{HintDialect, Latency, SimulatorBuilder};
-use super::headers::{LimitHeaders, LimitMeans, Meaning, RemainingMeans};
+use super::headers::{LimitHeaders, LimitMeans, Meaning, RemainingMeans, ResetMeans};
 
 /// What a scenario varies, for grouping results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -96,6 +97,16 @@ impl Scenario {
             remaining: RemainingMeans::Constant,
             ..Meaning::RATE
         });
+        // Per-minute figures under Together's names, enforced per second.
+        let minute = LimitHeaders::Together(Meaning {
+            limit: LimitMeans::PerMinute,
+            ..Meaning::BUCKET
+        });
+        // The reset in whole seconds, rounded up: a bucket refilled in 0.1 s reads "1".
+        let whole_seconds = LimitHeaders::Together(Meaning {
+            reset: ResetMeans::UntilFullWholeSeconds,
+            ..Meaning::BUCKET
+        });
         let step_50_20_80 = vec![(ms(2_000), 20.0), (ms(5_000), 80.0)];
         let drop_50_2 = vec![(ms(2_000), 2.0)];
         let sawtooth = vec![
@@ -115,6 +126,8 @@ impl Scenario {
             Scenario::steady("together-stale", stale, HintDialect::None),
             Scenario::steady("together-constant", constant, HintDialect::None),
             Scenario::steady("remaining-only", remaining_only, HintDialect::None),
+            Scenario::steady("together-minute", minute, HintDialect::None),
+            Scenario::steady("together-whole-seconds", whole_seconds, HintDialect::None),
             Scenario::steady("no-headers", none, HintDialect::None),
             Scenario::steady("retry-after-ms", none, HintDialect::RetryAfterMs),
             Scenario::steady("retry-after-secs", none, HintDialect::RetryAfterSecs),
@@ -132,6 +145,11 @@ impl Scenario {
             Scenario {
                 window: Some(ms(1_000)),
                 ..Scenario::steady("window-none", none, HintDialect::None)
+            },
+            // A window of a second whose reset reads "1" until it ends.
+            Scenario {
+                window: Some(ms(1_000)),
+                ..Scenario::steady("window-whole-seconds", whole_seconds, HintDialect::None)
             },
             Scenario {
                 latency: (ms(0), ms(300)),

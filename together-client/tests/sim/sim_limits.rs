@@ -8,7 +8,9 @@ use crate::kit::sim::{chat, chat_body, error_of, header, launch, limited, post};
 use crate::kit::untimed_http as client;
 use futures_util::future::join_all;
 use serde_json::json;
-use together_client::sim::{Fault, HintDialect, Simulator};
+use together_client::sim::{
+    Fault, HintDialect, LimitHeaders, LimitMeans, Meaning, ResetMeans, Simulator,
+};
 
 const HINTS: [&str; 5] = [
     "retry-after",
@@ -149,6 +151,63 @@ async fn dialect_rate_limit_headers_on_every_response() {
     assert_eq!(triple(&responses[2]), ["2", "0", "0.200"]);
     assert!(header(&responses[2], "retry-after").is_none());
     assert!(header(&responses[2], "retry-after-ms").is_none());
+}
+
+/// Three requests to 10 a second with a burst of 2, under Together's names read as `meaning`:
+/// each answer's `limit`, `remaining` and `reset`.
+async fn together_triples(meaning: Meaning) -> Vec<[String; 3]> {
+    let sim = launch(
+        Simulator::builder()
+            .rate_per_second(10.0)
+            .burst(2)
+            .limit_headers(LimitHeaders::Together(meaning)),
+    )
+    .await;
+    let client = client();
+    let mut triples = Vec::new();
+    for _ in 0..3 {
+        let response = chat(&client, &sim, "x").await;
+        triples.push(
+            [
+                "x-ratelimit-limit",
+                "x-ratelimit-remaining",
+                "x-ratelimit-reset",
+            ]
+            .map(|h| header(&response, h).unwrap_or_default()),
+        );
+    }
+    triples
+}
+
+#[tokio::test(start_paused = true)]
+async fn together_names_with_per_minute_figures() {
+    // The minute's budget (600) under Together's names; the bucket of 2 still refuses the
+    // third request, with 598 left in the minute. Full again in 0.2 s (2 used at 10 a second).
+    let meaning = Meaning {
+        limit: LimitMeans::PerMinute,
+        ..Meaning::BUCKET
+    };
+    assert_eq!(
+        together_triples(meaning).await,
+        [
+            ["600", "599", "0.100"],
+            ["600", "598", "0.200"],
+            ["600", "598", "0.200"]
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn together_resets_in_whole_seconds_round_up() {
+    // The bucket's own figures, the reset rounded up: 0.1 s and 0.2 s both read "1".
+    let meaning = Meaning {
+        reset: ResetMeans::UntilFullWholeSeconds,
+        ..Meaning::BUCKET
+    };
+    assert_eq!(
+        together_triples(meaning).await,
+        [["2", "1", "1"], ["2", "0", "1"], ["2", "0", "1"]]
+    );
 }
 
 #[tokio::test(start_paused = true)]
