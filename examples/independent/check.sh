@@ -1,0 +1,60 @@
+#!/bin/bash
+# Real-clock check of the limiter on `server.py` (a server written apart from the simulator):
+# the `batch` example, one process (300 lines, --concurrency 64) and four (150 lines each,
+# --concurrency 16; with REDIS_URL set, also sharing the limit on that Redis). Prints one line
+# per run: the server's span from first to last success against the ideal, 429s per request,
+# and lines lost (not answered, or answered with an error).
+#   RUNS=3 bash examples/independent/check.sh        (from the workspace root; ~12 min at 3)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+runs=${RUNS:-3}
+cargo build -q --release -p examples --example batch --manifest-path "$root/Cargo.toml"
+batch="$root/target/release/examples/batch"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+lines() { # lines FILE COUNT MAX_TOKENS
+  python3 -c "import json,sys
+for i in range(int(sys.argv[2])):
+    print(json.dumps({'custom_id': f'r{i}', 'body': {'model': 'm', 'messages': [{'role': 'user', 'content': 'hi'}], 'max_tokens': int(sys.argv[3])}}))" x "$2" "$3" > "$1"
+}
+lines "$work/300.jsonl" 300 5
+lines "$work/300t.jsonl" 300 15
+lines "$work/150.jsonl" 150 5
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# run LABEL IDEAL PROCESSES INPUT CONCURRENCY REDIS(-) SERVER_ARGS...
+run() {
+  local label=$1 ideal=$2 n=$3 input=$4 conc=$5 redis=$6; shift 6
+  local port; port=$(free_port)
+  python3 "$here/server.py" "$port" "$@" & local server=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v1/stats" >/dev/null && break; sleep 0.1; done
+  local shared=()
+  if [ "$redis" != "-" ]; then redis-cli -u "$redis" FLUSHALL >/dev/null; shared=(--redis-url "$redis"); fi
+  local pids=()
+  for i in $(seq "$n"); do
+    TOGETHER_API_KEY=k TOGETHER_BASE_URL="http://127.0.0.1:$port/v1" "$batch" --input "$input" \
+      --output "$work/out-$i.jsonl" --concurrency "$conc" "${shared[@]}" >"$work/log-$i.txt" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || true; done
+  local stats; stats=$(curl -s "http://127.0.0.1:$port/v1/stats")
+  kill "$server"; wait "$server" 2>/dev/null || true
+  local answered; answered=$(cat "$work"/out-*.jsonl | grep -c '"response"' || true)
+  local expected; expected=$(( n * $(wc -l < "$input") ))
+  python3 -c "import json,sys
+s=json.loads(sys.argv[1]); ideal=float(sys.argv[2]); lost=int(sys.argv[4])-int(sys.argv[3])
+print(f\"{sys.argv[5]:<34} goodput {ideal/s['span']:.3f}  429s/req {s['r429']/(s['ok']+s['r429']):.3f}  lost {lost}\")" \
+    "$stats" "$ideal" "$answered" "$expected" "$label"
+  rm -f "$work"/out-*.jsonl
+}
+
+for r in $(seq "$runs"); do
+  for d in rate bucket none openai anthropic; do run "one $d" 5.9 1 "$work/300.jsonl" 64 - "$d"; done
+  for d in rate bucket none; do run "one $d steps 50-20-80" 6.7 1 "$work/300.jsonl" 64 - "$d" --steps; done
+  for d in rate bucket none; do run "one $d tokens 500/s" 11.0 1 "$work/300t.jsonl" 64 - "$d" --tokens 500; done
+  for d in rate bucket none openai anthropic; do
+    run "four $d" 11.9 4 "$work/150.jsonl" 16 - "$d"
+    if [ -n "${REDIS_URL:-}" ]; then run "four $d redis" 11.9 4 "$work/150.jsonl" 16 "$REDIS_URL" "$d"; fi
+  done
+done
