@@ -271,7 +271,10 @@ impl Reporter {
                 ResetMeans::NextSlot => {
                     format!("{:.3}", ((1.0 - level.remaining) / level.rate).max(0.0))
                 }
-                ResetMeans::UntilFullWholeSeconds => format!("{}", level.reset.max(0.0).ceil()),
+                // As an integer: `f64`'s Display would print a negative zero as "-0".
+                ResetMeans::UntilFullWholeSeconds => {
+                    format!("{}", level.reset.ceil().max(0.0) as u64)
+                }
             };
             values.push(("reset", value));
         }

@@ -153,8 +153,8 @@ async fn dialect_rate_limit_headers_on_every_response() {
     assert!(header(&responses[2], "retry-after-ms").is_none());
 }
 
-/// Three requests to 10 a second with a burst of 2, under Together's names read as `meaning`:
-/// each answer's `limit`, `remaining` and `reset`.
+/// Three requests to 10 a second with a burst of 2 (two taken, the third refused), under
+/// Together's names read as `meaning`: each answer's `limit`, `remaining` and `reset`.
 async fn together_triples(meaning: Meaning) -> Vec<[String; 3]> {
     let sim = launch(
         Simulator::builder()
@@ -165,8 +165,9 @@ async fn together_triples(meaning: Meaning) -> Vec<[String; 3]> {
     .await;
     let client = client();
     let mut triples = Vec::new();
-    for _ in 0..3 {
+    for status in [200, 200, 429] {
         let response = chat(&client, &sim, "x").await;
+        assert_eq!(response.status(), status, "{meaning:?}");
         triples.push(
             [
                 "x-ratelimit-limit",
