@@ -260,3 +260,52 @@ fn stale_429s_do_not_cut_twice() {
     assert!(!learner.observe(now, &before, Outcome::RateLimited, &none, true));
     assert_eq!(learner.rate(), cut);
 }
+
+/// A learner whose bucket reading (a bucket of 5, empty, full again in 100 ms: 50 a second)
+/// is trusted, then refused at that pace twice, the server taking its requests between the
+/// two 429s at `share` of the pace and reading empty throughout (half: one process of two on
+/// one key, the other taking the rest). Whether the reading is still trusted after the second
+/// 429.
+fn trusted_after_two_429s(share: f64) -> bool {
+    let mut learner = Learner::new(INITIAL_RATE);
+    let empty = RateLimitHeaders {
+        limit: Some(5),
+        remaining: Some(0),
+        reset: Some(Duration::from_millis(100)),
+        ..RateLimitHeaders::default()
+    };
+    let mut now = Duration::ZERO;
+    let mut seq = 0;
+    let mut answer = |learner: &mut Learner, gap: f64, outcome| {
+        now += Duration::from_secs_f64(gap);
+        seq += 1;
+        let sent = Admission {
+            seq,
+            at: now,
+            ..admission(learner.epoch(), learner.rate())
+        };
+        learner.observe(now, &sent, outcome, &empty, true);
+    };
+    // Each reading as the last one predicts (what refilled, less the one request sent).
+    for _ in 0..10 {
+        answer(&mut learner, 0.025, Outcome::Taken);
+    }
+    assert!(learner.evidence.trusted());
+    let pace = learner.rate();
+    assert!((pace - 50.0).abs() < 2.0, "{pace}");
+    let gap = 1.0 / (pace * share);
+    answer(&mut learner, gap, Outcome::RateLimited);
+    for _ in 0..5 {
+        answer(&mut learner, gap, Outcome::Taken);
+    }
+    answer(&mut learner, gap, Outcome::RateLimited);
+    learner.evidence.trusted()
+}
+
+#[test]
+fn a_reading_whose_pace_others_share_is_refuted_at_once() {
+    // Delivered half its pace while refused: the pace is the server's, shared.
+    assert!(!trusted_after_two_429s(0.5));
+    // Delivered about its pace (alone, a little over the limit): two 429s do not refute it.
+    assert!(trusted_after_two_429s(0.95));
+}
