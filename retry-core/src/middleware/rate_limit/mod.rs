@@ -106,8 +106,9 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   first share climbs back by a fixed amount a second, so none is starved; none probes
 ///   above its pace while the server's `remaining` shows its count spent as fast as it
 ///   refills, and each climbs at once while it reads full; one left alone probes for the
-///   others' share within seconds. 4 or 16 processes reach 0.84-0.98 of the ideal on our
-///   simulator, at 0.04-0.22 429s per request (medians over 20 seeds).
+///   others' share within seconds; a bucket reading is refuted as a process's pace once the
+///   server, refusing, delivers it under half of it. 4 or 16 processes reach 0.83-0.98 of the
+///   ideal on our simulator, at 0.04-0.19 429s per request (medians over 20 seeds).
 ///
 /// ```
 /// use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};

@@ -16,7 +16,7 @@
 //!   requests sent at or below its current pace refute it too (a limit that fell lowers the
 //!   estimate first, so the requests sent at the old pace do not count); each of them lowers
 //!   its pace by 1 %, for an estimate a little high (see [`CONTRADICTION_DISCOUNT`]); one
-//!   refutes it when the server, refusing, has delivered this client far less than that pace:
+//!   refutes it when the server, refusing, has delivered this client under half that pace:
 //!   others on the same key share it (see the learner's `SHARED_BELOW`). Its pace
 //!   is the least of the recent estimates (see [`WINDOW`]), unless one was read at a full
 //!   bucket, which is exact (but for the reset's rounding) and stands alone. While trusted,
