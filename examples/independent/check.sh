@@ -2,8 +2,9 @@
 # Real-clock check of the limiter on `server.py` (a server written apart from the simulator):
 # the `batch` example, one process (300 lines, --concurrency 64) and four (150 lines each,
 # --concurrency 16; with REDIS_URL set, also sharing the limit on that Redis). Prints one line
-# per run: the server's span from first to last success against the ideal, 429s per request,
-# and lines lost (not answered, or answered with an error).
+# per run: goodput (the ideal over the server's span from first to last success), 429s per
+# request, and lines lost (not answered, or answered with an error); then a Markdown table of
+# the runs' medians and worst, as examples/BENCHMARKS.md shows it.
 #   RUNS=3 bash examples/independent/check.sh        (from the workspace root; ~12 min at 3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,7 +46,7 @@ run() {
   python3 -c "import json,sys
 s=json.loads(sys.argv[1]); ideal=float(sys.argv[2]); lost=int(sys.argv[4])-int(sys.argv[3])
 print(f\"{sys.argv[5]:<34} goodput {ideal/s['span']:.3f}  429s/req {s['r429']/(s['ok']+s['r429']):.3f}  lost {lost}\")" \
-    "$stats" "$ideal" "$answered" "$expected" "$label"
+    "$stats" "$ideal" "$answered" "$expected" "$label" | tee -a "$work/runs.txt"
   rm -f "$work"/out-*.jsonl
 }
 
@@ -58,3 +59,19 @@ for r in $(seq "$runs"); do
     if [ -n "${REDIS_URL:-}" ]; then run "four $d redis" 11.9 4 "$work/150.jsonl" 16 "$REDIS_URL" "$d"; fi
   done
 done
+echo
+python3 - "$work/runs.txt" <<'PY'
+import re, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"(.+?)\s+goodput ([\d.]+)\s+429s/req ([\d.]+)\s+lost (\d+)", line)
+    if m:
+        rows.setdefault(m[1].strip(), []).append((float(m[2]), float(m[3]), int(m[4])))
+print("| run | runs | goodput median | goodput worst | 429s/req median | 429s/req worst | lost |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for label, runs in rows.items():
+    goodput = [r[0] for r in runs]
+    per_request = [r[1] for r in runs]
+    print(f"| {label} | {len(runs)} | {statistics.median(goodput):.3f} | {min(goodput):.3f} | "
+          f"{statistics.median(per_request):.3f} | {max(per_request):.3f} | {sum(r[2] for r in runs)} |")
+PY

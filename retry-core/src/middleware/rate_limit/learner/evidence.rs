@@ -313,8 +313,8 @@ impl Evidence {
     }
 
     /// The bucket reading's pace is the server's, not this client's: others on the same key
-    /// take most of it (see the learner's [`SHARED_BELOW`](super::SHARED_BELOW)). Refuted as
-    /// this client's pace, for good.
+    /// take at least as much of it as this client does (see the learner's
+    /// [`SHARED_BELOW`](super::SHARED_BELOW)). Refuted as this client's pace, for good.
     pub(crate) fn shared_with_others(&mut self) {
         self.refuted = true;
     }
