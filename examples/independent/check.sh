@@ -31,7 +31,8 @@ run() {
   python3 "$here/server.py" "$port" "$@" & local server=$!
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v1/stats" >/dev/null && break; sleep 0.1; done
   local shared=()
-  if [ "$redis" != "-" ]; then redis-cli -u "$redis" FLUSHALL >/dev/null; shared=(--redis-url "$redis"); fi
+  # Nothing to clear on the Redis: the fleet's keys name the host and its port, new each run.
+  if [ "$redis" != "-" ]; then shared=(--redis-url "$redis"); fi
   local pids=()
   for i in $(seq "$n"); do
     TOGETHER_API_KEY=k TOGETHER_BASE_URL="http://127.0.0.1:$port/v1" "$batch" --input "$input" \
