@@ -89,7 +89,7 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   window (0.80 where its resets are whole seconds; our simulator's servers only).
 ///   On a server written apart from the simulator (`examples/independent`, real clock, the
 ///   batch example, 3 runs a row): 0.97-1.00 on steady limits in five header families,
-///   0.96-0.98 on the 50/20/80 step with headers (0.79-0.88 without), 0.99-1.00 where a token
+///   0.96-0.98 on the 50/20/80 step with headers (0.79-0.85 without), 0.99-1.00 where a token
 ///   limit binds first.
 /// - **Fixed quotas** ([`per_second`](Self::per_second), [`per_minute`](Self::per_minute),
 ///   [`tokens_per_minute`](Self::tokens_per_minute)), on top of the learning, for limits you
@@ -101,14 +101,13 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   cooldown and one learner fed by all their responses, so the fleet behaves as one client
 ///   (a [`MemoryLimit`] does the same for limiters in one process, for simulations): 4 and 16
 ///   real processes on one Redis reach 0.98-1.00 of the ideal on `examples/independent`'s
-///   server, at most 0.01 429s per request where its headers count. Without
+///   server, at most 0.013 429s per request where its headers count. Without
 ///   one, processes on one limit learn it each on their own: a pace crowded far under its
 ///   first share climbs back by a fixed amount a second, so none is starved; none probes
 ///   above its pace while the server's `remaining` shows its count spent as fast as it
 ///   refills, and each climbs at once while it reads full; one left alone probes for the
-///   others' share within seconds; a bucket reading is refuted as a process's pace once the
-///   server, refusing, delivers it under half of it. 4 or 16 processes reach 0.83-0.98 of the
-///   ideal on our simulator, at 0.04-0.19 429s per request (medians over 20 seeds).
+///   others' share within seconds. 4 or 16 processes reach 0.84-0.98 of the ideal on our
+///   simulator, at 0.04-0.22 429s per request (medians over 20 seeds).
 ///
 /// ```
 /// use retry_core::middleware::{RateLimitMiddleware, RetryMiddleware};

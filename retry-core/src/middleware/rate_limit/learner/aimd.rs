@@ -198,12 +198,6 @@ impl Aimd {
         self.rate
     }
 
-    /// The rate the server has taken this client's requests at while refusing some (see
-    /// [`Answers::delivered`]).
-    pub(crate) fn delivered(&self) -> Option<f64> {
-        self.recent.delivered()
-    }
-
     /// Whether slow start is on: the pace has only climbed so far.
     pub(crate) fn starting(&self) -> bool {
         self.slow_start

@@ -15,9 +15,7 @@
 //!   since), and a reading well below the prediction refutes it for good. Three 429s to
 //!   requests sent at or below its current pace refute it too (a limit that fell lowers the
 //!   estimate first, so the requests sent at the old pace do not count); each of them lowers
-//!   its pace by 1 %, for an estimate a little high (see [`CONTRADICTION_DISCOUNT`]); one
-//!   refutes it when the server, refusing, has delivered this client under half that pace:
-//!   others on the same key share it (see the learner's `SHARED_BELOW`). Its pace
+//!   its pace by 1 %, for an estimate a little high (see [`CONTRADICTION_DISCOUNT`]). Its pace
 //!   is the least of the recent estimates (see [`WINDOW`]), unless one was read at a full
 //!   bucket, which is exact (but for the reset's rounding) and stands alone. While trusted,
 //!   its pace is the pace, and follows the server's limit as it moves, both ways;
@@ -309,13 +307,6 @@ impl Evidence {
     /// The server's resets mean something else than the time a steady refill takes (a fixed
     /// window's end): the bucket reading is wrong for good.
     pub(crate) fn refute(&mut self) {
-        self.refuted = true;
-    }
-
-    /// The bucket reading's pace is the server's, not this client's: others on the same key
-    /// take at least as much of it as this client does (see the learner's
-    /// [`SHARED_BELOW`](super::SHARED_BELOW)). Refuted as this client's pace, for good.
-    pub(crate) fn shared_with_others(&mut self) {
         self.refuted = true;
     }
 

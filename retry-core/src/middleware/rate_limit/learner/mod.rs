@@ -52,18 +52,6 @@ pub(crate) enum Outcome {
 const PAUSE_INTERVALS: f64 = 1.5;
 /// The longest pause after a 429 without a usable hint (seconds).
 const MAX_PAUSE: f64 = 1.0;
-/// A 429 at the trusted bucket reading's pace, while the server has delivered this client
-/// under this share of that pace since its 429s began, refutes the reading at once: the pace
-/// it reads is the server's, and others on the same key take at least as much of it (the
-/// processes of a fleet without a channel between them, each reading one bucket). Alone, a
-/// client refused at a true reading's pace is delivered about that pace. Each process of four
-/// on OpenAI's per-minute figures kept its pace at the documented 50 a second until its third
-/// such 429: 0.093 -> 0.082 median 429s per request, `tokens-openai` 0.122 -> 0.098, four on
-/// `together-bucket` worst 0.083 -> 0.062, no lone client's figure moved (on our simulator,
-/// 20 seeds). At 0.7 the fleets of four and more gained alike, but two processes on OpenAI's
-/// and Anthropic's figures lost 0.05 of the ideal; at 0.85 `rtt-800-together`'s worst run
-/// drew 0.073 429s per request, not 0.050.
-const SHARED_BELOW: f64 = 0.5;
 /// How many recent round trips the spread of round trips is measured over.
 const RTT_WINDOW: usize = 16;
 
@@ -223,15 +211,8 @@ impl Learner {
                 // Refused even after the longest pause: the pace is wrong after all.
                 let waited_longest = self.pause().as_secs_f64() >= MAX_PAUSE;
                 if self.refusals == 0 || waited_longest {
-                    if let Some(rate) = trusted.filter(|rate| sent.rate <= rate * 1.01) {
+                    if trusted.is_some_and(|rate| sent.rate <= rate * 1.01) {
                         self.evidence.contradicted();
-                        if self
-                            .aimd
-                            .delivered()
-                            .is_some_and(|delivered| delivered < SHARED_BELOW * rate)
-                        {
-                            self.evidence.shared_with_others();
-                        }
                     }
                     if current {
                         self.aimd.decrease(sent.rate, now, refill);
