@@ -137,20 +137,22 @@ async fn dialect_retry_after_date_is_a_whole_second_no_earlier_than_the_wait() {
 #[tokio::test(start_paused = true)]
 async fn dialect_rate_limit_headers_on_every_response() {
     let (_sim, responses) = third_of_three(HintDialect::RateLimitHeaders).await;
-    let triple = |r: &reqwest::Response| {
-        [
-            "x-ratelimit-limit",
-            "x-ratelimit-remaining",
-            "x-ratelimit-reset",
-        ]
-        .map(|h| header(r, h).unwrap_or_default())
-    };
     // limit = the burst; remaining = whole requests left; reset = seconds until full.
     assert_eq!(triple(&responses[0]), ["2", "1", "0.100"]);
     assert_eq!(triple(&responses[1]), ["2", "0", "0.200"]);
     assert_eq!(triple(&responses[2]), ["2", "0", "0.200"]);
     assert!(header(&responses[2], "retry-after").is_none());
     assert!(header(&responses[2], "retry-after-ms").is_none());
+}
+
+/// An answer's `x-ratelimit-limit`, `-remaining` and `-reset` (empty where not sent).
+fn triple(response: &reqwest::Response) -> [String; 3] {
+    [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ]
+    .map(|h| header(response, h).unwrap_or_default())
 }
 
 /// Three requests to 10 a second with a burst of 2 (two taken, the third refused), under
@@ -168,14 +170,7 @@ async fn together_triples(meaning: Meaning) -> Vec<[String; 3]> {
     for status in [200, 200, 429] {
         let response = chat(&client, &sim, "x").await;
         assert_eq!(response.status(), status, "{meaning:?}");
-        triples.push(
-            [
-                "x-ratelimit-limit",
-                "x-ratelimit-remaining",
-                "x-ratelimit-reset",
-            ]
-            .map(|h| header(&response, h).unwrap_or_default()),
-        );
+        triples.push(triple(&response));
     }
     triples
 }
