@@ -73,6 +73,13 @@ pub(crate) struct Learner {
     /// 50-a-second fixed-window server.)
     #[serde(default)]
     refusals: u32,
+    /// The pause the latest of those 429s set (seconds): the next one doubles it. (Doubling
+    /// the current pace's interval once per 429 instead made one step of a fixed window's
+    /// run 4.6x longer when the pace fell from 114 to 50 a second between two of its 429s:
+    /// 0.1 -> 0.48 -> 0.96 s, which paused past the window's end and lost most of the next
+    /// one, on our simulator.)
+    #[serde(default)]
+    paused: f64,
     /// Whether the server's resets show a fixed window, and when it ends (see [`window`]).
     #[serde(default)]
     window: WindowSign,
@@ -101,6 +108,7 @@ impl Learner {
             epoch: 0,
             rtts: VecDeque::with_capacity(RTT_WINDOW),
             refusals: 0,
+            paused: 0.0,
             window: WindowSign::default(),
             refill: Refill::default(),
             refusal_rtts: VecDeque::new(),
@@ -148,8 +156,17 @@ impl Learner {
     /// a long stall would waste the capacity the learner is trying to find. Doubled for each
     /// further 429 with nothing taken since (see `refusals`), up to [`MAX_PAUSE`].
     pub(crate) fn pause(&self) -> Duration {
-        let streak = f64::from(self.refusals.saturating_sub(1).min(16));
-        Duration::from_secs_f64((PAUSE_INTERVALS / self.rate() * streak.exp2()).min(MAX_PAUSE))
+        let pause = if self.refusals > 0 {
+            self.paused
+        } else {
+            self.interval_pause()
+        };
+        Duration::from_secs_f64(pause.min(MAX_PAUSE))
+    }
+
+    /// The first pause of a run of 429s: [`PAUSE_INTERVALS`] of the pace (seconds).
+    fn interval_pause(&self) -> f64 {
+        PAUSE_INTERVALS / self.rate()
     }
 
     /// Learns from one response, which came `now` (time since the host's origin); `waiting`:
@@ -221,6 +238,14 @@ impl Learner {
                     }
                 }
                 self.refusals = self.refusals.saturating_add(1);
+                // Twice the last pause, and never under the pace's own (it may have fallen).
+                let first = self.interval_pause();
+                let pause = if self.refusals > 1 {
+                    (2.0 * self.paused).max(first)
+                } else {
+                    first
+                };
+                self.paused = pause.min(MAX_PAUSE);
                 self.epoch += 1;
                 true
             }

@@ -202,6 +202,35 @@ fn a_run_of_429s_with_nothing_taken_lengthens_the_pause_not_the_cut() {
     assert_eq!(pause, Duration::from_secs_f64(PAUSE_INTERVALS / rate));
 }
 
+/// The pause doubles the one before it, not the pace's interval once per 429: when the pace
+/// falls within a run of 429s (here a trusted reading's, from 120 to 50 a second), the run's
+/// next pause is twice the last one, not 2^n intervals of the slower pace.
+#[test]
+fn a_run_of_429s_doubles_the_last_pause_when_the_pace_falls() {
+    let mut learner = Learner::new(120.0);
+    let none = RateLimitHeaders::default();
+    let now = Duration::ZERO;
+    let refuse = |learner: &mut Learner| {
+        let at = admission(learner.epoch(), learner.rate());
+        assert!(learner.observe(now, &at, Outcome::RateLimited, &none, true));
+        learner.pause()
+    };
+    let first = refuse(&mut learner);
+    let second = refuse(&mut learner);
+    let third = refuse(&mut learner);
+    assert_eq!(third, second * 2);
+    assert_eq!(second, first * 2);
+    // The pace falls to a third of itself: the next pause is still twice the last, where
+    // 2^3 intervals of the new pace would be 6x it.
+    learner.aimd.follow(learner.rate() / 3.0, now);
+    let fourth = refuse(&mut learner);
+    assert_eq!(fourth, third * 2);
+    // ... and never under the slower pace's own first pause.
+    learner.aimd.follow(0.5, now);
+    let fifth = refuse(&mut learner);
+    assert_eq!(fifth, Duration::from_secs_f64(MAX_PAUSE));
+}
+
 /// A bucket of 5 refilling 50 a second, whose headers carry an accurate `remaining` and a
 /// `limit` that is its rate, not its size (so the bucket reading is never trusted): the
 /// refill measured from `remaining` settles the pace under the limit before 429s do.
