@@ -151,6 +151,19 @@ impl Scenario {
                 window: Some(ms(1_000)),
                 ..Scenario::steady("window-whole-seconds", whole_seconds, HintDialect::None)
             },
+            // A longer window, as per-minute counts are: 100 requests per 25 s (4 a second),
+            // its reset counting down tens of seconds; the last 100 go when the third opens,
+            // within a call's default deadline of a minute.
+            Scenario {
+                window: Some(ms(25_000)),
+                rate: 4.0,
+                ..Scenario::steady("window-25s-together", bucket, HintDialect::None)
+            },
+            Scenario {
+                window: Some(ms(25_000)),
+                rate: 4.0,
+                ..Scenario::steady("window-25s-none", none, HintDialect::None)
+            },
             Scenario {
                 latency: (ms(0), ms(300)),
                 ..Scenario::steady("rtt-300-bucket", bucket, HintDialect::None)

@@ -318,6 +318,11 @@ impl Evidence {
         }
     }
 
+    /// The latest `limit` the headers gave, whatever it means.
+    pub(crate) fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
     /// Whether the bucket reading is trusted (its `reset` then means the time until full).
     pub(crate) fn trusted(&self) -> bool {
         self.bucket_rate().is_some()

@@ -115,11 +115,21 @@ impl Learner {
         }
     }
 
-    /// Requests per second: the trusted bucket reading's, else the header-blind learner's.
+    /// Requests per second: a confirmed fixed window's count per its length, else the trusted
+    /// bucket reading's, else the header-blind learner's.
     pub(crate) fn rate(&self) -> f64 {
+        if let Some((count, length)) = self.window() {
+            return clamp(count as f64 / length.as_secs_f64());
+        }
         self.evidence
             .bucket_rate()
             .map_or_else(|| self.aimd.rate(), clamp)
+    }
+
+    /// A confirmed fixed window (see [`window`]): its count and its length.
+    fn window(&self) -> Option<(u64, Duration)> {
+        let count = self.evidence.limit().filter(|&count| count > 0)?;
+        Some((count, self.window.length()?))
     }
 
     /// Whether `reset` is known to mean the time until the bucket is full (so an empty bucket
@@ -140,12 +150,21 @@ impl Learner {
     /// How many requests the schedule may send back to back, when the headers give a reason to
     /// send more than one: a bucket they report, or a per-minute budget.
     pub(crate) fn burst(&self) -> Option<u32> {
+        if let Some((count, _)) = self.window() {
+            // A window's whole count goes at once when it opens.
+            return Some(u32::try_from(count).unwrap_or(u32::MAX));
+        }
         self.evidence.licensed()
     }
 
     /// The bucket `remaining` counts against (the burst licence, held under what the headers
     /// report), when the headers report one. The schedule's tolerance is [`Self::burst`].
     pub(crate) fn bucket(&self) -> Option<u32> {
+        if self.window().is_some() {
+            // A window gives its count back at once, not a request per interval: a count read
+            // spent holds everything until the window ends instead (see `window_ends_after`).
+            return None;
+        }
         self.evidence
             .reports_bucket()
             .then(|| self.evidence.burst())
@@ -204,8 +223,8 @@ impl Learner {
             .rate(now)
             .filter(|&rate| full.is_some() && rate >= 0.25 * sent.rate.min(self.aimd.rate()));
         if taken {
-            self.window.taken();
-        } else if self.window.refused(now, limits, spread).is_some() {
+            self.window.taken(now, sent.at, limits, spread);
+        } else if self.window.refused(now, sent.at, limits, spread).is_some() {
             self.evidence.refute();
         }
         if sent.early {

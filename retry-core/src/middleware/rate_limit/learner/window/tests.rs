@@ -1,0 +1,158 @@
+use super::*;
+
+fn empty(limit: u64, reset_ms: u64) -> RateLimitHeaders {
+    left(limit, 0, reset_ms)
+}
+
+fn left(limit: u64, remaining: u64, reset_ms: u64) -> RateLimitHeaders {
+    RateLimitHeaders {
+        limit: Some(limit),
+        remaining: Some(remaining),
+        reset: Some(Duration::from_millis(reset_ms)),
+        ..RateLimitHeaders::default()
+    }
+}
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Answers come 10 ms after their request went: the server read each reset within those
+/// 10 ms.
+fn refused(sign: &mut WindowSign, at: u64, headers: &RateLimitHeaders) -> Option<Duration> {
+    sign.refused(ms(at), ms(at - 10), headers, 0.0)
+}
+
+fn taken(sign: &mut WindowSign, at: u64, headers: &RateLimitHeaders) {
+    sign.taken(ms(at), ms(at - 10), headers, 0.0);
+}
+
+/// 50 a second counted per one-second window, spent at 150 ms: 429s at 200 and 300 ms
+/// name the window's end, 1 s.
+#[test]
+fn resets_counting_down_to_one_instant_are_a_window() {
+    let mut sign = WindowSign::default();
+    assert_eq!(refused(&mut sign, 200, &empty(50, 800)), None);
+    assert_eq!(refused(&mut sign, 300, &empty(50, 701)), Some(ms(1_001)));
+    assert_eq!(sign.ends_after(ms(500)), Some(ms(1_001)));
+    assert_eq!(sign.ends_after(ms(1_001)), None);
+}
+
+/// A bucket of 5 at 50 a second, empty: "full in 100 ms" at each 429, whenever it comes;
+/// and its refill ends a run of 429s quickly (20 ms a request).
+#[test]
+fn an_empty_bucket_is_not_a_window() {
+    let mut sign = WindowSign::default();
+    for t in (200..400).step_by(30) {
+        assert_eq!(refused(&mut sign, t, &empty(5, 100)), None, "{t}");
+    }
+    // Counting down, but within two of its "one back" intervals (2 x 20 ms): a bucket
+    // that took nothing since.
+    let mut sign = WindowSign::default();
+    refused(&mut sign, 200, &empty(5, 100));
+    assert_eq!(refused(&mut sign, 230, &empty(5, 70)), None);
+}
+
+/// A bucket of one refilling in 2 s: 429s 50 ms and 1.9 s after the request it took both
+/// name the instant it takes one again, as a window's would, but no sooner than a bucket
+/// would (the two readings agree on a bucket of one: nothing is refuted).
+#[test]
+fn a_bucket_of_one_is_not_a_window() {
+    let mut sign = WindowSign::default();
+    assert_eq!(refused(&mut sign, 50, &empty(1, 1_950)), None);
+    assert_eq!(refused(&mut sign, 1_900, &empty(1, 100)), None);
+}
+
+/// A success between two 429s ends the run: they say nothing together.
+#[test]
+fn a_request_taken_between_them_breaks_the_run() {
+    let mut sign = WindowSign::default();
+    refused(&mut sign, 200, &empty(50, 800));
+    taken(&mut sign, 250, &left(50, 0, 750));
+    assert_eq!(refused(&mut sign, 300, &empty(50, 700)), None);
+}
+
+/// The sign, then the count whole again after the instant it named: a window of 50 a
+/// second, paced as one. Each answer within it names its end; one that reads it spent holds
+/// everything until then; the first sent after it opens the next.
+#[test]
+fn a_window_is_confirmed_by_its_count_coming_back_whole() {
+    let mut sign = WindowSign::default();
+    refused(&mut sign, 200, &empty(50, 800));
+    assert_eq!(refused(&mut sign, 300, &empty(50, 700)), Some(ms(1_000)));
+    assert_eq!(sign.length(), None, "a sign alone");
+    // Sent at 1.01 s, after the end: 49 left of 50, the window ends at 2 s.
+    taken(&mut sign, 1_020, &left(50, 49, 980));
+    assert_eq!(
+        sign.length(),
+        None,
+        "paced as a window from the next one on"
+    );
+    taken(&mut sign, 1_022, &left(50, 48, 978));
+    taken(&mut sign, 1_300, &left(50, 10, 700));
+    assert_eq!(sign.ends_after(ms(1_300)), None, "not spent");
+    taken(&mut sign, 1_400, &left(50, 0, 600));
+    assert_eq!(
+        sign.ends_after(ms(1_400)),
+        Some(ms(2_000)),
+        "spent until its end"
+    );
+    // The next window: sent at 2.004 s, named 3 s. Its reset is the longest read: the
+    // window's length.
+    taken(&mut sign, 2_014, &left(50, 49, 986));
+    assert_eq!(sign.length(), Some(ms(986)));
+    let current = sign.current.map(|c| (c.began, c.earliest, c.latest));
+    assert_eq!(current, Some((ms(2_000), ms(2_990), ms(3_000))));
+    assert_eq!(sign.ends_after(ms(2_014)), None);
+    // A 429 within it (one more than its count, in flight when it was read spent).
+    assert_eq!(refused(&mut sign, 2_500, &empty(50, 500)), Some(ms(3_000)));
+    assert_eq!(sign.length(), Some(ms(986)));
+}
+
+/// A limit that is a rate (25 a second, a bucket of 5) and a reset that is the wait for the
+/// next slot: two 429s can name one instant (the sign, once in 20 runs of `sawtooth-rate` on
+/// our simulator), but the count never comes back near `limit`. Not confirmed: no window's
+/// burst, no window's pace (paced as one, that run drew 6.2 429s per request).
+#[test]
+fn a_sign_whose_count_never_comes_back_whole_is_not_confirmed() {
+    let mut sign = WindowSign::default();
+    refused(&mut sign, 4_635, &empty(25, 34));
+    assert_eq!(refused(&mut sign, 4_665, &empty(25, 4)), Some(ms(4_669)));
+    for (at, remaining) in [(4_700, 4), (4_720, 5), (4_760, 3), (5_000, 5)] {
+        taken(&mut sign, at, &left(25, remaining, 40));
+    }
+    assert_eq!(sign.length(), None);
+}
+
+/// Confirmed, then a reset within the window names another instant than its end: not a
+/// window after all (a bucket that refilled whole during a long pause), for good.
+#[test]
+fn a_reset_naming_another_instant_within_the_window_breaks_it() {
+    let mut sign = WindowSign::default();
+    refused(&mut sign, 200, &empty(50, 800));
+    refused(&mut sign, 300, &empty(50, 700));
+    taken(&mut sign, 1_020, &left(50, 49, 980));
+    assert!(sign.on());
+    // Within the window (sent at 1.09 s, answered at 1.1 s, the window ends at 2 s), a reset
+    // of 20 ms names 1.12 s.
+    taken(&mut sign, 1_100, &left(50, 40, 20));
+    assert!(!sign.on());
+    // Broken for good: the next window's answers do not bring it back.
+    taken(&mut sign, 2_020, &left(50, 49, 980));
+    assert_eq!(sign.length(), None);
+}
+
+/// Confirmed, then a 429 that says the window still has room: a window refuses only once
+/// spent, so something else limits this server (a per-second rate behind a per-minute
+/// count). Not paced as a window any more.
+#[test]
+fn a_429_with_room_left_in_the_window_breaks_it() {
+    let mut sign = WindowSign::default();
+    refused(&mut sign, 200, &empty(50, 800));
+    refused(&mut sign, 300, &empty(50, 700));
+    taken(&mut sign, 1_020, &left(50, 49, 980));
+    taken(&mut sign, 2_014, &left(50, 49, 986));
+    assert!(sign.length().is_some());
+    assert_eq!(refused(&mut sign, 2_100, &left(50, 30, 900)), None);
+    assert_eq!(sign.length(), None);
+}
