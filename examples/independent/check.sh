@@ -6,10 +6,12 @@
 # request, and lines lost (not answered, or answered with an error); then a Markdown table of
 # the runs' medians and worst, as examples/BENCHMARKS.md shows it.
 #   RUNS=3 bash examples/independent/check.sh        (from the workspace root; ~12 min at 3)
+#   ONLY='window' RUNS=5 bash examples/independent/check.sh    (only the rows whose label matches)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 runs=${RUNS:-3}
+only=${ONLY:-}
 cargo build -q --release -p examples --example batch --manifest-path "$root/Cargo.toml"
 batch="$root/target/release/examples/batch"
 work=$(mktemp -d)
@@ -27,6 +29,7 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 # run LABEL IDEAL PROCESSES INPUT CONCURRENCY REDIS(-) SERVER_ARGS...
 run() {
   local label=$1 ideal=$2 n=$3 input=$4 conc=$5 redis=$6; shift 6
+  if [ -n "$only" ] && ! [[ $label =~ $only ]]; then return; fi
   local port; port=$(free_port)
   python3 "$here/server.py" "$port" "$@" & local server=$!
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v1/stats" >/dev/null && break; sleep 0.1; done
@@ -55,6 +58,8 @@ for r in $(seq "$runs"); do
   for d in rate bucket none openai anthropic; do run "one $d" 5.9 1 "$work/300.jsonl" 64 - "$d"; done
   for d in rate bucket none; do run "one $d steps 50-20-80" 6.7 1 "$work/300.jsonl" 64 - "$d" --steps; done
   for d in rate bucket none; do run "one $d tokens 500/s" 11.0 1 "$work/300t.jsonl" 64 - "$d" --tokens 500; done
+  # 50 a second per fixed one-second window: the last 50 go when the fifth second opens.
+  for d in bucket none; do run "one $d window" 5.0 1 "$work/300.jsonl" 64 - "$d" --window; done
   for d in rate bucket none openai anthropic; do
     run "four $d" 11.9 4 "$work/150.jsonl" 16 - "$d"
     if [ -n "${REDIS_URL:-}" ]; then run "four $d redis" 11.9 4 "$work/150.jsonl" 16 "$REDIS_URL" "$d"; fi

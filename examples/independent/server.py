@@ -2,7 +2,7 @@
 another HTTP stack, real threads and a real clock, from the words of issues 11 and 12 alone.
 A client tuned to the simulator's quirks would show it here. Python's standard library only.
 
-Usage: server.py PORT DIALECT [--steps] [--tokens N]
+Usage: server.py PORT DIALECT [--steps] [--tokens N] [--window]
   DIALECT  rate:      x-ratelimit-limit is the rate per second (50), remaining the whole
                       requests left, reset the wait until the next request would be taken
            bucket:    x-ratelimit-limit is the bucket (5), reset the time until it is full
@@ -12,6 +12,9 @@ Usage: server.py PORT DIALECT [--steps] [--tokens N]
   --steps       the limit moves: 50 a second, 20 from 2 s, 80 from 5 s (from the first request)
   --tokens N    a token limit of N a second (bucket of N) that binds first: a request costs
                 5 prompt tokens plus its max_tokens
+  --window      a fixed window instead of the bucket: 50 requests a second, counted per second
+                from the first request, all of them back when the second ends; `bucket` then
+                reports the window (limit 50, remaining left in it, reset the time until it ends)
 A bucket of 5 refilling at 50 a second throughout. GET /v1/stats: successes, 429s, and the
 span from the first success to the last; GET /v1/events: every request's arrival (seconds
 since the first) and whether it was taken.
@@ -23,11 +26,12 @@ from datetime import datetime, timezone, timedelta
 PORT = int(sys.argv[1]); DIALECT = sys.argv[2]
 STEPS = '--steps' in sys.argv
 TOKENS = int(sys.argv[sys.argv.index('--tokens') + 1]) if '--tokens' in sys.argv else None
+WINDOW = '--window' in sys.argv
 RATE, BURST = 50.0, 5.0
 lock = threading.Lock()
 events = []  # (seconds since the first request, taken) per request
 state = {'t0': None, 'tokens': BURST, 'last': None, 'ok': 0, 'r429': 0, 'first': None, 'lastok': None,
-         'tok': float(TOKENS or 0), 'minute': RATE * 60}
+         'tok': float(TOKENS or 0), 'minute': RATE * 60, 'win': -1, 'left': 0}
 
 def rate_now(now):
     if not STEPS or state['t0'] is None: return RATE
@@ -43,6 +47,19 @@ def take(cost):
         state['tokens'] = min(BURST, state['tokens'] + dt * r)
         state['minute'] = min(RATE * 60, state['minute'] + dt * r)
         if TOKENS: state['tok'] = min(float(TOKENS), state['tok'] + dt * TOKENS)
+        if WINDOW:
+            win = int(now - state['t0'])
+            if win != state['win']: state['win'] = win; state['left'] = int(RATE)
+            ok = state['left'] >= 1
+            if ok: state['left'] -= 1
+            ends = state['t0'] + win + 1 - now
+            events.append((now - state['t0'], ok))
+            if ok:
+                state['ok'] += 1; state['lastok'] = now
+                if state['first'] is None: state['first'] = now
+            else:
+                state['r429'] += 1
+            return ok, state['left'], RATE, ends, state['minute']
         ok = state['tokens'] >= 1 and (not TOKENS or state['tok'] >= cost)
         if ok:
             state['tokens'] -= 1; state['minute'] = max(0, state['minute'] - 1)
@@ -61,6 +78,9 @@ def headers(ok, tokens, r, wait, minute):
     if DIALECT == 'rate':
         h['x-ratelimit-limit'] = str(int(r)); h['x-ratelimit-remaining'] = str(rem)
         h['x-ratelimit-reset'] = f"{wait:.3f}" if not ok else f"{max(0,(1-tokens)/r):.3f}"
+    elif DIALECT == 'bucket' and WINDOW:
+        h['x-ratelimit-limit'] = str(int(RATE)); h['x-ratelimit-remaining'] = str(rem)
+        h['x-ratelimit-reset'] = f"{wait:.3f}"
     elif DIALECT == 'bucket':
         h['x-ratelimit-limit'] = str(int(BURST)); h['x-ratelimit-remaining'] = str(rem)
         h['x-ratelimit-reset'] = f"{(BURST - tokens) / r:.3f}"
