@@ -127,7 +127,8 @@ impl Caller {
 }
 
 /// Removes every rate-limit header from responses (`x-ratelimit-*`, `x-tokenlimit-*`,
-/// `anthropic-ratelimit-*`), keeping the hints (`retry-after`, `retry-after-ms`).
+/// `anthropic-ratelimit-*`, the IETF draft's `ratelimit*`), keeping the hints (`retry-after`,
+/// `retry-after-ms`).
 pub(crate) struct HideLimitHeaders;
 
 #[async_trait::async_trait]
@@ -147,6 +148,7 @@ impl reqwest_middleware::Middleware for HideLimitHeaders {
                 name.starts_with("x-ratelimit")
                     || name.starts_with("x-tokenlimit")
                     || name.starts_with("anthropic-ratelimit")
+                    || name.starts_with("ratelimit")
             })
             .cloned()
             .collect();

@@ -54,6 +54,12 @@ const NAMES: [&str; 30] = [
     "anthropic-ratelimit-tokens-reset",
     "anthropic-ratelimit-input-tokens-reset",
     "anthropic-ratelimit-output-tokens-reset",
+    // The IETF draft's.
+    "ratelimit",
+    "ratelimit-policy",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
 ];
 
 fn headers(mut data: &[u8]) -> HeaderMap {

@@ -8,7 +8,13 @@
 //!   minute, `reset` an RFC 3339 instant (UTC) when the budget is full again; the token figures
 //!   fall back to `input-tokens` when only those are sent.
 //!
-//! Both read as a bucket of `limit` with `remaining` left, full again after `reset`: the
+//! - **The IETF draft** (`draft-ietf-httpapi-ratelimit-headers`, which gateways such as Kong
+//!   and many APIs send): its current versions' structured `RateLimit: "policy";r=50;t=30`
+//!   (`r` left, `t` seconds until the quota resets) with `RateLimit-Policy: "policy";q=100;w=60`
+//!   (the quota `q` per window of `w` seconds), or its earlier versions' `RateLimit-Limit`,
+//!   `RateLimit-Remaining` and `RateLimit-Reset` (delta seconds), still the most widely sent.
+//!
+//! All read as a bucket of `limit` with `remaining` left, full again after `reset`: the
 //! limiter's bucket reading applies to them, under the same evidence. But a per-minute
 //! `remaining` says nothing of the bucket a burst would spend (both providers enforce their
 //! limits over shorter windows): [`LimitFamily::per_minute`] tells the limiter so, and it finds
@@ -37,6 +43,9 @@ pub enum LimitFamily {
     OpenAi,
     /// Anthropic's `anthropic-ratelimit-*`.
     Anthropic,
+    /// The IETF draft's `RateLimit` / `RateLimit-Policy`, or its earlier `RateLimit-Limit`,
+    /// `-Remaining`, `-Reset`.
+    Ietf,
 }
 
 impl LimitFamily {
@@ -114,6 +123,87 @@ pub(crate) fn anthropic(headers: &HeaderMap) -> Option<RateLimitHeaders> {
         family: LimitFamily::Anthropic,
     };
     limits.has_figures().then_some(limits)
+}
+
+const IETF: [HeaderName; 5] = [
+    HeaderName::from_static("ratelimit"),
+    HeaderName::from_static("ratelimit-policy"),
+    HeaderName::from_static("ratelimit-limit"),
+    HeaderName::from_static("ratelimit-remaining"),
+    HeaderName::from_static("ratelimit-reset"),
+];
+
+/// The IETF draft's family, if any of its headers is readable: the structured `RateLimit`
+/// field first, else the earlier three.
+pub(crate) fn ietf(headers: &HeaderMap) -> Option<RateLimitHeaders> {
+    let limits = ietf_structured(headers).unwrap_or_else(|| RateLimitHeaders {
+        // An earlier draft let the limit carry its policy (`100, 100;w=60`): the leading count.
+        limit: text(headers, &IETF[2])
+            .and_then(|value| value.split([',', ';']).next())
+            .and_then(|count| number(count.trim()))
+            .map(|n| n as u64),
+        remaining: count(headers, &IETF[3]),
+        reset: text(headers, &IETF[4]).and_then(number).and_then(seconds),
+        family: LimitFamily::Ietf,
+        ..RateLimitHeaders::default()
+    });
+    limits.has_figures().then_some(limits)
+}
+
+/// `RateLimit: "policy";r=<left>;t=<seconds>`, one member per policy: the one with the least
+/// left, as the draft asks servers to put first anyway. Its quota is the `q` of the policy of
+/// the same name in `RateLimit-Policy`. Parsed by `sfv` (RFC 9651's structured fields).
+fn ietf_structured(headers: &HeaderMap) -> Option<RateLimitHeaders> {
+    let list = |name: &HeaderName| -> Option<sfv::List> {
+        sfv::Parser::new(headers.get(name)?.as_bytes()).parse().ok()
+    };
+    let current = list(&IETF[0])?;
+    let (policy, remaining, reset) = current
+        .iter()
+        .filter_map(|entry| {
+            let sfv::ListEntry::Item(item) = entry else {
+                return None;
+            };
+            let left = param(&item.params, "r")?;
+            let reset = param(&item.params, "t").and_then(seconds);
+            Some((name(&item.bare_item), left, reset))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let quota = list(&IETF[1]).and_then(|policies| {
+        policies.iter().find_map(|entry| match entry {
+            sfv::ListEntry::Item(item) if name(&item.bare_item) == policy => {
+                param(&item.params, "q")
+            }
+            _ => None,
+        })
+    });
+    Some(RateLimitHeaders {
+        limit: quota.map(|q| q as u64),
+        remaining: Some(remaining as u64),
+        reset,
+        family: LimitFamily::Ietf,
+        ..RateLimitHeaders::default()
+    })
+}
+
+/// A non-negative numeric parameter (an integer or a decimal).
+fn param(params: &sfv::Parameters, key: &str) -> Option<f64> {
+    let value = params.get(key)?;
+    let value = match value {
+        sfv::BareItem::Integer(n) => i64::from(*n) as f64,
+        sfv::BareItem::Decimal(d) => f64::from(*d),
+        _ => return None,
+    };
+    (value >= 0.0).then_some(value)
+}
+
+/// A policy's name: a string or a token.
+fn name(item: &sfv::BareItem) -> Option<&str> {
+    match item {
+        sfv::BareItem::String(s) => Some(s.as_str()),
+        sfv::BareItem::Token(t) => Some(t.as_str()),
+        _ => None,
+    }
 }
 
 /// A Go `time.Duration` as its `String` prints it (`0s`, `20ms`, `1.5s`, `6m0s`,
@@ -227,6 +317,61 @@ mod tests {
         ] {
             assert_eq!(go_duration(bad), None, "{bad}");
         }
+    }
+
+    /// The IETF draft's current fields: the member with the least left, its policy's quota.
+    #[test]
+    fn ietf_structured_fields() {
+        let limits = RateLimitHeaders::from_headers(&headers(&[
+            ("ratelimit", r#""burst";r=4;t=1, "day";r=990;t=3600"#),
+            (
+                "ratelimit-policy",
+                r#""day";q=1000;w=86400, "burst";q=5;w=1"#,
+            ),
+        ]));
+        assert_eq!(limits.family, LimitFamily::Ietf);
+        assert_eq!(
+            (limits.limit, limits.remaining, limits.reset),
+            (Some(5), Some(4), Some(Duration::from_secs(1)))
+        );
+        // No policy field: no limit, the rest still counts.
+        let limits =
+            RateLimitHeaders::from_headers(&headers(&[("ratelimit", "default;r=0;t=2.5")]));
+        assert_eq!(
+            (limits.limit, limits.remaining, limits.reset),
+            (None, Some(0), Some(Duration::from_millis(2_500)))
+        );
+        // Unparseable, or negative: nothing from it.
+        for bad in ["r=5", r#""p";r=-1;t=1"#, r#""p";t=1"#, "(("] {
+            let limits = RateLimitHeaders::from_headers(&headers(&[("ratelimit", bad)]));
+            assert!(limits.is_empty(), "{bad}: {limits:?}");
+        }
+    }
+
+    /// The earlier drafts' three fields, the limit with its policy attached or not.
+    #[test]
+    fn ietf_earlier_fields() {
+        let limits = RateLimitHeaders::from_headers(&headers(&[
+            ("ratelimit-limit", "100, 100;w=60"),
+            ("ratelimit-remaining", "42"),
+            ("ratelimit-reset", "17"),
+        ]));
+        assert_eq!(limits.family, LimitFamily::Ietf);
+        assert_eq!(
+            (limits.limit, limits.remaining, limits.reset),
+            (Some(100), Some(42), Some(Duration::from_secs(17)))
+        );
+        let limits = RateLimitHeaders::from_headers(&headers(&[("ratelimit-limit", "5")]));
+        assert_eq!(limits.limit, Some(5));
+        // Together's names come first when both are sent.
+        let limits = RateLimitHeaders::from_headers(&headers(&[
+            ("ratelimit-limit", "5"),
+            ("x-ratelimit-limit", "7"),
+        ]));
+        assert_eq!(
+            (limits.family, limits.limit),
+            (LimitFamily::Together, Some(7))
+        );
     }
 
     #[test]

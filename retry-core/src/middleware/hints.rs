@@ -192,7 +192,9 @@ pub struct RateLimitHeaders {
     pub token_reset: Option<Duration>,
     /// Whose names they were read from: Together's first, then OpenAI's
     /// (`x-ratelimit-*-requests`, Go-duration resets), then Anthropic's
-    /// (`anthropic-ratelimit-*`, RFC 3339 resets); see [`LimitFamily`].
+    /// (`anthropic-ratelimit-*`, RFC 3339 resets), then the IETF draft's (`RateLimit`,
+    /// `RateLimit-Policy`, or `RateLimit-Limit` / `-Remaining` / `-Reset`); see
+    /// [`LimitFamily`].
     pub family: LimitFamily,
 }
 
@@ -228,6 +230,7 @@ impl RateLimitHeaders {
         }
         families::openai(headers)
             .or_else(|| families::anthropic(headers))
+            .or_else(|| families::ietf(headers))
             .unwrap_or_default()
     }
 

@@ -43,8 +43,9 @@
 //!   call; that retry then waits its turn in the limiter too.
 //!
 //! # Reading the headers yourself
-//! [`delay_hint`], [`should_retry`] and [`RateLimitHeaders`] (Together's names, OpenAI's and
-//! Anthropic's: see [`LimitFamily`]; [`go_duration`] for OpenAI's resets) are the parsers both
+//! [`delay_hint`], [`should_retry`] and [`RateLimitHeaders`] (Together's names, OpenAI's,
+//! Anthropic's and the IETF draft's: see [`LimitFamily`]; [`go_duration`] for OpenAI's resets)
+//! are the parsers both
 //! layers use.
 //! They never panic and never return a negative, infinite or garbage delay. A hint longer
 //! than [`MAX_HINT`] (a day) ends the call at once; the limiter holds a host for at most

@@ -319,6 +319,27 @@ proptest! {
         }
     }
 
+    /// Any text in the IETF draft's structured fields: read or ignored, never a panic, never a
+    /// reset beyond `MAX_HINT`; and what reads as a list of policies reads its figures back.
+    #[test]
+    fn ietf_fields_never_panic_or_overflow(
+        current in r#"[a-z0-9";=,. ()?*-]{0,40}"#,
+        policy in r#"[a-z0-9";=,. ()?*-]{0,40}"#,
+        left in 0u32..1_000_000,
+        reset in 0u32..100_000,
+    ) {
+        if let (Ok(current), Ok(policy)) = (HeaderValue::from_str(&current), HeaderValue::from_str(&policy)) {
+            let limits = RateLimitHeaders::from_headers(&map(&[("ratelimit", current), ("ratelimit-policy", policy)]));
+            for reset in [limits.reset, limits.token_reset].into_iter().flatten() {
+                prop_assert!(reset <= MAX_HINT, "{:?}", reset);
+            }
+        }
+        let current = HeaderValue::from_str(&format!(r#""p";r={left};t={reset}"#)).unwrap();
+        let limits = RateLimitHeaders::from_headers(&map(&[("ratelimit", current)]));
+        prop_assert_eq!(limits.remaining, Some(u64::from(left)));
+        prop_assert_eq!(limits.reset, Some(Duration::from_secs(u64::from(reset))).filter(|r| *r <= MAX_HINT));
+    }
+
     /// Go's own printing of a duration (hours, minutes, seconds to the millisecond) reads back.
     #[test]
     fn go_durations_read_back(ms in 0u64..86_400_000) {

@@ -38,6 +38,12 @@ pub enum LimitHeaders {
     /// limits per minute, `reset` an RFC 3339 instant when the budget is full again. Enforced
     /// per second by the bucket.
     Anthropic,
+    /// The IETF draft's structured fields (`draft-ietf-httpapi-ratelimit-headers`):
+    /// `RateLimit: "default";r=<remaining>;t=<seconds>` and `RateLimit-Policy:
+    /// "default";q=<limit>`, for the request bucket: `q` what it holds, `r` what is left, `t`
+    /// the time until it is full in whole seconds rounded up (the draft's integers), as a
+    /// gateway would send Together's bucket in the standard's words.
+    Ietf,
 }
 
 /// What the values of Together's header names mean on one server.
@@ -158,7 +164,7 @@ impl Reporter {
                     "message": "Your credit balance is too low to access the API.",
                 } }),
             ),
-            LimitHeaders::None | LimitHeaders::Together(_) => (
+            LimitHeaders::None | LimitHeaders::Together(_) | LimitHeaders::Ietf => (
                 StatusCode::TOO_MANY_REQUESTS,
                 json!({ "error": {
                     "message": "Credit limit exceeded: add credits to your account to continue.",
@@ -214,6 +220,19 @@ impl Reporter {
                             go_duration(level.reset),
                         );
                     }
+                }
+            }
+            LimitHeaders::Ietf => {
+                if let Some(level) = &verdict.requests {
+                    let reset = level.reset.ceil().max(0.0) as u64;
+                    let remaining = whole(level.remaining);
+                    put(
+                        out,
+                        "ratelimit",
+                        format!(r#""default";r={remaining};t={reset}"#),
+                    );
+                    let limit = whole(level.limit);
+                    put(out, "ratelimit-policy", format!(r#""default";q={limit}"#));
                 }
             }
             LimitHeaders::Anthropic => {

@@ -133,6 +133,8 @@ impl Scenario {
             Scenario::steady("retry-after-secs", none, HintDialect::RetryAfterSecs),
             Scenario::steady("retry-after-date", none, HintDialect::RetryAfterDate),
             Scenario::steady("openai", LimitHeaders::OpenAi, HintDialect::None),
+            // The IETF draft's structured fields over the same bucket, resets in whole seconds.
+            Scenario::steady("ietf", LimitHeaders::Ietf, HintDialect::None),
             Scenario::steady(
                 "anthropic",
                 LimitHeaders::Anthropic,

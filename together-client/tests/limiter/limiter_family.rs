@@ -97,7 +97,7 @@ async fn distribution(name: &str) -> (f64, f64, f64, usize) {
 }
 
 /// (scenario, least median, least worst run, most 429s per request in any run).
-const EXPECTED: [(&str, f64, f64, f64); 17] = [
+const EXPECTED: [(&str, f64, f64, f64); 18] = [
     // Headers read as documented: trusted once their predictions hold.
     ("together-bucket", 0.98, 0.97, 0.02),
     // The same names meaning the rate and the next slot: refuted; `remaining` still counts,
@@ -123,6 +123,11 @@ const EXPECTED: [(&str, f64, f64, f64); 17] = [
     // Anthropic's: the same with whole-second resets, where `limit / 60` stands in for the
     // rate a short reset cannot measure.
     ("anthropic", 0.97, 0.965, 0.01),
+    // The IETF draft's structured fields (`RateLimit`, `RateLimit-Policy`) over the bucket,
+    // resets in whole seconds: read as Together's whole-second resets are (0.994 median,
+    // 0.986 worst, 0.007 / 0.017 429s per request over 20 seeds; 0.979 and 0.027 / 0.037
+    // with the headers hidden, as they were all unread before).
+    ("ietf", 0.98, 0.98, 0.025),
     // Headers that are snapshots a quarter of a second old.
     ("together-stale", 0.97, 0.93, 0.04),
     // No headers at all: the header-blind learner. (The 0.03 429s per request is met

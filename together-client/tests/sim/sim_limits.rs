@@ -206,6 +206,43 @@ async fn together_resets_in_whole_seconds_round_up() {
     );
 }
 
+/// The IETF draft's structured fields over the same bucket (10 a second, 2 of them), as
+/// sent and as retry-core reads them: `q` the bucket, `r` what is left, `t` whole seconds.
+#[tokio::test(start_paused = true)]
+async fn ietf_fields_name_the_bucket_in_the_drafts_words() {
+    use retry_core::middleware::{LimitFamily, RateLimitHeaders};
+    let sim = launch(
+        Simulator::builder()
+            .rate_per_second(10.0)
+            .burst(2)
+            .limit_headers(LimitHeaders::Ietf),
+    )
+    .await;
+    let client = client();
+    let mut read = Vec::new();
+    for status in [200, 200, 429] {
+        let response = chat(&client, &sim, "x").await;
+        assert_eq!(response.status(), status);
+        assert_eq!(
+            header(&response, "ratelimit-policy").as_deref(),
+            Some(r#""default";q=2"#)
+        );
+        assert!(header(&response, "x-ratelimit-limit").is_none());
+        let limits = RateLimitHeaders::from_headers(response.headers());
+        assert_eq!(limits.family, LimitFamily::Ietf);
+        read.push((limits.limit, limits.remaining, limits.reset));
+    }
+    let second = Some(Duration::from_secs(1));
+    assert_eq!(
+        read,
+        [
+            (Some(2), Some(1), second),
+            (Some(2), Some(0), second),
+            (Some(2), Some(0), second)
+        ]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_dialect_answers_429_with_togethers_body() {
     for dialect in HintDialect::ALL {

@@ -60,7 +60,8 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     the 429s' round trip, not the successes' (an LLM's success takes its generation too).
 ///     It starts at 20 requests per second;
 ///   - *with headers* (`x-ratelimit-limit`, `-remaining`, `-reset`, and their `-dynamic`
-///     variants), each reading is a hypothesis kept only while what happens agrees with it:
+///     variants; OpenAI's, Anthropic's and the IETF draft's names read into the same figures:
+///     see [`LimitFamily`](crate::middleware::LimitFamily)), each reading is a hypothesis kept only while what happens agrees with it:
 ///     Together's documented bucket reading sets the pace once its predictions of `remaining`
 ///     have come true (and is refuted for good when they fail); a burst licence, grown one
 ///     request per early request taken and halved for good by a 429, lets requests go back
