@@ -80,7 +80,7 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     host only for a reset the server states (`x-tokenlimit-reset`).
 ///
 ///   Measured on `together_client::sim::Scenario::all()` (20 seeds a scenario, 300 requests
-///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 44
+///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 45
 ///   servers; median goodput 0.97-1.00 on steady token-bucket limits of 50 and 200 a second
 ///   (buckets of 5 to 50) with round trips up to 30 ms, whatever the headers mean, per-minute
 ///   figures under Together's names and resets in whole seconds among them (0.86-0.93
