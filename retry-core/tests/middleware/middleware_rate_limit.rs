@@ -341,6 +341,34 @@ async fn a_429_from_a_bucket_of_one_holds_the_host_until_its_reset() {
     assert!(log[1] < 1_000, "{log:?}");
 }
 
+/// No reading holds the host past `MAX_COOLDOWN`, however far off the instant it names: a
+/// bucket of one "full in 10 minutes" (or a fixed window's end an hour away) holds it for a
+/// minute, a call's default deadline, and the next request then asks again. (The cap applied
+/// to hints alone; the instants these readings name went uncapped.)
+#[tokio::test(start_paused = true)]
+async fn no_reading_holds_the_host_past_the_longest_cooldown() {
+    let server = Scripted::new(|n| match n {
+        0 => respond(
+            429,
+            &[
+                ("x-ratelimit-limit", "1"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "600"),
+            ],
+        ),
+        _ => respond(200, &[]),
+    });
+    let client = client_with(
+        vec![Arc::new(RateLimitMiddleware::default())],
+        server.clone(),
+    );
+    let tasks: Vec<_> = (0..2).map(|id| send(&client, URL, id)).collect();
+    assert_eq!(join(tasks).await, [429, 200]);
+    let log = arrival_ms(&server);
+    let longest = retry_core::middleware::MAX_COOLDOWN.as_millis();
+    assert!(log[1] >= longest && log[1] <= longest + 100, "{log:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_empty_token_bucket_holds_the_host_for_its_stated_reset_only() {
     let tokens_out = |reset: Option<&'static str>| {

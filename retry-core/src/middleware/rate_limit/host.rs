@@ -206,9 +206,13 @@ impl Host {
         }
 
         // No reading holds the host longer than a call's default deadline (a token reset "in
-        // an hour" is a quota, not a pace: the calls that meet it end with its hint).
+        // an hour" is a quota, not a pace: the calls that meet it end with its hint); nor does
+        // an instant a reading names (a fixed window's end, a bucket of one's refill), however
+        // far off: the next request then asks again.
         let pause = pause.map(|p| p.min(MAX_COOLDOWN));
-        let until = until.max(pause.map(|p| now.saturating_add(p)));
+        let until = until
+            .max(pause.map(|p| now.saturating_add(p)))
+            .map(|u| u.min(now.saturating_add(MAX_COOLDOWN)));
         let pause = until
             .and_then(|u| u.checked_sub(now))
             .filter(|p| !p.is_zero());
