@@ -3,7 +3,8 @@
 # the `batch` example, one process (300 lines, --concurrency 64) and four (150 lines each,
 # --concurrency 16; with REDIS_URL set, also sharing the limit on that Redis). Prints one line
 # per run: goodput (the ideal over the server's span from first to last success), 429s per
-# request, and lines lost (not answered, or answered with an error); then a Markdown table of
+# request, lines lost (not answered, or answered with an error) and fairness (the worst
+# |share x N - 1| of the processes' rates; 0 for one process); then a Markdown table of
 # the runs' medians and worst, as examples/BENCHMARKS.md shows it.
 #   RUNS=3 bash examples/independent/check.sh        (from the workspace root; ~12 min at 3)
 #   ONLY='window' RUNS=5 bash examples/independent/check.sh    (only the rows whose label matches)
@@ -38,8 +39,11 @@ run() {
   if [ "$redis" != "-" ]; then shared=(--redis-url "$redis"); fi
   local pids=()
   for i in $(seq "$n"); do
-    TOGETHER_API_KEY=k TOGETHER_BASE_URL="http://127.0.0.1:$port/v1" "$batch" --input "$input" \
-      --output "$work/out-$i.jsonl" --concurrency "$conc" "${shared[@]}" >"$work/log-$i.txt" 2>&1 &
+    # Each process's own wall time, for its share of the fleet's rate.
+    ( start=$(date +%s.%N)
+      TOGETHER_API_KEY=k TOGETHER_BASE_URL="http://127.0.0.1:$port/v1" "$batch" --input "$input" \
+        --output "$work/out-$i.jsonl" --concurrency "$conc" "${shared[@]}" >"$work/log-$i.txt" 2>&1 || true
+      echo "$start $(date +%s.%N)" > "$work/wall-$i.txt" ) &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || true; done
@@ -47,15 +51,19 @@ run() {
   kill "$server"; wait "$server" 2>/dev/null || true
   local answered; answered=$(cat "$work"/out-*.jsonl | grep -c '"response"' || true)
   local expected; expected=$(( n * $(wc -l < "$input") ))
-  python3 -c "import json,sys
-s=json.loads(sys.argv[1]); ideal=float(sys.argv[2]); lost=int(sys.argv[4])-int(sys.argv[3])
-print(f\"{sys.argv[5]:<34} goodput {ideal/s['span']:.3f}  429s/req {s['r429']/(s['ok']+s['r429']):.3f}  lost {lost}\")" \
-    "$stats" "$ideal" "$answered" "$expected" "$label" | tee -a "$work/runs.txt"
-  rm -f "$work"/out-*.jsonl
+  # Fairness: each process's rate (its lines over its own wall time) as a share of their sum,
+  # the worst |share x N - 1| (0: each exactly 1/N), as the fleet benchmark reports it.
+  python3 -c "import glob,json,sys
+s=json.loads(sys.argv[1]); ideal=float(sys.argv[2]); lost=int(sys.argv[4])-int(sys.argv[3]); lines=int(sys.argv[6])
+walls=[float(b)-float(a) for a,b in (open(f).read().split() for f in glob.glob(sys.argv[7]+'/wall-*.txt'))]
+rates=[lines/w for w in walls]; fair=max(abs(r/sum(rates)*len(rates)-1) for r in rates)
+print(f\"{sys.argv[5]:<34} goodput {ideal/s['span']:.3f}  429s/req {s['r429']/(s['ok']+s['r429']):.3f}  lost {lost}  fair {fair:.2f}\")" \
+    "$stats" "$ideal" "$answered" "$expected" "$label" "$(wc -l < "$input")" "$work" | tee -a "$work/runs.txt"
+  rm -f "$work"/out-*.jsonl "$work"/wall-*.txt
 }
 
 for r in $(seq "$runs"); do
-  for d in rate bucket none openai anthropic; do run "one $d" 5.9 1 "$work/300.jsonl" 64 - "$d"; done
+  for d in rate bucket none openai anthropic ietf; do run "one $d" 5.9 1 "$work/300.jsonl" 64 - "$d"; done
   for d in rate bucket none; do run "one $d steps 50-20-80" 6.7 1 "$work/300.jsonl" 64 - "$d" --steps; done
   for d in rate bucket none; do run "one $d tokens 500/s" 11.0 1 "$work/300t.jsonl" 64 - "$d" --tokens 500; done
   # 50 a second per fixed one-second window: the last 50 go when the fifth second opens.
@@ -70,14 +78,15 @@ python3 - "$work/runs.txt" <<'PY'
 import re, statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    m = re.match(r"(.+?)\s+goodput ([\d.]+)\s+429s/req ([\d.]+)\s+lost (\d+)", line)
+    m = re.match(r"(.+?)\s+goodput ([\d.]+)\s+429s/req ([\d.]+)\s+lost (\d+)\s+fair ([\d.]+)", line)
     if m:
-        rows.setdefault(m[1].strip(), []).append((float(m[2]), float(m[3]), int(m[4])))
-print("| run | runs | goodput median | goodput worst | 429s/req median | 429s/req worst | lost |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+        rows.setdefault(m[1].strip(), []).append((float(m[2]), float(m[3]), int(m[4]), float(m[5])))
+print("| run | runs | goodput median | goodput worst | 429s/req median | 429s/req worst | lost | fairness worst |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for label, runs in rows.items():
     goodput = [r[0] for r in runs]
     per_request = [r[1] for r in runs]
+    fair = f"{max(r[3] for r in runs):.2f}" if label.startswith("four") else "-"
     print(f"| {label} | {len(runs)} | {statistics.median(goodput):.3f} | {min(goodput):.3f} | "
-          f"{statistics.median(per_request):.3f} | {max(per_request):.3f} | {sum(r[2] for r in runs)} |")
+          f"{statistics.median(per_request):.3f} | {max(per_request):.3f} | {sum(r[2] for r in runs)} | {fair} |")
 PY

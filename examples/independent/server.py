@@ -9,6 +9,8 @@ Usage: server.py PORT DIALECT [--steps] [--tokens N] [--window]
            none:      no rate-limit header at all
            openai:    x-ratelimit-*-requests, per-minute figures, Go-duration resets
            anthropic: anthropic-ratelimit-requests-*, RFC 3339 resets, retry-after on a 429
+           ietf:      the IETF draft's older names, RateLimit-Limit (the bucket), -Remaining,
+                      -Reset (whole seconds until it is full, rounded up)
   --steps       the limit moves: 50 a second, 20 from 2 s, 80 from 5 s (from the first request)
   --tokens N    a token limit of N a second (bucket of N) that binds first: a request costs
                 5 prompt tokens plus its max_tokens
@@ -19,7 +21,7 @@ A bucket of 5 refilling at 50 a second throughout. GET /v1/stats: successes, 429
 span from the first success to the last; GET /v1/events: every request's arrival (seconds
 since the first) and whether it was taken.
 """
-import json, random, sys, threading, time
+import json, math, random, sys, threading, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 from datetime import datetime, timezone, timedelta
 
@@ -84,6 +86,9 @@ def headers(ok, tokens, r, wait, minute):
     elif DIALECT == 'bucket':
         h['x-ratelimit-limit'] = str(int(BURST)); h['x-ratelimit-remaining'] = str(rem)
         h['x-ratelimit-reset'] = f"{(BURST - tokens) / r:.3f}"
+    elif DIALECT == 'ietf':
+        h['RateLimit-Limit'] = str(int(BURST)); h['RateLimit-Remaining'] = str(rem)
+        h['RateLimit-Reset'] = str(math.ceil((BURST - tokens) / r))
     elif DIALECT == 'openai':
         h['x-ratelimit-limit-requests'] = str(int(RATE * 60))
         h['x-ratelimit-remaining-requests'] = str(int(minute))
