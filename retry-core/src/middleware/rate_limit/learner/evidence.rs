@@ -73,6 +73,9 @@ const WINDOW: usize = 16;
 const CHECKS_TO_TRUST: u32 = 3;
 /// 429s at the bucket reading's pace (with no fall in its estimate) that refute it.
 const CONTRADICTIONS_TO_REFUTE: u32 = 3;
+/// Below this, a reset in whole seconds is too coarse to measure a pace by (rounded up, "1"
+/// may be 20 ms); from it, the rounding is within 10 %.
+const ROUNDED_RESET: Duration = Duration::from_secs(10);
 /// How far a reset in whole seconds may be from the time a refill takes: one second of
 /// rounding, one of skew between the server's clock and ours.
 const COARSE_RESET: Duration = Duration::from_secs(2);
@@ -235,8 +238,21 @@ impl Evidence {
         };
         // A reset rounded to whole seconds says nothing of the pace until it is long (2 used,
         // "full in 0.6 s" may be 2 used in 20 ms): the family's documented rate stands in for
-        // it, when the reset does not contradict it.
-        let estimate = if limits.family.measures_rate(reset) {
+        // it, when the reset does not contradict it. Where no rate is documented (Together's
+        // names, the IETF draft's), such a reset gives no estimate at all: rounded up, it
+        // only ever makes one too low, and a reading taken from a full bucket, which stands
+        // alone, made "1 used, full in 1 s" a pace of 1 a second on a window of 50 a second
+        // whose reset reads "1" (on our simulator, `window-whole-seconds`, once in 100 runs:
+        // 0.020 of the ideal, trusted because nothing sent at that pace refutes it). A bucket
+        // of one is spared: its reset is its interval itself, and rounding it up slows the
+        // pace by less than one second a request.
+        let rounded = !limits.family.per_minute()
+            && limit > 1
+            && reset.subsec_nanos() == 0
+            && reset < ROUNDED_RESET;
+        let estimate = if rounded {
+            None
+        } else if limits.family.measures_rate(reset) {
             (remaining < limit && !reset.is_zero())
                 .then(|| (limit - remaining) as f64 / reset.as_secs_f64())
         } else {

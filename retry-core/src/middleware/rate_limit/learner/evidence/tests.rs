@@ -79,6 +79,31 @@ fn a_full_bucket_reading_stands_alone() {
     assert_eq!(evidence.bucket_rate(), Some(30.0));
 }
 
+/// A window of 50 a second whose reset reads "1" until it ends (whole seconds, rounded up):
+/// no estimate, so nothing to trust, however its readings go. (Estimated, the reading taken
+/// right after the window opened, "1 used, full in 1 s", stood alone at a pace of 1 a
+/// second.) The same figures with a reset to the millisecond are estimated as before, and
+/// so is a bucket of one in whole seconds (its reset is its interval).
+#[test]
+fn whole_second_resets_give_no_estimate_without_a_documented_rate() {
+    let mut evidence = Evidence::default();
+    for seq in 0..50 {
+        let remaining = 49 - seq % 50;
+        evidence.read(
+            &sent(seq, seq * 20),
+            &headers(50, remaining, 1_000),
+            false,
+            0.0,
+        );
+    }
+    assert_eq!(evidence.bucket_estimate(), None);
+    assert_eq!(evidence.bucket_rate(), None);
+    let fine = read_steadily(20, &headers(50, 49, 980), 0.0);
+    assert!(fine.bucket_estimate().is_some());
+    let one = read_steadily(2_000, &headers(1, 0, 2_000), 0.0);
+    assert_eq!(one.bucket_estimate(), Some(0.5));
+}
+
 /// Counts at the edge of `u64` (a broken or hostile server) are read without overflow: a
 /// full per-minute budget of `u64::MAX` whose short reset agrees with its documented rate.
 #[test]
