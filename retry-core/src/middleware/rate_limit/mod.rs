@@ -91,7 +91,7 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   without headers), 0.99 on a limit that falls from 50 to 2 a second and stays there (0.98
 ///   without headers, but at 0.18 429s per request), 0.99 on a counter per one-second
 ///   window whose resets count down to its end and 1.00 on one of 25 s (0.84 and 0.88 without
-///   headers, 0.82 where the resets are whole seconds; our simulator's servers only).
+///   headers, 0.83 where the resets are whole seconds; our simulator's servers only).
 ///   On a server written apart from the simulator (`examples/independent`, real clock, the
 ///   batch example, 3 runs a row): 0.97-1.00 on steady limits in five header families,
 ///   0.96-0.98 on the 50/20/80 step with headers (0.79-0.85 without), 0.99-1.00 where a token
