@@ -124,15 +124,22 @@ fn a_sign_whose_count_never_comes_back_whole_is_not_confirmed() {
     assert_eq!(sign.length(), None);
 }
 
-/// Confirmed, then a reset within the window names another instant than its end: not a
-/// window after all (a bucket that refilled whole during a long pause), for good.
-#[test]
-fn a_reset_naming_another_instant_within_the_window_breaks_it() {
+/// 50 a second per one-second window: the sign in the first (spent at 0.2 s), confirmed by
+/// the count back whole in the second (the window from 1 s to 2 s).
+fn confirmed() -> WindowSign {
     let mut sign = WindowSign::default();
     refused(&mut sign, 200, &empty(50, 800));
     refused(&mut sign, 300, &empty(50, 700));
     taken(&mut sign, 1_020, &left(50, 49, 980));
     assert!(sign.on());
+    sign
+}
+
+/// Confirmed, then a reset within the window names another instant than its end: not a
+/// window after all (a bucket that refilled whole during a long pause), for good.
+#[test]
+fn a_reset_naming_another_instant_within_the_window_breaks_it() {
+    let mut sign = confirmed();
     // Within the window (sent at 1.09 s, answered at 1.1 s, the window ends at 2 s), a reset
     // of 20 ms names 1.12 s.
     taken(&mut sign, 1_100, &left(50, 40, 20));
@@ -147,10 +154,7 @@ fn a_reset_naming_another_instant_within_the_window_breaks_it() {
 /// count). Not paced as a window any more.
 #[test]
 fn a_429_with_room_left_in_the_window_breaks_it() {
-    let mut sign = WindowSign::default();
-    refused(&mut sign, 200, &empty(50, 800));
-    refused(&mut sign, 300, &empty(50, 700));
-    taken(&mut sign, 1_020, &left(50, 49, 980));
+    let mut sign = confirmed();
     taken(&mut sign, 2_014, &left(50, 49, 986));
     assert!(sign.length().is_some());
     assert_eq!(refused(&mut sign, 2_100, &left(50, 30, 900)), None);
