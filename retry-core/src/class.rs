@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// The kind of failure an error represents, as far as retrying is concerned.
 ///
-/// Every front end (the `#[retry]` attribute, [`retry_fn`](crate::retry_fn), the reqwest
+/// Every front end (the `#[retry]` attribute, [`retry_fn`](fn@crate::retry_fn), the reqwest
 /// middleware) asks the error for its class through [`Classify`] and retries only the classes
 /// the caller chose with [`RetryOn`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -43,7 +43,7 @@
 //!   cool-off, then lets one probe decide whether the server is back.
 //! - [`Retrier`]: the one state machine every front end drives. Given a [`Failure`], it
 //!   returns a [`Decision`]: sleep this long, or give up (and why).
-//! - Front ends: the [`retry`] attribute, the closure API [`retry_fn`], and (feature
+//! - Front ends: the [`retry`] attribute, the closure API [`retry_fn()`], and (feature
 //!   `reqwest`) the reqwest middleware.
 //! - Observability: every retry emits a `tracing` event (target `retry`) and bumps the
 //!   `metrics` counter `retry_attempts_total`; giving up bumps `retry_giveups_total`; both are

@@ -167,7 +167,7 @@ impl GiveUpReason {
 /// backpressure, so the deadline of a call queued behind many others counts from when it was
 /// sent.
 ///
-/// The macro, [`retry_fn`](crate::retry_fn) and the middleware all drive one of these: make an
+/// The macro, [`retry_fn`](fn@crate::retry_fn) and the middleware all drive one of these: make an
 /// attempt; on failure ask [`decide`](Retrier::decide) (or [`record`](Retrier::record), which
 /// also emits the tracing event, the metrics and the hook); sleep or give up.
 ///

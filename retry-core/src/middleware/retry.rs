@@ -42,14 +42,14 @@ use crate::retrier::{Decision, Failure, Retrier};
 /// - The policy's deadline bounds the whole call, attempts and sleeps (tokio's clock); under a
 ///   [`RateLimitMiddleware`](super::RateLimitMiddleware), a retry's wait for its turn that
 ///   would pass it ends there, the retry unsent (the limiter reads the
-///   [`CallDeadline`](super::CallDeadline) this layer sets on retries), and the call returns
+///   [`CallDeadline`] this layer sets on retries), and the call returns
 ///   the answer it was retrying. A first attempt's wait is not cut, nor counted: it is the
 ///   caller's own backpressure (more calls in flight than the limit serves), and the
 ///   deadline counts from when the first attempt was sent, so a call queued behind many
 ///   others (a free tier's one request a second, 64 callers) still has its whole deadline
 ///   for its retries. Its
 ///   `attempt_timeout` bounds each attempt (`tokio::time::timeout`); a timed-out attempt is a
-///   [`Class::Timeout`](crate::Class::Timeout) failure whose error wraps tokio's `Elapsed`.
+///   [`Class::Timeout`] failure whose error wraps tokio's `Elapsed`.
 ///   Under [`RateLimitMiddleware`](super::RateLimitMiddleware), an attempt's time includes its
 ///   wait for its turn: size the timeout for both.
 /// - Each retry emits the `tracing` event and `metrics` counters of the engine, with the

@@ -23,7 +23,7 @@
 //! - Memory is bounded by the concurrency, not the file: the input is streamed, results are
 //!   written as they come. (The ids seen are remembered as 8-byte hashes: see `ids.rs`.)
 //! - A bad input line becomes an error line with its line number, never a crash.
-//! - [`dry_run`] reads a file and says what it holds and how long it will take, sending
+//! - [`dry_run()`] reads a file and says what it holds and how long it will take, sending
 //!   nothing.
 //! - With the feature `cli`, `batch::cli` is the `together-batch` command, whose client has
 //!   a circuit breaker on by default (`cli::circuit_breaker`).

@@ -1,6 +1,6 @@
 //! The fleet's store, reduced to two operations every backend offers atomically: load a key
 //! (with the store's clock), and swap it if nobody changed it since. The state itself is
-//! stepped in Rust ([`update`]), so Redis and memory run the same code.
+//! stepped in Rust ([`Store::update`]), so Redis and memory run the same code.
 
 use std::time::Duration;
 
