@@ -300,45 +300,40 @@ async fn a_429_from_a_bucket_of_one_holds_the_host_until_its_reset() {
     // means the same under every reading, so nothing goes before it, counted from when the
     // refused request went (the learner's own pause would be 150 ms at slow start's first cut,
     // and its retries would meet three more 429s).
-    let server = Scripted::new(|n| match n {
-        0 => respond(
-            429,
-            &[
-                ("x-ratelimit-limit", "1"),
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", "1.8"),
-            ],
-        ),
-        _ => respond(200, &[]),
-    });
-    let limiter = RateLimitMiddleware::default();
-    let client = client_with(vec![Arc::new(limiter)], server.clone());
-    let tasks: Vec<_> = (0..3).map(|id| send(&client, URL, id)).collect();
-    assert_eq!(join(tasks).await, [429, 200, 200]);
-    let log = arrival_ms(&server);
+    let (statuses, log) = after_an_empty_bucket("1", "1.8", 3).await;
+    assert_eq!(statuses, [429, 200, 200]);
     // 1.8 s after the refused request went (it arrived 1 ms after, as does the next one).
     assert!(log[1] >= 1_800, "{log:?}");
 
     // The same reset from a bucket of 5 is not a bucket of one's: the learner's pause.
-    let server = Scripted::new(|n| match n {
-        0 => respond(
-            429,
-            &[
-                ("x-ratelimit-limit", "5"),
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", "1.8"),
-            ],
-        ),
+    let (statuses, log) = after_an_empty_bucket("5", "1.8", 3).await;
+    assert_eq!(statuses, [429, 200, 200]);
+    assert!(log[1] < 1_000, "{log:?}");
+}
+
+/// `n` requests at once through `RateLimitMiddleware::default()` to a server whose first
+/// answer is a 429 reading `limit`, `remaining: 0` and `reset`, and every other a 200: their
+/// statuses, and when each arrived (ms).
+async fn after_an_empty_bucket(limit: &str, reset: &str, n: usize) -> (Vec<u16>, Vec<u128>) {
+    let headers = [
+        ("x-ratelimit-limit", limit.to_owned()),
+        ("x-ratelimit-remaining", "0".to_owned()),
+        ("x-ratelimit-reset", reset.to_owned()),
+    ];
+    let server = Scripted::new(move |n| match n {
+        0 => {
+            let headers: Vec<_> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            respond(429, &headers)
+        }
         _ => respond(200, &[]),
     });
     let client = client_with(
         vec![Arc::new(RateLimitMiddleware::default())],
         server.clone(),
     );
-    let tasks: Vec<_> = (0..3).map(|id| send(&client, URL, id)).collect();
-    assert_eq!(join(tasks).await, [429, 200, 200]);
-    let log = arrival_ms(&server);
-    assert!(log[1] < 1_000, "{log:?}");
+    let tasks: Vec<_> = (0..n).map(|id| send(&client, URL, id)).collect();
+    let statuses = join(tasks).await;
+    (statuses, arrival_ms(&server))
 }
 
 /// No reading holds the host past `MAX_COOLDOWN`, however far off the instant it names: a
@@ -347,24 +342,8 @@ async fn a_429_from_a_bucket_of_one_holds_the_host_until_its_reset() {
 /// to hints alone; the instants these readings name went uncapped.)
 #[tokio::test(start_paused = true)]
 async fn no_reading_holds_the_host_past_the_longest_cooldown() {
-    let server = Scripted::new(|n| match n {
-        0 => respond(
-            429,
-            &[
-                ("x-ratelimit-limit", "1"),
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", "600"),
-            ],
-        ),
-        _ => respond(200, &[]),
-    });
-    let client = client_with(
-        vec![Arc::new(RateLimitMiddleware::default())],
-        server.clone(),
-    );
-    let tasks: Vec<_> = (0..2).map(|id| send(&client, URL, id)).collect();
-    assert_eq!(join(tasks).await, [429, 200]);
-    let log = arrival_ms(&server);
+    let (statuses, log) = after_an_empty_bucket("1", "600", 2).await;
+    assert_eq!(statuses, [429, 200]);
     let longest = retry_core::middleware::MAX_COOLDOWN.as_millis();
     assert!(log[1] >= longest && log[1] <= longest + 100, "{log:?}");
 }

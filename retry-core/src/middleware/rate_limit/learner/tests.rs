@@ -174,11 +174,6 @@ fn a_run_of_429s_with_nothing_taken_lengthens_the_pause_not_the_cut() {
     let mut learner = Learner::new(60.0);
     let none = RateLimitHeaders::default();
     let now = Duration::ZERO;
-    let refuse = |learner: &mut Learner| {
-        let at = admission(learner.epoch(), learner.rate());
-        assert!(learner.observe(now, &at, Outcome::RateLimited, &none, true));
-        (learner.rate(), learner.pause())
-    };
     let (cut, first) = refuse(&mut learner);
     assert!(cut < 60.0);
     let (rate, second) = refuse(&mut learner);
@@ -202,32 +197,35 @@ fn a_run_of_429s_with_nothing_taken_lengthens_the_pause_not_the_cut() {
     assert_eq!(pause, Duration::from_secs_f64(PAUSE_INTERVALS / rate));
 }
 
+/// A 429 without headers, at time zero, to a request sent at the current pace: it asks
+/// everyone to pause. The pace and the pause after it.
+fn refuse(learner: &mut Learner) -> (f64, Duration) {
+    let at = admission(learner.epoch(), learner.rate());
+    let none = RateLimitHeaders::default();
+    assert!(learner.observe(Duration::ZERO, &at, Outcome::RateLimited, &none, true));
+    (learner.rate(), learner.pause())
+}
+
 /// The pause doubles the one before it, not the pace's interval once per 429: when the pace
-/// falls within a run of 429s (here a trusted reading's, from 120 to 50 a second), the run's
-/// next pause is twice the last one, not 2^n intervals of the slower pace.
+/// falls within a run of 429s (as when a trusted bucket reading takes over from slow start),
+/// the run's next pause is twice the last one, not 2^n intervals of the slower pace.
 #[test]
 fn a_run_of_429s_doubles_the_last_pause_when_the_pace_falls() {
     let mut learner = Learner::new(120.0);
-    let none = RateLimitHeaders::default();
-    let now = Duration::ZERO;
-    let refuse = |learner: &mut Learner| {
-        let at = admission(learner.epoch(), learner.rate());
-        assert!(learner.observe(now, &at, Outcome::RateLimited, &none, true));
-        learner.pause()
-    };
-    let first = refuse(&mut learner);
-    let second = refuse(&mut learner);
-    let third = refuse(&mut learner);
+    let pause = |learner: &mut Learner| refuse(learner).1;
+    let first = pause(&mut learner);
+    let second = pause(&mut learner);
+    let third = pause(&mut learner);
     assert_eq!(third, second * 2);
     assert_eq!(second, first * 2);
     // The pace falls to a third of itself: the next pause is still twice the last, where
     // 2^3 intervals of the new pace would be 6x it.
-    learner.aimd.follow(learner.rate() / 3.0, now);
-    let fourth = refuse(&mut learner);
+    learner.aimd.follow(learner.rate() / 3.0, Duration::ZERO);
+    let fourth = pause(&mut learner);
     assert_eq!(fourth, third * 2);
     // ... and never under the slower pace's own first pause.
-    learner.aimd.follow(0.5, now);
-    let fifth = refuse(&mut learner);
+    learner.aimd.follow(0.5, Duration::ZERO);
+    let fifth = pause(&mut learner);
     assert_eq!(fifth, Duration::from_secs_f64(MAX_PAUSE));
 }
 

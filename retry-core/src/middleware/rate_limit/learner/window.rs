@@ -110,10 +110,7 @@ impl WindowSign {
         if self.shown && !self.confirmed && !self.broken {
             // Sent after the instant the 429s named, and the count is back (near) whole.
             let slack = slack(rtt_spread);
-            let after_end = self
-                .ends
-                .is_some_and(|end| sent_at > end.saturating_add(slack));
-            if let Some(began) = self.ends.filter(|_| after_end)
+            if let Some(began) = self.ends.filter(|end| sent_at > end.saturating_add(slack))
                 && remaining.saturating_mul(2) >= limit
             {
                 self.confirmed = true;
