@@ -358,7 +358,8 @@ async fn the_middleware_records_each_host_series_with_bounded_labels() {
         0
     );
     assert_eq!(counter("retry_rate_limited_total", &[]), 1);
-    assert_eq!(counter("retry_limiter_cooldowns_total", &[]), 1);
+    // The 429's hint, and the brief pause of the 503, read as a refusal of the pace.
+    assert_eq!(counter("retry_limiter_cooldowns_total", &[]), 2);
     let key = |name: &str| (name.to_owned(), vec![host()]);
     let Some(DebugValue::Histogram(waits)) = got.get(&key("retry_limiter_wait_seconds")) else {
         panic!("no wait histogram: {got:?}");

@@ -187,6 +187,7 @@ pub struct SimulatorBuilder {
     pub(crate) limit_headers: Option<LimitHeaders>,
     pub(crate) limit_steps: Vec<(Duration, f64)>,
     pub(crate) window: Option<Duration>,
+    pub(crate) overloaded_refusals: bool,
     pub(crate) credits: Option<u64>,
     pub(crate) latency: Latency,
     pub(crate) generation: Latency,
@@ -209,6 +210,7 @@ impl Default for SimulatorBuilder {
             limit_headers: None,
             limit_steps: Vec::new(),
             window: None,
+            overloaded_refusals: false,
             credits: None,
             latency: Latency::ZERO,
             generation: Latency::ZERO,
@@ -349,6 +351,27 @@ impl SimulatorBuilder {
     pub fn fixed_window(mut self, window: Duration) -> Self {
         assert!(!window.is_zero(), "a fixed window must be longer than zero");
         self.window = Some(window);
+        self
+    }
+
+    /// Refuses a request over the request or token limit with a 503 ("The server is overloaded
+    /// or not ready yet.", no rate-limit header and no hint) instead of a 429 (default: no).
+    /// That is what nginx's `limit_req` answers by default, and how Together reports trouble
+    /// below an account's limits. The [stats](super::Stats) still count them as
+    /// `rate_limited`: the limit refused them, whatever the status said.
+    ///
+    /// ```
+    /// use together_client::sim::Simulator;
+    ///
+    /// // 50 a second, burst 5, refused as nginx's `limit_req` refuses.
+    /// let builder = Simulator::builder()
+    ///     .rate_per_second(50.0)
+    ///     .burst(5)
+    ///     .refuse_with_503(true);
+    /// # let _ = builder;
+    /// ```
+    pub fn refuse_with_503(mut self, on: bool) -> Self {
+        self.overloaded_refusals = on;
         self
     }
 

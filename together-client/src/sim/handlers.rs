@@ -39,6 +39,8 @@ const OVERLOADED: &str = "The server is overloaded or not ready yet.";
 pub(crate) struct Shared {
     pub(crate) api_key: String,
     pub(crate) dialect: HintDialect,
+    /// Refusals over a limit are 503s (see `SimulatorBuilder::refuse_with_503`).
+    pub(crate) overloaded_refusals: bool,
     pub(crate) reporter: Reporter,
     pub(crate) latency: Latency,
     pub(crate) generation: Latency,
@@ -185,6 +187,15 @@ fn decide(
     }
     tracker.set_prompt(job.prompt.clone());
     let verdict = lock(&sim.limiter).check(job.cost());
+    if let Some((limit, _)) = verdict.refused
+        && limit != Limit::Credit
+        && sim.overloaded_refusals
+    {
+        // As nginx's `limit_req`: a bare 503, nothing said of the limit. Counted as the
+        // refusal by the limit it is.
+        let (status, outcome) = (StatusCode::SERVICE_UNAVAILABLE, Outcome::RateLimited);
+        return error(status, out, outcome, OVERLOADED, "server_error", None);
+    }
     sim.reporter.write(&verdict, &mut out);
     if let Some((limit, wait)) = verdict.refused {
         if limit == Limit::Credit {

@@ -162,6 +162,7 @@ impl Simulator {
             next_id: AtomicU64::new(0),
             api_key: config.api_key,
             dialect: config.dialect,
+            overloaded_refusals: config.overloaded_refusals,
             reporter: Reporter::new(config.limit_headers, config.dialect, config.dynamic_headers),
             latency: config.latency,
             generation: config.generation,

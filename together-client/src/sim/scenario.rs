@@ -57,6 +57,9 @@ pub struct Scenario {
     /// Requests counted per fixed window of this length (`rate x window` each) instead of a
     /// bucket of `burst` refilling steadily: see [`SimulatorBuilder::fixed_window`].
     pub window: Option<Duration>,
+    /// Refusals are 503s, not 429s, as nginx's `limit_req` answers: see
+    /// [`SimulatorBuilder::refuse_with_503`].
+    pub overloaded: bool,
 }
 
 const fn ms(n: u64) -> Duration {
@@ -77,6 +80,7 @@ impl Scenario {
             latency: (ms(2), ms(30)),
             generation: (ms(0), ms(0)),
             window: None,
+            overloaded: false,
         }
     }
 
@@ -273,6 +277,18 @@ impl Scenario {
                 steps: sawtooth,
                 ..Scenario::steady("sawtooth-ms", none, HintDialect::RetryAfterMs)
             },
+            // The bucket refusing with bare 503s (nginx's `limit_req`), steady and stepping:
+            // nothing says it is a rate limit but that the 503s come when the pace is high.
+            Scenario {
+                overloaded: true,
+                ..Scenario::steady("refused-503", none, HintDialect::None)
+            },
+            Scenario {
+                kind: ScenarioKind::Moving,
+                steps: vec![(ms(2_000), 20.0), (ms(5_000), 80.0)],
+                overloaded: true,
+                ..Scenario::steady("step-50-20-80-503", none, HintDialect::None)
+            },
             Scenario {
                 kind: ScenarioKind::Tokens,
                 rate: 100.0,
@@ -330,7 +346,7 @@ impl Scenario {
         if let Some(window) = self.window {
             builder = builder.fixed_window(window);
         }
-        builder
+        builder.refuse_with_503(self.overloaded)
     }
 
     /// The least time, in seconds, in which any client could have `successes` requests of

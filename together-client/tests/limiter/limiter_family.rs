@@ -97,7 +97,7 @@ async fn distribution(name: &str) -> (f64, f64, f64, usize) {
 }
 
 /// (scenario, least median, least worst run, most 429s per request in any run).
-const EXPECTED: [(&str, f64, f64, f64); 18] = [
+const EXPECTED: [(&str, f64, f64, f64); 19] = [
     // Headers read as documented: trusted once their predictions hold.
     ("together-bucket", 0.98, 0.97, 0.02),
     // The same names meaning the rate and the next slot: refuted; `remaining` still counts,
@@ -164,6 +164,13 @@ const EXPECTED: [(&str, f64, f64, f64); 18] = [
     ("llm-step-none", 0.70, 0.68, 0.05),
     // A token limit that binds before the request limit, with Together's token headers.
     ("tokens-together", 0.97, 0.96, 0.05),
+    // The bucket refusing with bare 503s, as nginx's `limit_req` does: each refuses the pace
+    // (gently while lone: it may be a fault) until the cuts show the 503s faults (0.94-0.96
+    // median, 0.86-0.88 worst, 0.050 / 0.14 refused per request over 20 seeds; their retries
+    // are the retry layer's, which backs off at random, so runs vary). Counted as successes before, they grew the pace without bound: on a server
+    // written apart from this project, 244-266 of 300 calls unanswered, the batch stopped by
+    // its circuit breaker.
+    ("refused-503", 0.88, 0.75, 0.2),
 ];
 
 #[tokio::test(start_paused = true)]

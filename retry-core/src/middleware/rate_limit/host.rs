@@ -12,6 +12,7 @@ use super::learner::{Learner, Outcome, one_back};
 use super::queue::Queue;
 use super::quota::{RequestQuota, TokenPace};
 use super::schedule::{Admission, Schedule};
+use crate::class::{Class, Classify};
 use crate::middleware::hints::{self, MAX_COOLDOWN, RateLimitHeaders};
 use crate::middleware::hosts::PerHost;
 use crate::middleware::metrics::HostMetrics;
@@ -73,6 +74,9 @@ pub(crate) struct Verdict {
     pub(crate) holding: bool,
     /// The cooldown this response started, from now (shared with a fleet).
     pub(crate) cooldown: Option<Duration>,
+    /// The response was a 503 or 529: the server is out of capacity (see
+    /// [`Outcome::Overloaded`]).
+    pub(crate) overloaded: bool,
 }
 
 /// What a limiter shared with a fleet asks of a host's own pace.
@@ -143,6 +147,8 @@ impl Host {
             .map(RateLimitHeaders::from_headers)
             .unwrap_or_default();
         let rate_limited = status == Some(StatusCode::TOO_MANY_REQUESTS) && !final_429;
+        // 503 and 529, as the retry layer classifies them.
+        let overloaded = status.is_some_and(|status| status.class() == Class::Overloaded);
         let now = self.origin.elapsed();
         let mut state = self.lock();
         let waiting = state.queue.len() > 0;
@@ -163,6 +169,8 @@ impl Host {
         if let Some(learner) = state.learner.as_mut().filter(|_| learn) {
             let outcome = if rate_limited {
                 Outcome::RateLimited
+            } else if overloaded {
+                Outcome::Overloaded
             } else {
                 Outcome::Taken
             };
@@ -225,9 +233,12 @@ impl Host {
         (self.metrics).answered(status, learner.map(Learner::rate), cooldown_started);
         Verdict {
             // Every 429 is held: the retry waits its turn here, at the pace just cut, behind
-            // any cooldown, and keeps its place ahead of later requests.
+            // any cooldown, and keeps its place ahead of later requests. (Not a 503, even one
+            // read as a refusal of the pace: the retry layer's attempts bound its retries, as
+            // a policy's `attempts` promises for an outage.)
             holding: rate_limited,
             cooldown: pause,
+            overloaded,
         }
     }
 

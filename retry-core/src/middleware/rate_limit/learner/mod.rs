@@ -21,6 +21,7 @@
 
 mod aimd;
 mod evidence;
+mod overload;
 mod refill;
 mod window;
 
@@ -36,16 +37,19 @@ pub(crate) use aimd::INITIAL_RATE;
 use aimd::{Aimd, Room, clamp};
 use evidence::Evidence;
 pub(crate) use evidence::{one_back, one_back_of};
+use overload::{LONE_CUT, Overload, Reading};
 use refill::Refill;
 use window::WindowSign;
 
 /// What a response said, as far as the pace is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// The server took the request (any status but 429, or a transport error).
+    /// The server took the request (any status but 429, 503 and 529, or a transport error).
     Taken,
     /// 429.
     RateLimited,
+    /// 503 or 529: the server is out of capacity, or refuses the pace (see [`overload`]).
+    Overloaded,
 }
 
 /// How many intervals of the pace everyone waits after a 429 without a usable hint.
@@ -90,6 +94,9 @@ pub(crate) struct Learner {
     /// success takes its generation too, a 429 does not.
     #[serde(default)]
     refusal_rtts: VecDeque<f64>,
+    /// What 503s and 529s have shown of the pace (see [`overload`]).
+    #[serde(default)]
+    overload: Overload,
 }
 
 impl Learner {
@@ -112,6 +119,7 @@ impl Learner {
             window: WindowSign::default(),
             refill: Refill::default(),
             refusal_rtts: VecDeque::new(),
+            overload: Overload::default(),
         }
     }
 
@@ -200,6 +208,10 @@ impl Learner {
         limits: &RateLimitHeaders,
         waiting: bool,
     ) -> bool {
+        if outcome == Outcome::Overloaded {
+            return self.overloaded(now, sent);
+        }
+        self.overload.other();
         let rtt = now.saturating_sub(sent.at).as_secs_f64();
         keep_last(&mut self.rtts, rtt, RTT_WINDOW);
         let spread = self.rtt_spread();
@@ -244,31 +256,13 @@ impl Learner {
             // In slow start, a 429 to a request sent at an earlier step is news of the current
             // one too: the pace has only climbed since, further over the limit.
             Outcome::RateLimited if current || self.aimd.starting() => {
-                // Refused even after the longest pause: the pace is wrong after all.
-                let waited_longest = self.pause().as_secs_f64() >= MAX_PAUSE;
-                if self.refusals == 0 || waited_longest {
-                    if trusted.is_some_and(|rate| sent.rate <= rate * 1.01) {
-                        self.evidence.contradicted();
-                    }
-                    if current {
-                        self.aimd.decrease(sent.rate, now, refill);
-                    } else {
-                        self.aimd.overshot(sent.rate, now, refill);
-                    }
+                if trusted.is_some_and(|rate| sent.rate <= rate * 1.01) && self.cuts() {
+                    self.evidence.contradicted();
                 }
-                self.refusals = self.refusals.saturating_add(1);
-                // Twice the last pause, and never under the pace's own (it may have fallen).
-                let first = self.interval_pause();
-                let pause = if self.refusals > 1 {
-                    (2.0 * self.paused).max(first)
-                } else {
-                    first
-                };
-                self.paused = pause.min(MAX_PAUSE);
-                self.epoch += 1;
+                self.refused(now, sent, refill);
                 true
             }
-            Outcome::RateLimited => false,
+            Outcome::RateLimited | Outcome::Overloaded => false,
             Outcome::Taken => {
                 self.refusals = 0;
                 if let (Some(refill), Some(remaining), Some(full), None) =
@@ -300,6 +294,73 @@ impl Learner {
                 false
             }
         }
+    }
+
+    /// Whether a refusal now cuts the pace: the first of a run of refusals, or one that came
+    /// even after the longest pause (the pace is wrong after all). The others in between say
+    /// the server refuses everything for now, and double the pause instead (see `refusals`).
+    fn cuts(&self) -> bool {
+        self.refusals == 0 || self.pause().as_secs_f64() >= MAX_PAUSE
+    }
+
+    /// A refusal of a request sent at the current pace (or, in slow start, at an earlier
+    /// step): the pace is cut if [`Self::cuts`], the pause doubles within a run, and a new
+    /// epoch starts. `refill`: the refill measured from `remaining`, if any.
+    fn refused(&mut self, now: Duration, sent: &Admission, refill: Option<f64>) {
+        if self.cuts() {
+            if sent.epoch == self.epoch {
+                self.aimd.decrease(sent.rate, now, refill);
+            } else {
+                self.aimd.overshot(sent.rate, now, refill);
+            }
+        }
+        self.refusals = self.refusals.saturating_add(1);
+        // Twice the last pause, and never under the pace's own (it may have fallen).
+        let first = self.interval_pause();
+        let pause = if self.refusals > 1 {
+            (2.0 * self.paused).max(first)
+        } else {
+            first
+        };
+        self.paused = pause.min(MAX_PAUSE);
+        self.epoch += 1;
+    }
+
+    /// An overloaded answer (503, 529) to `sent`, which came `now`: a refusal of the pace,
+    /// as a 429 is, while the 503s have not shown themselves faults (see [`overload`]). Never a
+    /// success (slow start does not grow on it). Only the header-blind pace is cut: the
+    /// headers (if any) speak of the rate limit, which is not what refused it, and a bucket
+    /// reading trusted from them keeps its pace. Returns whether everyone should pause
+    /// briefly.
+    fn overloaded(&mut self, now: Duration, sent: &Admission) -> bool {
+        let (current, starting) = (sent.epoch == self.epoch, self.aimd.starting());
+        if !(current || starting) {
+            return false;
+        }
+        match self
+            .overload
+            .read(sent.rate, starting, self.aimd.delivered())
+        {
+            Reading::Refusal => {}
+            Reading::Fault => return false,
+            Reading::Refuted(factor) => {
+                self.aimd.give_back(factor);
+                return false;
+            }
+        }
+        let rtt = now.saturating_sub(sent.at).as_secs_f64();
+        keep_last(&mut self.refusal_rtts, rtt, RTT_WINDOW);
+        self.aimd.record(now, false);
+        let from = self.aimd.rate();
+        if self.overload.lone() && !starting {
+            self.aimd.nudge(sent.rate, LONE_CUT, now);
+            self.refusals = 0;
+            self.epoch += 1;
+        } else {
+            self.refused(now, sent, None);
+        }
+        self.overload.cut(from, self.aimd.rate());
+        true
     }
 
     /// How long news of an overshoot takes to come back (seconds): the round trip of the

@@ -6,16 +6,29 @@ use super::*;
 /// A server that takes anything up to `limit(t)` req/s, with no burst and no round trip:
 /// the paces sent at, one per response.
 fn run(limit: impl Fn(f64) -> f64, responses: usize) -> Vec<(f64, f64)> {
+    run_refusing(limit, responses, Outcome::RateLimited, usize::MAX)
+}
+
+/// As [`run`], refusing with `refusal` (a 429, or a 503 as nginx's `limit_req` does), and
+/// failing every `fault_every`-th answer with a 503 whatever the pace (a fault).
+fn run_refusing(
+    limit: impl Fn(f64) -> f64,
+    responses: usize,
+    refusal: Outcome,
+    fault_every: usize,
+) -> Vec<(f64, f64)> {
     let mut learner = Learner::new(INITIAL_RATE);
     let none = RateLimitHeaders::default();
     let mut now = Duration::ZERO;
     let mut paces = Vec::new();
-    for _ in 0..responses {
+    for i in 1..=responses {
         let at = admission(learner.epoch(), learner.rate());
         now += Duration::from_secs_f64(1.0 / at.rate);
         let t = now.as_secs_f64();
         let outcome = if at.rate > limit(t) {
-            Outcome::RateLimited
+            refusal
+        } else if i % fault_every == 0 {
+            Outcome::Overloaded
         } else {
             Outcome::Taken
         };
@@ -286,4 +299,87 @@ fn stale_429s_do_not_cut_twice() {
     assert!(cut < INITIAL_RATE);
     assert!(!learner.observe(now, &before, Outcome::RateLimited, &none, true));
     assert_eq!(learner.rate(), cut);
+}
+
+#[test]
+fn a_lone_503_at_the_current_pace_cuts_it_gently() {
+    let none = RateLimitHeaders::default();
+    let now = Duration::from_millis(10);
+    let mut learners = [Learner::new(INITIAL_RATE), Learner::new(INITIAL_RATE)];
+    for learner in &mut learners {
+        // Past slow start (a 429 ends it), then climbing.
+        let sent = admission(learner.epoch(), learner.rate());
+        learner.observe(now, &sent, Outcome::RateLimited, &none, true);
+        for i in 1..=40 {
+            let sent = admission(learner.epoch(), learner.rate());
+            let at = now + Duration::from_millis(100 * i);
+            learner.observe(at, &sent, Outcome::Taken, &none, true);
+        }
+    }
+    let grown = learners[0].rate();
+    assert_eq!(grown, learners[1].rate());
+    let now = now + Duration::from_secs(5);
+    let [refused, overloaded] = &mut learners;
+    let sent = admission(refused.epoch(), grown);
+    assert!(refused.observe(now, &sent, Outcome::RateLimited, &none, true));
+    assert!(overloaded.observe(now, &sent, Outcome::Overloaded, &none, true));
+    assert!(refused.rate() < grown);
+    // A lone 503 may be a fault: 5 % off the pace it was sent at, not the 429's measure.
+    assert!(
+        (overloaded.rate() - grown * 0.95).abs() < 1e-9,
+        "{}",
+        overloaded.rate()
+    );
+    assert!(overloaded.rate() > refused.rate());
+    assert_eq!(overloaded.epoch(), refused.epoch());
+}
+
+/// In slow start a 503 is a fault until a crowd of them says otherwise: slow start goes on.
+#[test]
+fn a_503_in_slow_start_does_not_end_it_a_crowd_does() {
+    let none = RateLimitHeaders::default();
+    let now = Duration::from_millis(10);
+    let mut learner = Learner::new(INITIAL_RATE);
+    let sent = admission(learner.epoch(), learner.rate());
+    assert!(!learner.observe(now, &sent, Outcome::Overloaded, &none, true));
+    for _ in 0..40 {
+        let sent = admission(learner.epoch(), learner.rate());
+        learner.observe(now, &sent, Outcome::Taken, &none, true);
+    }
+    let grown = learner.rate();
+    assert!(grown > INITIAL_RATE, "slow start went on: {grown}");
+    let sent = admission(learner.epoch(), grown);
+    let crowd: Vec<bool> = (0..4)
+        .map(|_| learner.observe(now, &sent, Outcome::Overloaded, &none, true))
+        .collect();
+    assert_eq!(crowd, [false, false, false, true]);
+    assert!(learner.rate() < grown);
+}
+
+/// nginx's `limit_req` refuses a rate over its limit with 503s: the pace settles near it, as
+/// it does on 429s. (Read as successes, the 503s grew slow start past a thousand a second.)
+#[test]
+fn settles_near_a_limit_that_refuses_with_503s() {
+    for limit in [3.0, 37.0, 400.0] {
+        let paces = run_refusing(|_| limit, 3_000, Outcome::Overloaded, usize::MAX);
+        let end = paces.last().unwrap().0;
+        let rate = mean_after(&paces, end * 2.0 / 3.0, end + 1.0);
+        assert!(rate > limit * 0.8 && rate <= limit * 1.1, "{limit}: {rate}");
+    }
+}
+
+/// One answer in 20 failing with a 503 does not drag the pace down: the cuts do not stop
+/// them, so they are faults, and then only a crowd of them counts. (The pace settles 3 % under
+/// the clean one: the ignored answers add nothing to the additive increase.)
+#[test]
+fn sparse_503s_do_not_drag_the_pace_down() {
+    let limit = 37.0;
+    let faults = run_refusing(|_| limit, 3_000, Outcome::RateLimited, 20);
+    let clean = run(|_| limit, 3_000);
+    let tail = |paces: &[(f64, f64)]| {
+        let end = paces.last().unwrap().0;
+        mean_after(paces, end * 2.0 / 3.0, end + 1.0)
+    };
+    let (faults, clean) = (tail(&faults), tail(&clean));
+    assert!(faults > clean * 0.95, "{faults} against {clean}");
 }
