@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime};
 use http::HeaderMap;
 use http::header::HeaderName;
 
-use super::hints::{MAX_HINT, RateLimitHeaders, number, seconds, text};
+use super::hints::{MAX_HINT, RateLimitHeaders, number, seconds, text, whole_seconds};
 
 /// Whose names a [`RateLimitHeaders`] was read from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -102,6 +102,8 @@ pub(crate) fn openai(headers: &HeaderMap) -> Option<RateLimitHeaders> {
         token_limit: count(headers, &OPENAI[3]),
         token_remaining: count(headers, &OPENAI[4]),
         token_reset: reset(&OPENAI[5]),
+        // Per-minute figures: their resets are weighed by `LimitFamily::measures_rate`.
+        reset_whole_seconds: false,
         family: LimitFamily::OpenAi,
     };
     limits.has_figures().then_some(limits)
@@ -120,6 +122,8 @@ pub(crate) fn anthropic(headers: &HeaderMap) -> Option<RateLimitHeaders> {
         token_limit: tokens(&ANTHROPIC[3], &ANTHROPIC[6]),
         token_remaining: tokens(&ANTHROPIC[4], &ANTHROPIC[7]),
         token_reset: reset(&ANTHROPIC[5]).or_else(|| reset(&ANTHROPIC[8])),
+        // Per-minute figures: their resets are weighed by `LimitFamily::measures_rate`.
+        reset_whole_seconds: false,
         family: LimitFamily::Anthropic,
     };
     limits.has_figures().then_some(limits)
@@ -144,6 +148,7 @@ pub(crate) fn ietf(headers: &HeaderMap) -> Option<RateLimitHeaders> {
             .map(|n| n as u64),
         remaining: count(headers, &IETF[3]),
         reset: text(headers, &IETF[4]).and_then(number).and_then(seconds),
+        reset_whole_seconds: whole_seconds(headers, &IETF[4]),
         family: LimitFamily::Ietf,
         ..RateLimitHeaders::default()
     });
@@ -180,6 +185,7 @@ fn ietf_structured(headers: &HeaderMap) -> Option<RateLimitHeaders> {
     Some(RateLimitHeaders {
         limit: quota.map(|q| q as u64),
         remaining: Some(remaining as u64),
+        reset_whole_seconds: reset.is_some_and(|reset| reset.subsec_nanos() == 0),
         reset,
         family: LimitFamily::Ietf,
         ..RateLimitHeaders::default()

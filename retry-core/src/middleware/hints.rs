@@ -190,6 +190,9 @@ pub struct RateLimitHeaders {
     pub token_remaining: Option<u64>,
     /// Time until the token bucket is full again (`x-tokenlimit-reset`), where sent.
     pub token_reset: Option<Duration>,
+    /// Whether `reset` was given in whole seconds (an integer delay, or a Unix timestamp, as
+    /// GitHub and others send): true to within a second only.
+    pub reset_whole_seconds: bool,
     /// Whose names they were read from: Together's first, then OpenAI's
     /// (`x-ratelimit-*-requests`, Go-duration resets), then Anthropic's
     /// (`anthropic-ratelimit-*`, RFC 3339 resets), then the IETF draft's (`RateLimit`,
@@ -223,6 +226,8 @@ impl RateLimitHeaders {
             token_limit: count(headers, &TOKEN_LIMIT),
             token_remaining: count(headers, &TOKEN_REMAINING),
             token_reset: reset(headers, &TOKEN_RESET),
+            reset_whole_seconds: whole_seconds(headers, &RESET.0)
+                || whole_seconds(headers, &RESET.1),
             family: LimitFamily::Together,
         };
         if together.has_figures() {
@@ -254,6 +259,13 @@ pub(super) fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h 
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
+}
+
+/// Whether the header `name` holds a number in whole seconds (`1`, `1733340000`).
+pub(super) fn whole_seconds(headers: &HeaderMap, name: &HeaderName) -> bool {
+    text(headers, name)
+        .and_then(number)
+        .is_some_and(|value| value.fract() == 0.0)
 }
 
 /// A finite, non-negative decimal number (`12`, `0.075`, `1e3`), or `None`.
@@ -441,6 +453,28 @@ pub(crate) mod tests {
         // A timestamp in the past: now, which is no hint.
         let map = headers(&[("x-ratelimit-reset", &(now - 30).to_string())]);
         assert_eq!(delay_hint(&map), None);
+    }
+
+    /// A reset given in whole seconds, as a delay or a timestamp, is marked as such: the delay
+    /// to a timestamp has a fraction, but the instant was named to the second only.
+    #[test]
+    fn whole_second_resets_are_marked() {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let stamp = (now + 2).to_string();
+        for (value, whole) in [("1", true), ("0.075", false), (stamp.as_str(), true)] {
+            let limits = RateLimitHeaders::from_headers(&headers(&[
+                ("x-ratelimit-limit", "50"),
+                ("x-ratelimit-reset", value),
+            ]));
+            assert_eq!(limits.reset_whole_seconds, whole, "{value}");
+        }
+        let dynamic = headers(&[("x-ratelimit-reset-dynamic", "3")]);
+        assert!(RateLimitHeaders::from_headers(&dynamic).reset_whole_seconds);
+        let ietf = headers(&[("ratelimit-limit", "5"), ("ratelimit-reset", "2")]);
+        assert!(RateLimitHeaders::from_headers(&ietf).reset_whole_seconds);
     }
 
     #[test]

@@ -83,12 +83,16 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     refute the bucket reading and hold the host until that instant; if the count is then
 ///     back near whole, the server is a fixed window and is paced as one: its whole count at
 ///     once when a window opens, nothing once an answer reads it spent, for as long as every
-///     reset within a window names its end and no 429 comes with room left. The worst case is the
+///     reset within a window names its end, windows end a whole number of lengths apart, the
+///     count never rises within one, and no 429 comes with room left (a log of the last
+///     second's requests, whose reset names when its oldest leaves, fails these). Resets in
+///     whole seconds (an integer, a Unix timestamp) show no window and, under 10 s, measure
+///     no pace: rounded, they name instants to the second only. The worst case is the
 ///     header-blind learner. An empty token bucket (`x-tokenlimit-remaining: 0`) holds the
 ///     host only for a reset the server states (`x-tokenlimit-reset`).
 ///
 ///   Measured on `together_client::sim::Scenario::all()` (20 seeds a scenario, 300 requests
-///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 45
+///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 47
 ///   servers; median goodput 0.97-1.00 on steady token-bucket limits of 50 and 200 a second
 ///   (buckets of 5 to 50) with round trips up to 30 ms, whatever the headers mean, per-minute
 ///   figures under Together's names and resets in whole seconds among them (0.86-0.93

@@ -246,9 +246,14 @@ impl Evidence {
         // 0.020 of the ideal, trusted because nothing sent at that pace refutes it). A bucket
         // of one is spared: its reset is its interval itself, and rounding it up slows the
         // pace by less than one second a request.
+        // (A Unix timestamp in whole seconds is as coarse, though the delay to it is not:
+        // a log of the last second's requests naming when its oldest leaves, rounded up,
+        // made "9 used, full in 1.4 s" a pace of 6 a second against its 50, trusted because
+        // nothing sent that slowly refutes it: 0.44-0.57 of the ideal on a server written
+        // apart from this project, 0.84-0.94 with its headers hidden.)
         let rounded = !limits.family.per_minute()
             && limit > 1
-            && reset.subsec_nanos() == 0
+            && (reset.subsec_nanos() == 0 || limits.reset_whole_seconds)
             && reset < ROUNDED_RESET;
         let estimate = if rounded {
             None

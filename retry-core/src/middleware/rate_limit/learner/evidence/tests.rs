@@ -104,6 +104,19 @@ fn whole_second_resets_give_no_estimate_without_a_documented_rate() {
     assert_eq!(one.bucket_estimate(), Some(0.5));
 }
 
+/// A Unix timestamp in whole seconds names its instant to the second, though the delay to it
+/// has a fraction: "9 used, full in 1.4 s" from a log of the last second's requests rounded up
+/// is no estimate either.
+#[test]
+fn timestamp_resets_in_whole_seconds_give_no_estimate() {
+    let stamped = RateLimitHeaders {
+        reset_whole_seconds: true,
+        ..headers(50, 41, 1_400)
+    };
+    let evidence = read_steadily(20, &stamped, 0.0);
+    assert_eq!(evidence.bucket_estimate(), None);
+}
+
 /// Counts at the edge of `u64` (a broken or hostile server) are read without overflow: a
 /// full per-minute budget of `u64::MAX` whose short reset agrees with its documented rate.
 #[test]

@@ -160,3 +160,59 @@ fn a_429_with_room_left_in_the_window_breaks_it() {
     assert_eq!(refused(&mut sign, 2_100, &left(50, 30, 900)), None);
     assert_eq!(sign.length(), None);
 }
+
+/// Confirmed, then within a window the count rises: 10 left read at 1.3 s, then 30 left on a
+/// request sent after that answer came back. A window gives nothing back before its end; a
+/// log of the last second's requests gives back what leaves it. Not a window, for good.
+#[test]
+fn a_count_that_rises_within_the_window_breaks_it() {
+    let mut sign = confirmed();
+    taken(&mut sign, 1_300, &left(50, 10, 700));
+    // Sent before that answer came back (in flight, counted before it): no news.
+    sign.taken(ms(1_305), ms(1_295), &left(50, 12, 695), 0.0);
+    assert!(sign.on());
+    // Sent after it: the count came back.
+    taken(&mut sign, 1_400, &left(50, 30, 600));
+    assert!(!sign.on());
+    // And no sign of one holds anyone after that: two 429s naming one instant again.
+    refused(&mut sign, 2_200, &empty(50, 800));
+    assert_eq!(refused(&mut sign, 2_300, &empty(50, 700)), None);
+    assert_eq!(sign.ends_after(ms(2_300)), None);
+}
+
+/// Two 429s naming one instant in whole seconds (a Unix timestamp, rounded up) are no sign:
+/// many instants round to one.
+#[test]
+fn resets_in_whole_seconds_show_no_window() {
+    let mut sign = WindowSign::default();
+    let stamped = |reset_ms| RateLimitHeaders {
+        reset_whole_seconds: true,
+        ..empty(50, reset_ms)
+    };
+    assert_eq!(refused(&mut sign, 200, &stamped(800)), None);
+    assert_eq!(refused(&mut sign, 300, &stamped(700)), None);
+    assert_eq!(sign.ends_after(ms(500)), None);
+}
+
+/// Confirmed, then the next window opens with an end that is no whole number of windows
+/// after the last: ends at any instant are a log's oldest leaving, not windows.
+#[test]
+fn windows_whose_ends_do_not_come_a_length_apart_break() {
+    let mut sign = confirmed();
+    // The current window ends at 2 s; the next, opened at 2.014 s, names 3 s: one length on.
+    taken(&mut sign, 2_014, &left(50, 49, 986));
+    assert!(sign.on());
+    // The one after names 3.4 s, sent at 3.1 s: 0.4 s on, not a length.
+    taken(&mut sign, 3_110, &left(50, 49, 300));
+    assert!(!sign.on());
+}
+
+/// A 429 within the window reads it spent: a request sent after it that is taken, reading
+/// room, breaks it too.
+#[test]
+fn a_request_taken_after_a_429_within_the_window_breaks_it() {
+    let mut sign = confirmed();
+    assert!(refused(&mut sign, 1_300, &empty(50, 700)).is_some());
+    taken(&mut sign, 1_400, &left(50, 5, 600));
+    assert!(!sign.on());
+}
