@@ -174,6 +174,7 @@ fn a_count_that_rises_within_the_window_breaks_it() {
     // Sent after it: the count came back.
     taken(&mut sign, 1_400, &left(50, 30, 600));
     assert!(!sign.on());
+    assert!(sign.neither(), "neither a bucket's count nor a window's");
     // And no sign of one holds anyone after that: two 429s naming one instant again.
     refused(&mut sign, 2_200, &empty(50, 800));
     assert_eq!(refused(&mut sign, 2_300, &empty(50, 700)), None);
