@@ -37,7 +37,7 @@ pub(crate) use aimd::INITIAL_RATE;
 use aimd::{Aimd, Room, clamp};
 use evidence::Evidence;
 pub(crate) use evidence::{one_back, one_back_of};
-use overload::{LONE_CUT, Overload, Reading};
+use overload::Overload;
 use refill::Refill;
 use window::WindowSign;
 
@@ -332,43 +332,6 @@ impl Learner {
         };
         self.paused = pause.min(MAX_PAUSE);
         self.epoch += 1;
-    }
-
-    /// An overloaded answer (503, 529) to `sent`, which came `now`: a refusal of the pace,
-    /// as a 429 is, while the 503s have not shown themselves faults (see [`overload`]). Never a
-    /// success (slow start does not grow on it). Only the header-blind pace is cut: the
-    /// headers (if any) speak of the rate limit, which is not what refused it, and a bucket
-    /// reading trusted from them keeps its pace. Returns whether everyone should pause
-    /// briefly.
-    fn overloaded(&mut self, now: Duration, sent: &Admission) -> bool {
-        let (current, starting) = (sent.epoch == self.epoch, self.aimd.starting());
-        if !(current || starting) {
-            return false;
-        }
-        match self
-            .overload
-            .read(sent.rate, starting, self.aimd.delivered())
-        {
-            Reading::Refusal => {}
-            Reading::Fault => return false,
-            Reading::Refuted(factor) => {
-                self.aimd.give_back(factor);
-                return false;
-            }
-        }
-        let rtt = now.saturating_sub(sent.at).as_secs_f64();
-        keep_last(&mut self.refusal_rtts, rtt, RTT_WINDOW);
-        self.aimd.record(now, false);
-        let from = self.aimd.rate();
-        if self.overload.lone() && !starting {
-            self.aimd.nudge(sent.rate, LONE_CUT, now);
-            self.refusals = 0;
-            self.epoch += 1;
-        } else {
-            self.refused(now, sent, None);
-        }
-        self.overload.cut(from, self.aimd.rate());
-        true
     }
 
     /// How long news of an overshoot takes to come back (seconds): the round trip of the

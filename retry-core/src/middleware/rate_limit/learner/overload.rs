@@ -31,10 +31,12 @@
 //! settled there with a quarter of its requests refused, on our simulator.)
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::keep_last;
+use super::super::schedule::Admission;
+use super::{Learner, RTT_WINDOW, keep_last};
 
 /// How many of the latest answers the density of 503s is counted over.
 const WINDOW: usize = 10;
@@ -178,6 +180,45 @@ impl Overload {
     #[cfg(test)]
     pub(crate) fn faults(&self) -> bool {
         self.strikes >= STRIKES_TO_REFUTE
+    }
+}
+
+impl Learner {
+    /// An overloaded answer (503, 529) to `sent`, which came `now`: a refusal of the pace,
+    /// as a 429 is, while the 503s have not shown themselves faults (see the module's doc).
+    /// Never a success (slow start does not grow on it). Only the header-blind pace is cut: the
+    /// headers (if any) speak of the rate limit, which is not what refused it, and a bucket
+    /// reading trusted from them keeps its pace. Returns whether everyone should pause
+    /// briefly.
+    pub(super) fn overloaded(&mut self, now: Duration, sent: &Admission) -> bool {
+        let (current, starting) = (sent.epoch == self.epoch, self.aimd.starting());
+        if !(current || starting) {
+            return false;
+        }
+        match self
+            .overload
+            .read(sent.rate, starting, self.aimd.delivered())
+        {
+            Reading::Refusal => {}
+            Reading::Fault => return false,
+            Reading::Refuted(factor) => {
+                self.aimd.give_back(factor);
+                return false;
+            }
+        }
+        let rtt = now.saturating_sub(sent.at).as_secs_f64();
+        keep_last(&mut self.refusal_rtts, rtt, RTT_WINDOW);
+        self.aimd.record(now, false);
+        let from = self.aimd.rate();
+        if self.overload.lone() && !starting {
+            self.aimd.nudge(sent.rate, LONE_CUT, now);
+            self.refusals = 0;
+            self.epoch += 1;
+        } else {
+            self.refused(now, sent, None);
+        }
+        self.overload.cut(from, self.aimd.rate());
+        true
     }
 }
 
