@@ -20,7 +20,7 @@
 //!   most [`MOST_GIVEN_BACK`]). From then on a 503 refuses the pace only in a crowd ([`CROWD`]
 //!   of the last [`WINDOW`]: an outage, a limit refusing half of what is sent). A limit
 //!   refusing with 503s looks like faults while the pace is within a tenth of it, and may be
-//!   taken for them: it then refuses up to a third of what is sent before the pace falls.
+//!   taken for them: it then refuses up to four requests in ten before the pace falls.
 //! - In slow start only a crowd refuses: a fault there ended it at a pace the blind learner
 //!   then took seconds to climb back from, and the pace doubles in two steps, too fast for the
 //!   rate taken to measure anything. A limit refusing with 503s refuses a third of what the
