@@ -74,9 +74,8 @@ pub(crate) struct Verdict {
     pub(crate) holding: bool,
     /// The cooldown this response started, from now (shared with a fleet).
     pub(crate) cooldown: Option<Duration>,
-    /// The response was a 503 or 529: the server is out of capacity (see
-    /// [`Outcome::Overloaded`]).
-    pub(crate) overloaded: bool,
+    /// What the response said of the pace (a fleet's learner reads it too).
+    pub(crate) outcome: Outcome,
 }
 
 /// What a limiter shared with a fleet asks of a host's own pace.
@@ -147,8 +146,14 @@ impl Host {
             .map(RateLimitHeaders::from_headers)
             .unwrap_or_default();
         let rate_limited = status == Some(StatusCode::TOO_MANY_REQUESTS) && !final_429;
-        // 503 and 529, as the retry layer classifies them.
-        let overloaded = status.is_some_and(|status| status.class() == Class::Overloaded);
+        let outcome = if rate_limited {
+            Outcome::RateLimited
+        } else if status.is_some_and(|status| status.class() == Class::Overloaded) {
+            // 503 and 529, as the retry layer classifies them.
+            Outcome::Overloaded
+        } else {
+            Outcome::Taken
+        };
         let now = self.origin.elapsed();
         let mut state = self.lock();
         let waiting = state.queue.len() > 0;
@@ -167,13 +172,6 @@ impl Host {
 
         let mut until = None::<Duration>;
         if let Some(learner) = state.learner.as_mut().filter(|_| learn) {
-            let outcome = if rate_limited {
-                Outcome::RateLimited
-            } else if overloaded {
-                Outcome::Overloaded
-            } else {
-                Outcome::Taken
-            };
             if learner.observe(now, sent, outcome, &limits, waiting) {
                 // A 429 at the current pace, with a hint too coarse to use or none, still
                 // pauses everyone briefly. (Not the 429s to requests sent before the pace was
@@ -238,7 +236,7 @@ impl Host {
             // a policy's `attempts` promises for an outage.)
             holding: rate_limited,
             cooldown: pause,
-            overloaded,
+            outcome,
         }
     }
 

@@ -43,7 +43,7 @@ pub(crate) use store::Loaded;
 pub(crate) use store::Store;
 
 use super::host::{Host, Verdict};
-use super::learner::{Learner, Outcome};
+use super::learner::Learner;
 use super::schedule::Admission;
 use crate::middleware::hints::RateLimitHeaders;
 
@@ -185,13 +185,7 @@ impl Fleet {
         let limits = headers
             .map(RateLimitHeaders::from_headers)
             .unwrap_or_default();
-        let outcome = if verdict.overloaded {
-            Outcome::Overloaded
-        } else if verdict.holding {
-            Outcome::RateLimited
-        } else {
-            Outcome::Taken
-        };
+        let outcome = verdict.outcome;
         let waiting = host.waiting() > 0 || self.waiting(host_key);
         let updated = self
             .update(&fleet_host.key, &local, |state, now| {

@@ -337,6 +337,15 @@ impl Aimd {
         }
     }
 
+    /// `sent_at`, or the current pace where it is not finite (a request sent unpaced).
+    fn finite_or_pace(&self, sent_at: f64) -> f64 {
+        if sent_at.is_finite() {
+            sent_at
+        } else {
+            self.rate
+        }
+    }
+
     /// Successes at one pace before slow start grows it.
     fn run_length(&self) -> u32 {
         ((self.rate * 0.05) as u32).clamp(2, 64)
@@ -348,11 +357,7 @@ impl Aimd {
     /// cut deeper than [`MAX_CUT`]: a slow start that overshot three times over falls to it
     /// at once).
     pub(crate) fn decrease(&mut self, sent_at: f64, now: Duration, refill: Option<f64>) {
-        let sent_at = if sent_at.is_finite() {
-            sent_at
-        } else {
-            self.rate
-        };
+        let sent_at = self.finite_or_pace(sent_at);
         let n = f64::from(self.run);
         let mut target = sent_at * n / (n + PAUSE_INTERVALS);
         let delivered = self.recent.delivered();
@@ -383,11 +388,7 @@ impl Aimd {
     /// A gentle cut, to `factor` of `sent_at` (the pace a request was sent at), for a refusal
     /// that may be a fault (see `super::overload`): no measure, no fast recovery after it.
     pub(crate) fn nudge(&mut self, sent_at: f64, factor: f64, now: Duration) {
-        let sent_at = if sent_at.is_finite() {
-            sent_at
-        } else {
-            self.rate
-        };
+        let sent_at = self.finite_or_pace(sent_at);
         self.set(self.rate.min(sent_at * factor), 0.0, now);
         self.run = 0;
     }

@@ -148,12 +148,16 @@ impl Overload {
         // seconds the additive increase took to climb back (a server failing one answer in 20
         // at random, its 429s hinted in `retry-after-ms`: 0.914 of the ideal, 0.987 before
         // 503s were read; on our simulator).
-        let factor = if self.taken_off > 0.0 {
+        Reading::Refuted(self.taken_off().min(MOST_GIVEN_BACK))
+    }
+
+    /// What the cuts for lone 503s took off the pace, as a factor (1 before any).
+    fn taken_off(&self) -> f64 {
+        if self.taken_off > 0.0 {
             self.taken_off
         } else {
             1.0
-        };
-        Reading::Refuted(factor.min(MOST_GIVEN_BACK))
+        }
     }
 
     /// Whether the latest refusal was a lone 503: it cuts by [`LONE_CUT`].
@@ -165,12 +169,7 @@ impl Overload {
     pub(crate) fn cut(&mut self, from: f64, to: f64) {
         self.cut_to = to;
         if self.lone && to > 0.0 {
-            let before = if self.taken_off > 0.0 {
-                self.taken_off
-            } else {
-                1.0
-            };
-            self.taken_off = before * from / to;
+            self.taken_off = self.taken_off() * from / to;
         }
         // Counted once: a crowd needs as many again.
         self.recent.clear();

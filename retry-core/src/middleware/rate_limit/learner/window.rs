@@ -83,6 +83,14 @@ struct Current {
     low: Option<(Duration, u64)>,
 }
 
+impl Current {
+    /// Whether an answer that came `now` to a request sent at `sent_at` was surely read
+    /// within this window: sent after it began, answered before it can have ended.
+    fn holds(&self, now: Duration, sent_at: Duration) -> bool {
+        sent_at > self.began.saturating_add(SLACK) && now.saturating_add(SLACK) < self.earliest
+    }
+}
+
 impl WindowSign {
     /// When a spent fixed window ends, if after `now`: nothing goes before it.
     pub(crate) fn ends_after(&self, now: Duration) -> Option<Duration> {
@@ -164,9 +172,7 @@ impl WindowSign {
         let Some(mut current) = self.current.filter(|_| self.on()) else {
             return;
         };
-        let within = sent_at > current.began.saturating_add(SLACK)
-            && now.saturating_add(SLACK) < current.earliest;
-        if !within {
+        if !current.holds(now, sent_at) {
             return;
         }
         if let Some((seen, low)) = current.low {
@@ -278,9 +284,7 @@ impl WindowSign {
             self.opened = true;
             return;
         }
-        let within = sent_at > current.began.saturating_add(SLACK)
-            && now.saturating_add(SLACK) < current.earliest;
-        if !within {
+        if !current.holds(now, sent_at) {
             return;
         }
         let narrowed = Current {
