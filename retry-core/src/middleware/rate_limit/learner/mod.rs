@@ -353,6 +353,18 @@ impl Learner {
     }
 }
 
+/// For the learner's tests: headers saying a bucket of `limit` with `remaining` left, full
+/// again in `reset_ms`.
+#[cfg(test)]
+pub(crate) fn reading(limit: u64, remaining: u64, reset_ms: u64) -> RateLimitHeaders {
+    RateLimitHeaders {
+        limit: Some(limit),
+        remaining: Some(remaining),
+        reset: Some(Duration::from_millis(reset_ms)),
+        ..RateLimitHeaders::default()
+    }
+}
+
 /// Pushes `value` onto `window`, which keeps the last `len`: every window of recent answers
 /// the learner measures over.
 fn keep_last<T>(window: &mut VecDeque<T>, value: T, len: usize) {

@@ -10,14 +10,7 @@ fn sent(seq: u64, ms: u64) -> Admission {
     }
 }
 
-fn headers(limit: u64, remaining: u64, reset_ms: u64) -> RateLimitHeaders {
-    RateLimitHeaders {
-        limit: Some(limit),
-        remaining: Some(remaining),
-        reset: Some(Duration::from_millis(reset_ms)),
-        ..RateLimitHeaders::default()
-    }
-}
+use super::super::reading as headers;
 
 /// Evidence after ten answers carrying `headers`, to requests sent every `every_ms`, with
 /// round trips that vary by `spread` seconds.

@@ -4,14 +4,7 @@ fn empty(limit: u64, reset_ms: u64) -> RateLimitHeaders {
     left(limit, 0, reset_ms)
 }
 
-fn left(limit: u64, remaining: u64, reset_ms: u64) -> RateLimitHeaders {
-    RateLimitHeaders {
-        limit: Some(limit),
-        remaining: Some(remaining),
-        reset: Some(Duration::from_millis(reset_ms)),
-        ..RateLimitHeaders::default()
-    }
-}
+use super::super::reading as left;
 
 const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
