@@ -75,7 +75,7 @@ impl CircuitBreakerMiddleware {
     /// The breaker of `url`'s host, made on first use: to read its state.
     pub fn breaker(&self, url: &Url) -> CircuitBreaker {
         let template = self.shared.template;
-        (self.shared.hosts).get_or_insert_with(url, || template.build())
+        (self.shared.hosts).get_or_insert_with(url, None, || template.build())
     }
 
     /// The [`CircuitOpen`] inside an error of a client with this layer, if that is what it is.

@@ -1,7 +1,9 @@
 //! The middleware's metrics, all of them in this module: per host, the responses by status
 //! class, the 429s, the time requests waited in the limiter, the queue's depth, the learned
-//! pace and the cooldowns started. Every series has one label, `host` (plus `status`, one of
-//! six classes, on the responses): bounded by the hosts a limiter talks to.
+//! pace and the cooldowns started. Every series has the label `host` (plus `status`, one of
+//! six classes, on the responses). The limiter's own series (wait, queue depth, pace,
+//! cooldowns) of a model paced apart also have `model`; the responses and 429s are summed
+//! over a host's models. Bounded by the hosts and models a limiter talks to.
 //!
 //! A host's handles are registered once, on the first request to it, with the recorder in
 //! force then (so install a recorder before the first request); after that each request
@@ -53,19 +55,23 @@ pub(crate) struct HostMetrics {
 }
 
 impl HostMetrics {
-    /// Registers `url`'s host's series with the recorder in force.
-    pub(crate) fn new(url: &Url) -> Self {
+    /// Registers `url`'s host's series (`model`'s, if paced apart) with the recorder in force.
+    pub(crate) fn new(url: &Url, model: Option<&str>) -> Self {
         let host = SharedString::from(label(url));
         let responses = STATUS_CLASSES.map(|status| {
             metrics::counter!("retry_http_responses_total", "host" => host.clone(), "status" => status)
         });
+        let mut labels = vec![metrics::Label::new("host", host.clone())];
+        if let Some(model) = model {
+            labels.push(metrics::Label::new("model", model.to_owned()));
+        }
         HostMetrics {
             responses,
-            rate_limited: metrics::counter!("retry_rate_limited_total", "host" => host.clone()),
-            wait: metrics::histogram!("retry_limiter_wait_seconds", "host" => host.clone()),
-            depth: metrics::gauge!("retry_limiter_queue_depth", "host" => host.clone()),
-            pace: metrics::gauge!("retry_limiter_pace", "host" => host.clone()),
-            cooldowns: metrics::counter!("retry_limiter_cooldowns_total", "host" => host),
+            rate_limited: metrics::counter!("retry_rate_limited_total", "host" => host),
+            wait: metrics::histogram!("retry_limiter_wait_seconds", labels.clone()),
+            depth: metrics::gauge!("retry_limiter_queue_depth", labels.clone()),
+            pace: metrics::gauge!("retry_limiter_pace", labels.clone()),
+            cooldowns: metrics::counter!("retry_limiter_cooldowns_total", labels),
         }
     }
 

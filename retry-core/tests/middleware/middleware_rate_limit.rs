@@ -188,6 +188,48 @@ async fn hosts_do_not_share_a_cooldown_but_clones_do() {
     assert_eq!(limiter.pace(&"http://never.test/".parse().unwrap()), None);
 }
 
+/// Sends `POST url` with a JSON body naming `model`, from a task of its own.
+fn send_model(client: &ClientWithMiddleware, model: &str, id: usize) -> JoinHandle<u16> {
+    let body = format!(r#"{{"messages":[{{"role":"user","content":"hi"}}],"model":"{model}"}}"#);
+    let request = client.post(URL).header("x-id", id.to_string()).body(body);
+    tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+}
+
+#[tokio::test(start_paused = true)]
+async fn models_on_one_host_do_not_share_a_cooldown_unless_told_to() {
+    for per_model in [true, false] {
+        let server = Scripted::once_then_ok(429, &[("retry-after-ms", "800")]);
+        let limiter = RateLimitMiddleware::builder()
+            .initial_rate(100.0)
+            .per_model(per_model)
+            .build();
+        let client = client_with(vec![Arc::new(limiter.clone())], server.clone());
+        assert_eq!(send_model(&client, "m-slow", 0).await.unwrap(), 429);
+        send_model(&client, "m-fast", 1).await.unwrap();
+        send_model(&client, "m-slow", 2).await.unwrap();
+        let log = arrivals(&server);
+        let url = URL.parse().unwrap();
+        if per_model {
+            // Another model goes at once; the model that was refused waits its cooldown.
+            assert!(log[1].0 < 10, "{log:?}");
+            assert!(log[2].0 >= 800, "{log:?}");
+            let (slow, fast) = (
+                limiter.model_pace(&url, "m-slow"),
+                limiter.model_pace(&url, "m-fast"),
+            );
+            assert!(
+                slow.unwrap() < fast.unwrap(),
+                "the 429 cut m-slow's pace only"
+            );
+            assert_eq!(limiter.pace(&url), Some(slow.unwrap() + fast.unwrap()));
+        } else {
+            assert!(log[1].0 >= 800, "one limit for all: {log:?}");
+            assert_eq!(limiter.model_pace(&url, "m-fast"), None);
+            assert!(limiter.pace(&url).is_some());
+        }
+    }
+}
+
 /// The retry policy under test: a 429's hint decides, else 1 s of backoff.
 const POLICY: Policy = Policy::constant()
     .attempts(3)

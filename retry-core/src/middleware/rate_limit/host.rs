@@ -20,7 +20,15 @@ use crate::middleware::metrics::HostMetrics;
 /// Every host a limiter has seen.
 pub(crate) type Hosts = PerHost<Arc<Host>>;
 
-pub(crate) use crate::middleware::host_key as key;
+/// The name of a host's (and model's) keys in a fleet's store: `scheme://host:port`, then
+/// `#model` for a model paced apart.
+pub(crate) fn key(url: &reqwest::Url, model: Option<&str>) -> String {
+    let host = crate::middleware::host_key(url);
+    match model {
+        Some(model) => format!("{host}#{model}"),
+        None => host,
+    }
+}
 
 /// One host's shared state.
 pub(crate) struct Host {
@@ -88,7 +96,8 @@ pub(crate) struct Plan {
 }
 
 impl Host {
-    pub(crate) fn new(config: &Config, url: &reqwest::Url) -> Self {
+    /// A host's state; `model` when each model on it is paced apart.
+    pub(crate) fn new(config: &Config, url: &reqwest::Url, model: Option<&str>) -> Self {
         let origin = Instant::now();
         let quota = config
             .requests
@@ -114,7 +123,7 @@ impl Host {
             quota,
             tokens_configured: configured_tokens.is_some(),
             fleet: config.fleet,
-            metrics: HostMetrics::new(url),
+            metrics: HostMetrics::new(url, model),
         }
     }
 

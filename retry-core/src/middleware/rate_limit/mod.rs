@@ -5,6 +5,7 @@ mod fleet;
 mod gcra;
 mod host;
 mod learner;
+mod model;
 mod queue;
 mod quota;
 #[cfg(feature = "redis")]
@@ -30,10 +31,14 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 
 /// A client-side rate limiter for a reqwest-middleware stack.
 ///
-/// - **Per host, shared by clones.** Every clone of one limiter shares its state (an `Arc`),
-///   keyed by `scheme://host:port`: every task that talks to one API shares one budget. A
-///   host's state lives as long as the limiter (a limiter is meant for the few APIs a client
-///   talks to, not for crawling a million hosts).
+/// - **Per host and model, shared by clones.** Every clone of one limiter shares its state
+///   (an `Arc`), keyed by `scheme://host:port` and by the top-level `"model"` a request's JSON
+///   body names, if any: every task that talks to one API (one model of it) shares one
+///   budget, and "each host" below means each host and model. LLM APIs limit each model
+///   apart (Together per organisation and model), so one model's 429s and headers say
+///   nothing of another's; [`RateLimitBuilder::per_model`] turns this off for a server with
+///   one limit for all. A state lives as long as the limiter (a limiter is meant for the few
+///   APIs and models a client talks to, not for crawling a million hosts).
 /// - **Shared cooldown.** When a response is a 429, every request to that host waits, not
 ///   only the one that got it: until the hinted reset (`retry-after-ms`, `Retry-After`), then
 ///   they leave one at a time, in the order they arrived, at the learned pace. A whole-second
@@ -169,6 +174,8 @@ pub(crate) struct Config {
     /// `remaining` then counts their requests too, and the shared schedule, not this
     /// process's count, decides how much of the burst is left.
     pub(crate) fleet: bool,
+    /// Whether each model a request body names is paced apart from the host's others.
+    pub(crate) per_model: bool,
 }
 
 impl Default for Config {
@@ -180,6 +187,7 @@ impl Default for Config {
             adaptive: true,
             initial_rate: learner::INITIAL_RATE,
             fleet: false,
+            per_model: true,
         }
     }
 }
@@ -236,6 +244,24 @@ impl RateLimitBuilder {
         if per_second > 0.0 {
             self.config.initial_rate = per_second;
         }
+        self
+    }
+
+    /// Whether each model is paced on its own (default `true`): a request whose JSON body
+    /// names a top-level `"model"` shares its queue, pace, cooldown and quotas with the
+    /// requests to the same host and model only, as Together, OpenAI and Anthropic limit
+    /// each model apart. `false` paces every request to a host as one, for a server whose
+    /// one limit spans all its models.
+    ///
+    /// ```
+    /// use retry_core::middleware::RateLimitMiddleware;
+    ///
+    /// // A gateway that counts every request against one limit, whatever the model:
+    /// let limiter = RateLimitMiddleware::builder().per_model(false).build();
+    /// # let _ = limiter;
+    /// ```
+    pub fn per_model(mut self, per_model: bool) -> Self {
+        self.config.per_model = per_model;
         self
     }
 
@@ -296,15 +322,34 @@ impl RateLimitMiddleware {
         RateLimitMiddleware::builder().tokens_per_minute(n).build()
     }
 
-    /// The pace learned for `url`'s host, in requests per second: `None` if no request has
-    /// gone there or the limiter is not adaptive.
+    /// The pace learned for `url`'s host, in requests per second, summed over its models
+    /// when each is paced apart: `None` if no request has gone there or the limiter is not
+    /// adaptive.
     pub fn pace(&self, url: &Url) -> Option<f64> {
-        self.shared.hosts.find(url).and_then(|host| host.pace())
+        let paces = self.shared.hosts.all(url).into_iter();
+        paces.filter_map(|host| host.pace()).reduce(|a, b| a + b)
     }
 
-    /// How many requests to `url`'s host are waiting for their turn.
+    /// The pace learned for one model on `url`'s host (see [`RateLimitBuilder::per_model`]),
+    /// in requests per second: `None` if no request naming it has gone there, or the limiter
+    /// is not adaptive or not per model.
+    ///
+    /// ```
+    /// use retry_core::middleware::RateLimitMiddleware;
+    ///
+    /// let limiter = RateLimitMiddleware::default();
+    /// let url = "https://api.together.ai/v1/chat/completions".parse().unwrap();
+    /// assert_eq!(limiter.model_pace(&url, "m-fast"), None); // nothing sent yet
+    /// ```
+    pub fn model_pace(&self, url: &Url, model: &str) -> Option<f64> {
+        let host = self.shared.hosts.find(url, Some(model))?;
+        host.pace()
+    }
+
+    /// How many requests to `url`'s host (all its models) are waiting for their turn.
     pub fn waiting(&self, url: &Url) -> usize {
-        self.shared.hosts.find(url).map_or(0, |host| host.waiting())
+        let hosts = self.shared.hosts.all(url).into_iter();
+        hosts.map(|host| host.waiting()).sum()
     }
 
     /// A new limiter with this one's settings, its limits shared through `store` (see
@@ -360,8 +405,11 @@ impl Middleware for RateLimitMiddleware {
         next: Next<'_>,
     ) -> Result<Response> {
         let config = &self.shared.config;
-        let host = (self.shared.hosts)
-            .get_or_insert_with(req.url(), || Arc::new(Host::new(config, req.url())));
+        let model = config.per_model.then(|| model::of(&req)).flatten();
+        let model = model.as_deref();
+        let host = (self.shared.hosts).get_or_insert_with(req.url(), model, || {
+            Arc::new(Host::new(config, req.url(), model))
+        });
         let ticket = match extensions.get::<Ticket>() {
             Some(ticket) => ticket.0,
             None => {
@@ -375,7 +423,7 @@ impl Middleware for RateLimitMiddleware {
         } else {
             1
         };
-        let fleet = (self.shared.fleet.as_ref()).map(|fleet| (fleet, host::key(req.url())));
+        let fleet = (self.shared.fleet.as_ref()).map(|fleet| (fleet, host::key(req.url(), model)));
         let admit = async {
             let mut sent = host.admit(ticket, cost).await;
             let mut in_fleet = None;

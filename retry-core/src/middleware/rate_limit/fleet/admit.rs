@@ -144,7 +144,7 @@ mod tests {
         let fleet = Fleet::new(MemoryLimit::new().into());
         let url = reqwest::Url::parse("http://api.test/").unwrap();
         let config = Config::default();
-        let host = Host::new(&config, &url);
+        let host = Host::new(&config, &url, None);
         let key = "http://api.test:80";
         let fleet_host = fleet.host(key);
         let held = fleet_host.gate.lock().await;
