@@ -11,7 +11,7 @@ use std::sync::Arc;
 use together_client::sim::{Scenario, ScenarioKind};
 use tokio::time::Instant;
 
-use crate::strategies::{Caller, Strategy};
+use crate::strategies::{Caller, MODEL, Strategy};
 use crate::workloads::{Distribution, Outcome};
 
 /// Requests per run, and the tasks sending them.
@@ -48,10 +48,12 @@ pub(crate) async fn run(scenario: &Scenario, seed: u64, strategy: Strategy) -> R
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..TASKS {
         let (caller, url, key) = (Arc::clone(&caller), Arc::clone(&url), Arc::clone(&key));
+        let scenario = scenario.clone();
         tasks.spawn(async move {
             let mut lost = 0;
             for i in (task..N).step_by(TASKS) {
-                lost += usize::from(!caller.call(strategy, &url, &key, i).await);
+                let model = scenario.model_of(i).unwrap_or(MODEL);
+                lost += usize::from(!caller.call(strategy, &url, &key, i, model).await);
             }
             lost
         });

@@ -45,7 +45,7 @@ use tokio::time::Instant;
 
 use crate::family::TOKENS_EACH;
 use crate::report::{machine, write_markdown};
-use crate::strategies::{Caller, Strategy, http};
+use crate::strategies::{Caller, MODEL, Strategy, http};
 use crate::workloads::{Distribution, Outcome, percentile};
 
 /// Requests each process sends, and the tasks it sends them from (the batch of 150
@@ -243,7 +243,7 @@ pub(crate) async fn run(
                     for j in (task..work).step_by(TASKS) {
                         // Distinct prompts across the fleet (still two words: 5 tokens).
                         let i = p * 1_000_000 + j;
-                        if caller.call(strategy, &url, &key, i).await {
+                        if caller.call(strategy, &url, &key, i, MODEL).await {
                             done_at.push(started.elapsed().as_secs_f64());
                         } else {
                             lost += 1;

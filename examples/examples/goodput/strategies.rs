@@ -275,13 +275,20 @@ pub(crate) async fn sdk_rule(
 }
 
 impl Caller {
-    /// One call; `true` if it succeeded (in the end).
+    /// One call to `model`; `true` if it succeeded (in the end).
     /// The sdk rule's jitter is seeded per call (`i`), so its rows repeat as far as the
     /// order of the tasks does.
-    pub(crate) async fn call(&self, strategy: Strategy, url: &str, key: &str, i: usize) -> bool {
+    pub(crate) async fn call(
+        &self,
+        strategy: Strategy,
+        url: &str,
+        key: &str,
+        i: usize,
+        model: &str,
+    ) -> bool {
         let prompt = format!("prompt {i}");
         let body = serde_json::json!({
-            "model": MODEL,
+            "model": model,
             "messages": [{"role": "user", "content": prompt}],
         });
         match (self, strategy) {
@@ -324,7 +331,7 @@ impl Caller {
                     return false;
                 };
                 let Ok(request) = CreateChatCompletionRequestArgs::default()
-                    .model(MODEL)
+                    .model(model)
                     .messages([message.into()])
                     .build()
                 else {
@@ -340,7 +347,7 @@ impl Caller {
             }
             (Caller::Client(client), _) => client
                 .chat()
-                .create(ChatRequest::new(MODEL).user(prompt))
+                .create(ChatRequest::new(model).user(prompt))
                 .await
                 .is_ok(),
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use together_client::sim::{Event, Fault, HintDialect, Simulator, Stats};
 use tokio::time::Instant;
 
-use crate::strategies::{Caller, SEED, Strategy};
+use crate::strategies::{Caller, MODEL, SEED, Strategy};
 
 /// One row of the grid.
 #[derive(Clone, Copy, Debug)]
@@ -221,7 +221,7 @@ pub(crate) async fn run(w: Workload, strategy: Strategy) -> Row {
             let mut lost = 0;
             for i in (task..w.n).step_by(w.tasks) {
                 let t0 = Instant::now();
-                let ok = caller.call(strategy, &url, &key, i).await;
+                let ok = caller.call(strategy, &url, &key, i, MODEL).await;
                 latencies.push(t0.elapsed().as_secs_f64());
                 lost += usize::from(!ok);
             }

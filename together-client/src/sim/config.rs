@@ -187,6 +187,7 @@ pub struct SimulatorBuilder {
     pub(crate) limit_headers: Option<LimitHeaders>,
     pub(crate) limit_steps: Vec<(Duration, f64)>,
     pub(crate) window: Option<Duration>,
+    pub(crate) model_limits: Vec<(String, f64)>,
     pub(crate) overloaded_refusals: bool,
     pub(crate) credits: Option<u64>,
     pub(crate) latency: Latency,
@@ -210,6 +211,7 @@ impl Default for SimulatorBuilder {
             limit_headers: None,
             limit_steps: Vec::new(),
             window: None,
+            model_limits: Vec::new(),
             overloaded_refusals: false,
             credits: None,
             latency: Latency::ZERO,
@@ -351,6 +353,36 @@ impl SimulatorBuilder {
     pub fn fixed_window(mut self, window: Duration) -> Self {
         assert!(!window.is_zero(), "a fixed window must be longer than zero");
         self.window = Some(window);
+        self
+    }
+
+    /// Gives the requests that name `model` a request limit of their own, `rate` a second,
+    /// as Together limits each model apart: its own bucket (of the same
+    /// [`burst`](Self::burst), or the same [fixed window](Self::fixed_window)), its own
+    /// token limit of the same size, its own headers. The limit set by
+    /// [`rate_per_second`](Self::rate_per_second), its [steps](Self::limit_steps) and
+    /// [`Simulator::set_rate_limit`](super::Simulator::set_rate_limit) are the other models',
+    /// and so are [`credits`](Self::credits): only their requests spend them.
+    ///
+    /// ```
+    /// use together_client::sim::Simulator;
+    ///
+    /// // 50 a second for every model but `m-slow`, which has 20 a second of its own.
+    /// let builder = Simulator::builder()
+    ///     .rate_per_second(50.0)
+    ///     .burst(5)
+    ///     .model_limit("m-slow", 20.0);
+    /// # let _ = builder;
+    /// ```
+    ///
+    /// # Panics
+    /// If `rate` is not finite and positive.
+    pub fn model_limit(mut self, model: impl Into<String>, rate: f64) -> Self {
+        assert!(
+            rate.is_finite() && rate > 0.0,
+            "a model's rate must be finite and positive, got {rate}"
+        );
+        self.model_limits.push((model.into(), rate));
         self
     }
 

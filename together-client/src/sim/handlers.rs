@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) chunk_delay: Duration,
     pub(crate) context_window: u64,
     pub(crate) limiter: Mutex<Limiter>,
+    /// The models with limits of their own (see `SimulatorBuilder::model_limit`).
+    pub(crate) model_limiters: Vec<(String, Mutex<Limiter>)>,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) recorder: Arc<Recorder>,
     pub(crate) next_id: AtomicU64,
@@ -186,7 +188,10 @@ fn decide(
         sim.recorder.saw_key(key, job.prompt.as_deref());
     }
     tracker.set_prompt(job.prompt.clone());
-    let verdict = lock(&sim.limiter).check(job.cost());
+    let limiter = (sim.model_limiters.iter())
+        .find(|(model, _)| *model == job.model)
+        .map_or(&sim.limiter, |(_, limiter)| limiter);
+    let verdict = lock(limiter).check(job.cost());
     if let Some((limit, _)) = verdict.refused
         && limit != Limit::Credit
         && sim.overloaded_refusals

@@ -101,8 +101,8 @@ mod stats;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::Service as _;
@@ -147,17 +147,22 @@ impl Simulator {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).await?;
         let addr = listener.local_addr()?;
         let burst = config.effective_burst();
+        let limiter = |rate: Option<f64>, credits: Option<u64>| {
+            let mut limiter = Limiter::new(rate, burst, config.token_limit, credits);
+            if let Some(window) = config.window {
+                limiter.fixed_window(window);
+            }
+            limiter
+        };
+        let mut default = limiter(config.rate, config.credits);
+        default.set_steps(&config.limit_steps);
+        let model_limiters = (config.model_limits.iter())
+            .map(|(model, rate)| (model.clone(), Mutex::new(limiter(Some(*rate), None))))
+            .collect();
         let shared = Arc::new(Shared {
-            limiter: std::sync::Mutex::new({
-                let mut limiter =
-                    Limiter::new(config.rate, burst, config.token_limit, config.credits);
-                limiter.set_steps(&config.limit_steps);
-                if let Some(window) = config.window {
-                    limiter.fixed_window(window);
-                }
-                limiter
-            }),
-            faults: std::sync::Mutex::new(Faults::new(config.faults, config.seed)),
+            limiter: Mutex::new(default),
+            model_limiters,
+            faults: Mutex::new(Faults::new(config.faults, config.seed)),
             recorder: Arc::new(Recorder::new()),
             next_id: AtomicU64::new(0),
             api_key: config.api_key,

@@ -60,6 +60,11 @@ pub struct Scenario {
     /// Refusals are 503s, not 429s, as nginx's `limit_req` answers: see
     /// [`SimulatorBuilder::refuse_with_503`].
     pub overloaded: bool,
+    /// Models with request limits of their own, (name, requests per second), as Together
+    /// limits each model apart (see [`SimulatorBuilder::model_limit`]); `rate` is every
+    /// other model's. A run spreads its requests over them in proportion to their rates:
+    /// see [`model_of`](Self::model_of).
+    pub models: &'static [(&'static str, f64)],
 }
 
 const fn ms(n: u64) -> Duration {
@@ -81,6 +86,7 @@ impl Scenario {
             generation: (ms(0), ms(0)),
             window: None,
             overloaded: false,
+            models: &[],
         }
     }
 
@@ -289,6 +295,16 @@ impl Scenario {
                 overloaded: true,
                 ..Scenario::steady("step-50-20-80-503", none, HintDialect::None)
             },
+            // Two models, each limited apart as Together limits them: 50 a second for the
+            // usual one, 20 for the other, each with its own bucket of 5 and its own headers.
+            Scenario {
+                models: &[("m-slow", 20.0)],
+                ..Scenario::steady("per-model-together", bucket, HintDialect::None)
+            },
+            Scenario {
+                models: &[("m-slow", 20.0)],
+                ..Scenario::steady("per-model-none", none, HintDialect::None)
+            },
             Scenario {
                 kind: ScenarioKind::Tokens,
                 rate: 100.0,
@@ -346,7 +362,29 @@ impl Scenario {
         if let Some(window) = self.window {
             builder = builder.fixed_window(window);
         }
+        for (model, rate) in self.models {
+            builder = builder.model_limit(*model, *rate);
+        }
         builder.refuse_with_503(self.overloaded)
+    }
+
+    /// The model that request `i` of a run names, if not the usual one: one of
+    /// [`models`](Self::models), in proportion to its rate. The `i`-th multiple of the golden
+    /// ratio picks it, so that the models interleave evenly from the first request on.
+    pub fn model_of(&self, i: usize) -> Option<&'static str> {
+        const GOLDEN: f64 = 0.618_033_988_749_895;
+        let total = self.rate + self.models.iter().map(|(_, rate)| rate).sum::<f64>();
+        let mut at = (i as f64 * GOLDEN).fract() * total - self.rate;
+        for (model, rate) in self.models {
+            if at < 0.0 {
+                break;
+            }
+            at -= rate;
+            if at < 0.0 {
+                return Some(model);
+            }
+        }
+        None
     }
 
     /// The least time, in seconds, in which any client could have `successes` requests of
@@ -355,7 +393,19 @@ impl Scenario {
     /// start, refilling its size each second), whichever binds.
     /// Plus one mean round trip and one mean generation: the first request's way in, the
     /// last one's work and its answer's way out, which no client can save.
+    /// With [`models`](Self::models) of their own, each model's requests (the first
+    /// `successes` of a run, as [`model_of`](Self::model_of) spreads them) are timed at its
+    /// own limit, and the slowest decides.
     pub fn ideal(&self, successes: usize, tokens_each: u64) -> f64 {
+        let usual = (0..successes).filter(|&i| self.model_of(i).is_none());
+        let by_models = (self.models.iter())
+            .map(|(model, rate)| {
+                let count = (0..successes).filter(|&i| self.model_of(i) == Some(model));
+                let needed = (count.count() as f64 - f64::from(self.burst)).max(0.0);
+                needed / rate
+            })
+            .fold(0.0, f64::max);
+        let successes = usual.count();
         let needed = (successes as f64 - f64::from(self.burst)).max(0.0);
         let mut requests = 0.0;
         let (mut at, mut rate) = (0.0, self.rate);
@@ -381,7 +431,7 @@ impl Scenario {
         });
         let round_trip = (self.latency.0 + self.latency.1).as_secs_f64() / 2.0;
         let generation = (self.generation.0 + self.generation.1).as_secs_f64() / 2.0;
-        by_requests.max(by_tokens) + round_trip + generation
+        by_requests.max(by_models).max(by_tokens) + round_trip + generation
     }
 }
 
@@ -407,6 +457,27 @@ mod tests {
         // An LLM's generation (0.2-1 s, 0.6 s on average) adds to the last answer.
         let llm = Scenario::named("llm-none").unwrap();
         assert!((llm.ideal(300, 0) - 5.9 - rtt - 0.6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn models_share_a_run_in_proportion_to_their_rates_from_the_start() {
+        let two = Scenario::named("per-model-together").unwrap();
+        let slow: Vec<bool> = (0..300)
+            .map(|i| two.model_of(i) == Some("m-slow"))
+            .collect();
+        let count = slow.iter().filter(|&&s| s).count();
+        // 20 of every 70 a second: 85.7 of 300.
+        assert!((85..=86).contains(&count), "{count}");
+        for ten in slow.chunks(10) {
+            let n = ten.iter().filter(|&&s| s).count();
+            assert!((2..=4).contains(&n), "evenly interleaved: {slow:?}");
+        }
+        // Each model's requests at its own limit; here the slow one decides.
+        let rtt = 0.016;
+        let ideal = ((count - 5) as f64 / 20.0).max((300 - count - 5) as f64 / 50.0);
+        assert!((two.ideal(300, 0) - ideal - rtt).abs() < 1e-9);
+        let one = Scenario::named("together-bucket").unwrap();
+        assert!((0..300).all(|i| one.model_of(i).is_none()));
     }
 
     #[test]

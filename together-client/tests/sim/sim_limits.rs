@@ -392,6 +392,45 @@ async fn the_limit_can_change_while_running() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_model_with_a_limit_of_its_own_spends_its_own_bucket() {
+    let sim = launch(
+        Simulator::builder()
+            .rate_per_second(50.0)
+            .burst(2)
+            .limit_headers(LimitHeaders::Together(Meaning::BUCKET))
+            .model_limit("m-slow", 1.0),
+    )
+    .await;
+    let client = client();
+    let slow = |prompt: &str| {
+        let mut body = chat_body(prompt);
+        body["model"] = json!("m-slow");
+        body
+    };
+    let path = "/chat/completions";
+    // m-slow's bucket of 2 empties...
+    for _ in 0..2 {
+        assert_eq!(post(&client, &sim, path, &slow("s")).await.status(), 200);
+    }
+    let refused = post(&client, &sim, path, &slow("s")).await;
+    assert_eq!(refused.status(), 429);
+    // ...at 1 a second (its own reset), while the usual model's bucket is still full.
+    assert_eq!(
+        header(&refused, "x-ratelimit-reset").as_deref(),
+        Some("2.000")
+    );
+    let usual = chat(&client, &sim, "u").await;
+    assert_eq!(usual.status(), 200);
+    assert_eq!(
+        header(&usual, "x-ratelimit-remaining").as_deref(),
+        Some("1")
+    );
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(post(&client, &sim, path, &slow("s")).await.status(), 200);
+    assert_eq!(sim.stats().rate_limited, 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn retry_core_reads_each_dialect_as_meant() {
     use retry_core::middleware::{RateLimitHeaders, delay_hint};
     for dialect in HintDialect::ALL {
