@@ -187,6 +187,8 @@ pub struct SimulatorBuilder {
     pub(crate) limit_headers: Option<LimitHeaders>,
     pub(crate) limit_steps: Vec<(Duration, f64)>,
     pub(crate) window: Option<Duration>,
+    /// The window slides: a log of its requests (see `sliding_log`).
+    pub(crate) sliding: bool,
     pub(crate) model_limits: Vec<(String, f64)>,
     pub(crate) overloaded_refusals: bool,
     pub(crate) credits: Option<u64>,
@@ -211,6 +213,7 @@ impl Default for SimulatorBuilder {
             limit_headers: None,
             limit_steps: Vec::new(),
             window: None,
+            sliding: false,
             model_limits: Vec::new(),
             overloaded_refusals: false,
             credits: None,
@@ -353,6 +356,34 @@ impl SimulatorBuilder {
     pub fn fixed_window(mut self, window: Duration) -> Self {
         assert!(!window.is_zero(), "a fixed window must be longer than zero");
         self.window = Some(window);
+        self.sliding = false;
+        self
+    }
+
+    /// Counts the request limit in a log of the last `window` instead of a bucket, as
+    /// limiters built on a sorted set of timestamps do: `rate x window` requests (at least
+    /// one) in any `window`, each one's place back when it is `window` old; [`burst`](Self::burst)
+    /// is ignored. The headers report the log: `limit` its count, `remaining` what is left of
+    /// it, `reset` the time until its newest request leaves it (until it is whole again), or
+    /// as [`ResetMeans`](super::ResetMeans) says.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use together_client::sim::Simulator;
+    ///
+    /// // At most 50 requests in any second.
+    /// let builder = Simulator::builder()
+    ///     .rate_per_second(50.0)
+    ///     .sliding_log(Duration::from_secs(1));
+    /// # let _ = builder;
+    /// ```
+    ///
+    /// # Panics
+    /// If `window` is zero.
+    pub fn sliding_log(mut self, window: Duration) -> Self {
+        assert!(!window.is_zero(), "a sliding log must be longer than zero");
+        self.window = Some(window);
+        self.sliding = true;
         self
     }
 

@@ -14,9 +14,10 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::bucket::Level;
 use super::config::HintDialect;
 use super::handlers::lock;
-use super::limiter::{Level, Verdict};
+use super::limiter::Verdict;
 
 /// Which rate-limit headers the simulator sends, and what their values mean
 /// ([`SimulatorBuilder::limit_headers`](super::SimulatorBuilder::limit_headers)).
@@ -103,6 +104,10 @@ pub enum ResetMeans {
     /// The time until the bucket is full again, in whole seconds rounded up, as servers that
     /// send integers do: `1` for anything from a millisecond to a second.
     UntilFullWholeSeconds,
+    /// A [sliding log](super::SimulatorBuilder::sliding_log)'s: the time until the oldest
+    /// request it counts leaves it, whatever is left (zero when it counts none), as limiters
+    /// built on a sorted set of timestamps report it. On a bucket or a window: zero.
+    OldestLeaves,
 }
 
 /// How `x-ratelimit-remaining` relates to the truth.
@@ -287,9 +292,8 @@ impl Reporter {
         if reset {
             let value = match meaning.reset {
                 ResetMeans::UntilFull => format!("{:.3}", level.reset),
-                ResetMeans::NextSlot => {
-                    format!("{:.3}", ((1.0 - level.remaining) / level.rate).max(0.0))
-                }
+                ResetMeans::NextSlot => format!("{:.3}", level.next_slot),
+                ResetMeans::OldestLeaves => format!("{:.3}", level.oldest_leaves),
                 // As an integer: `f64`'s Display would print a negative zero as "-0".
                 ResetMeans::UntilFullWholeSeconds => {
                     format!("{}", level.reset.ceil().max(0.0) as u64)

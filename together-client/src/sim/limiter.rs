@@ -3,7 +3,9 @@
 //! The request bucket is the one `retry-core`'s in-process test server uses: it holds `burst`
 //! requests, starts full, refills `rate` requests per second, and a request takes one or gets
 //! a 429. Or, as many real servers count (a counter per window that expires), a fixed window:
-//! `rate x window` requests per window, all of them back when the next window starts. The
+//! `rate x window` requests per window, all of them back when the next window starts. Or a
+//! sliding log (a sorted set of timestamps, as Redis-backed limiters keep): `rate x window`
+//! requests in any `window`, each back when the one it replaces is `window` old. The
 //! optional token bucket holds `limit` tokens and refills in one second. The optional credit
 //! balance pays for admitted requests and, once spent, refuses everything.
 
@@ -11,110 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// A bucket of `capacity` units refilling `rate` units per second.
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    rate: f64,
-    capacity: f64,
-    level: f64,
-    last: Instant,
-    /// A fixed window instead of a steady refill: its length, and when the current one
-    /// started.
-    window: Option<(f64, Instant)>,
-}
-
-impl Bucket {
-    fn full(rate: f64, capacity: f64, now: Instant) -> Bucket {
-        Bucket {
-            rate,
-            capacity,
-            level: capacity,
-            last: now,
-            window: None,
-        }
-    }
-
-    /// Counts per fixed window of `window` seconds from `now`: `rate x window` a window.
-    fn windowed(rate: f64, window: f64, now: Instant) -> Bucket {
-        Bucket {
-            window: Some((window, now)),
-            ..Bucket::full(rate, window_count(rate, window), now)
-        }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        if let Some((length, start)) = &mut self.window {
-            let elapsed = now.saturating_duration_since(*start).as_secs_f64();
-            if elapsed >= *length {
-                *start += Duration::from_secs_f64((elapsed / *length).floor() * *length);
-                self.level = self.capacity;
-            }
-            self.last = now;
-            return;
-        }
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.level = (self.level + elapsed * self.rate).min(self.capacity);
-        self.last = now;
-    }
-
-    /// Refills at the old rate until `now`, then refills at `rate` up to `capacity`, keeping
-    /// what it holds (up to the new capacity).
-    fn retarget(&mut self, now: Instant, rate: f64, capacity: f64) {
-        self.refill(now);
-        let capacity = match self.window {
-            Some((length, _)) => window_count(rate, length),
-            None => capacity,
-        };
-        (self.rate, self.capacity) = (rate, capacity);
-        self.level = self.level.min(capacity);
-    }
-
-    /// Seconds until the current window ends, if the bucket counts per window.
-    fn window_left(&self) -> Option<f64> {
-        let (length, start) = self.window?;
-        let elapsed = self.last.saturating_duration_since(start).as_secs_f64();
-        Some((length - elapsed).max(0.0))
-    }
-
-    /// Seconds until the bucket holds `amount`.
-    fn wait_for(&self, amount: f64) -> f64 {
-        match self.window_left() {
-            Some(left) if self.level < amount => left,
-            Some(_) => 0.0,
-            None => ((amount - self.level) / self.rate).max(0.0),
-        }
-    }
-
-    fn level(&self) -> Level {
-        Level {
-            limit: self.capacity,
-            rate: self.rate,
-            remaining: self.level,
-            // A window is full again when the next one starts.
-            reset: self
-                .window_left()
-                .unwrap_or(((self.capacity - self.level) / self.rate).max(0.0)),
-        }
-    }
-}
-
-/// What a fixed window of `length` seconds admits at `rate` a second: at least one.
-fn window_count(rate: f64, length: f64) -> f64 {
-    (rate * length).floor().max(1.0)
-}
-
-/// A bucket's state as the `x-*limit-*` headers report it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Level {
-    /// What the bucket holds when full.
-    pub(crate) limit: f64,
-    /// What it refills per second.
-    pub(crate) rate: f64,
-    /// What it holds now (after this request's take, if it was taken).
-    pub(crate) remaining: f64,
-    /// Seconds until it is full again.
-    pub(crate) reset: f64,
-}
+use super::bucket::{Bucket, Level};
 
 /// Which limit a 429 is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,9 +90,11 @@ impl Limiter {
             }
             None => Bucket::full(rate, capacity, now),
         };
-        self.requests = rate.map(|rate| moved(self.requests, rate, f64::from(burst)));
+        let requests = self.requests.take();
+        self.requests = rate.map(|rate| moved(requests, rate, f64::from(burst)));
         // The per-minute budget reported alongside: 60 times the new rate.
-        self.minutes[0] = rate.map(|rate| moved(self.minutes[0], rate, rate * 60.0));
+        let minute = self.minutes[0].take();
+        self.minutes[0] = rate.map(|rate| moved(minute, rate, rate * 60.0));
     }
 
     /// Counts requests per fixed window of `window` instead (`rate x window` a window, the
@@ -202,6 +103,15 @@ impl Limiter {
         let now = Instant::now();
         if let Some(bucket) = &mut self.requests {
             *bucket = Bucket::windowed(bucket.rate, window.as_secs_f64(), now);
+        }
+    }
+
+    /// Counts requests in a log of the last `window` instead (`rate x window` in any
+    /// `window`, the burst ignored).
+    pub(crate) fn sliding_log(&mut self, window: Duration) {
+        let now = Instant::now();
+        if let Some(bucket) = &mut self.requests {
+            *bucket = Bucket::sliding(bucket.rate, window.as_secs_f64(), now);
         }
     }
 
@@ -265,10 +175,10 @@ impl Limiter {
         };
         if refused.is_none() {
             if let Some(bucket) = &mut self.requests {
-                bucket.level -= 1.0;
+                bucket.take(1.0);
             }
             if let Some(bucket) = &mut self.tokens {
-                bucket.level -= cost;
+                bucket.take(cost);
             }
             if let Some(credits) = &mut self.credits {
                 *credits -= 1;
@@ -321,6 +231,40 @@ mod tests {
         let verdict = limiter.check(0);
         assert!(verdict.refused.is_none());
         assert_eq!(verdict.requests.unwrap().remaining, 49.0);
+    }
+
+    /// 50 in any second: each place comes back when its request is a second old, not when a
+    /// window ends, and the reset names when the newest leaves.
+    #[tokio::test(start_paused = true)]
+    async fn a_sliding_log_gives_each_place_back_a_window_after_it_was_taken() {
+        let mut limiter = Limiter::new(Some(50.0), 5, None, None);
+        limiter.sliding_log(Duration::from_secs(1));
+        let admitted = (0..30)
+            .filter(|_| limiter.check(0).refused.is_none())
+            .count();
+        assert_eq!(admitted, 30);
+        tokio::time::advance(Duration::from_millis(400)).await;
+        let admitted = (0..30)
+            .filter(|_| limiter.check(0).refused.is_none())
+            .count();
+        assert_eq!(admitted, 20);
+        let verdict = limiter.check(0);
+        // The first 30 leave at 1 s, 600 ms from now; the last 20 at 1.4 s.
+        assert_eq!(verdict.refused.unwrap().1, Duration::from_millis(600));
+        let level = verdict.requests.unwrap();
+        assert_eq!((level.limit, level.remaining), (50.0, 0.0));
+        assert!((level.reset - 1.0).abs() < 1e-9, "{level:?}");
+        assert!((level.next_slot - 0.6).abs() < 1e-9, "{level:?}");
+        assert!((level.oldest_leaves - 0.6).abs() < 1e-9, "{level:?}");
+        tokio::time::advance(Duration::from_millis(600)).await;
+        let admitted = (0..40)
+            .filter(|_| limiter.check(0).refused.is_none())
+            .count();
+        assert_eq!(admitted, 30, "the first 30 places are back, not the window");
+        // A limit that moves keeps the log: 10 a second leaves no room for 50 counted.
+        limiter.set_rate(Some(10.0), 1);
+        assert_eq!(limiter.check(0).requests.unwrap().limit, 10.0);
+        assert!(limiter.check(0).refused.is_some());
     }
 
     #[tokio::test(start_paused = true)]

@@ -88,6 +88,7 @@
 //! paused clock jumps to the next timer whenever the runtime idles, even while a request is on
 //! the loopback socket.
 
+mod bucket;
 mod config;
 mod handlers;
 mod headers;
@@ -149,8 +150,10 @@ impl Simulator {
         let burst = config.effective_burst();
         let limiter = |rate: Option<f64>, credits: Option<u64>| {
             let mut limiter = Limiter::new(rate, burst, config.token_limit, credits);
-            if let Some(window) = config.window {
-                limiter.fixed_window(window);
+            match config.window {
+                Some(window) if config.sliding => limiter.sliding_log(window),
+                Some(window) => limiter.fixed_window(window),
+                None => {}
             }
             limiter
         };

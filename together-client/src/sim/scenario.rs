@@ -4,7 +4,8 @@
 //! get wrong: what the rate-limit headers mean (or whether there are any), whether they are
 //! fresh, in what units (a minute's budget under Together's names, resets in whole seconds),
 //! other providers' header names and units, how the server counts (a steadily
-//! refilling bucket of one request to a second's worth, or a fixed window), limits that move
+//! refilling bucket of one request to a second's worth, a fixed window or a sliding log),
+//! limits that move
 //! while the client runs, token limits that bind before the request limit, limits from one
 //! request every two seconds to 200 a second (a free tier's, where slow start's first guess is
 //! 40 times too fast, and 64 callers queue for two minutes), round trips from a few
@@ -57,6 +58,9 @@ pub struct Scenario {
     /// Requests counted per fixed window of this length (`rate x window` each) instead of a
     /// bucket of `burst` refilling steadily: see [`SimulatorBuilder::fixed_window`].
     pub window: Option<Duration>,
+    /// The window slides: a log of the last `window`'s requests (see
+    /// [`SimulatorBuilder::sliding_log`]) rather than a count per fixed window.
+    pub sliding: bool,
     /// Refusals are 503s, not 429s, as nginx's `limit_req` answers: see
     /// [`SimulatorBuilder::refuse_with_503`].
     pub overloaded: bool,
@@ -85,6 +89,7 @@ impl Scenario {
             latency: (ms(2), ms(30)),
             generation: (ms(0), ms(0)),
             window: None,
+            sliding: false,
             overloaded: false,
             models: &[],
         }
@@ -115,6 +120,11 @@ impl Scenario {
         // The reset in whole seconds, rounded up: a bucket refilled in 0.1 s reads "1".
         let whole_seconds = LimitHeaders::Together(Meaning {
             reset: ResetMeans::UntilFullWholeSeconds,
+            ..Meaning::BUCKET
+        });
+        // A sliding log's reset: when the oldest request it counts leaves it.
+        let oldest = LimitHeaders::Together(Meaning {
+            reset: ResetMeans::OldestLeaves,
             ..Meaning::BUCKET
         });
         let step_50_20_80 = vec![(ms(2_000), 20.0), (ms(5_000), 80.0)];
@@ -175,6 +185,30 @@ impl Scenario {
                 window: Some(ms(25_000)),
                 rate: 4.0,
                 ..Scenario::steady("window-25s-none", none, HintDialect::None)
+            },
+            // A sliding log, as limiters on a sorted set of timestamps count: 50 in any
+            // second, each place back when its request is a second old. Its reset names when
+            // the log is whole again, or when its oldest leaves, or (GitHub's way) the first
+            // in whole seconds.
+            Scenario {
+                window: Some(ms(1_000)),
+                sliding: true,
+                ..Scenario::steady("log-together", bucket, HintDialect::None)
+            },
+            Scenario {
+                window: Some(ms(1_000)),
+                sliding: true,
+                ..Scenario::steady("log-oldest", oldest, HintDialect::None)
+            },
+            Scenario {
+                window: Some(ms(1_000)),
+                sliding: true,
+                ..Scenario::steady("log-whole-seconds", whole_seconds, HintDialect::None)
+            },
+            Scenario {
+                window: Some(ms(1_000)),
+                sliding: true,
+                ..Scenario::steady("log-none", none, HintDialect::None)
             },
             Scenario {
                 latency: (ms(0), ms(300)),
@@ -359,8 +393,10 @@ impl Scenario {
         if let Some(tokens) = self.token_limit {
             builder = builder.token_limit(tokens);
         }
-        if let Some(window) = self.window {
-            builder = builder.fixed_window(window);
+        match self.window {
+            Some(window) if self.sliding => builder = builder.sliding_log(window),
+            Some(window) => builder = builder.fixed_window(window),
+            None => {}
         }
         for (model, rate) in self.models {
             builder = builder.model_limit(*model, *rate);
@@ -389,7 +425,8 @@ impl Scenario {
 
     /// The least time, in seconds, in which any client could have `successes` requests of
     /// `tokens_each` tokens taken: the bucket's burst at once, then the rate as it moves (or
-    /// a fixed window's count at the start of each window), or the token bucket (full at the
+    /// a window's count at the start of each window: a sliding log's too, which a client
+    /// that sends its whole count at once each window gets), or the token bucket (full at the
     /// start, refilling its size each second), whichever binds.
     /// Plus one mean round trip and one mean generation: the first request's way in, the
     /// last one's work and its answer's way out, which no client can save.
