@@ -76,6 +76,20 @@ impl<T: Clone> PerHost<T> {
         value
     }
 
+    /// Whether `url`'s host has a state in `scope`, or fewer than `most` scopes in all (so one
+    /// for `scope` may be made).
+    pub(crate) fn has_room(&self, url: &Url, scope: Option<&str>, most: usize) -> bool {
+        let list = self.lock();
+        let mut count = 0;
+        for (_, at, _) in list.iter().filter(|(origin, _, _)| origin.is(url)) {
+            if at.as_deref() == scope {
+                return true;
+            }
+            count += 1;
+        }
+        count < most
+    }
+
     /// The states of `url`'s host, in every scope made so far.
     pub(crate) fn all(&self, url: &Url) -> Vec<T> {
         let list = self.lock();
@@ -91,5 +105,26 @@ impl<T: Clone> PerHost<T> {
         list.iter()
             .find(|(origin, at, _)| at.as_deref() == scope && origin.is(url))
             .map(|(_, _, value)| value.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_of_one_host_are_apart_and_bounded() {
+        let hosts = PerHost::<u32>::default();
+        let url = Url::parse("https://api.together.ai/v1/chat/completions").unwrap();
+        let other = Url::parse("https://api.together.ai:8443/v1/chat/completions").unwrap();
+        assert_eq!(hosts.get_or_insert_with(&url, Some("a"), || 1), 1);
+        assert_eq!(hosts.get_or_insert_with(&url, Some("b"), || 2), 2);
+        assert_eq!(hosts.get_or_insert_with(&url, Some("a"), || 3), 1, "kept");
+        assert_eq!(hosts.get_or_insert_with(&other, Some("a"), || 4), 4);
+        assert_eq!(hosts.find(&url, None), None);
+        assert_eq!(hosts.all(&url), [1, 2]);
+        assert!(hosts.has_room(&url, Some("c"), 3));
+        assert!(!hosts.has_room(&url, Some("c"), 2), "two scopes of two");
+        assert!(hosts.has_room(&url, Some("b"), 2), "one it has");
     }
 }

@@ -250,8 +250,9 @@ impl RateLimitBuilder {
     /// Whether each model is paced on its own (default `true`): a request whose JSON body
     /// names a top-level `"model"` shares its queue, pace, cooldown and quotas with the
     /// requests to the same host and model only, as Together, OpenAI and Anthropic limit
-    /// each model apart. `false` paces every request to a host as one, for a server whose
-    /// one limit spans all its models.
+    /// each model apart (up to 64 models a host; the requests naming others share one state).
+    /// `false` paces every request to a host as one, for a server whose one limit spans all
+    /// its models.
     ///
     /// ```
     /// use retry_core::middleware::RateLimitMiddleware;
@@ -406,7 +407,10 @@ impl Middleware for RateLimitMiddleware {
     ) -> Result<Response> {
         let config = &self.shared.config;
         let model = config.per_model.then(|| model::of(&req)).flatten();
-        let model = model.as_deref();
+        // Past the most models a host keeps states for, the others share the host's own.
+        let model = model
+            .as_deref()
+            .filter(|&m| (self.shared.hosts).has_room(req.url(), Some(m), model::MOST_PER_HOST));
         let host = (self.shared.hosts).get_or_insert_with(req.url(), model, || {
             Arc::new(Host::new(config, req.url(), model))
         });

@@ -10,6 +10,11 @@ use std::borrow::Cow;
 use reqwest::Request;
 use serde::Deserialize;
 
+/// The most models of one host paced apart: each is a state the limiter keeps for as long as
+/// it lives (and a `model` label on its metrics), so a client that names a new model with
+/// every request must not grow it without bound. Requests naming others share the host's.
+pub(crate) const MOST_PER_HOST: usize = 64;
+
 /// The longest model name kept: a longer one is not a model name, and each name kept is a
 /// state the limiter holds for as long as it lives.
 const LONGEST: usize = 256;
