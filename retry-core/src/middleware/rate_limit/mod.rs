@@ -97,7 +97,7 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     host only for a reset the server states (`x-tokenlimit-reset`).
 ///
 ///   Measured on `together_client::sim::Scenario::all()` (20 seeds a scenario, 300 requests
-///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 47
+///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 53
 ///   servers; median goodput 0.97-1.00 on steady token-bucket limits of 50 and 200 a second
 ///   (buckets of 5 to 50) with round trips up to 30 ms, whatever the headers mean, per-minute
 ///   figures under Together's names and resets in whole seconds among them (0.86-0.93
@@ -108,7 +108,10 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   without headers), 0.99 on a limit that falls from 50 to 2 a second and stays there (0.98
 ///   without headers, but at 0.18 429s per request), 0.99 on a counter per one-second
 ///   window whose resets count down to its end and 1.00 on one of 25 s (0.84 and 0.88 without
-///   headers, 0.83 where the resets are whole seconds; our simulator's servers only).
+///   headers, 0.83 where the resets are whole seconds), 0.99 on two models limited apart
+///   (0.57 in the worst run when paced as one host); but only 0.70-0.77 on a sliding log of
+///   the last second's requests, whatever its headers say (0.73 without), with 0.11-0.27 429s
+///   per request (our simulator's servers only).
 ///   On a server written apart from the simulator (`examples/independent`, real clock, the
 ///   batch example, 3 runs a row): 0.97-1.00 on steady limits in five header families,
 ///   0.96-0.98 on the 50/20/80 step with headers (0.79-0.85 without), 0.99-1.00 where a token
