@@ -195,7 +195,11 @@ impl Host {
             // until a window ends: nothing is taken before it), trusted or not.
             let full_reset = learner.reset_means_full() || limits.limit == Some(1);
             let window_ends = learner.window_ends_after(now);
+            let log_room = learner.log_room_after(now).filter(|_| !self.fleet);
+            // A fleet's processes each admit their own: no one of them can count the log.
+            let log = learner.log_bound().filter(|_| !self.fleet);
             state.schedule.set_pace(Some(rate), burst.unwrap_or(1), now);
+            state.schedule.set_log(log);
             if let (Some(bucket), Some(remaining)) = (bucket, limits.remaining) {
                 state.schedule.sync(bucket.into(), remaining, sent);
             }
@@ -205,9 +209,9 @@ impl Host {
                 // bucket (the shared schedule gives back the slots this costs).
                 pause = pause.max(limits.reset);
             }
-            // A fixed window spent until an instant the server named twice: nobody goes
-            // before it.
-            until = until.max(window_ends);
+            // A fixed window spent until an instant the server named twice, or a sliding log
+            // spent until its oldest request leaves it: nobody goes before it.
+            until = until.max(window_ends).max(log_room);
             if !self.fleet
                 && full_reset
                 && limits.remaining == Some(0)

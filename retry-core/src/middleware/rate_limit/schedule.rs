@@ -6,20 +6,22 @@
 //! ```text
 //! at = max(tat - (burst - 1) * interval,   // the learned pace (virtual scheduling, GCRA)
 //!          cooldown_until,                 // set by a 429 or an empty bucket
-//!          tokens.tat - (tokens.capacity - cost))  // the token budget, if any
+//!          tokens.tat - (tokens.capacity - cost),  // the token budget, if any
+//!          sends[len - count] + length + margin)   // a sliding log's bound, if confirmed
 //! ```
 //!
 //! where `burst` is 1 until the server's headers earn a burst licence, and each answer's
 //! `remaining` moves `tat` later when the server has less left than the schedule assumed
 //! ([`Schedule::sync`]).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::gcra::{Gcra, secs};
 use super::quota::TokenPace;
 
 /// When the next request may go. Times are durations since the host's origin.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Schedule {
     /// Time between requests at the current pace; `None` for no pace.
     interval: Option<Duration>,
@@ -33,6 +35,20 @@ pub(crate) struct Schedule {
     pub(crate) tokens: Option<TokenPace>,
     /// Requests admitted so far: with an answer's [`Admission::seq`], how many went after it.
     admitted: u64,
+    /// A sliding log's bound (see `learner::log`): at most `count` admissions in any
+    /// `length`, each place waiting `margin` more.
+    log: Option<LogBound>,
+    /// The latest admissions' times, while a log bounds them.
+    sends: VecDeque<Duration>,
+}
+
+/// A sliding log's bound on admissions: at most `count` in any `length`, each place waiting
+/// `margin` more (the way to the server varies).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct LogBound {
+    pub(crate) count: u32,
+    pub(crate) length: Duration,
+    pub(crate) margin: Duration,
 }
 
 /// How late a head may be admitted (timer granularity, scheduling) without the schedule
@@ -50,7 +66,19 @@ impl Schedule {
             cooldown_until: Duration::ZERO,
             tokens: None,
             admitted: 0,
+            log: None,
+            sends: VecDeque::new(),
         }
+    }
+
+    /// Bounds admissions by a sliding log (`None` lifts the bound). The admissions counted
+    /// are the ones made under the same count and length.
+    pub(crate) fn set_log(&mut self, log: Option<LogBound>) {
+        let same = |a: &LogBound, b: &LogBound| a.count == b.count && a.length == b.length;
+        if !matches!((&self.log, &log), (Some(old), Some(new)) if same(old, new)) {
+            self.sends.clear();
+        }
+        self.log = log;
     }
 
     /// Sets the pace: `rate` requests per second (`None`: no pace), `burst` at once.
@@ -140,6 +168,13 @@ impl Schedule {
         if let Some(tokens) = &self.tokens {
             at = at.max(tokens.earliest(cost));
         }
+        if let Some(log) = &self.log {
+            // The place of the `count`-th latest admission comes back `length` after it went.
+            let count = usize::try_from(log.count).unwrap_or(usize::MAX);
+            if let Some(oldest) = self.sends.len().checked_sub(count).map(|i| self.sends[i]) {
+                at = at.max(oldest + log.length + log.margin);
+            }
+        }
         at
     }
 
@@ -156,6 +191,13 @@ impl Schedule {
             tokens.charge(now, cost);
         }
         self.admitted += 1;
+        if let Some(log) = &self.log {
+            let count = usize::try_from(log.count).unwrap_or(usize::MAX);
+            self.sends.push_back(now);
+            while self.sends.len() > count {
+                self.sends.pop_front();
+            }
+        }
         early
     }
 }
@@ -239,6 +281,38 @@ mod tests {
         // A fuller bucket than the schedule thinks gives no credit.
         schedule.sync(4, 4, &sent);
         assert_eq!(schedule.earliest(1), before);
+    }
+
+    #[test]
+    fn a_log_bound_sends_no_more_than_its_count_in_any_length() {
+        let mut schedule = Schedule::new();
+        schedule.set_pace(Some(50.0), 50, Duration::ZERO);
+        let log = LogBound {
+            count: 3,
+            length: 1_000 * MS,
+            margin: 5 * MS,
+        };
+        schedule.set_log(Some(log));
+        let mut went = Vec::new();
+        for _ in 0..5 {
+            let at = schedule.earliest(1);
+            went.push(at);
+            schedule.commit(at, 1);
+        }
+        // Three at once (the pace's burst allows 50), then each a length after the one whose
+        // place it takes.
+        assert_eq!(
+            went,
+            [
+                Duration::ZERO,
+                Duration::ZERO,
+                Duration::ZERO,
+                1_005 * MS,
+                1_005 * MS
+            ]
+        );
+        schedule.set_log(None);
+        assert!(schedule.earliest(1) < 1_005 * MS, "lifted");
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   start, drains fast) with the pace over it, the pace settles just under it at once, and a
 //!   429's cut falls to it: the 429s that finding the limit again took (one a second or so)
 //!   are not needed.
+//! - [`window`] and [`log`]: a count per fixed window, or a sliding log, told apart from a
+//!   bucket by what its resets and its count do, and once confirmed paced as what it is.
 //!
 //! # Why this is hand-written
 //! governor's quotas are fixed when the limiter is built: a new rate means a new limiter and
@@ -21,6 +23,7 @@
 
 mod aimd;
 mod evidence;
+mod log;
 mod overload;
 mod refill;
 mod window;
@@ -30,13 +33,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::schedule::Admission;
+use super::schedule::{Admission, LogBound};
 use crate::middleware::hints::RateLimitHeaders;
 
 pub(crate) use aimd::INITIAL_RATE;
 use aimd::{Aimd, Room, clamp};
 use evidence::Evidence;
 pub(crate) use evidence::{one_back, one_back_of};
+use log::LogReading;
 use overload::Overload;
 use refill::Refill;
 use window::WindowSign;
@@ -97,6 +101,9 @@ pub(crate) struct Learner {
     /// What 503s and 529s have shown of the pace (see [`overload`]).
     #[serde(default)]
     overload: Overload,
+    /// Whether `remaining` counts a sliding log (see [`log`]).
+    #[serde(default)]
+    log: LogReading,
 }
 
 impl Learner {
@@ -120,11 +127,12 @@ impl Learner {
             refill: Refill::default(),
             refusal_rtts: VecDeque::new(),
             overload: Overload::default(),
+            log: LogReading::default(),
         }
     }
 
-    /// Requests per second: a confirmed fixed window's count per its length, else the trusted
-    /// bucket reading's, else the header-blind learner's.
+    /// Requests per second: a confirmed fixed window's or sliding log's count per its length,
+    /// else the trusted bucket reading's, else the header-blind learner's.
     pub(crate) fn rate(&self) -> f64 {
         if let Some((count, length)) = self.window() {
             return clamp(count as f64 / length.as_secs_f64());
@@ -134,10 +142,37 @@ impl Learner {
             .map_or_else(|| self.aimd.rate(), clamp)
     }
 
-    /// A confirmed fixed window (see [`window`]): its count and its length.
+    /// A confirmed fixed window (see [`window`]) or sliding log (see [`log`]): its count and
+    /// its length. Either takes its whole count at once, and that many per length.
     fn window(&self) -> Option<(u64, Duration)> {
         let count = self.evidence.limit().filter(|&count| count > 0)?;
-        Some((count, self.window.length()?))
+        let length = self.window.length().or_else(|| self.log_length());
+        Some((count, length?))
+    }
+
+    /// A confirmed sliding log's length, if long against the margin each of its places needs:
+    /// a log of 5 per 0.1 s is a bucket at 50 a second (a bucket at its limit reads as one), and
+    /// is paced as one. (Bounded by it, a margin of 30 ms took a fifth of its rate.)
+    fn log_length(&self) -> Option<Duration> {
+        let length = self.log.length()?;
+        (length >= log::margin(self.rtt_spread()) * 10).then_some(length)
+    }
+
+    /// A confirmed sliding log's bound on admissions (see [`log`]).
+    pub(crate) fn log_bound(&self) -> Option<LogBound> {
+        let length = self.log_length()?;
+        let count = self.evidence.limit().filter(|&count| count > 0)?;
+        Some(LogBound {
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            length,
+            margin: log::margin(self.rtt_spread()),
+        })
+    }
+
+    /// When a spent sliding log has room again, if after `now`: nothing goes before it.
+    pub(crate) fn log_room_after(&self, now: Duration) -> Option<Duration> {
+        self.log_length()?;
+        self.log.frees_after(now)
     }
 
     /// Whether `reset` is known to mean the time until the bucket is full (so an empty bucket
@@ -220,6 +255,7 @@ impl Learner {
             keep_last(&mut self.refusal_rtts, rtt, RTT_WINDOW);
         }
         self.evidence.read(sent, limits, !taken, spread);
+        self.log.read(sent.at, taken, limits, spread);
         let full = self.evidence.counted_full();
         if let (Some(full), Some(remaining)) = (full, limits.remaining) {
             if taken {
