@@ -98,7 +98,7 @@ async fn distribution(name: &str) -> (f64, f64, f64, usize) {
 }
 
 /// (scenario, least median, least worst run, most 429s per request in any run).
-const EXPECTED: [(&str, f64, f64, f64); 20] = [
+const EXPECTED: [(&str, f64, f64, f64); 21] = [
     // Headers read as documented: trusted once their predictions hold.
     ("together-bucket", 0.98, 0.97, 0.02),
     // The same names meaning the rate and the next slot: refuted; `remaining` still counts,
@@ -176,6 +176,11 @@ const EXPECTED: [(&str, f64, f64, f64); 20] = [
     // before, they grew the pace without bound: on a server written apart from this project,
     // 244-266 of 300 calls unanswered, the batch stopped by its circuit breaker.
     ("refused-503", 0.88, 0.75, 0.2),
+    // A sliding log of 50 in any second, its reset in whole seconds: read as a log (its count
+    // is what the log leaves of this client's requests) and paced as one, 0.94 / 0.83 over 20
+    // seeds, 0.187 429s per request at worst (most before the log is confirmed); read as a
+    // bucket before, 0.70 / 0.60, below the header-blind learner's 0.73.
+    ("log-whole-seconds", 0.90, 0.78, 0.22),
 ];
 
 #[tokio::test(start_paused = true)]
@@ -219,8 +224,9 @@ async fn reading_headers_is_never_worse_than_ignoring_them() {
         read >= blind - 0.01,
         "burst-50-openai: {read:.3} against {blind:.3}"
     );
-    // Fixed windows under Together's names, against the same windows with none.
+    // Fixed windows and a sliding log under Together's names, against the same with none.
     for (blind, read) in [
+        ("log-none", "log-whole-seconds"),
         ("window-none", "window-together"),
         ("window-25s-none", "window-25s-together"),
     ] {

@@ -14,16 +14,21 @@
 //! The reading: after a request is taken, `remaining` is `limit` less the requests this client
 //! had taken within `length` before it, `length` being the longest reset read on a success (a
 //! log's reset, whatever instant it names, is never longer). A prediction *fails* when the
-//! count reads more than that (more than one over, and more than the requests sent near the
-//! log's far end, which the server dates by their arrival): a bucket under its refill reads
-//! full, a window reads whole when it opens. It can never read less than this client's
+//! count reads more than one over what the log leaves of the requests it surely counted (the
+//! server dates requests by their arrival: those sent within the margin of either end of the
+//! log may or may not be in it): a bucket under its refill reads full, a window reads whole
+//! when it opens. (Counted by their sending alone, a burst of 49 sent within 2 ms, answered
+//! out of order, broke a confirmed log on a server written apart from this project.) It can never read less than this client's
 //! unanswered requests and other clients' allow, so a reading under the prediction is no
 //! failure, and tells only when read as predicted. The log is *confirmed* after [`TO_CONFIRM`]
 //! predictions in a row held, [`TELLING`] of them read as predicted with a count a quarter
-//! spent or more but not near its end, after more than a `length` of reading (a window counts
+//! spent or more but not near its end (one of them with a quarter left or more: a bucket of 5
+//! whose `limit` is its rate of 50, with resets in whole seconds, reads as a log of 50 a
+//! second otherwise, and was paced in bursts of 50), after more than a `length` of reading (a window counts
 //! as a log does until its first one ends); it is *broken* for good by [`TO_BREAK`] failures,
 //! or one once confirmed. Per-minute figures are enforced over shorter spans, and a count
-//! under [`FEWEST`] is a bucket's as much as a log's: never a log.
+//! under [`FEWEST`] or a length under [`SHORTEST`] is a bucket's as much as a log's: never a
+//! log.
 //!
 //! Once confirmed (and long against the spread of round trips: a log of 5 per 0.1 s is a bucket
 //! at 50 a second, and is paced as one), the learner paces by it: `limit` per `length`, and the
@@ -47,6 +52,10 @@ const TELLING: u32 = 6;
 const TO_BREAK: u32 = 3;
 /// The longest log read as one: a longer count is a quota, not a pace.
 const LONGEST: Duration = Duration::from_secs(60);
+/// The shortest log read as one: a bucket refilled within this reads as a log of its size per
+/// its reset when at its limit (a bucket of 10 at 100 a second, where a token limit bound
+/// first, drew twice the 429s paced as one, on our simulator).
+const SHORTEST: Duration = Duration::from_millis(250);
 /// The fewest a log read as one counts: a bucket of 5 at its limit, its count spent by other
 /// processes as fast as it refills, now and then reads as a log of 5 per its reset would (in
 /// fleets of four on our simulator, every run), and paced so it lost a tenth of its rate.
@@ -61,10 +70,17 @@ pub(crate) struct LogReading {
     first: Option<Duration>,
     /// The longest reset read on a success: the log's length.
     length: Duration,
+    /// The `limit` every reading named (0 before the first).
+    #[serde(default)]
+    limit: u64,
     /// Predictions that held in a row...
     held: u32,
-    /// ...and how many of them told (see the module's doc).
+    /// ...and how many of them told (see the module's doc)...
     telling: u32,
+    /// ...and whether one of those read a count with a quarter of `limit` left or more: a
+    /// bucket of 5 under a `limit` of 50 (the rate) never does.
+    #[serde(default)]
+    wide: bool,
     /// Predictions that failed.
     failed: u32,
     confirmed: bool,
@@ -92,6 +108,17 @@ impl LogReading {
         if limit < FEWEST {
             return;
         }
+        if self.limit != limit && self.limit != 0 {
+            // Two limits: two counts the headers take turns to report (a log of 50 a second
+            // and one of 200 per 10 s, whichever binds), or one that moves; not one log. (Read
+            // as one, the pair drew 1.09 429s per request on a server written apart from this
+            // project.)
+            self.broken = true;
+            self.confirmed = false;
+            self.frees = None;
+            return;
+        }
+        self.limit = limit;
         if taken {
             self.first = Some(self.first.map_or(sent_at, |first| first.min(sent_at)));
             let at = self.taken.partition_point(|&t| t <= sent_at);
@@ -99,7 +126,16 @@ impl LogReading {
             if self.taken.len() > KEPT {
                 self.taken.pop_front();
             }
-            if let Some(reset) = limits.reset.filter(|&reset| reset <= LONGEST) {
+            // A reset in whole seconds is rounded up, to the next whole second of the clock
+            // (a Unix timestamp: up to a second more than is left) or of the wait: the log's
+            // length is taken as whole seconds too. (Read as they came, GitHub's timestamps
+            // made a log of one second 1.46 s long, and a second shorter, 0.46 s: confirmed,
+            // it drew 0.77 429s per request, on a server written apart from this project.)
+            let reset = limits.reset.map(|reset| match limits.reset_whole_seconds {
+                true => Duration::from_secs(reset.as_secs()),
+                false => reset,
+            });
+            if let Some(reset) = reset.filter(|&reset| reset <= LONGEST) {
                 self.length = self.length.max(reset);
             }
         }
@@ -122,7 +158,9 @@ impl LogReading {
     fn predict(&mut self, sent_at: Duration, limit: u64, remaining: u64, spread: f64) {
         let counted = self.counted(sent_at);
         let predicted = limit.saturating_sub(counted);
-        if remaining > predicted + 1 + self.near_end(sent_at, spread) {
+        // The server dates requests by their arrival, which differs from their sending by up
+        // to the margin: at either end of the log, those within it may or may not be counted.
+        if remaining > limit.saturating_sub(self.surely_counted(sent_at, spread)) + 1 {
             self.held = 0;
             self.telling = 0;
             self.failed += 1;
@@ -142,7 +180,8 @@ impl LogReading {
             && (2..=limit.saturating_sub(3)).contains(&predicted)
             && remaining + 1 >= predicted;
         self.telling += u32::from(tells);
-        if self.held >= TO_CONFIRM && self.telling >= TELLING {
+        self.wide |= tells && predicted >= limit / 4;
+        if self.held >= TO_CONFIRM && self.telling >= TELLING && self.wide {
             self.confirmed = true;
         }
     }
@@ -154,14 +193,14 @@ impl LogReading {
         within.count() as u64
     }
 
-    /// This client's taken requests sent within `spread` of the log's far end, for a request
-    /// sent `at`: the server counts their arrivals, which may have left it already.
-    fn near_end(&self, at: Duration, spread: f64) -> u64 {
-        let end = at.saturating_sub(self.length);
-        let spread = margin(spread);
-        let (from, to) = (end.saturating_sub(spread), end + spread);
-        let near = self.taken.iter().filter(|&&t| t > from && t <= to);
-        near.count() as u64
+    /// This client's taken requests the log surely counted when a request sent `at` reached
+    /// it: sent more than the margin after its far end, and more than the margin before `at`.
+    fn surely_counted(&self, at: Duration, spread: f64) -> u64 {
+        let margin = margin(spread);
+        let since = at.saturating_sub(self.length) + margin;
+        let until = at.saturating_sub(margin);
+        let within = self.taken.iter().filter(|&&t| t > since && t <= until);
+        within.count() as u64
     }
 
     /// The oldest taken request within `length` before `newest`.
@@ -173,7 +212,7 @@ impl LogReading {
 
     /// The confirmed log's length, if any.
     pub(crate) fn length(&self) -> Option<Duration> {
-        self.confirmed.then_some(self.length)
+        (self.confirmed && self.length >= SHORTEST).then_some(self.length)
     }
 
     /// When the spent log next has room, if after `now`.
@@ -182,10 +221,10 @@ impl LogReading {
     }
 }
 
-/// What a place of the log waits beyond its length: the way to the server varies by up to the
-/// spread of round trips (`spread`, seconds), plus a little.
+/// What a place of the log waits beyond its length: the way to the server varies by about
+/// half the spread of round trips (`spread`, seconds; the way back varies too), plus a little.
 pub(crate) fn margin(spread: f64) -> Duration {
-    Duration::from_secs_f64(spread.max(0.0)) + Duration::from_millis(2)
+    Duration::from_secs_f64(spread.max(0.0) / 2.0) + Duration::from_millis(2)
 }
 
 #[cfg(test)]
@@ -268,6 +307,35 @@ mod tests {
             (50, 50 - within, start + 1_000 - at)
         };
         let log = run(25, 3_000, window);
+        assert!(log.broken && log.length().is_none());
+    }
+
+    #[test]
+    fn resets_rounded_up_to_the_clock_second_measure_whole_seconds() {
+        // The oldest request's leaving as a Unix timestamp rounded up, read against a clock
+        // whose second starts 460 ms into this one's: up to 1.46 s away.
+        let github = |at: u64, sent: &[u64]| {
+            let (limit, remaining, reset) = sliding(at, sent);
+            let instant = (at + reset + 540).div_ceil(1_000) * 1_000 - 540;
+            (limit, remaining, instant - at)
+        };
+        let mut log = LogReading::default();
+        let mut sent = Vec::new();
+        for at in (0..3_000).step_by(33) {
+            sent.push(at);
+            let (limit, remaining, reset_ms) = github(at, &sent);
+            let mut limits = reading(limit, remaining, reset_ms);
+            limits.reset_whole_seconds = true;
+            log.read(ms(at), true, &limits, 0.0);
+        }
+        assert_eq!(log.length(), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_limit_that_changes_is_no_log() {
+        let mut log = run(33, 2_000, sliding);
+        assert!(log.length().is_some());
+        log.read(ms(2_000), true, &reading(200, 150, 9_000), 0.0);
         assert!(log.broken && log.length().is_none());
     }
 

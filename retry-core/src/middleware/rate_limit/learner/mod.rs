@@ -150,12 +150,12 @@ impl Learner {
         Some((count, length?))
     }
 
-    /// A confirmed sliding log's length, if long against the margin each of its places needs:
-    /// a log of 5 per 0.1 s is a bucket at 50 a second (a bucket at its limit reads as one), and
-    /// is paced as one. (Bounded by it, a margin of 30 ms took a fifth of its rate.)
+    /// A confirmed sliding log's length, if at least four times the margin each of its places
+    /// needs (which then costs at most a fifth of its rate): a shorter one is paced as the
+    /// bucket it looks like.
     fn log_length(&self) -> Option<Duration> {
         let length = self.log.length()?;
-        (length >= log::margin(self.rtt_spread()) * 10).then_some(length)
+        (length >= log::margin(self.rtt_spread()) * 4).then_some(length)
     }
 
     /// A confirmed sliding log's bound on admissions (see [`log`]).
@@ -291,6 +291,13 @@ impl Learner {
         let trusted = self.evidence.bucket_rate();
         if let Some(rate) = trusted {
             self.aimd.follow(rate, now);
+        }
+        if let (Some(length), Some(count)) = (self.log_length(), self.evidence.limit()) {
+            // Paced by a confirmed log, the blind learner holds its rate: a log that breaks
+            // (two limits taking turns) hands over this pace, not one the blind learner grew
+            // meanwhile on answers the log's bound paced (1.09 429s per request, on a server
+            // written apart from this project, before).
+            self.aimd.follow(count as f64 / length.as_secs_f64(), now);
         }
         match outcome {
             // A request the burst licence let go ahead of the pace: the licence was wrong (it is
