@@ -224,16 +224,22 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
-    #[test]
-    fn paced_one_interval_apart_after_the_burst() {
-        let mut schedule = Schedule::new();
-        schedule.set_pace(Some(10.0), 3, Duration::ZERO);
+    /// Admits `n` requests, each as early as `schedule` allows: when each went.
+    fn admit_as_early_as_allowed(schedule: &mut Schedule, n: usize) -> Vec<Duration> {
         let mut went = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..n {
             let at = schedule.earliest(1);
             went.push(at);
             schedule.commit(at, 1);
         }
+        went
+    }
+
+    #[test]
+    fn paced_one_interval_apart_after_the_burst() {
+        let mut schedule = Schedule::new();
+        schedule.set_pace(Some(10.0), 3, Duration::ZERO);
+        let went = admit_as_early_as_allowed(&mut schedule, 5);
         // Three at once (the last two ahead of the pace), then one every 100 ms.
         assert_eq!(
             went,
@@ -293,12 +299,7 @@ mod tests {
             margin: 5 * MS,
         };
         schedule.set_log(Some(log));
-        let mut went = Vec::new();
-        for _ in 0..5 {
-            let at = schedule.earliest(1);
-            went.push(at);
-            schedule.commit(at, 1);
-        }
+        let went = admit_as_early_as_allowed(&mut schedule, 5);
         // Three at once (the pace's burst allows 50), then each a length after the one whose
         // place it takes.
         assert_eq!(
