@@ -188,9 +188,15 @@ impl LogReading {
 
     /// This client's taken requests the log counted when a request sent `at` reached it.
     fn counted(&self, at: Duration) -> u64 {
-        let since = at.saturating_sub(self.length);
-        let within = self.taken.iter().filter(|&&t| t > since && t <= at);
-        within.count() as u64
+        self.sent_between(at.saturating_sub(self.length), at)
+    }
+
+    /// This client's taken requests sent after `after`, up to `until`. (Binary searches: this
+    /// runs on every answer, under the host's lock, over up to [`KEPT`] times.)
+    fn sent_between(&self, after: Duration, until: Duration) -> u64 {
+        let from = self.taken.partition_point(|&t| t <= after);
+        let to = self.taken.partition_point(|&t| t <= until);
+        to.saturating_sub(from) as u64
     }
 
     /// This client's taken requests the log surely counted when a request sent `at` reached
@@ -198,16 +204,14 @@ impl LogReading {
     fn surely_counted(&self, at: Duration, spread: f64) -> u64 {
         let margin = margin(spread);
         let since = at.saturating_sub(self.length) + margin;
-        let until = at.saturating_sub(margin);
-        let within = self.taken.iter().filter(|&&t| t > since && t <= until);
-        within.count() as u64
+        self.sent_between(since, at.saturating_sub(margin))
     }
 
     /// The oldest taken request within `length` before `newest`.
     fn oldest_within(&self, newest: Duration) -> Duration {
         let since = newest.saturating_sub(self.length);
-        let mut within = self.taken.iter().copied().filter(|&t| t > since);
-        within.next().unwrap_or(newest)
+        let first = self.taken.partition_point(|&t| t <= since);
+        self.taken.get(first).copied().unwrap_or(newest)
     }
 
     /// The confirmed log's length, if any.
