@@ -210,16 +210,20 @@ impl Limiter {
 mod tests {
     use super::*;
 
+    /// How many of `n` requests costing no tokens, sent at once, `limiter` admits.
+    fn admitted(limiter: &mut Limiter, n: usize) -> usize {
+        (0..n)
+            .filter(|_| limiter.check(0).refused.is_none())
+            .count()
+    }
+
     /// 50 a second, counted per one-second window: 50 at once, then nothing until the window
     /// ends, when all 50 are back; the headers count down to the window's end.
     #[tokio::test(start_paused = true)]
     async fn a_fixed_window_admits_its_count_then_waits_for_the_next() {
         let mut limiter = Limiter::new(Some(50.0), 5, None, None);
         limiter.fixed_window(Duration::from_secs(1));
-        let admitted = (0..60)
-            .filter(|_| limiter.check(0).refused.is_none())
-            .count();
-        assert_eq!(admitted, 50);
+        assert_eq!(admitted(&mut limiter, 60), 50);
         tokio::time::advance(Duration::from_millis(400)).await;
         let verdict = limiter.check(0);
         let (_, wait) = verdict.refused.unwrap();
@@ -239,15 +243,9 @@ mod tests {
     async fn a_sliding_log_gives_each_place_back_a_window_after_it_was_taken() {
         let mut limiter = Limiter::new(Some(50.0), 5, None, None);
         limiter.sliding_log(Duration::from_secs(1));
-        let admitted = (0..30)
-            .filter(|_| limiter.check(0).refused.is_none())
-            .count();
-        assert_eq!(admitted, 30);
+        assert_eq!(admitted(&mut limiter, 30), 30);
         tokio::time::advance(Duration::from_millis(400)).await;
-        let admitted = (0..30)
-            .filter(|_| limiter.check(0).refused.is_none())
-            .count();
-        assert_eq!(admitted, 20);
+        assert_eq!(admitted(&mut limiter, 30), 20);
         let verdict = limiter.check(0);
         // The first 30 leave at 1 s, 600 ms from now; the last 20 at 1.4 s.
         assert_eq!(verdict.refused.unwrap().1, Duration::from_millis(600));
@@ -257,10 +255,11 @@ mod tests {
         assert!((level.next_slot - 0.6).abs() < 1e-9, "{level:?}");
         assert!((level.oldest_leaves - 0.6).abs() < 1e-9, "{level:?}");
         tokio::time::advance(Duration::from_millis(600)).await;
-        let admitted = (0..40)
-            .filter(|_| limiter.check(0).refused.is_none())
-            .count();
-        assert_eq!(admitted, 30, "the first 30 places are back, not the window");
+        assert_eq!(
+            admitted(&mut limiter, 40),
+            30,
+            "the first 30 places are back, not the window"
+        );
         // A limit that moves keeps the log: 10 a second leaves no room for 50 counted.
         limiter.set_rate(Some(10.0), 1);
         assert_eq!(limiter.check(0).requests.unwrap().limit, 10.0);
@@ -270,10 +269,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn burst_then_refill() {
         let mut limiter = Limiter::new(Some(50.0), 5, None, None);
-        let admitted = (0..10)
-            .filter(|_| limiter.check(0).refused.is_none())
-            .count();
-        assert_eq!(admitted, 5);
+        assert_eq!(admitted(&mut limiter, 10), 5);
         let verdict = limiter.check(0);
         let (limit, wait) = verdict.refused.unwrap();
         assert_eq!(limit, Limit::Requests);
