@@ -64,30 +64,45 @@ impl<T: Clone> PerHost<T> {
         scope: Option<&str>,
         make: impl FnOnce() -> T,
     ) -> T {
-        let mut list = self.lock();
-        let found = list
-            .iter()
-            .find(|(origin, at, _)| at.as_deref() == scope && origin.is(url));
-        if let Some((_, _, value)) = found {
-            return value.clone();
-        }
-        let value = make();
-        list.push((Origin::of(url), scope.map(Into::into), value.clone()));
-        value
+        self.get_or_insert_within(url, scope, usize::MAX, |_| make())
     }
 
-    /// Whether `url`'s host has a state in `scope`, or fewer than `most` scopes in all (so one
-    /// for `scope` may be made).
-    pub(crate) fn has_room(&self, url: &Url, scope: Option<&str>, most: usize) -> bool {
-        let list = self.lock();
-        let mut count = 0;
-        for (_, at, _) in list.iter().filter(|(origin, _, _)| origin.is(url)) {
-            if at.as_deref() == scope {
-                return true;
+    /// The state of `url`'s host in `scope`, made by `make` (given the scope it is made for) on
+    /// first use; past `most` states of the host, a new scope gets the host's own (scope
+    /// `None`) instead. One look under the lock, as this runs on every request.
+    pub(crate) fn get_or_insert_within(
+        &self,
+        url: &Url,
+        scope: Option<&str>,
+        most: usize,
+        make: impl FnOnce(Option<&str>) -> T,
+    ) -> T {
+        let mut list = self.lock();
+        let (mut found, mut own, mut count) = (None, None, 0);
+        for (origin, at, value) in list.iter() {
+            if !origin.is(url) {
+                continue;
             }
             count += 1;
+            if at.as_deref() == scope {
+                found = Some(value);
+                break;
+            }
+            if at.is_none() {
+                own = Some(value);
+            }
         }
-        count < most
+        let scope = match found {
+            Some(value) => return value.clone(),
+            None if scope.is_some() && count >= most => match own {
+                Some(value) => return value.clone(),
+                None => None,
+            },
+            None => scope,
+        };
+        let value = make(scope);
+        list.push((Origin::of(url), scope.map(Into::into), value.clone()));
+        value
     }
 
     /// The states of `url`'s host, in every scope made so far.
@@ -123,8 +138,11 @@ mod tests {
         assert_eq!(hosts.get_or_insert_with(&other, Some("a"), || 4), 4);
         assert_eq!(hosts.find(&url, None), None);
         assert_eq!(hosts.all(&url), [1, 2]);
-        assert!(hosts.has_room(&url, Some("c"), 3));
-        assert!(!hosts.has_room(&url, Some("c"), 2), "two scopes of two");
-        assert!(hosts.has_room(&url, Some("b"), 2), "one it has");
+        let within = |scope, value| hosts.get_or_insert_within(&url, Some(scope), 3, |_| value);
+        assert_eq!(within("c", 5), 5, "a third scope of three");
+        assert_eq!(within("d", 6), 6, "past three: the host's own, made");
+        assert_eq!(within("e", 7), 6, "past three: the host's own, kept");
+        assert_eq!(within("b", 8), 2, "one it has");
+        assert_eq!(hosts.find(&url, Some("d")), None);
     }
 }

@@ -22,7 +22,7 @@ pub(crate) type Hosts = PerHost<Arc<Host>>;
 
 /// The name of a host's (and model's) keys in a fleet's store: `scheme://host:port`, then
 /// `#model` for a model paced apart.
-pub(crate) fn key(url: &reqwest::Url, model: Option<&str>) -> String {
+fn key(url: &reqwest::Url, model: Option<&str>) -> String {
     let host = crate::middleware::host_key(url);
     match model {
         Some(model) => format!("{host}#{model}"),
@@ -34,6 +34,8 @@ pub(crate) fn key(url: &reqwest::Url, model: Option<&str>) -> String {
 pub(crate) struct Host {
     /// Times in the schedule are durations since this instant.
     pub(crate) origin: Instant,
+    /// The name of its keys in a fleet's store (see [`key`]), made once.
+    pub(crate) key: Box<str>,
     state: Mutex<HostState>,
     /// A fixed request quota (lock-free; only the head of the queue asks it).
     pub(crate) quota: Option<RequestQuota>,
@@ -115,6 +117,7 @@ impl Host {
         }
         Host {
             origin,
+            key: key(url, model).into(),
             state: Mutex::new(HostState {
                 queue: Queue::default(),
                 schedule,

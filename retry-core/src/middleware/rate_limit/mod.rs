@@ -415,12 +415,12 @@ impl Middleware for RateLimitMiddleware {
         let config = &self.shared.config;
         let model = config.per_model.then(|| model::of(&req)).flatten();
         // Past the most models a host keeps states for, the others share the host's own.
-        let model = model
-            .as_deref()
-            .filter(|&m| (self.shared.hosts).has_room(req.url(), Some(m), model::MOST_PER_HOST));
-        let host = (self.shared.hosts).get_or_insert_with(req.url(), model, || {
-            Arc::new(Host::new(config, req.url(), model))
-        });
+        let host = (self.shared.hosts).get_or_insert_within(
+            req.url(),
+            model.as_deref(),
+            model::MOST_PER_HOST,
+            |scope| Arc::new(Host::new(config, req.url(), scope)),
+        );
         let ticket = match extensions.get::<Ticket>() {
             Some(ticket) => ticket.0,
             None => {
@@ -434,7 +434,7 @@ impl Middleware for RateLimitMiddleware {
         } else {
             1
         };
-        let fleet = (self.shared.fleet.as_ref()).map(|fleet| (fleet, host::key(req.url(), model)));
+        let fleet = (self.shared.fleet.as_ref()).map(|fleet| (fleet, &*host.key));
         let admit = async {
             let mut sent = host.admit(ticket, cost).await;
             let mut in_fleet = None;
