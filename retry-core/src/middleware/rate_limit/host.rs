@@ -169,6 +169,9 @@ impl Host {
         let now = self.origin.elapsed();
         let mut state = self.lock();
         let waiting = state.queue.len() > 0;
+        if status == Some(StatusCode::TOO_MANY_REQUESTS) {
+            state.schedule.refused(sent.at);
+        }
 
         // The shared cooldown: the hint of a 429 (a server's explicit word on when), and an
         // empty token bucket whose reset the server gives.
