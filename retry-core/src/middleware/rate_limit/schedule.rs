@@ -55,6 +55,9 @@ pub(crate) struct LogBound {
     pub(crate) count: u32,
     pub(crate) length: Duration,
     pub(crate) margin: Duration,
+    /// The server read the log whole (nothing of this client's in it but that request) on
+    /// a request sent then: nothing sent before it counts.
+    pub(crate) since: Duration,
 }
 
 /// How late a head may be admitted (timer granularity, scheduling) without the schedule
@@ -187,7 +190,9 @@ impl Schedule {
         if let Some(log) = &self.log {
             // The place of the `count`-th latest admission comes back `length` after it went.
             let count = usize::try_from(log.count).unwrap_or(usize::MAX);
-            if let Some(oldest) = self.sends.len().checked_sub(count).map(|i| self.sends[i]) {
+            if let Some(oldest) = self.sends.len().checked_sub(count).map(|i| self.sends[i])
+                && oldest >= log.since
+            {
                 at = at.max(oldest + log.length + log.margin);
             }
         }
@@ -313,6 +318,7 @@ mod tests {
             count: 3,
             length: 1_000 * MS,
             margin: 5 * MS,
+            since: Duration::ZERO,
         };
         schedule.set_log(Some(log));
         let went = admit_as_early_as_allowed(&mut schedule, 5);
@@ -338,6 +344,7 @@ mod tests {
             count: 3,
             length: 1_000 * MS,
             margin: 5 * MS,
+            since: Duration::ZERO,
         };
         // Two went, 10 ms apart, before the log was confirmed; `refused` of them drew a 429.
         let after = |refused: Option<Duration>| {
@@ -357,6 +364,24 @@ mod tests {
         assert_eq!(after(None)[..2], [20 * MS, 1_005 * MS]);
         // A refused request took no place: two are left.
         assert_eq!(after(Some(10 * MS)), [20 * MS, 30 * MS, 1_005 * MS]);
+    }
+
+    #[test]
+    fn a_log_bound_counts_nothing_sent_before_the_log_read_whole() {
+        let mut schedule = Schedule::new();
+        schedule.set_pace(Some(100.0), 1, Duration::ZERO);
+        admit_as_early_as_allowed(&mut schedule, 3);
+        let log = |since| LogBound {
+            count: 3,
+            length: 1_000 * MS,
+            margin: 5 * MS,
+            since,
+        };
+        schedule.set_log(Some(log(Duration::ZERO)));
+        assert_eq!(schedule.earliest(1), 1_005 * MS, "spent by the three");
+        // The server read its log whole on the second: the first is not in it.
+        schedule.set_log(Some(log(10 * MS)));
+        assert_eq!(schedule.earliest(1), 30 * MS, "the pace's");
     }
 
     #[test]

@@ -166,6 +166,7 @@ impl Learner {
             count: u32::try_from(count).unwrap_or(u32::MAX),
             length,
             margin: log::margin(self.rtt_spread()),
+            since: self.log.since(),
         })
     }
 
