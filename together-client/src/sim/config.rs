@@ -189,6 +189,8 @@ pub struct SimulatorBuilder {
     pub(crate) window: Option<Duration>,
     /// The window slides: a log of its requests (see `sliding_log`).
     pub(crate) sliding: bool,
+    /// A second, longer log of every model's requests (see `longer_log`).
+    pub(crate) longer_log: Option<(u32, Duration)>,
     pub(crate) model_limits: Vec<(String, f64)>,
     pub(crate) overloaded_refusals: bool,
     pub(crate) credits: Option<u64>,
@@ -214,6 +216,7 @@ impl Default for SimulatorBuilder {
             limit_steps: Vec::new(),
             window: None,
             sliding: false,
+            longer_log: None,
             model_limits: Vec::new(),
             overloaded_refusals: false,
             credits: None,
@@ -384,6 +387,34 @@ impl SimulatorBuilder {
         assert!(!window.is_zero(), "a sliding log must be longer than zero");
         self.window = Some(window);
         self.sliding = true;
+        self
+    }
+
+    /// Stacks a second sliding log on the request limit: at most `count` requests in any
+    /// `window` as well, as APIs stack a sustained limit behind a short one (50 a second, and
+    /// 200 per 10 s). A request needs room in both; the headers report whichever has fewer
+    /// left, so their `limit` takes turns between the two counts.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use together_client::sim::Simulator;
+    ///
+    /// // At most 50 requests in any second, and 200 in any 10 s.
+    /// let builder = Simulator::builder()
+    ///     .rate_per_second(50.0)
+    ///     .sliding_log(Duration::from_secs(1))
+    ///     .longer_log(200, Duration::from_secs(10));
+    /// # let _ = builder;
+    /// ```
+    ///
+    /// # Panics
+    /// If `count` or `window` is zero.
+    pub fn longer_log(mut self, count: u32, window: Duration) -> Self {
+        assert!(
+            count > 0 && !window.is_zero(),
+            "a longer log must count at least one request over a window longer than zero"
+        );
+        self.longer_log = Some((count, window));
         self
     }
 

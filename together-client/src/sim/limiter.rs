@@ -5,8 +5,9 @@
 //! a 429. Or, as many real servers count (a counter per window that expires), a fixed window:
 //! `rate x window` requests per window, all of them back when the next window starts. Or a
 //! sliding log (a sorted set of timestamps, as Redis-backed limiters keep): `rate x window`
-//! requests in any `window`, each back when the one it replaces is `window` old. The
-//! optional token bucket holds `limit` tokens and refills in one second. The optional credit
+//! requests in any `window`, each back when the one it replaces is `window` old, optionally
+//! with a second, longer log behind it (a request needs room in both). The optional token
+//! bucket holds `limit` tokens and refills in one second. The optional credit
 //! balance pays for admitted requests and, once spent, refuses everything.
 
 use std::time::Duration;
@@ -48,6 +49,8 @@ pub(crate) struct Limiter {
     /// second), in order.
     steps: std::collections::VecDeque<(Duration, f64)>,
     requests: Option<Bucket>,
+    /// A second, longer sliding log behind `requests`: a request needs room in both.
+    longer: Option<Bucket>,
     tokens: Option<Bucket>,
     /// Per-minute budgets, charged with every admitted request and reported by per-minute
     /// header families; they never bind before the per-second buckets.
@@ -69,6 +72,7 @@ impl Limiter {
             steps: std::collections::VecDeque::new(),
             credits,
             requests: rate.map(|rate| Bucket::full(rate, f64::from(burst), now)),
+            longer: None,
             tokens: token_limit.map(|limit| {
                 let limit = limit as f64;
                 Bucket::full(limit, limit, now)
@@ -115,6 +119,13 @@ impl Limiter {
         }
     }
 
+    /// Counts the requests of the last `window` in a second log too, at most `count` of them.
+    pub(crate) fn longer_log(&mut self, count: u32, window: Duration) {
+        let length = window.as_secs_f64();
+        let log = Bucket::sliding(f64::from(count) / length, length, Instant::now());
+        self.longer = Some(log);
+    }
+
     /// Moves the request rate at each offset from the start (the burst stays): a dynamic limit
     /// that steps, on the simulator's own clock.
     pub(crate) fn set_steps(&mut self, steps: &[(Duration, f64)]) {
@@ -155,7 +166,7 @@ impl Limiter {
                 refused = Some((limit, wait));
             }
         };
-        if let Some(bucket) = &mut self.requests {
+        for bucket in [&mut self.requests, &mut self.longer].into_iter().flatten() {
             bucket.refill(now);
             if bucket.level < 1.0 {
                 refuse(Limit::Requests, bucket.wait_for(1.0));
@@ -174,7 +185,7 @@ impl Limiter {
             None => 0.0,
         };
         if refused.is_none() {
-            if let Some(bucket) = &mut self.requests {
+            for bucket in [&mut self.requests, &mut self.longer].into_iter().flatten() {
                 bucket.take(1.0);
             }
             if let Some(bucket) = &mut self.tokens {
@@ -198,7 +209,18 @@ impl Limiter {
                 let wait = Duration::try_from_secs_f64(wait).unwrap_or(Duration::MAX);
                 (limit, wait.max(Duration::from_micros(1)))
             }),
-            requests: self.requests.as_ref().map(Bucket::level),
+            // Whichever count has fewer left, as servers that stack limits report them.
+            requests: match (&self.requests, &self.longer) {
+                (Some(requests), Some(longer)) => {
+                    let (short, long) = (requests.level(), longer.level());
+                    Some(if long.remaining < short.remaining {
+                        long
+                    } else {
+                        short
+                    })
+                }
+                (requests, _) => requests.as_ref().map(Bucket::level),
+            },
             tokens: self.tokens.as_ref().map(Bucket::level),
             minute_requests: self.minutes[0].as_ref().map(Bucket::level),
             minute_tokens: self.minutes[1].as_ref().map(Bucket::level),
@@ -264,6 +286,29 @@ mod tests {
         limiter.set_rate(Some(10.0), 1);
         assert_eq!(limiter.check(0).requests.unwrap().limit, 10.0);
         assert!(limiter.check(0).refused.is_some());
+    }
+
+    /// 50 in any second and 200 in any 10 s: the longer log binds after four seconds' worth,
+    /// and the headers then name it.
+    #[tokio::test(start_paused = true)]
+    async fn a_longer_log_binds_once_spent_and_the_headers_name_it() {
+        let mut limiter = Limiter::new(Some(50.0), 5, None, None);
+        limiter.sliding_log(Duration::from_secs(1));
+        limiter.longer_log(200, Duration::from_secs(10));
+        assert_eq!(admitted(&mut limiter, 60), 50);
+        let level = limiter.check(0).requests.unwrap();
+        assert_eq!((level.limit, level.remaining), (50.0, 0.0), "the short one");
+        for _ in 0..3 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            assert_eq!(admitted(&mut limiter, 60), 50);
+        }
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let verdict = limiter.check(0);
+        assert_eq!(verdict.refused.unwrap().1, Duration::from_secs(6));
+        let level = verdict.requests.unwrap();
+        assert_eq!((level.limit, level.remaining), (200.0, 0.0), "the long one");
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(admitted(&mut limiter, 60), 50, "the first second's places");
     }
 
     #[tokio::test(start_paused = true)]

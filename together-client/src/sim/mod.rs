@@ -159,6 +159,9 @@ impl Simulator {
         };
         let mut default = limiter(config.rate, config.credits);
         default.set_steps(&config.limit_steps);
+        if let Some((count, window)) = config.longer_log {
+            default.longer_log(count, window);
+        }
         let model_limiters = (config.model_limits.iter())
             .map(|(model, rate)| (model.clone(), Mutex::new(limiter(Some(*rate), None))))
             .collect();

@@ -4,9 +4,8 @@
 //! get wrong: what the rate-limit headers mean (or whether there are any), whether they are
 //! fresh, in what units (a minute's budget under Together's names, resets in whole seconds),
 //! other providers' header names and units, how the server counts (a steadily
-//! refilling bucket of one request to a second's worth, a fixed window or a sliding log),
-//! limits that move
-//! while the client runs, token limits that bind before the request limit, limits from one
+//! refilling bucket of one request to a second's worth, a fixed window, a sliding log, or two
+//! logs stacked), limits that move while the client runs, token limits that bind before the request limit, limits from one
 //! request every two seconds to 200 a second (a free tier's, where slow start's first guess is
 //! 40 times too fast, and 64 callers queue for two minutes), round trips from a few
 //! milliseconds to 800 ms, and an LLM's answers, which take up to a second of generation while
@@ -61,6 +60,9 @@ pub struct Scenario {
     /// The window slides: a log of the last `window`'s requests (see
     /// [`SimulatorBuilder::sliding_log`]) rather than a count per fixed window.
     pub sliding: bool,
+    /// A second, longer sliding log behind the first: at most this many requests in any
+    /// this long (see [`SimulatorBuilder::longer_log`]).
+    pub longer_log: Option<(u32, Duration)>,
     /// Refusals are 503s, not 429s, as nginx's `limit_req` answers: see
     /// [`SimulatorBuilder::refuse_with_503`].
     pub overloaded: bool,
@@ -90,6 +92,7 @@ impl Scenario {
             generation: (ms(0), ms(0)),
             window: None,
             sliding: false,
+            longer_log: None,
             overloaded: false,
             models: &[],
         }
@@ -209,6 +212,21 @@ impl Scenario {
                 window: Some(ms(1_000)),
                 sliding: true,
                 ..Scenario::steady("log-none", none, HintDialect::None)
+            },
+            // Two logs stacked, 50 in any second and 200 in any 10 s: the longer binds after
+            // four seconds' worth, its places back from the tenth second. The headers name
+            // whichever has fewer left, its reset when its oldest leaves.
+            Scenario {
+                window: Some(ms(1_000)),
+                sliding: true,
+                longer_log: Some((200, ms(10_000))),
+                ..Scenario::steady("log-two-oldest", oldest, HintDialect::None)
+            },
+            Scenario {
+                window: Some(ms(1_000)),
+                sliding: true,
+                longer_log: Some((200, ms(10_000))),
+                ..Scenario::steady("log-two-none", none, HintDialect::None)
             },
             Scenario {
                 latency: (ms(0), ms(300)),
@@ -398,6 +416,9 @@ impl Scenario {
             Some(window) => builder = builder.fixed_window(window),
             None => {}
         }
+        if let Some((count, window)) = self.longer_log {
+            builder = builder.longer_log(count, window);
+        }
         for (model, rate) in self.models {
             builder = builder.model_limit(*model, *rate);
         }
@@ -461,6 +482,10 @@ impl Scenario {
             let window = window.as_secs_f64();
             let each = (self.rate * window).floor().max(1.0);
             by_requests = ((successes as f64 / each).ceil() - 1.0).max(0.0) * window;
+            if let Some((count, longer)) = self.longer_log {
+                let longer = (count.into(), longer.as_secs_f64());
+                by_requests = stacked_logs(successes, [(each, window), longer]);
+            }
         }
         let by_tokens = self.token_limit.map_or(0.0, |limit| {
             let limit = limit as f64;
@@ -470,6 +495,23 @@ impl Scenario {
         let generation = (self.generation.0 + self.generation.1).as_secs_f64() / 2.0;
         by_requests.max(by_models).max(by_tokens) + round_trip + generation
     }
+}
+
+/// When the last of `successes` requests goes at the earliest, under logs of (count,
+/// length in seconds) all at once: each request as soon as every log has a place.
+fn stacked_logs(successes: usize, logs: [(f64, f64); 2]) -> f64 {
+    let mut sent: Vec<f64> = Vec::with_capacity(successes);
+    for i in 0..successes {
+        let mut at = sent.last().copied().unwrap_or(0.0);
+        for (count, length) in logs {
+            let count = count as usize;
+            if let Some(place) = i.checked_sub(count) {
+                at = at.max(sent[place] + length);
+            }
+        }
+        sent.push(at);
+    }
+    sent.last().copied().unwrap_or(0.0)
 }
 
 #[cfg(test)]
@@ -494,6 +536,11 @@ mod tests {
         // An LLM's generation (0.2-1 s, 0.6 s on average) adds to the last answer.
         let llm = Scenario::named("llm-none").unwrap();
         assert!((llm.ideal(300, 0) - 5.9 - rtt - 0.6).abs() < 1e-9);
+        // 50 a second for four seconds spends 200 of 10 s; their places come back from the
+        // tenth, 50 at 10 s and the last 50 at 11 s.
+        let two = Scenario::named("log-two-none").unwrap();
+        assert!((two.ideal(300, 0) - 11.0 - rtt).abs() < 1e-9);
+        assert!((two.ideal(200, 0) - 3.0 - rtt).abs() < 1e-9);
     }
 
     #[test]
