@@ -201,6 +201,7 @@ impl Host {
             // until a window ends: nothing is taken before it), trusted or not.
             let full_reset = learner.reset_means_full() || limits.limit == Some(1);
             let window_ends = learner.window_ends_after(now);
+            let named = learner.held_after(now);
             let log_room = learner.log_room_after(now).filter(|_| !self.fleet);
             // A fleet's processes each admit their own: no one of them can count the log.
             let log = learner.log_bound().filter(|_| !self.fleet);
@@ -215,9 +216,10 @@ impl Host {
                 // bucket (the shared schedule gives back the slots this costs).
                 pause = pause.max(limits.reset);
             }
-            // A fixed window spent until an instant the server named twice, or a sliding log
-            // spent until its oldest request leaves it: nobody goes before it.
-            until = until.max(window_ends).max(log_room);
+            // A fixed window spent until an instant the server named twice, a sliding log
+            // spent until its oldest request leaves it, or a count the longest pause did not
+            // see back, until its reset: nobody goes before it.
+            until = until.max(window_ends).max(log_room).max(named);
             if !self.fleet
                 && full_reset
                 && limits.remaining == Some(0)

@@ -210,6 +210,49 @@ fn a_run_of_429s_with_nothing_taken_lengthens_the_pause_not_the_cut() {
     assert_eq!(pause, Duration::from_secs_f64(PAUSE_INTERVALS / rate));
 }
 
+/// A count spent for longer than the longest pause (a log of 200 per 10 s, behind one of 50
+/// a second): once the longest pause has proved too short, a 429 that reads the count spent
+/// holds until the reset it names, and cuts nothing.
+#[test]
+fn a_spent_count_holds_until_its_reset_once_the_longest_pause_proved_short() {
+    let mut learner = Learner::new(60.0);
+    let spent = |reset_ms| RateLimitHeaders {
+        limit: Some(200),
+        remaining: Some(0),
+        reset: Some(Duration::from_millis(reset_ms)),
+        ..RateLimitHeaders::default()
+    };
+    let refuse_at = |learner: &mut Learner, now: Duration, limits: &RateLimitHeaders| {
+        let at = admission(learner.epoch(), learner.rate());
+        assert!(learner.observe(now, &at, Outcome::RateLimited, limits, true));
+        (learner.rate(), learner.pause())
+    };
+    let now = Duration::from_secs(4);
+    let (cut, mut pause) = refuse_at(&mut learner, now, &spent(6_000));
+    while pause.as_secs_f64() < MAX_PAUSE {
+        assert_eq!(learner.held_after(now), None, "the pause first");
+        (_, pause) = refuse_at(&mut learner, now, &spent(6_000));
+    }
+    let later = now + Duration::from_secs(1);
+    let (rate, _) = refuse_at(&mut learner, later, &spent(5_000));
+    assert_eq!(rate, cut, "no cut");
+    assert_eq!(learner.held_after(later), Some(Duration::from_secs(10)));
+    // In whole seconds, rounded up, a reset names the earliest instant it can.
+    let mut whole = spent(5_000);
+    whole.reset_whole_seconds = true;
+    refuse_at(&mut learner, later, &whole);
+    assert_eq!(
+        learner.held_after(later),
+        Some(Duration::from_secs(10)),
+        "kept"
+    );
+    // Per-minute figures' reset is a minute's budget back whole: not a wait.
+    let mut minute = spent(30_000);
+    minute.family = crate::middleware::LimitFamily::OpenAi;
+    let (rate, _) = refuse_at(&mut learner, later, &minute);
+    assert!(rate < cut, "cut as before");
+}
+
 /// A 429 without headers, at time zero, to a request sent at the current pace: it asks
 /// everyone to pause. The pace and the pause after it.
 fn refuse(learner: &mut Learner) -> (f64, Duration) {
