@@ -36,6 +36,11 @@
 //! (no more than `limit` in any `length` is no more than `limit` in any window), and counted
 //! from the opening it spends each window whole.
 //!
+//! A count of another `limit` sets the log aside (it paces and bounds nothing) until its own is
+//! named again: servers that stack a longer limit behind a short one name whichever has
+//! fewer left. From then on the log's whole count never goes at once, as the other count's
+//! room is unknown.
+//!
 //! Once confirmed (and long against the spread of round trips: a log of 5 per 0.1 s is a bucket
 //! at 50 a second, and is paced as one), the learner paces by it: `limit` per `length`, and the
 //! schedule sends no more than `limit` in any `length` (plus the spread), as the log counts;
@@ -93,6 +98,13 @@ pub(crate) struct LogReading {
     broken: bool,
     /// Once an answer read the confirmed log spent: when its oldest request leaves it.
     frees: Option<Duration>,
+    /// The latest answer named another `limit`: the log is set aside until its own is named
+    /// again.
+    #[serde(default)]
+    aside: bool,
+    /// Another `limit` was ever named: the log has room only where the other count has too.
+    #[serde(default)]
+    stacked: bool,
     /// The latest request the server read the log whole on, when that was news (see
     /// [`LogReading::whole`]): nothing sent before it counts.
     #[serde(default)]
@@ -118,24 +130,30 @@ impl LogReading {
         if limit < FEWEST {
             return;
         }
-        if self.limit != limit && self.limit != 0 {
-            // Two limits: two counts the headers take turns to report (a log of 50 a second
-            // and one of 200 per 10 s, whichever binds), or one that moves; not one log. (Read
-            // as one, the pair drew 1.09 429s per request on a server written apart from this
-            // project.)
-            self.broken = true;
-            self.confirmed = false;
-            self.frees = None;
-            return;
-        }
-        self.limit = limit;
         if taken {
+            // Every log the server keeps counts it, whichever the headers name.
             self.first = Some(self.first.map_or(sent_at, |first| first.min(sent_at)));
             let at = self.taken.partition_point(|&t| t <= sent_at);
             self.taken.insert(at, sent_at);
             if self.taken.len() > KEPT {
                 self.taken.pop_front();
             }
+        }
+        if self.limit != limit && self.limit != 0 {
+            // Another count: a second limit the headers name when it has fewer left (a log of
+            // 200 per 10 s behind one of 50 a second), or one that moved. This reading says
+            // nothing of the log read so far, which is set aside (it paces and bounds nothing)
+            // until its `limit` is named again. (Read as one log, the pair drew 1.09 429s per
+            // request on a server written apart from this project; broken for good at the
+            // second limit, the 50 a second were paced blind once the 200 had come back.)
+            self.aside = true;
+            self.stacked = true;
+            self.frees = None;
+            return;
+        }
+        self.limit = limit;
+        self.aside = false;
+        if taken {
             // A reset in whole seconds is rounded up, to the next whole second of the clock
             // (a Unix timestamp: up to a second more than is left) or of the wait: the log's
             // length is taken as whole seconds too. (Read as they came, GitHub's timestamps
@@ -216,6 +234,12 @@ impl LogReading {
         self.frees = None;
     }
 
+    /// Whether the headers have named another count than the log's: its room is not all
+    /// there is, and its whole count does not go at once.
+    pub(crate) fn stacked(&self) -> bool {
+        self.stacked
+    }
+
     /// The latest request the server read the log whole on: nothing sent before it counts.
     pub(crate) fn since(&self) -> Duration {
         self.since
@@ -251,12 +275,13 @@ impl LogReading {
 
     /// The confirmed log's length, if any.
     pub(crate) fn length(&self) -> Option<Duration> {
-        (self.confirmed && self.length >= SHORTEST).then_some(self.length)
+        (self.confirmed && !self.aside && self.length >= SHORTEST).then_some(self.length)
     }
 
     /// When the spent log next has room, if after `now`.
     pub(crate) fn frees_after(&self, now: Duration) -> Option<Duration> {
-        self.frees.filter(|&at| at > now && self.confirmed)
+        self.frees
+            .filter(|&at| at > now && self.confirmed && !self.aside)
     }
 }
 
@@ -394,11 +419,18 @@ mod tests {
     }
 
     #[test]
-    fn a_limit_that_changes_is_no_log() {
+    fn another_limit_sets_the_log_aside_until_its_own_is_named_again() {
         let mut log = run(33, 2_000, sliding);
         assert!(log.length().is_some());
-        log.read(ms(2_000), true, &reading(200, 150, 9_000), 0.0);
-        assert!(log.broken && log.length().is_none());
+        // A count of 200 per 10 s has fewer left, and the headers name it.
+        log.read(ms(2_000), true, &reading(200, 0, 9_000), 0.0);
+        assert!(!log.broken && log.length().is_none(), "aside");
+        assert!(log.stacked(), "its room is not all there is from now on");
+        // The log of 50 is named again, and counts the request sent meanwhile: 30 of the
+        // last second's (every 33 ms from 1 023 ms), the one at 2 000 ms, and this one.
+        log.read(ms(2_010), true, &reading(50, 15, 1_000), 0.0);
+        assert_eq!(log.length(), Some(Duration::from_secs(1)));
+        assert_eq!(log.counted(ms(2_010)), 32);
     }
 
     #[test]

@@ -232,6 +232,12 @@ impl Learner {
     /// send more than one: a bucket they report, or a per-minute budget.
     pub(crate) fn burst(&self) -> Option<u32> {
         if let Some((count, _)) = self.window() {
+            if self.window.length().is_none() && self.log.stacked() {
+                // A log with another count behind it: the log's room may be the other's
+                // spent (a burst of 25 on the log of 50 a second's room met the log of 200
+                // per 10 s with a few places back: 25 429s, on our simulator).
+                return Some(1);
+            }
             // A window's whole count goes at once when it opens.
             return Some(u32::try_from(count).unwrap_or(u32::MAX));
         }
