@@ -122,7 +122,9 @@ impl Limiter {
     /// Counts the requests of the last `window` in a second log too, at most `count` of them.
     pub(crate) fn longer_log(&mut self, count: u32, window: Duration) {
         let length = window.as_secs_f64();
-        let log = Bucket::sliding(f64::from(count) / length, length, Instant::now());
+        let mut log = Bucket::sliding(f64::from(count) / length, length, Instant::now());
+        // Exactly `count`: its rate times its length may round to one less (2 per 29 ms).
+        (log.capacity, log.level) = (f64::from(count), f64::from(count));
         self.longer = Some(log);
     }
 
@@ -309,6 +311,10 @@ mod tests {
         assert_eq!((level.limit, level.remaining), (200.0, 0.0), "the long one");
         tokio::time::advance(Duration::from_secs(6)).await;
         assert_eq!(admitted(&mut limiter, 60), 50, "the first second's places");
+        // Any count, whatever its rate rounds to.
+        let mut limiter = Limiter::new(Some(1_000.0), 1_000, None, None);
+        limiter.longer_log(2, Duration::from_millis(29));
+        assert_eq!(admitted(&mut limiter, 10), 2);
     }
 
     #[tokio::test(start_paused = true)]
