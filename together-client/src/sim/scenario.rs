@@ -5,12 +5,12 @@
 //! fresh, in what units (a minute's budget under Together's names, resets in whole seconds),
 //! other providers' header names and units, how the server counts (a steadily
 //! refilling bucket of one request to a second's worth, a fixed window, a sliding log, or two
-//! logs stacked), limits that move while the client runs, token limits that bind before the request limit, limits from one
-//! request every two seconds to 200 a second (a free tier's, where slow start's first guess is
-//! 40 times too fast, and 64 callers queue for two minutes), round trips from a few
-//! milliseconds to 800 ms, and an LLM's answers, which take up to a second of generation while
-//! its 429s come back at once. A client that is right on all of them is more likely to be
-//! right on a server that is none of them.
+//! logs stacked), limits that move while the client runs, token limits that bind before the
+//! request limit, limits from one request every two seconds to 200 a second (a free tier's,
+//! where slow start's first guess is 40 times too fast, and 64 callers queue for two
+//! minutes), round trips from a few milliseconds to 800 ms, and an LLM's answers, which take
+//! up to a second of generation while its 429s come back at once. A client that is right on
+//! all of them is more likely to be right on a server that is none of them.
 
 use std::time::Duration;
 
@@ -60,8 +60,9 @@ pub struct Scenario {
     /// The window slides: a log of the last `window`'s requests (see
     /// [`SimulatorBuilder::sliding_log`]) rather than a count per fixed window.
     pub sliding: bool,
-    /// A second, longer sliding log behind the first: at most this many requests in any
-    /// this long (see [`SimulatorBuilder::longer_log`]).
+    /// A second, longer sliding log behind the first (`window` with `sliding`): at most this
+    /// many requests in any this long (see [`SimulatorBuilder::longer_log`]); the ideal
+    /// counts it only behind a log.
     pub longer_log: Option<(u32, Duration)>,
     /// Refusals are 503s, not 429s, as nginx's `limit_req` answers: see
     /// [`SimulatorBuilder::refuse_with_503`].
