@@ -221,7 +221,7 @@ impl Limiter {
                         short
                     })
                 }
-                (requests, _) => requests.as_ref().map(Bucket::level),
+                (requests, longer) => requests.as_ref().or(longer.as_ref()).map(Bucket::level),
             },
             tokens: self.tokens.as_ref().map(Bucket::level),
             minute_requests: self.minutes[0].as_ref().map(Bucket::level),
