@@ -237,15 +237,14 @@ fn a_spent_count_holds_until_its_reset_once_the_longest_pause_proved_short() {
     let (rate, _) = refuse_at(&mut learner, later, &spent(5_000));
     assert_eq!(rate, cut, "no cut");
     assert_eq!(learner.held_after(later), Some(Duration::from_secs(10)));
-    // In whole seconds, rounded up, a reset names the earliest instant it can.
-    let mut whole = spent(5_000);
+    // In whole seconds, rounded up, a reset of 7 s names 6 s at the earliest.
+    let mut whole = spent(7_000);
     whole.reset_whole_seconds = true;
     refuse_at(&mut learner, later, &whole);
-    assert_eq!(
-        learner.held_after(later),
-        Some(Duration::from_secs(10)),
-        "kept"
-    );
+    assert_eq!(learner.held_after(later), Some(Duration::from_secs(11)));
+    // A later reading naming an earlier instant does not shorten the hold.
+    refuse_at(&mut learner, later, &spent(2_000));
+    assert_eq!(learner.held_after(later), Some(Duration::from_secs(11)));
     // Per-minute figures' reset is a minute's budget back whole: not a wait.
     let mut minute = spent(30_000);
     minute.family = crate::middleware::LimitFamily::OpenAi;
