@@ -345,6 +345,7 @@ impl Evidence {
     }
 
     /// Whether the bucket reading is trusted (its `reset` then means the time until full).
+    #[cfg(test)]
     pub(crate) fn trusted(&self) -> bool {
         self.bucket_rate().is_some()
     }

@@ -273,6 +273,16 @@ impl LogReading {
         self.taken.get(first).copied().unwrap_or(newest)
     }
 
+    /// Whether the count has read as a log so far: predictions held, some of them telling,
+    /// none failed, and no other `limit` ever named (a limit that moves names many).
+    pub(crate) fn plausible(&self) -> bool {
+        !self.broken
+            && !self.stacked
+            && self.failed == 0
+            && self.held >= TO_CONFIRM
+            && self.telling >= 3
+    }
+
     /// The confirmed log's length, if any.
     pub(crate) fn length(&self) -> Option<Duration> {
         (self.confirmed && !self.aside && self.length >= SHORTEST).then_some(self.length)
@@ -334,6 +344,10 @@ mod tests {
     fn a_log_read_for_longer_than_its_length_is_confirmed() {
         let early = run(33, 1_000, sliding);
         assert_eq!(early.length(), None, "a window counts the same for a while");
+        // Once some predictions told, before the confirmation, it is plausible: no bucket
+        // reading is trusted meanwhile.
+        let middle = run(33, 1_200, sliding);
+        assert!(middle.length().is_none() && middle.plausible());
         let log = run(33, 2_000, sliding);
         assert_eq!(log.length(), Some(Duration::from_secs(1)));
     }
@@ -351,6 +365,7 @@ mod tests {
             log.read(ms(at), true, &reading(20, 19, 10), 0.0);
         }
         assert!(!log.broken && log.length().is_none());
+        assert!(!log.plausible(), "read full, it tells nothing of a log");
         // At 125 a second it drains slowly, and its count stays above what a log of 20 per
         // 200 ms would leave (none, 25 sent within it): broken.
         let mut tokens = 20.0_f64;
