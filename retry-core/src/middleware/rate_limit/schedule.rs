@@ -256,6 +256,17 @@ mod tests {
         went
     }
 
+    /// A sliding log's bound of 3 a second, each place waiting 5 ms more; nothing sent
+    /// before `since` counts.
+    fn three_a_second(since: Duration) -> LogBound {
+        LogBound {
+            count: 3,
+            length: 1_000 * MS,
+            margin: 5 * MS,
+            since,
+        }
+    }
+
     #[test]
     fn paced_one_interval_apart_after_the_burst() {
         let mut schedule = Schedule::new();
@@ -314,13 +325,7 @@ mod tests {
     fn a_log_bound_sends_no_more_than_its_count_in_any_length() {
         let mut schedule = Schedule::new();
         schedule.set_pace(Some(50.0), 50, Duration::ZERO);
-        let log = LogBound {
-            count: 3,
-            length: 1_000 * MS,
-            margin: 5 * MS,
-            since: Duration::ZERO,
-        };
-        schedule.set_log(Some(log));
+        schedule.set_log(Some(three_a_second(Duration::ZERO)));
         let went = admit_as_early_as_allowed(&mut schedule, 5);
         // Three at once (the pace's burst allows 50), then each a length after the one whose
         // place it takes.
@@ -340,12 +345,6 @@ mod tests {
 
     #[test]
     fn a_log_bound_counts_what_went_before_it_but_429s() {
-        let log = LogBound {
-            count: 3,
-            length: 1_000 * MS,
-            margin: 5 * MS,
-            since: Duration::ZERO,
-        };
         // Two went, 10 ms apart, before the log was confirmed; `refused` of them drew a 429.
         let after = |refused: Option<Duration>| {
             let mut schedule = Schedule::new();
@@ -357,7 +356,7 @@ mod tests {
             if let Some(at) = refused {
                 schedule.refused(at);
             }
-            schedule.set_log(Some(log));
+            schedule.set_log(Some(three_a_second(Duration::ZERO)));
             admit_as_early_as_allowed(&mut schedule, 3)
         };
         // One place is left; the next waits for the first's to come back.
@@ -371,16 +370,10 @@ mod tests {
         let mut schedule = Schedule::new();
         schedule.set_pace(Some(100.0), 1, Duration::ZERO);
         admit_as_early_as_allowed(&mut schedule, 3);
-        let log = |since| LogBound {
-            count: 3,
-            length: 1_000 * MS,
-            margin: 5 * MS,
-            since,
-        };
-        schedule.set_log(Some(log(Duration::ZERO)));
+        schedule.set_log(Some(three_a_second(Duration::ZERO)));
         assert_eq!(schedule.earliest(1), 1_005 * MS, "spent by the three");
         // The server read its log whole on the second: the first is not in it.
-        schedule.set_log(Some(log(10 * MS)));
+        schedule.set_log(Some(three_a_second(10 * MS)));
         assert_eq!(schedule.earliest(1), 30 * MS, "the pace's");
     }
 
