@@ -12,7 +12,7 @@ impl Evidence {
         let (Some(limit), Some(max)) = (self.limit, self.max_remaining) else {
             return 1;
         };
-        if self.remaining_lies {
+        if self.remaining_lies || self.tokens_bind {
             return 1;
         }
         if self.per_minute {

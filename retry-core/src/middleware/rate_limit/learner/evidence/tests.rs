@@ -336,3 +336,30 @@ fn tokens_below_their_recent_peak_say_the_count_is_spent() {
     assert!(!evidence.below_peak(&tokens(2999, 11_880)));
     assert!(evidence.below_peak(&tokens(2999, 11_879)));
 }
+
+/// A token limit that binds first: OpenAI's budget of 3000 requests a minute, 2999 left and
+/// whole in 20 ms, is trusted at 50 a second while its tokens are as whole; with 900 of 60 000 tokens left (a
+/// far smaller share) it is no pace and licenses no burst; once the tokens read as whole as
+/// the requests again, it is trusted, and its licence stands, as before.
+#[test]
+fn requests_are_no_pace_while_the_tokens_bind() {
+    let tokens = |left| RateLimitHeaders {
+        token_limit: Some(60_000),
+        token_remaining: Some(left),
+        family: crate::middleware::LimitFamily::OpenAi,
+        ..headers(3000, 2999, 20)
+    };
+    let mut evidence = read_steadily(20, &tokens(59_990), 0.0);
+    assert_eq!(evidence.bucket_rate(), Some(50.0));
+    for _ in 0..2 * FIRST_LICENCE {
+        evidence.burst_outcome(true);
+    }
+    let licence = evidence.burst();
+    assert!(licence > 1, "{licence}");
+    evidence.read(&sent(10, 200), &tokens(900), false, 0.0);
+    assert_eq!(evidence.bucket_rate(), None);
+    assert_eq!(evidence.burst(), 1);
+    evidence.read(&sent(11, 220), &tokens(59_000), false, 0.0);
+    assert_eq!(evidence.bucket_rate(), Some(50.0));
+    assert_eq!(evidence.burst(), licence);
+}
