@@ -396,7 +396,9 @@ impl Learner {
                 let room = Room {
                     waiting,
                     spare: bucket_like && self.evidence.spare(limits),
-                    full: bucket_like && self.evidence.reads_full(limits),
+                    full: bucket_like
+                        && self.evidence.reads_full(limits)
+                        && self.aimd.at_pace(sent.rate),
                     crowded: bucket_like && self.evidence.below_peak(limits),
                 };
                 if self.aimd.taken(now, current, room, self.news_delay()) {

@@ -425,3 +425,35 @@ fn sparse_503s_do_not_drag_the_pace_down() {
     let (faults, clean) = (tail(&faults), tail(&clean));
     assert!(faults > clean * 0.95, "{faults} against {clean}");
 }
+
+/// Past slow start, answers whose count (`remaining` alone, at the most it has read) reads
+/// full grow the pace a step each, but only those to requests sent at about the pace: a full
+/// count after requests sent at half of it (as after a pause) says nothing of the pace since.
+/// (Fast recovery after the cut climbs either way.)
+#[test]
+fn a_full_count_grows_only_the_pace_it_was_read_at() {
+    let left = |remaining| RateLimitHeaders {
+        remaining: Some(remaining),
+        ..RateLimitHeaders::default()
+    };
+    let grown = |share_of_pace: f64| {
+        let mut learner = Learner::new(INITIAL_RATE);
+        let mut now = Duration::from_millis(10);
+        learner.observe(now, &admission(0, 20.0), Outcome::Taken, &left(5), true);
+        let sent = admission(learner.epoch(), learner.rate());
+        learner.observe(now, &sent, Outcome::RateLimited, &left(0), true);
+        let before = learner.rate();
+        for seq in 1..=5 {
+            now += Duration::from_millis(20);
+            let at = admission(learner.epoch(), learner.rate() * share_of_pace);
+            let sent = Admission { seq, at: now, ..at };
+            learner.observe(now, &sent, Outcome::Taken, &left(5), true);
+        }
+        learner.rate() / before
+    };
+    let at_pace = grown(1.0);
+    let slower = grown(0.5);
+    // Five steps of 10 %; fast recovery's climb back towards the pace before the cut alone.
+    assert!(at_pace > 1.6, "{at_pace}");
+    assert!(slower < 1.35, "{slower}");
+}
