@@ -139,6 +139,16 @@ impl Scenario {
             (ms(4_500), 25.0),
             (ms(6_000), 60.0),
         ];
+        // Up or down by up to 10 a second, every second, between 20 and 80.
+        let wander = [58.0, 49.0, 41.0, 47.0, 36.0, 44.0, 53.0, 61.0, 55.0, 63.0]
+            .iter()
+            .enumerate()
+            .map(|(second, &rate)| (ms(1_000 * (second as u64 + 1)), rate))
+            .collect::<Vec<_>>();
+        let rate_until_full = LimitHeaders::Together(Meaning {
+            reset: ResetMeans::UntilFull,
+            ..Meaning::RATE
+        });
         vec![
             Scenario::steady("together-bucket", bucket, HintDialect::None),
             Scenario::steady("together-rate", rate, HintDialect::None),
@@ -335,6 +345,22 @@ impl Scenario {
                 kind: ScenarioKind::Moving,
                 steps: sawtooth,
                 ..Scenario::steady("sawtooth-ms", none, HintDialect::RetryAfterMs)
+            },
+            // A limit that wanders every second, as Together's dynamic limits may: `limit`
+            // the rate of the second, `remaining` the bucket's true count, `reset` the time
+            // until it is full (the readings of a server written apart from this project),
+            // round trips of 50-150 ms. With its headers and without.
+            Scenario {
+                kind: ScenarioKind::Moving,
+                steps: wander.clone(),
+                latency: (ms(50), ms(150)),
+                ..Scenario::steady("wander-rate-full", rate_until_full, HintDialect::None)
+            },
+            Scenario {
+                kind: ScenarioKind::Moving,
+                steps: wander,
+                latency: (ms(50), ms(150)),
+                ..Scenario::steady("wander-none", none, HintDialect::None)
             },
             // The bucket refusing with bare 503s (nginx's `limit_req`), steady and stepping:
             // nothing says it is a rate limit but that the 503s come when the pace is high.
