@@ -98,7 +98,7 @@ async fn distribution(name: &str) -> (f64, f64, f64, usize) {
 }
 
 /// (scenario, least median, least worst run, most 429s per request in any run).
-const EXPECTED: [(&str, f64, f64, f64); 23] = [
+const EXPECTED: [(&str, f64, f64, f64); 24] = [
     // Headers read as documented: trusted once their predictions hold.
     ("together-bucket", 0.98, 0.97, 0.02),
     // The same names meaning the rate and the next slot: refuted; `remaining` still counts,
@@ -158,6 +158,13 @@ const EXPECTED: [(&str, f64, f64, f64); 23] = [
     // The same without headers: the quiet-spell probe finds the 80. (Median 0.863 over 20
     // seeds; the worst runs are below the 0.85.)
     ("step-50-20-80-none", 0.84, 0.78, 0.07),
+    // A limit that wanders every second between 36 and 63, `limit` the rate of the second and
+    // `reset` the time until full, 50-150 ms round trips (a server written apart from this
+    // project has such a one): a burst's 429 reading the count spent ends slow start where it
+    // is (0.962 / 0.945 over 20 seeds, 0.057 / 0.073 429s per request; 0.955 and 0.077 /
+    // 0.097 while slow start grew on to three times the limit; 0.043 / 0.060 with the headers
+    // hidden, which this does not meet yet).
+    ("wander-rate-full", 0.94, 0.92, 0.085),
     // The same steps on an LLM API: answers take 0.2-1 s of generation, 429s come back at
     // once. The increase is slowed by how late a 429 comes, not a success: slowed by the
     // successes' second, the pace stayed at 20 after the step to 80 (0.55 median over 20

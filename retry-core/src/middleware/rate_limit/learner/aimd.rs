@@ -432,7 +432,7 @@ impl Aimd {
     }
 
     /// Ends slow start, if on: the pace it ended at sets the floor's level.
-    fn end_slow_start(&mut self) {
+    pub(crate) fn end_slow_start(&mut self) {
         if self.slow_start {
             self.level = LEVEL * self.rate;
             self.slow_start = false;

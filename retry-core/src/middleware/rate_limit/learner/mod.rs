@@ -357,7 +357,12 @@ impl Learner {
             // A request the burst licence let go ahead of the pace: the licence was wrong (it is
             // cut above), not the pace. Everyone pauses, so the server's bucket refills a
             // little. (Ending slow start here too was measured worse on the family.)
-            Outcome::RateLimited if sent.early => true,
+            Outcome::RateLimited if sent.early => {
+                if limits.remaining == Some(0) && full.is_some() {
+                    self.aimd.end_slow_start();
+                }
+                true
+            }
             // In slow start, a 429 to a request sent at an earlier step is news of the current
             // one too: the pace has only climbed since, further over the limit.
             Outcome::RateLimited if current || self.aimd.starting() => {

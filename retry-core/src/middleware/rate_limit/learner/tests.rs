@@ -457,3 +457,33 @@ fn a_full_count_grows_only_the_pace_it_was_read_at() {
     assert!(at_pace > 1.6, "{at_pace}");
     assert!(slower < 1.35, "{slower}");
 }
+
+/// In slow start, a 429 to a request sent on the burst licence that reads the count spent
+/// (`remaining: 0`, of a count that has read 4) ends slow start where it is, without a cut:
+/// the pace is over what the bucket refills. Per-minute figures, which say nothing of the
+/// bucket they are enforced by, leave slow start on.
+#[test]
+fn a_burst_429_reading_the_count_spent_ends_slow_start() {
+    let run = |taken: RateLimitHeaders, refused: RateLimitHeaders| {
+        let mut learner = Learner::new(INITIAL_RATE);
+        let now = Duration::ZERO;
+        let paced = admission(learner.epoch(), learner.rate());
+        learner.observe(now, &paced, Outcome::Taken, &taken, true);
+        let early = Admission {
+            early: true,
+            ..admission(learner.epoch(), learner.rate())
+        };
+        learner.observe(now, &early, Outcome::RateLimited, &refused, true);
+        (learner.aimd.starting(), learner.rate())
+    };
+    let left = |remaining| RateLimitHeaders {
+        remaining: Some(remaining),
+        ..RateLimitHeaders::default()
+    };
+    assert_eq!(run(left(4), left(0)), (false, INITIAL_RATE));
+    let minute = |remaining| RateLimitHeaders {
+        family: crate::middleware::LimitFamily::OpenAi,
+        ..reading(3000, remaining, 20)
+    };
+    assert_eq!(run(minute(2999), minute(0)), (true, INITIAL_RATE));
+}
