@@ -106,10 +106,10 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     behind, named when it has fewer left) sets the log aside until its own is named
 ///     again, after which its whole count no longer goes at once. Resets in whole seconds
 ///     (an integer, a Unix timestamp) show no window and, under 10 s, measure no pace:
-///     rounded, they name instants to the second only. Once the longest pause (1 s) has proved too short, a 429 that reads the
-///     count spent holds the host until the reset it names (a second less in whole seconds;
-///     not per-minute figures), rather than cutting the pace again: a longer limit stacked
-///     behind a short one, spent for seconds. The worst case is the header-blind learner. An
+///     rounded, they name instants to the second only. Once the longest pause (1 s) has
+///     proved too short, a 429 that reads the count spent holds the host until the reset it
+///     names (a second less in whole seconds; not per-minute figures), rather than cutting
+///     the pace again: a longer limit stacked behind a short one, spent for seconds. The worst case is the header-blind learner. An
 ///     empty token bucket (`x-tokenlimit-remaining: 0`) holds the host only for a reset the
 ///     server states (`x-tokenlimit-reset`).
 ///

@@ -21,8 +21,9 @@
 //!   80 requests a second in about 1.5 s. Where the server's `remaining` says its bucket is
 //!   filling, that is the evidence the quiet spell stands for, and the probe starts at once.
 //!   While it reads full, none of it spent, the pace grows by [`FULL_STEP`] a success (to a
-//!   request sent at about the pace: see [`Aimd::at_pace`]) as slow start does, until the count dips below its peak or a 429 comes: four processes on a
-//!   limit risen from 20 to 80 a second find it in 1-1.5 s, not 3 s (on our simulator).
+//!   request sent at about the pace: see [`Aimd::at_pace`]) as slow start does, until the
+//!   count dips below its peak or a 429 comes: four processes on a limit risen from 20 to 80
+//!   a second find it in 1-1.5 s, not 3 s (on our simulator).
 //!   The first 429 ends the probe with a measured cut. The probe runs only while requests
 //!   wait for the pace: a client with little to send learns nothing about a higher rate, and
 //!   does not pretend to. Nor while the server's `remaining` (or the tokens left, where a

@@ -338,9 +338,9 @@ fn tokens_below_their_recent_peak_say_the_count_is_spent() {
 }
 
 /// A token limit that binds first: OpenAI's budget of 3000 requests a minute, 2999 left and
-/// whole in 20 ms, is trusted at 50 a second while its tokens are as whole; with 900 of 60 000 tokens left (a
-/// far smaller share) it is no pace and licenses no burst; once the tokens read as whole as
-/// the requests again, it is trusted, and its licence stands, as before.
+/// whole in 20 ms, is trusted at 50 a second while its tokens are as whole; with 900 of
+/// 60 000 tokens left (a far smaller share) it is no pace and licenses no burst; once the
+/// tokens read as whole as the requests again, it is trusted, and its licence stands.
 #[test]
 fn requests_are_no_pace_while_the_tokens_bind() {
     let tokens = |left| RateLimitHeaders {
