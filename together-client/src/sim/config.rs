@@ -193,6 +193,8 @@ pub struct SimulatorBuilder {
     pub(crate) longer_log: Option<(u32, Duration)>,
     pub(crate) model_limits: Vec<(String, f64)>,
     pub(crate) overloaded_refusals: bool,
+    /// At most this many requests in their generation at once (see `concurrency_limit`).
+    pub(crate) concurrency: Option<u32>,
     pub(crate) credits: Option<u64>,
     pub(crate) latency: Latency,
     pub(crate) generation: Latency,
@@ -219,6 +221,7 @@ impl Default for SimulatorBuilder {
             longer_log: None,
             model_limits: Vec::new(),
             overloaded_refusals: false,
+            concurrency: None,
             credits: None,
             latency: Latency::ZERO,
             generation: Latency::ZERO,
@@ -466,6 +469,30 @@ impl SimulatorBuilder {
     /// ```
     pub fn refuse_with_503(mut self, on: bool) -> Self {
         self.overloaded_refusals = on;
+        self
+    }
+
+    /// At most `n` requests in their [generation](Self::generation) at once (default: no
+    /// such limit), as inference servers limit the requests they serve concurrently: one more
+    /// is refused at once, with a 429 of type `concurrency_limited` and no hint (or a 503
+    /// under [`refuse_with_503`](Self::refuse_with_503)), before it spends anything from the
+    /// request or token limits. A slot is taken when the work starts and given back when it
+    /// ends, before the answer's way back, so the server never counts more in flight than
+    /// the client does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use together_client::sim::{Latency, Simulator};
+    ///
+    /// // 8 at once, each generating for 150-600 ms; no rate limit to speak of.
+    /// let builder = Simulator::builder()
+    ///     .rate_per_second(1000.0)
+    ///     .concurrency_limit(8)
+    ///     .generation(Latency::uniform(Duration::from_millis(150), Duration::from_millis(600)));
+    /// # let _ = builder;
+    /// ```
+    pub fn concurrency_limit(mut self, n: u32) -> Self {
+        self.concurrency = Some(n.max(1));
         self
     }
 

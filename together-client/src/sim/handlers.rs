@@ -10,7 +10,7 @@
 //! 5. for an admitted request, the generation (`SimulatorBuilder::generation`);
 //! 6. the second half of the latency, then the answer.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -41,6 +41,10 @@ pub(crate) struct Shared {
     pub(crate) dialect: HintDialect,
     /// Refusals over a limit are 503s (see `SimulatorBuilder::refuse_with_503`).
     pub(crate) overloaded_refusals: bool,
+    /// At most this many requests in their generation at once (see
+    /// `SimulatorBuilder::concurrency_limit`), and how many are.
+    pub(crate) concurrency: Option<u32>,
+    pub(crate) in_service: AtomicU32,
     pub(crate) reporter: Reporter,
     pub(crate) latency: Latency,
     pub(crate) generation: Latency,
@@ -118,11 +122,23 @@ async fn handle((State(sim), Extension(conn), headers, bytes): Args, kind: Endpo
     if let Ok(value) = HeaderValue::from_str(&id) {
         out.insert(HeaderName::from_static("x-request-id"), value);
     }
-    let reply = decide(&sim, &headers, &bytes, kind, id, out, &mut tracker);
+    let mut slot = None;
+    let reply = decide(
+        &sim,
+        &headers,
+        &bytes,
+        kind,
+        id,
+        out,
+        &mut tracker,
+        &mut slot,
+    );
     if reply.generates() {
         let generation = lock(&sim.faults).sample(sim.generation);
         sleep(generation).await;
     }
+    // The work is done: its slot is free before the answer's way back.
+    drop(slot);
     sleep(latency - first_half).await;
     match reply {
         Reply::Json(status, headers, value, outcome) => {
@@ -151,6 +167,26 @@ impl Reply {
     }
 }
 
+/// A place among the requests served at once (see `SimulatorBuilder::concurrency_limit`),
+/// given back when dropped.
+struct Slot<'s>(&'s AtomicU32);
+
+impl<'s> Slot<'s> {
+    /// Takes a place if fewer than `limit` are taken.
+    fn take(in_service: &'s AtomicU32, limit: u32) -> Option<Slot<'s>> {
+        let taken = in_service.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < limit).then_some(n + 1)
+        });
+        taken.ok().map(|_| Slot(in_service))
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Records `outcome` and closes the connection with no answer.
 async fn cut(tracker: Tracker, conn: &Conn, outcome: Outcome) -> Response {
     tracker.finish(None, outcome);
@@ -159,14 +195,16 @@ async fn cut(tracker: Tracker, conn: &Conn, outcome: Outcome) -> Response {
     std::future::pending().await
 }
 
-fn decide(
-    sim: &Shared,
+#[allow(clippy::too_many_arguments)] // one request's parts, each used once
+fn decide<'s>(
+    sim: &'s Shared,
     headers: &HeaderMap,
     bytes: &[u8],
     kind: Endpoint,
     id: String,
     mut out: HeaderMap,
     tracker: &mut Tracker,
+    slot: &mut Option<Slot<'s>>,
 ) -> Reply {
     if !authorized(headers, &sim.api_key) {
         let value = body::error(
@@ -191,6 +229,20 @@ fn decide(
     let limiter = (sim.model_limiters.iter())
         .find(|(model, _)| *model == job.model)
         .map_or(&sim.limiter, |(_, limiter)| limiter);
+    if let Some(limit) = sim.concurrency {
+        // Refused before the limits count it: it never started.
+        *slot = Slot::take(&sim.in_service, limit);
+        if slot.is_none() {
+            let status = if sim.overloaded_refusals {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::TOO_MANY_REQUESTS
+            };
+            let message = "Too many requests in progress. Retry when one has finished.";
+            let kind = "concurrency_limited";
+            return error(status, out, Outcome::RateLimited, message, kind, None);
+        }
+    }
     let verdict = lock(limiter).check(job.cost());
     if let Some((limit, _)) = verdict.refused
         && limit != Limit::Credit

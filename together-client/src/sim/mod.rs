@@ -102,7 +102,7 @@ mod stats;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -174,6 +174,8 @@ impl Simulator {
             api_key: config.api_key,
             dialect: config.dialect,
             overloaded_refusals: config.overloaded_refusals,
+            concurrency: config.concurrency,
+            in_service: AtomicU32::new(0),
             reporter: Reporter::new(config.limit_headers, config.dialect, config.dynamic_headers),
             latency: config.latency,
             generation: config.generation,

@@ -72,6 +72,9 @@ pub struct Scenario {
     /// other model's. A run spreads its requests over them in proportion to their rates:
     /// see [`model_of`](Self::model_of).
     pub models: &'static [(&'static str, f64)],
+    /// At most this many requests in their generation at once (see
+    /// [`SimulatorBuilder::concurrency_limit`]), if the server limits that.
+    pub concurrency: Option<u32>,
 }
 
 const fn ms(n: u64) -> Duration {
@@ -96,6 +99,7 @@ impl Scenario {
             longer_log: None,
             overloaded: false,
             models: &[],
+            concurrency: None,
         }
     }
 
@@ -307,6 +311,24 @@ impl Scenario {
                 generation: (ms(200), ms(1_000)),
                 ..Scenario::steady("llm-none", none, HintDialect::None)
             },
+            // An inference server that serves 8 requests at once (150-600 ms each, about 21
+            // a second) and refuses a ninth at once, whatever the rate: its limit is how
+            // many are in flight, not how fast they go. Its rate limit (1 000 a second) never
+            // binds; under Together's headers they report that limit, plenty left.
+            Scenario {
+                rate: 1_000.0,
+                burst: 1_000,
+                generation: (ms(150), ms(600)),
+                concurrency: Some(8),
+                ..Scenario::steady("concurrency-8-none", none, HintDialect::None)
+            },
+            Scenario {
+                rate: 1_000.0,
+                burst: 1_000,
+                generation: (ms(150), ms(600)),
+                concurrency: Some(8),
+                ..Scenario::steady("concurrency-8-together", bucket, HintDialect::None)
+            },
             Scenario {
                 kind: ScenarioKind::Moving,
                 steps: step_50_20_80.clone(),
@@ -449,6 +471,9 @@ impl Scenario {
         for (model, rate) in self.models {
             builder = builder.model_limit(*model, *rate);
         }
+        if let Some(limit) = self.concurrency {
+            builder = builder.concurrency_limit(limit);
+        }
         builder.refuse_with_503(self.overloaded)
     }
 
@@ -478,6 +503,8 @@ impl Scenario {
     /// start, refilling its size each second), whichever binds.
     /// Plus one mean round trip and one mean generation: the first request's way in, the
     /// last one's work and its answer's way out, which no client can save.
+    /// Under a [`concurrency`](Self::concurrency) limit of `k`, every slot busy from the
+    /// start: `successes / k` mean generations.
     /// With [`models`](Self::models) of their own, each model's requests (the first
     /// `successes` of a run, as [`model_of`](Self::model_of) spreads them) are timed at its
     /// own limit, and the slowest decides.
@@ -520,7 +547,12 @@ impl Scenario {
         });
         let round_trip = (self.latency.0 + self.latency.1).as_secs_f64() / 2.0;
         let generation = (self.generation.0 + self.generation.1).as_secs_f64() / 2.0;
-        by_requests.max(by_models).max(by_tokens) + round_trip + generation
+        let by_slots = self.concurrency.map_or(0.0, |k| {
+            // The last generation is counted below, with the last answer's way out.
+            (successes as f64 / f64::from(k) - 1.0).max(0.0) * generation
+        });
+        let work = by_requests.max(by_models).max(by_tokens).max(by_slots);
+        work + round_trip + generation
     }
 }
 
@@ -563,6 +595,9 @@ mod tests {
         // An LLM's generation (0.2-1 s, 0.6 s on average) adds to the last answer.
         let llm = Scenario::named("llm-none").unwrap();
         assert!((llm.ideal(300, 0) - 5.9 - rtt - 0.6).abs() < 1e-9);
+        // 8 at once, 0.375 s each on average: 300 take 37.5 generations.
+        let slots = Scenario::named("concurrency-8-none").unwrap();
+        assert!((slots.ideal(300, 0) - 37.5 * 0.375 - rtt).abs() < 1e-9);
         // 50 a second for four seconds spends 200 of 10 s; their places come back from the
         // tenth, 50 at 10 s and the last 50 at 11 s.
         let two = Scenario::named("log-two-none").unwrap();
