@@ -17,6 +17,11 @@ use crate::middleware::hints::{self, MAX_COOLDOWN, RateLimitHeaders};
 use crate::middleware::hosts::PerHost;
 use crate::middleware::metrics::HostMetrics;
 
+/// How far above the learned pace requests may go while a limit on requests in flight paces
+/// them: enough for the limit to bind rather than the pace cut on its refusals before it was
+/// read, little enough that a rate limit read as such a limit refutes it before it floods.
+const SLOTS_PACE: f64 = 1.5;
+
 /// Every host a limiter has seen.
 pub(crate) type Hosts = PerHost<Arc<Host>>;
 
@@ -42,8 +47,9 @@ pub(crate) struct Host {
     /// Whether requests need a token estimate (a token quota was set).
     tokens_configured: bool,
     /// Shared with other processes (see `Config::fleet`): this process's own count of the
-    /// server's bucket would be wrong, so the burst and `remaining` are left to Redis.
-    fleet: bool,
+    /// server's bucket would be wrong, so the burst and `remaining` are left to Redis (and
+    /// its count of requests in flight is no limit's).
+    pub(crate) fleet: bool,
     /// The host's metric handles.
     pub(crate) metrics: HostMetrics,
 }
@@ -62,6 +68,8 @@ pub(crate) struct HostState {
     pub(crate) queue: Queue,
     pub(crate) schedule: Schedule,
     pub(crate) learner: Option<Learner>,
+    /// Requests admitted and not yet answered (see [`InFlight`]).
+    pub(crate) in_flight: u32,
 }
 
 impl HostState {
@@ -72,7 +80,27 @@ impl HostState {
             seq: self.schedule.admitted(),
             at: now,
             early: false,
+            in_flight: self.in_flight + 1,
         }
+    }
+
+    /// How many more may be in flight now, if the learner believes in a limit on how many.
+    pub(crate) fn in_flight_room(&self, now: Duration) -> Option<u32> {
+        let limit = self.learner.as_ref()?.in_flight_limit(now)?;
+        Some(limit.saturating_sub(self.in_flight))
+    }
+}
+
+/// A request admitted and not yet answered, counted in [`HostState::in_flight`] until
+/// dropped (answered, failed, or its call given up).
+pub(crate) struct InFlight<'h>(pub(crate) &'h Host);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        // A place for the head, if it waits for one.
+        state.queue.wake_head();
     }
 }
 
@@ -122,6 +150,7 @@ impl Host {
                 queue: Queue::default(),
                 schedule,
                 learner,
+                in_flight: 0,
             }),
             quota,
             tokens_configured: configured_tokens.is_some(),
@@ -186,8 +215,15 @@ impl Host {
         }
 
         let mut until = None::<Duration>;
+        let in_flight = state.in_flight;
         if let Some(learner) = state.learner.as_mut().filter(|_| learn) {
-            if learner.observe(now, sent, outcome, &limits, waiting) {
+            let mut seen = *sent;
+            if rate_limited {
+                // Requests sent after this one may have reached the server before it (a
+                // shorter way there): a refusal counts them too, as many as are in flight now.
+                seen.in_flight = seen.in_flight.max(in_flight + 1);
+            }
+            if learner.observe(now, &seen, outcome, &limits, waiting) {
                 // A 429 at the current pace, with a hint too coarse to use or none, still
                 // pauses everyone briefly. (Not the 429s to requests sent before the pace was
                 // cut: a stream of those would hold the host for as long as they keep coming.)
@@ -205,6 +241,10 @@ impl Host {
             let log_room = learner.log_room_after(now).filter(|_| !self.fleet);
             // A fleet's processes each admit their own: no one of them can count the log.
             let log = learner.log_bound().filter(|_| !self.fleet);
+            // Under a limit on requests in flight, that limit paces (each answer lets the next
+            // go), under a pace half again the learned one, should a rate limit stand behind it.
+            let slots = learner.in_flight_limit(now).is_some() && !self.fleet;
+            let rate = if slots { rate * SLOTS_PACE } else { rate };
             state.schedule.set_pace(Some(rate), burst.unwrap_or(1), now);
             state.schedule.set_log(log);
             if let (Some(bucket), Some(remaining)) = (bucket, limits.remaining) {

@@ -127,6 +127,12 @@ impl Host {
             }
             let now = self.origin.elapsed();
             let mut at = state.schedule.earliest(cost);
+            if at <= now && !self.fleet && state.in_flight_room(now) == Some(0) {
+                // As many in flight as the server serves at once: an answer (or a call
+                // given up) wakes the head again.
+                state.queue.park(key, cx.waker());
+                return Poll::Pending;
+            }
             if at <= now
                 && let Some(quota) = &self.quota
                 && let Err(later) = quota.take()
@@ -136,6 +142,7 @@ impl Host {
             if at <= now {
                 let mut admission = state.admission(now);
                 admission.early = state.schedule.commit(now, cost);
+                state.in_flight += 1;
                 state.queue.remove(key);
                 self.metrics.queue_depth(state.queue.len());
                 place.admitted = true;

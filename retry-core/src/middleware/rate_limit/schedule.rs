@@ -237,6 +237,9 @@ pub(crate) struct Admission {
     pub(crate) at: Duration,
     /// Whether it went ahead of the pace, on the burst licence.
     pub(crate) early: bool,
+    /// How many of the host's requests were in flight when it went, itself included (this
+    /// process's own count).
+    pub(crate) in_flight: u32,
 }
 
 #[cfg(test)]
@@ -307,6 +310,7 @@ mod tests {
             seq: 0,
             at: Duration::ZERO,
             early: false,
+            in_flight: 1,
         };
         schedule.commit(Duration::ZERO, 1);
         // By the schedule three more of the burst of 4 may go at once.

@@ -457,6 +457,7 @@ pub(crate) fn admission(epoch: u64, rate: f64) -> Admission {
         seq: 0,
         at: Duration::ZERO,
         early: false,
+        in_flight: 1,
     }
 }
 

@@ -26,6 +26,7 @@ mod evidence;
 mod log;
 mod overload;
 mod refill;
+mod slots;
 mod window;
 
 use std::collections::VecDeque;
@@ -43,6 +44,7 @@ pub(crate) use evidence::{one_back, one_back_of};
 use log::LogReading;
 use overload::Overload;
 use refill::Refill;
+use slots::SlotReading;
 use window::WindowSign;
 
 /// What a response said, as far as the pace is concerned.
@@ -108,6 +110,10 @@ pub(crate) struct Learner {
     /// short (see [`Self::named_wait`]).
     #[serde(default)]
     held_until: Option<Duration>,
+    /// A limit on requests in flight, read from where the 429s fall. Not shared with a
+    /// fleet: each process counts its own in flight.
+    #[serde(skip)]
+    slots: SlotReading,
 }
 
 impl Learner {
@@ -133,6 +139,7 @@ impl Learner {
             overload: Overload::default(),
             log: LogReading::default(),
             held_until: None,
+            slots: SlotReading::default(),
         }
     }
 
@@ -234,6 +241,12 @@ impl Learner {
         (reset.as_secs_f64() > MAX_PAUSE).then(|| now.saturating_add(reset))
     }
 
+    /// How many of this host's requests may be in flight now, if the server is read as
+    /// limiting that (see `slots`).
+    pub(crate) fn in_flight_limit(&self, now: Duration) -> Option<u32> {
+        self.slots.limit(now)
+    }
+
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch
     }
@@ -301,6 +314,18 @@ impl Learner {
             return self.overloaded(now, sent);
         }
         self.overload.other();
+        let refused = outcome == Outcome::RateLimited;
+        if !sent.early && !self.aimd.starting() {
+            // A burst the headers licensed is refused by a bucket's size at its tail, as many
+            // in flight as it sent, whatever limits those in flight; and in slow start a rate
+            // too fast puts more in flight just as it draws 429s.
+            self.slots.read(now, sent.in_flight, refused);
+        }
+        if refused && self.slots.explains(sent.in_flight) {
+            // Too many in flight, not too fast: the pace stands, and the queue waits for an
+            // answer before the next goes.
+            return false;
+        }
         let rtt = now.saturating_sub(sent.at).as_secs_f64();
         keep_last(&mut self.rtts, rtt, RTT_WINDOW);
         let spread = self.rtt_spread();
@@ -403,6 +428,11 @@ impl Learner {
                         self.epoch += 1;
                         return false;
                     }
+                }
+                if self.slots.believed() {
+                    // The limit on requests in flight is what holds the queue, not the pace:
+                    // a pace grown against it would be a flood should the limit be refuted.
+                    return false;
                 }
                 let room = Room {
                     waiting,

@@ -155,6 +155,7 @@ mod tests {
             seq,
             at: Duration::from_millis(ms),
             early: false,
+            in_flight: 1,
         }
     }
 

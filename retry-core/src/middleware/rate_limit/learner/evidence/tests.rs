@@ -7,6 +7,7 @@ fn sent(seq: u64, ms: u64) -> Admission {
         seq,
         at: Duration::from_millis(ms),
         early: false,
+        in_flight: 1,
     }
 }
 
