@@ -329,6 +329,15 @@ impl Scenario {
                 concurrency: Some(8),
                 ..Scenario::steady("concurrency-8-together", bucket, HintDialect::None)
             },
+            // The same refusing with a bare 503, as a gateway in front of a busy backend does.
+            Scenario {
+                rate: 1_000.0,
+                burst: 1_000,
+                generation: (ms(150), ms(600)),
+                concurrency: Some(8),
+                overloaded: true,
+                ..Scenario::steady("concurrency-8-503", none, HintDialect::None)
+            },
             Scenario {
                 kind: ScenarioKind::Moving,
                 steps: step_50_20_80.clone(),

@@ -218,7 +218,7 @@ impl Host {
         let in_flight = state.in_flight;
         if let Some(learner) = state.learner.as_mut().filter(|_| learn) {
             let mut seen = *sent;
-            if rate_limited {
+            if outcome != Outcome::Taken {
                 // Requests sent after this one may have reached the server before it (a
                 // shorter way there): a refusal counts them too, as many as are in flight now.
                 seen.in_flight = seen.in_flight.max(in_flight + 1);

@@ -66,14 +66,16 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   20 runs and 1.2 refusals per request, now none lost and 0.05.)
 /// - **A limit on requests in flight, told from a rate.** Inference servers often serve so
 ///   many requests at once and refuse one more at once, however slowly they come. Once its
-///   429s are seen to come only when more than `k` of this host's requests were in flight
+///   429s (or 503s) are seen to come only when more than `k` of this host's requests were in flight
 ///   (a thin tail of the answers, most of it refused; not in slow start, whose overshoot puts
 ///   more in flight just as it draws 429s), no more than `k` go at once: each answer lets the
 ///   next go, the pace stops growing, and every 2 s without a 429 one more may go, to find a
-///   limit that rose. A 429 with fewer than `k` in flight refutes it. On our simulator's 8 at
-///   once (150-600 ms each, no headers, 20 seeds): 0.70 -> 0.85 of the ideal, 0.047 -> 0.030
-///   429s per request; on its 57 servers limited by rate, no row changed beyond noise. Each
-///   process counts its own requests, so a fleet sharing Redis does not use it.
+///   limit that rose. A refusal of the same kind with fewer than `k` in flight refutes it (a
+///   503 there, when 429s read it, is a fault). On our simulator's 8 at once (150-600 ms
+///   each, no headers, 20 seeds): 0.70 -> 0.85 of the ideal, 0.047 -> 0.030 429s per
+///   request (refused with 503s: 0.74 -> 0.86); on its 57 servers limited by rate, no row
+///   changed beyond noise. Each process counts its own requests, so a fleet sharing Redis
+///   does not use it, and processes sharing such a limit without Redis are not helped.
 /// - **Adaptive** (the default), from two sources:
 ///   - *without headers*, from 429s and successes: a slow start, a multiplicative decrease
 ///     measured from how far over the rate the pace went, an additive increase of 2 % a
@@ -124,7 +126,7 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     server states (`x-tokenlimit-reset`).
 ///
 ///   Measured on `together_client::sim::Scenario::all()` (20 seeds a scenario, 300 requests
-///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 59
+///   from 64 tasks; `examples/BENCHMARKS.md`, "The server family"): no call lost on any of 60
 ///   servers; median goodput 0.97-1.00 on steady token-bucket limits of 50 and 200 a second
 ///   (buckets of 5 to 50) with round trips up to 30 ms, whatever the headers mean, per-minute
 ///   figures under Together's names and resets in whole seconds among them (0.86-0.93

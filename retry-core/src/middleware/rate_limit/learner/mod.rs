@@ -44,7 +44,7 @@ pub(crate) use evidence::{one_back, one_back_of};
 use log::LogReading;
 use overload::Overload;
 use refill::Refill;
-use slots::SlotReading;
+use slots::{Answer, SlotReading};
 use window::WindowSign;
 
 /// What a response said, as far as the pace is concerned.
@@ -310,22 +310,26 @@ impl Learner {
         limits: &RateLimitHeaders,
         waiting: bool,
     ) -> bool {
-        if outcome == Outcome::Overloaded {
-            return self.overloaded(now, sent);
-        }
-        self.overload.other();
-        let refused = outcome == Outcome::RateLimited;
+        let answer = match outcome {
+            Outcome::Taken => Answer::Taken,
+            Outcome::RateLimited => Answer::RateLimited,
+            Outcome::Overloaded => Answer::Overloaded,
+        };
         if !sent.early && !self.aimd.starting() {
             // A burst the headers licensed is refused by a bucket's size at its tail, as many
             // in flight as it sent, whatever limits those in flight; and in slow start a rate
             // too fast puts more in flight just as it draws 429s.
-            self.slots.read(now, sent.in_flight, refused);
+            self.slots.read(now, sent.in_flight, answer);
         }
-        if refused && self.slots.explains(sent.in_flight) {
+        if answer != Answer::Taken && self.slots.explains(sent.in_flight) {
             // Too many in flight, not too fast: the pace stands, and the queue waits for an
             // answer before the next goes.
             return false;
         }
+        if outcome == Outcome::Overloaded {
+            return self.overloaded(now, sent);
+        }
+        self.overload.other();
         let rtt = now.saturating_sub(sent.at).as_secs_f64();
         keep_last(&mut self.rtts, rtt, RTT_WINDOW);
         let spread = self.rtt_spread();

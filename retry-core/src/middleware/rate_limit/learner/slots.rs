@@ -1,5 +1,5 @@
 //! A limit on how many requests are in flight at once, told apart from a rate by where its
-//! 429s fall.
+//! refusals (429s, or 503s) fall.
 //!
 //! Inference servers often serve `k` requests at once and refuse one more at once, however
 //! slowly they come. Paced as a rate, such a server is underused: the requests in flight at a
@@ -28,12 +28,14 @@
 //! refusal one more may go, so a limit that rose is found: a probe refused with `n` in flight
 //! reads `k` as `n - 1`, at the cost of one 429; a refusal at `k`, one fewer. A refusal with
 //! fewer than `k` in flight refutes it: the next reading starts afresh and needs twice the
-//! refusals.
+//! refusals. 429s and 503s are read apart: a server refusing with one may still fail with the
+//! other at any count, so only refusals of the kind that read the limit refute it.
 //!
 //! Measured on our simulator (20 seeds, 300 requests from 64 tasks): 8 at once, 150-600 ms
-//! each, no headers, 0.70 -> 0.85 of the ideal and 0.047 -> 0.030 429s per request; on the
-//! 57 servers of the family limited by rate (2 280 runs, with and without headers), a limit was
-//! read 7 times and refuted 6 times, every row the same within run-to-run noise. `examples/BENCHMARKS.md`.
+//! each, no headers, 0.70 -> 0.85 of the ideal and 0.047 -> 0.030 429s per request (refused
+//! with 503s: 0.74 -> 0.86, 0.063 -> 0.043 refusals per request); on the 57 servers of the
+//! family limited by rate (2 280 runs, with and without headers), a limit was read 7 times
+//! and refuted 6 times, every row the same within run-to-run noise. `examples/BENCHMARKS.md`.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -60,25 +62,37 @@ const SMALLEST: u32 = 2;
 /// How long without a refusal before one more may be in flight.
 const PROBE_EVERY: Duration = Duration::from_secs(2);
 
+/// What an answer was, as far as a limit on requests in flight is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Answer {
+    Taken,
+    /// A 429.
+    RateLimited,
+    /// A 503 or 529: a refusal, or a fault of the server at any count.
+    Overloaded,
+}
+
 /// What the answers say of a limit on requests in flight.
 #[derive(Clone, Debug, Default)]
 pub(super) struct SlotReading {
-    /// The latest answers: how many were in flight when each went, and whether it was refused.
-    answers: VecDeque<(u32, bool)>,
-    /// The limit believed, and since when (the latest refusal that read it).
-    limit: Option<(u32, Duration)>,
+    /// The latest answers: how many were in flight when each went, and what it was.
+    answers: VecDeque<(u32, Answer)>,
+    /// The limit believed, since when (the latest refusal that read it), and the refusals
+    /// that read it: only those refute it (a server refusing with 429s may still fail with a
+    /// 503 at any count).
+    limit: Option<(u32, Duration, Answer)>,
     /// How many times a limit was refuted: each doubles the refusals the next must show.
     refuted: u32,
 }
 
 impl SlotReading {
     /// Reads an answer to a request sent with `in_flight` in flight (itself included).
-    pub(super) fn read(&mut self, now: Duration, in_flight: u32, refused: bool) {
+    pub(super) fn read(&mut self, now: Duration, in_flight: u32, answer: Answer) {
         if self.answers.len() >= KEPT {
             self.answers.pop_front();
         }
-        self.answers.push_back((in_flight, refused));
-        if !refused {
+        self.answers.push_back((in_flight, answer));
+        if answer == Answer::Taken {
             // A success says little: the server may have had a place free that this client
             // still counts as taken (its answer on the way back).
             return;
@@ -88,15 +102,18 @@ impl SlotReading {
             // with it, and no fewer: the probes before it were taken), or a request sent
             // before the limit held. Few refusals come while a limit holds, so the ones kept
             // no longer tell it.
-            Some((limit, _)) if in_flight > limit => {
+            Some((limit, _, kind)) if in_flight > limit => {
                 let probed = self.limit(now).is_some_and(|probing| in_flight <= probing);
                 let limit = if probed { in_flight - 1 } else { limit };
-                self.limit = Some((limit, now));
+                self.limit = Some((limit, now, kind));
             }
+            // A refusal of another kind than those that read the limit, at or under it: a
+            // fault, say nothing.
+            Some((_, _, kind)) if kind != answer => {}
             // Refused at the limit: one fewer (a refusal earlier, near a probe taken, may
             // have read it one too high).
-            Some((limit, _)) if in_flight == limit && limit > SMALLEST => {
-                self.limit = Some((limit - 1, now));
+            Some((limit, _, kind)) if in_flight == limit && limit > SMALLEST => {
+                self.limit = Some((limit - 1, now, kind));
             }
             // Refused with fewer in flight than the limit: not that limit, and the refusals
             // that read it were a rate's; the next reading starts afresh, on more of them.
@@ -105,20 +122,19 @@ impl SlotReading {
                 self.refuted = self.refuted.saturating_add(1);
                 self.answers.clear();
             }
-            None => self.judge(now),
+            None => self.judge(now, answer),
         }
     }
 
-    /// Reads the limit again from the refusals kept.
-    fn judge(&mut self, now: Duration) {
-        let refused = self.answers.iter().filter(|(_, refused)| *refused);
+    /// Reads the limit from the refusals of `kind` kept.
+    fn judge(&mut self, now: Duration, kind: Answer) {
+        let refused = self.answers.iter().filter(|(_, answer)| *answer == kind);
         let (count, fewest) = refused.fold((0, u32::MAX), |(count, fewest), (n, _)| {
             (count + 1, fewest.min(*n))
         });
         let limit = fewest.saturating_sub(1);
         let fewest_count = FEWEST << self.refuted.min(4);
         if count < fewest_count || limit < SMALLEST {
-            self.limit = None;
             return;
         }
         let above = self.answers.iter().filter(|(n, _)| *n > limit).count();
@@ -127,14 +143,15 @@ impl SlotReading {
         // Above the limit most are refused (a few go while an answer is on its way back);
         // above a rate's busiest moments, most are taken.
         let refused_above = count as f64 / above as f64;
-        let believed = chance < CHANCE && share <= TAIL && refused_above >= REFUSED_ABOVE;
-        self.limit = believed.then_some((limit, now));
+        if chance < CHANCE && share <= TAIL && refused_above >= REFUSED_ABOVE {
+            self.limit = Some((limit, now, kind));
+        }
     }
 
     /// How many may be in flight now, if a limit is believed: one more for every
     /// [`PROBE_EVERY`] since the latest refusal.
     pub(super) fn limit(&self, now: Duration) -> Option<u32> {
-        let (limit, since) = self.limit?;
+        let (limit, since, _) = self.limit?;
         let probes = now.saturating_sub(since).as_secs_f64() / PROBE_EVERY.as_secs_f64();
         Some(limit.saturating_add(probes as u32))
     }
@@ -147,7 +164,7 @@ impl SlotReading {
     /// Whether a refusal of a request sent with `in_flight` in flight is the limit's: above
     /// the limit believed before any probe.
     pub(super) fn explains(&self, in_flight: u32) -> bool {
-        self.limit.is_some_and(|(limit, _)| in_flight > limit)
+        self.limit.is_some_and(|(limit, ..)| in_flight > limit)
     }
 }
 
@@ -157,12 +174,20 @@ mod tests {
 
     const S: Duration = Duration::from_secs(1);
 
+    fn answer(refused: bool) -> Answer {
+        if refused {
+            Answer::RateLimited
+        } else {
+            Answer::Taken
+        }
+    }
+
     /// Reads answers sent with `in_flight` from 1 to 8 taken, and refusals of those sent with
     /// 9 to 11, as a server serving 8 at once answers.
     fn eight_at_once(reading: &mut SlotReading, rounds: u32) {
         for round in 0..rounds {
             for n in 1..=11 {
-                reading.read(S * round, n, n > 8);
+                reading.read(S * round, n, answer(n > 8));
             }
         }
     }
@@ -185,7 +210,7 @@ mod tests {
         for round in 0..10 {
             for n in 1..=11 {
                 // Every fifth refused, whatever was in flight.
-                reading.read(S * round, n, (n + round) % 5 == 0);
+                reading.read(S * round, n, answer((n + round) % 5 == 0));
             }
         }
         assert_eq!(reading.limit(10 * S), None);
@@ -197,10 +222,10 @@ mod tests {
         // chance (0.5^4 = 0.06).
         let mut reading = SlotReading::default();
         for n in [4, 5, 6, 7, 9, 10, 11, 12] {
-            reading.read(S, n, false);
+            reading.read(S, n, answer(false));
         }
         for n in [9, 10, 11, 12] {
-            reading.read(S, n, true);
+            reading.read(S, n, answer(true));
         }
         assert_eq!(reading.limit(S), None);
     }
@@ -211,11 +236,11 @@ mod tests {
         eight_at_once(&mut reading, 3);
         assert_eq!(reading.limit(3 * S), Some(8));
         // Refused with 6 in flight: the limit is 5, if chance does not explain it.
-        reading.read(3 * S, 6, true);
+        reading.read(3 * S, 6, answer(true));
         let lower = reading.limit(3 * S);
         assert!(lower.is_none_or(|limit| limit == 5), "{lower:?}");
         // Refused with 2 in flight: no limit on requests in flight explains that.
-        reading.read(3 * S, 2, true);
+        reading.read(3 * S, 2, answer(true));
         assert_eq!(reading.limit(3 * S), None);
     }
 
@@ -229,13 +254,41 @@ mod tests {
         assert_eq!(reading.limit(since + 2 * PROBE_EVERY), Some(10));
         // The probe at 9 taken, at 10 refused: the server serves 9 at once now.
         let probed = since + 2 * PROBE_EVERY;
-        reading.read(probed, 9, false);
-        reading.read(probed, 10, true);
+        reading.read(probed, 9, answer(false));
+        reading.read(probed, 10, answer(true));
         assert_eq!(reading.limit(probed), Some(9));
         assert!(reading.explains(10));
         assert!(!reading.explains(9));
         // Refused at 9 after all: back to 8.
-        reading.read(probed, 9, true);
+        reading.read(probed, 9, answer(true));
         assert_eq!(reading.limit(probed), Some(8));
+    }
+
+    #[test]
+    fn a_503_under_a_limit_read_from_429s_is_a_fault_not_a_refutation() {
+        let mut reading = SlotReading::default();
+        eight_at_once(&mut reading, 3);
+        assert_eq!(reading.limit(3 * S), Some(8));
+        reading.read(3 * S, 2, Answer::Overloaded);
+        assert_eq!(reading.limit(3 * S), Some(8));
+        // Above it, the limit's.
+        reading.read(3 * S, 9, Answer::Overloaded);
+        assert!(reading.explains(9));
+    }
+
+    #[test]
+    fn refusals_with_503s_read_a_limit_too() {
+        let mut reading = SlotReading::default();
+        for round in 0..3 {
+            for n in 1..=11 {
+                let answer = if n > 8 {
+                    Answer::Overloaded
+                } else {
+                    Answer::Taken
+                };
+                reading.read(S * round, n, answer);
+            }
+        }
+        assert_eq!(reading.limit(3 * S), Some(8));
     }
 }
