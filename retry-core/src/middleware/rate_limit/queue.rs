@@ -170,3 +170,57 @@ impl Host {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::Config;
+    use super::super::host::{Host, InFlight};
+
+    fn host(adaptive: bool) -> Host {
+        let config = Config {
+            adaptive,
+            ..Config::default()
+        };
+        let url = reqwest::Url::parse("http://127.0.0.1:9/").unwrap();
+        Host::new(&config, &url, None)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_count_in_flight_from_admission_until_their_guard_drops() {
+        let host = host(false);
+        let first = host.admit(0, 1).await;
+        let guard = InFlight(&host);
+        let second = host.admit(1, 1).await;
+        let other = InFlight(&host);
+        assert_eq!((first.in_flight, second.in_flight), (1, 2));
+        assert_eq!(host.lock().in_flight, 2);
+        drop(guard);
+        drop(other);
+        assert_eq!(host.lock().in_flight, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn under_a_limit_on_requests_in_flight_the_next_waits_for_an_answer() {
+        let host = host(true);
+        let now = host.origin.elapsed();
+        host.lock()
+            .learner
+            .as_mut()
+            .unwrap()
+            .believe_in_flight_limit(2, now);
+        let _first = (host.admit(0, 1).await, InFlight(&host));
+        let second = (host.admit(1, 1).await, InFlight(&host));
+        // The pace alone (20 a second) would let a third go within 0.1 s.
+        let third = tokio::time::timeout(Duration::from_secs(1), host.admit(2, 1)).await;
+        assert!(third.is_err(), "a third went with two in flight");
+        // Given up while it waited, it was never in flight, and left the queue.
+        let in_flight = host.lock().in_flight;
+        assert_eq!((in_flight, host.waiting()), (2, 0));
+        // An answer frees a place.
+        drop(second);
+        let third = tokio::time::timeout(Duration::from_millis(100), host.admit(3, 1)).await;
+        assert_eq!(third.map(|admitted| admitted.in_flight), Ok(2));
+    }
+}

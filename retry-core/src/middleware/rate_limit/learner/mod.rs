@@ -247,6 +247,12 @@ impl Learner {
         self.slots.limit(now)
     }
 
+    /// Believes, from `now`, that the server serves `limit` requests at once.
+    #[cfg(test)]
+    pub(crate) fn believe_in_flight_limit(&mut self, limit: u32, now: Duration) {
+        self.slots = SlotReading::believing(limit, now);
+    }
+
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch
     }

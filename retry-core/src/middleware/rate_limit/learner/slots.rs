@@ -162,6 +162,15 @@ impl SlotReading {
         Some(limit.saturating_add(probes as u32))
     }
 
+    /// A reading that believes in a limit of `limit`, read at `now` from 429s.
+    #[cfg(test)]
+    pub(super) fn believing(limit: u32, now: Duration) -> Self {
+        SlotReading {
+            limit: Some((limit, now, Answer::RateLimited)),
+            ..SlotReading::default()
+        }
+    }
+
     /// Whether a limit on requests in flight is believed.
     pub(super) fn believed(&self) -> bool {
         self.limit.is_some()
