@@ -103,6 +103,18 @@ impl Scenario {
         }
     }
 
+    /// A server serving `k` requests at once, each 150-600 ms of generation, under a rate
+    /// limit that never binds.
+    fn serving(k: u32, name: &'static str, headers: LimitHeaders) -> Self {
+        Scenario {
+            rate: 1_000.0,
+            burst: 1_000,
+            generation: (ms(150), ms(600)),
+            concurrency: Some(k),
+            ..Scenario::steady(name, headers, HintDialect::None)
+        }
+    }
+
     /// The catalogue: every scenario, steady ones first.
     pub fn all() -> Vec<Scenario> {
         let bucket = LimitHeaders::Together(Meaning::BUCKET);
@@ -315,28 +327,12 @@ impl Scenario {
             // a second) and refuses a ninth at once, whatever the rate: its limit is how
             // many are in flight, not how fast they go. Its rate limit (1 000 a second) never
             // binds; under Together's headers they report that limit, plenty left.
-            Scenario {
-                rate: 1_000.0,
-                burst: 1_000,
-                generation: (ms(150), ms(600)),
-                concurrency: Some(8),
-                ..Scenario::steady("concurrency-8-none", none, HintDialect::None)
-            },
-            Scenario {
-                rate: 1_000.0,
-                burst: 1_000,
-                generation: (ms(150), ms(600)),
-                concurrency: Some(8),
-                ..Scenario::steady("concurrency-8-together", bucket, HintDialect::None)
-            },
+            Scenario::serving(8, "concurrency-8-none", none),
+            Scenario::serving(8, "concurrency-8-together", bucket),
             // The same refusing with a bare 503, as a gateway in front of a busy backend does.
             Scenario {
-                rate: 1_000.0,
-                burst: 1_000,
-                generation: (ms(150), ms(600)),
-                concurrency: Some(8),
                 overloaded: true,
-                ..Scenario::steady("concurrency-8-503", none, HintDialect::None)
+                ..Scenario::serving(8, "concurrency-8-503", none)
             },
             Scenario {
                 kind: ScenarioKind::Moving,
