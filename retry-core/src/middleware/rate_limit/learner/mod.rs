@@ -44,7 +44,7 @@ pub(crate) use evidence::{one_back, one_back_of};
 use log::LogReading;
 use overload::Overload;
 use refill::Refill;
-use slots::{Answer, SlotReading};
+use slots::SlotReading;
 use window::WindowSign;
 
 /// What a response said, as far as the pace is concerned.
@@ -316,18 +316,13 @@ impl Learner {
         limits: &RateLimitHeaders,
         waiting: bool,
     ) -> bool {
-        let answer = match outcome {
-            Outcome::Taken => Answer::Taken,
-            Outcome::RateLimited => Answer::RateLimited,
-            Outcome::Overloaded => Answer::Overloaded,
-        };
         if !sent.early && !self.aimd.starting() {
             // A burst the headers licensed is refused by a bucket's size at its tail, as many
             // in flight as it sent, whatever limits those in flight; and in slow start a rate
             // too fast puts more in flight just as it draws 429s.
-            self.slots.read(now, sent.in_flight, answer);
+            self.slots.read(now, sent.in_flight, outcome);
         }
-        if answer != Answer::Taken && self.slots.explains(sent.in_flight) {
+        if outcome != Outcome::Taken && self.slots.explains(sent.in_flight) {
             // Too many in flight, not too fast: the pace stands, and the queue waits for an
             // answer before the next goes.
             return false;

@@ -44,6 +44,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::{Outcome, keep_last};
+
 /// Answers kept: about twelve seconds' worth at 20 a second (a pace that keeps the requests in
 /// flight under the limit most of the time draws a refusal only every second or two).
 const KEPT: usize = 256;
@@ -66,37 +68,24 @@ const SMALLEST: u32 = 2;
 /// How long without a refusal before one more may be in flight.
 const PROBE_EVERY: Duration = Duration::from_secs(2);
 
-/// What an answer was, as far as a limit on requests in flight is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Answer {
-    Taken,
-    /// A 429.
-    RateLimited,
-    /// A 503 or 529: a refusal, or a fault of the server at any count.
-    Overloaded,
-}
-
 /// What the answers say of a limit on requests in flight.
 #[derive(Clone, Debug, Default)]
 pub(super) struct SlotReading {
     /// The latest answers: how many were in flight when each went, and what it was.
-    answers: VecDeque<(u32, Answer)>,
+    answers: VecDeque<(u32, Outcome)>,
     /// The limit believed, since when (the latest refusal that read it), and the refusals
     /// that read it: only those refute it (a server refusing with 429s may still fail with a
     /// 503 at any count).
-    limit: Option<(u32, Duration, Answer)>,
+    limit: Option<(u32, Duration, Outcome)>,
     /// How many times a limit was refuted: each doubles the refusals the next must show.
     refuted: u32,
 }
 
 impl SlotReading {
     /// Reads an answer to a request sent with `in_flight` in flight (itself included).
-    pub(super) fn read(&mut self, now: Duration, in_flight: u32, answer: Answer) {
-        if self.answers.len() >= KEPT {
-            self.answers.pop_front();
-        }
-        self.answers.push_back((in_flight, answer));
-        if answer == Answer::Taken {
+    pub(super) fn read(&mut self, now: Duration, in_flight: u32, answer: Outcome) {
+        keep_last(&mut self.answers, (in_flight, answer), KEPT);
+        if answer == Outcome::Taken {
             // A success says little: the server may have had a place free that this client
             // still counts as taken (its answer on the way back).
             return;
@@ -133,7 +122,7 @@ impl SlotReading {
     /// Reads the limit from the refusals of `kind` kept: over all the answers kept, or over the
     /// latest ones that hold just enough refusals (a rush of 429s at the start, say from a pace
     /// the headers set far too high, leaves a wide tail behind it for a long while).
-    fn judge(&mut self, now: Duration, kind: Answer) {
+    fn judge(&mut self, now: Duration, kind: Outcome) {
         let needed = FEWEST << self.refuted.min(4);
         // The latest answers are read on twice the refusals: they are fewer.
         let mut refusals = 0;
@@ -166,7 +155,7 @@ impl SlotReading {
     #[cfg(test)]
     pub(super) fn believing(limit: u32, now: Duration) -> Self {
         SlotReading {
-            limit: Some((limit, now, Answer::RateLimited)),
+            limit: Some((limit, now, Outcome::RateLimited)),
             ..SlotReading::default()
         }
     }
@@ -187,8 +176,8 @@ impl SlotReading {
 /// more than it in flight, in a thin tail of the answers (at most [`TAIL`]), at least
 /// [`REFUSED_ABOVE`] of that tail refused, and chance unlikely to have put them all there.
 fn read<'a>(
-    answers: impl Iterator<Item = &'a (u32, Answer)> + Clone,
-    kind: Answer,
+    answers: impl Iterator<Item = &'a (u32, Outcome)> + Clone,
+    kind: Outcome,
     needed: usize,
 ) -> Option<u32> {
     let refused = answers.clone().filter(|(_, answer)| *answer == kind);
@@ -216,11 +205,11 @@ mod tests {
 
     const S: Duration = Duration::from_secs(1);
 
-    fn answer(refused: bool) -> Answer {
+    fn answer(refused: bool) -> Outcome {
         if refused {
-            Answer::RateLimited
+            Outcome::RateLimited
         } else {
-            Answer::Taken
+            Outcome::Taken
         }
     }
 
@@ -311,10 +300,10 @@ mod tests {
         let mut reading = SlotReading::default();
         eight_at_once(&mut reading, 3);
         assert_eq!(reading.limit(3 * S), Some(8));
-        reading.read(3 * S, 2, Answer::Overloaded);
+        reading.read(3 * S, 2, Outcome::Overloaded);
         assert_eq!(reading.limit(3 * S), Some(8));
         // Above it, the limit's.
-        reading.read(3 * S, 9, Answer::Overloaded);
+        reading.read(3 * S, 9, Outcome::Overloaded);
         assert!(reading.explains(9));
     }
 
@@ -324,9 +313,9 @@ mod tests {
         for round in 0..3 {
             for n in 1..=11 {
                 let answer = if n > 8 {
-                    Answer::Overloaded
+                    Outcome::Overloaded
                 } else {
-                    Answer::Taken
+                    Outcome::Taken
                 };
                 reading.read(S * round, n, answer);
             }
