@@ -397,6 +397,11 @@ impl Aimd {
         self.run = 0;
     }
 
+    /// The fastest the server has lately served [`answers::SERVED_OVER`] successes in a row.
+    pub(crate) fn fastest_served(&self) -> Option<f64> {
+        self.recent.fastest()
+    }
+
     /// A gentle cut, to `factor` of `sent_at` (the pace a request was sent at), for a refusal
     /// that may be a fault (see `super::overload`): no measure, no fast recovery after it.
     pub(crate) fn nudge(&mut self, sent_at: f64, factor: f64, now: Duration) {
