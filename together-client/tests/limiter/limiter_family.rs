@@ -98,7 +98,7 @@ async fn distribution(name: &str) -> (f64, f64, f64, usize) {
 }
 
 /// (scenario, least median, least worst run, most 429s per request in any run).
-const EXPECTED: [(&str, f64, f64, f64); 26] = [
+const EXPECTED: [(&str, f64, f64, f64); 27] = [
     // Headers read as documented: trusted once their predictions hold.
     ("together-bucket", 0.98, 0.97, 0.02),
     // The same names meaning the rate and the next slot: refuted; `remaining` still counts,
@@ -179,6 +179,11 @@ const EXPECTED: [(&str, f64, f64, f64); 26] = [
     // request over 20 seeds; 0.737 and 0.063 / 0.080 with its 503s unread. The 503s' retries
     // are the retry layer's, at random, so runs vary).
     ("concurrency-8-503", 0.80, 0.75, 0.08),
+    // The same with Together's headers reporting a rate of 1 000 a second that never binds:
+    // the reading's pace is reached by doubling what the server served, so its refutation
+    // costs a few 429s, not a flood (0.867 median, 0.838 worst, 0.070 / 0.097 429s per
+    // request over 20 seeds; trusted at once, 0.874 / 0.819 and 0.370 / 0.487).
+    ("concurrency-8-together", 0.84, 0.82, 0.12),
     // A token limit that binds before the request limit, with Together's token headers.
     ("tokens-together", 0.97, 0.96, 0.05),
     // Two models, each limited apart (50 and 20 a second, Together's headers): paced per
