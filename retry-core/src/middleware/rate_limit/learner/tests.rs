@@ -488,71 +488,70 @@ fn a_burst_429_reading_the_count_spent_ends_slow_start() {
     assert_eq!(run(minute(2999), minute(0)), (true, INITIAL_RATE));
 }
 
-/// Answers `gap` apart, each reading a full bucket of 1 000 refilled at 1 000 a second (one
-/// used, full in a millisecond: an exact reading), taken or refused; requests wait for the
-/// pace (demand is over it) unless the gap is 50 ms (demand of 20 a second).
-fn answer_full_bucket(
-    learner: &mut Learner,
-    seq: &mut u64,
-    now: &mut Duration,
-    gap: Duration,
-    outcome: Outcome,
-) {
-    let waiting = gap < Duration::from_millis(50);
-    *now += gap;
-    let at = Admission {
-        seq: *seq,
-        at: *now,
-        ..admission(learner.epoch(), learner.rate())
-    };
-    *seq += 1;
-    learner.observe(*now, &at, outcome, &reading(1_000, 999, 1), waiting);
+/// A server whose every answer reads a full bucket of 1 000 refilled at 1 000 a second (one
+/// used, full in a millisecond: an exact reading), answering as the test says.
+struct FullBucket {
+    learner: Learner,
+    seq: u64,
+    now: Duration,
+}
+
+impl FullBucket {
+    fn new() -> Self {
+        let learner = Learner::new(INITIAL_RATE);
+        FullBucket {
+            learner,
+            seq: 0,
+            now: Duration::ZERO,
+        }
+    }
+
+    /// `count` answers `gap_ms` apart with `outcome`; requests wait for the pace (demand is
+    /// over it) unless they come 50 ms apart (demand of 20 a second).
+    fn answer(&mut self, count: usize, gap_ms: u64, outcome: Outcome) {
+        for _ in 0..count {
+            self.now += Duration::from_millis(gap_ms);
+            let at = Admission {
+                seq: self.seq,
+                at: self.now,
+                ..admission(self.learner.epoch(), self.learner.rate())
+            };
+            self.seq += 1;
+            let waiting = gap_ms < 50;
+            (self.learner).observe(self.now, &at, outcome, &reading(1_000, 999, 1), waiting);
+        }
+    }
 }
 
 #[test]
 fn a_trusted_reading_is_reached_by_doubling_what_was_served() {
-    let mut learner = Learner::new(INITIAL_RATE);
-    let (mut seq, mut now) = (0, Duration::ZERO);
+    let mut server = FullBucket::new();
     // 20 a second asked and served: the headers' 1 000 is trusted, but held to twice that
     // (or the blind learner's pace, if more: slow start's 45).
-    for _ in 0..40 {
-        let gap = Duration::from_millis(50);
-        answer_full_bucket(&mut learner, &mut seq, &mut now, gap, Outcome::Taken);
-    }
-    assert!(learner.evidence.trusted());
-    let held = learner.rate();
+    server.answer(40, 50, Outcome::Taken);
+    assert!(server.learner.evidence.trusted());
+    let held = server.learner.rate();
     assert!((39.0..=50.0).contains(&held), "{held}");
     // Served as fast as the headers say: the reading is proven, and taken whole from then
     // on, however slowly the answers come.
-    for _ in 0..40 {
-        let gap = Duration::from_millis(1);
-        answer_full_bucket(&mut learner, &mut seq, &mut now, gap, Outcome::Taken);
-    }
-    for _ in 0..40 {
-        let gap = Duration::from_millis(50);
-        answer_full_bucket(&mut learner, &mut seq, &mut now, gap, Outcome::Taken);
-    }
-    assert!(learner.rate() > 950.0, "{}", learner.rate());
+    server.answer(40, 1, Outcome::Taken);
+    server.answer(40, 50, Outcome::Taken);
+    assert!(server.learner.rate() > 950.0, "{}", server.learner.rate());
 }
 
 #[test]
 fn a_reading_refuted_by_its_429s_falls_to_what_the_server_served() {
-    let mut learner = Learner::new(INITIAL_RATE);
-    let (mut seq, mut now) = (0, Duration::ZERO);
-    for _ in 0..40 {
-        let gap = Duration::from_millis(1);
-        answer_full_bucket(&mut learner, &mut seq, &mut now, gap, Outcome::Taken);
-    }
-    assert!(learner.rate() > 950.0, "{}", learner.rate());
+    let mut server = FullBucket::new();
+    server.answer(40, 1, Outcome::Taken);
+    assert!(server.learner.rate() > 950.0, "{}", server.learner.rate());
     // The server now serves one request every 20 ms and refuses those in between: three
     // 429s at the reading's pace refute it.
     for _ in 0..6 {
-        let gap = Duration::from_millis(10);
-        answer_full_bucket(&mut learner, &mut seq, &mut now, gap, Outcome::RateLimited);
-        answer_full_bucket(&mut learner, &mut seq, &mut now, gap, Outcome::Taken);
+        server.answer(1, 10, Outcome::RateLimited);
+        server.answer(1, 10, Outcome::Taken);
     }
-    assert!(!learner.evidence.trusted());
+    assert!(!server.learner.evidence.trusted());
     // 50 a second served since the first 429: the pace falls under it, not to half of 1 000
     // (the cut is to what was delivered).
-    assert!(learner.rate() < 50.0, "{}", learner.rate());
+    assert!(server.learner.rate() < 50.0, "{}", server.learner.rate());
 }
