@@ -334,6 +334,12 @@ impl Scenario {
                 overloaded: true,
                 ..Scenario::serving(8, "concurrency-8-503", none)
             },
+            // Together's own way, as its docs say: below the rate limit, capacity trouble
+            // comes back as 503, the headers reporting the limit with plenty left.
+            Scenario {
+                overloaded: true,
+                ..Scenario::serving(8, "concurrency-8-503-together", bucket)
+            },
             Scenario {
                 kind: ScenarioKind::Moving,
                 steps: step_50_20_80.clone(),

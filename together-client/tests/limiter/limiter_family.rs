@@ -98,7 +98,7 @@ async fn distribution(name: &str) -> (f64, f64, f64, usize) {
 }
 
 /// (scenario, least median, least worst run, most 429s per request in any run).
-const EXPECTED: [(&str, f64, f64, f64); 27] = [
+const EXPECTED: [(&str, f64, f64, f64); 28] = [
     // Headers read as documented: trusted once their predictions hold.
     ("together-bucket", 0.98, 0.97, 0.02),
     // The same names meaning the rate and the next slot: refuted; `remaining` still counts,
@@ -184,6 +184,12 @@ const EXPECTED: [(&str, f64, f64, f64); 27] = [
     // costs a few 429s, not a flood (0.867 median, 0.838 worst, 0.070 / 0.097 429s per
     // request over 20 seeds; trusted at once, 0.874 / 0.819 and 0.370 / 0.487).
     ("concurrency-8-together", 0.84, 0.82, 0.12),
+    // Together's own way below an account's limits: the 503s of a server out of capacity,
+    // its headers reporting plenty left. Read as the pace's refusal, they make the reading a
+    // ceiling over the blind pace and halve the burst licence (0.874 median, 0.842 worst,
+    // 0.063 / 0.077 503s per request over 20 seeds; kept at the reading's pace, 0.820 /
+    // 0.747 and 2.0 503s per request, 1 227 calls lost over the 20 runs).
+    ("concurrency-8-503-together", 0.84, 0.80, 0.11),
     // A token limit that binds before the request limit, with Together's token headers.
     ("tokens-together", 0.97, 0.96, 0.05),
     // Two models, each limited apart (50 and 20 a second, Together's headers): paced per

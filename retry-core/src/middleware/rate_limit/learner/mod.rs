@@ -126,6 +126,10 @@ pub(crate) struct Learner {
     /// The bucket reading's pace has been proven (see [`Self::prove`]).
     #[serde(default)]
     proven: bool,
+    /// 503s have refused the pace for want of capacity (see `overload`): the bucket reading
+    /// is a ceiling over the blind pace, no longer the pace.
+    #[serde(default)]
+    capacity_bound: bool,
 }
 
 impl Learner {
@@ -153,6 +157,7 @@ impl Learner {
             held_until: None,
             slots: SlotReading::default(),
             proven: false,
+            capacity_bound: false,
         }
     }
 
@@ -221,6 +226,9 @@ impl Learner {
             .evidence
             .bucket_rate()
             .filter(|_| !self.log.plausible())?;
+        if self.capacity_bound {
+            return Some(rate.min(self.aimd.rate()));
+        }
         if self.proven {
             return Some(rate);
         }
@@ -418,7 +426,10 @@ impl Learner {
         let current = sent.epoch == self.epoch;
         self.prove(limits);
         let trusted = self.bucket_rate();
-        if let Some(rate) = trusted {
+        if let Some(rate) = trusted.filter(|&rate| !self.capacity_bound || rate < self.aimd.rate())
+        {
+            // (A ceiling over the blind pace, the reading is followed only when it falls
+            // under that pace.)
             self.aimd.follow(rate, now);
         }
         if let (Some(length), Some(count)) = (self.log_length(), self.evidence.limit()) {

@@ -509,11 +509,17 @@ impl FullBucket {
     /// `count` answers `gap_ms` apart with `outcome`; requests wait for the pace (demand is
     /// over it) unless they come 50 ms apart (demand of 20 a second).
     fn answer(&mut self, count: usize, gap_ms: u64, outcome: Outcome) {
+        self.send(count, gap_ms, outcome, false);
+    }
+
+    /// As [`Self::answer`], to requests sent on the burst licence if `early`.
+    fn send(&mut self, count: usize, gap_ms: u64, outcome: Outcome, early: bool) {
         for _ in 0..count {
             self.now += Duration::from_millis(gap_ms);
             let at = Admission {
                 seq: self.seq,
                 at: self.now,
+                early,
                 ..admission(self.learner.epoch(), self.learner.rate())
             };
             self.seq += 1;
@@ -554,4 +560,47 @@ fn a_reading_refuted_by_its_429s_falls_to_what_the_server_served() {
     // 50 a second served since the first 429: the pace falls under it, not to half of 1 000
     // (the cut is to what was delivered).
     assert!(server.learner.rate() < 50.0, "{}", server.learner.rate());
+}
+
+#[test]
+fn overload_refusing_the_pace_makes_a_trusted_reading_a_ceiling() {
+    let mut server = FullBucket::new();
+    server.answer(40, 1, Outcome::Taken);
+    // Proven, the reading's pace holds while the server serves 20 a second.
+    server.answer(70, 50, Outcome::Taken);
+    assert!(server.learner.rate() > 950.0, "{}", server.learner.rate());
+    // Out of capacity, as Together is below an account's limits: 503s to most of what is
+    // sent, a success every 50 ms, the headers still reporting plenty left.
+    for _ in 0..6 {
+        server.answer(3, 1, Outcome::Overloaded);
+        server.answer(1, 50, Outcome::Taken);
+    }
+    let cut = server.learner.rate();
+    assert!(cut < 500.0, "{cut}");
+    // The reading no longer sets the pace: a success grows it as the blind learner's (by a
+    // tenth at most, the count reading full), not back to the reading's 1 000.
+    server.answer(1, 1, Outcome::Taken);
+    assert!(
+        server.learner.rate() <= 1.1 * cut,
+        "{} after {cut}",
+        server.learner.rate()
+    );
+}
+
+#[test]
+fn a_crowd_of_503s_to_requests_sent_on_the_burst_licence_halves_it() {
+    let mut server = FullBucket::new();
+    server.answer(40, 1, Outcome::Taken);
+    server.send(20, 1, Outcome::Taken, true);
+    let licensed = server.learner.burst().expect("a bucket reported");
+    assert!(licensed > 16, "{licensed}");
+    // A lone 503 may be a fault: the licence stands.
+    server.send(1, 1, Outcome::Overloaded, true);
+    assert_eq!(server.learner.burst(), Some(licensed));
+    // 503s to most of what is sent, a success every 50 ms: a crowd.
+    server.answer(1, 50, Outcome::Taken);
+    server.send(1, 1, Outcome::Overloaded, true);
+    server.answer(5, 50, Outcome::Taken);
+    server.send(1, 1, Outcome::Overloaded, true);
+    assert_eq!(server.learner.burst(), Some(licensed / 2));
 }
