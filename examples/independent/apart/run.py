@@ -21,6 +21,7 @@ C = [
     ("C503-ra",  "--mode conc --k 8 --status 503 --retry-after one", "plain", None),
     ("C503",     "--mode conc --k 8 --status 503", "plain", None),
     ("NG503",    "--mode nginx --rate 50 --burst 5 --status 503 --body html", "plain", None),
+    ("TB503-hdr", "--mode tb --rate 50 --burst 5 --hdr simple --status 503", "plain", None),
     ("NG429",    "--mode nginx --rate 50 --burst 5 --status 429 --body html", "plain", None),
     ("OA-hdr",   "--mode openai --rpm 3000 --rate 50 --hdr openai", "plain", None),
     ("OA-none",  "--mode openai --rpm 3000 --rate 50", "plain", None),
