@@ -148,6 +148,10 @@ pub(crate) struct Aimd {
     /// until then): what the floor's level is held to.
     #[serde(default)]
     served: f64,
+    /// The fastest of any [`SERVED_OVER`](answers::SERVED_OVER) successes in a row among
+    /// `recent`, kept as they change: read on every pace the trusted headers set.
+    #[serde(default)]
+    fastest: Option<f64>,
 }
 
 /// What a success's answer says of the room above the pace (see [`Aimd::taken`]).
@@ -192,6 +196,7 @@ impl Aimd {
             level: 0.0,
             recent: Answers::default(),
             served: 0.0,
+            fastest: None,
         }
     }
 
@@ -235,6 +240,7 @@ impl Aimd {
     /// Records one response (`taken`: anything but a 429) that came `now`.
     pub(crate) fn record(&mut self, now: Duration, taken: bool) {
         self.recent.push(now, taken);
+        self.fastest = self.recent.fastest();
         if taken {
             self.served = self.served.max(self.recent.served().unwrap_or(0.0));
         }
@@ -306,7 +312,7 @@ impl Aimd {
         // process left alone at a fleet's tail, at a fraction of what it was served, waited
         // 20 of its own slow intervals (3-5 s) before it probed (4 processes without
         // headers: 0.82 -> 0.90 of the ideal, on our simulator).
-        let fastest = self.recent.fastest().unwrap_or(0.0);
+        let fastest = self.fastest.unwrap_or(0.0);
         let quiet = QUIET
             .max(Duration::from_secs_f64(
                 QUIET_REQUESTS / self.rate.max(self.level).max(fastest),
@@ -399,7 +405,7 @@ impl Aimd {
 
     /// The fastest the server has lately served [`answers::SERVED_OVER`] successes in a row.
     pub(crate) fn fastest_served(&self) -> Option<f64> {
-        self.recent.fastest()
+        self.fastest
     }
 
     /// A gentle cut, to `factor` of `sent_at` (the pace a request was sent at), for a refusal
