@@ -299,3 +299,29 @@ fn the_quiet_spell_counts_intervals_of_what_was_served() {
         "a probe after {after:?} of its own slow intervals"
     );
 }
+
+/// A probe that draws its 429 within twice the pace it started from found no more room than
+/// that pace: the cut goes no higher than just under it, and fast recovery climbs back no
+/// further than it (the measure alone put the pace back at 57 after a probe from 52 on a
+/// limit of 50, a second 429 at once; on a server of 2 a second, back to 2.4 before each
+/// probe: 0.13 429s per request, on our simulator).
+#[test]
+fn a_probe_that_finds_nothing_falls_back_to_where_it_started() {
+    let ms = Duration::from_millis;
+    let probe = |found: f64| {
+        let mut aimd = cut_to_five();
+        let now = successes(&mut aimd, Duration::ZERO, ms(200), 20, Room::WAITING);
+        let from = aimd.probe_from.expect("a probe after 4 s of quiet");
+        // A long run of successes: the measure alone cuts 5 % of the pace the 429 came at.
+        aimd.run = 100;
+        aimd.decrease(from * found, now, None);
+        (from, aimd.rate(), aimd.recover_to)
+    };
+    let (from, rate, recover_to) = probe(1.5);
+    assert!((rate - from * MARGIN).abs() < 1e-9, "{from} -> {rate}");
+    assert!(recover_to <= from, "{recover_to} over {from}");
+    // A probe that went past twice its start found a higher limit: the measure stands.
+    let (from, rate, recover_to) = probe(2.5);
+    assert!(rate > 2.0 * from, "{from} -> {rate}");
+    assert!(recover_to > 2.0 * from, "{recover_to}");
+}
