@@ -16,6 +16,11 @@
 //! - [`window`] and [`log`]: a count per fixed window, or a sliding log, told apart from a
 //!   bucket by what its resets and its count do, and once confirmed paced as what it is.
 //!
+//! Around them: [`trust`], how far a bucket reading is believed before the server has
+//! served its pace; [`pause`], how long everyone waits after a 429 and when a reset the
+//! headers name is waited out; [`overload`], what 503s say; [`slots`], a limit on requests
+//! in flight read from where the 429s fall.
+//!
 //! # Why this is hand-written
 //! governor's quotas are fixed when the limiter is built: a new rate means a new limiter and
 //! the loss of its state, and there is no notion of a cooldown or of a rate that moves with
@@ -26,8 +31,10 @@ mod aimd;
 mod evidence;
 mod log;
 mod overload;
+mod pause;
 mod refill;
 mod slots;
+mod trust;
 mod window;
 
 use std::collections::VecDeque;
@@ -59,18 +66,6 @@ pub(crate) enum Outcome {
     Overloaded,
 }
 
-/// How many intervals of the pace everyone waits after a 429 without a usable hint.
-const PAUSE_INTERVALS: f64 = 1.5;
-/// The longest pause after a 429 without a usable hint (seconds).
-const MAX_PAUSE: f64 = 1.0;
-/// How far ahead of the fastest the server has served a bucket reading's pace may go, until
-/// it is proven (see [`Learner::prove`]). Headers that report a rate of 1 000 a second that
-/// never binds, on a server serving 8 requests at once, were trusted after three answers, at
-/// 30 a second in slow start: the queue sent 64 at once, and the three 429s that refuted the
-/// reading came among 60 (0.37 429s per request against 0.03 with the headers hidden; 0.07
-/// with this cap, on our simulator's `concurrency-8-together`). Twice, as slow start doubles:
-/// a limit that rose from 20 to 80 a second (`step-50-20-80-bucket`) is reached as fast.
-const TRUST_AHEAD: f64 = 2.0;
 /// How many recent round trips the spread of round trips is measured over.
 const RTT_WINDOW: usize = 16;
 
@@ -210,87 +205,9 @@ impl Learner {
         self.bucket_rate().is_some()
     }
 
-    /// The trusted bucket reading's pace, unless the count reads as a sliding log so far (see
-    /// [`LogReading::plausible`]). A log whose reset names when its oldest request leaves
-    /// reads, as a bucket, "46 used, full in 0.18 s": a pace of 260 a second, which the
-    /// bucket reading's predictions, loose on a count of 50, did not refute. Trusted before
-    /// the log was confirmed, it paced at 260-900 a second: 38-54 429s in 3 of 15 runs on a
-    /// server written apart from this project (10-14 in every run without it).
-    ///
-    /// Until it is proven (see [`Self::prove`]), the reading's pace is at most
-    /// [`TRUST_AHEAD`] times the fastest the server has served, and never under the blind
-    /// learner's: a pace the headers claim is reached by doubling, as slow start would, not
-    /// in one jump.
-    fn bucket_rate(&self) -> Option<f64> {
-        let rate = self
-            .evidence
-            .bucket_rate()
-            .filter(|_| !self.log.plausible())?;
-        if self.capacity_bound {
-            return Some(rate.min(self.aimd.rate()));
-        }
-        if self.proven {
-            return Some(rate);
-        }
-        let reached = (self.aimd.fastest_served())
-            .map_or(0.0, |fastest| TRUST_AHEAD * fastest)
-            .max(self.aimd.rate());
-        Some(rate.min(reached))
-    }
-
-    /// The bucket reading's pace is proven once the server has served half of it
-    /// ([`TRUST_AHEAD`]), or if it is per minute (a documented rate, checked against its
-    /// reset, that each of a fleet's processes, served a share of it, never sees half
-    /// served: held to twice its own share, one of four on Anthropic's headers fell to 0.59
-    /// of the ideal, on our simulator). From then on it is taken whole, and follows the limit
-    /// as it moves. A process of a fleet on a bucket reading is held to twice what it is
-    /// served until then, which keeps it from running ahead of the others: four processes on
-    /// `together-bucket`, 0.935 -> 0.952 of the ideal (median of 20 seeds, on our simulator),
-    /// 0.052 -> 0.042 429s per request.
-    fn prove(&mut self, limits: &RateLimitHeaders) {
-        let Some(rate) = self.evidence.bucket_rate() else {
-            return;
-        };
-        let served =
-            (self.aimd.fastest_served()).is_some_and(|fastest| TRUST_AHEAD * fastest >= rate);
-        self.proven |= served || limits.family.per_minute();
-    }
-
     /// When a spent fixed window ends, if after `now`: nothing goes before it.
     pub(crate) fn window_ends_after(&self, now: Duration) -> Option<Duration> {
         self.window.ends_after(now)
-    }
-
-    /// When the reset a spent count named ends, if after `now` (see [`Self::named_wait`]):
-    /// nothing goes before it.
-    pub(crate) fn held_after(&self, now: Duration) -> Option<Duration> {
-        self.held_until.filter(|&until| until > now)
-    }
-
-    /// A 429 that came `now` reads the count spent and names, in `reset`, a wait longer than
-    /// the longest pause, which already proved too short (the 429s kept coming at it): the
-    /// wait it names, from now, rather than another cut. Whatever `reset` means (until the
-    /// count is full, until the next place, until a window ends or a log's oldest request
-    /// leaves), nothing is back before it; what a longer wait can cost is a bucket refilled
-    /// slower than a request per longest pause. Not for per-minute figures, whose reset is
-    /// the time a minute's budget takes to come back whole. Resets in whole seconds are
-    /// rounded up, so the wait is a second shorter: the earliest instant they can name.
-    /// (Cut each second instead, a log of 200 per 10 s behind one of 50 a second, spent 6 s
-    /// before its places came back, took the pace from 47 to 2.9 a second and most of the
-    /// rest of the run to climb back: 0.84 of the ideal against 0.99 with the headers hidden,
-    /// on a server written apart from this project.)
-    fn named_wait(&self, now: Duration, limits: &RateLimitHeaders) -> Option<Duration> {
-        if self.refusals == 0 || self.pause().as_secs_f64() < MAX_PAUSE {
-            return None;
-        }
-        if limits.remaining != Some(0) || limits.family.per_minute() {
-            return None;
-        }
-        let mut reset = limits.reset?;
-        if limits.reset_whole_seconds {
-            reset = reset.saturating_sub(Duration::from_secs(1));
-        }
-        (reset.as_secs_f64() > MAX_PAUSE).then(|| now.saturating_add(reset))
     }
 
     /// How many of this host's requests may be in flight now, if the server is read as
@@ -336,24 +253,6 @@ impl Learner {
         self.evidence
             .reports_bucket()
             .then(|| self.evidence.burst())
-    }
-
-    /// How long everyone pauses after a 429 that carried no usable hint.
-    /// Long enough for the server's bucket to refill a request or two at the pace, no longer:
-    /// a long stall would waste the capacity the learner is trying to find. Doubled for each
-    /// further 429 with nothing taken since (see `refusals`), up to [`MAX_PAUSE`].
-    pub(crate) fn pause(&self) -> Duration {
-        let pause = if self.refusals > 0 {
-            self.paused
-        } else {
-            self.interval_pause()
-        };
-        Duration::from_secs_f64(pause.min(MAX_PAUSE))
-    }
-
-    /// The first pause of a run of 429s: [`PAUSE_INTERVALS`] of the pace (seconds).
-    fn interval_pause(&self) -> f64 {
-        PAUSE_INTERVALS / self.rate()
     }
 
     /// Learns from one response, which came `now` (time since the host's origin); `waiting`:
@@ -509,36 +408,6 @@ impl Learner {
                 false
             }
         }
-    }
-
-    /// Whether a refusal now cuts the pace: the first of a run of refusals, or one that came
-    /// even after the longest pause (the pace is wrong after all). The others in between say
-    /// the server refuses everything for now, and double the pause instead (see `refusals`).
-    fn cuts(&self) -> bool {
-        self.refusals == 0 || self.pause().as_secs_f64() >= MAX_PAUSE
-    }
-
-    /// A refusal of a request sent at the current pace (or, in slow start, at an earlier
-    /// step): the pace is cut if [`Self::cuts`], the pause doubles within a run, and a new
-    /// epoch starts. `refill`: the refill measured from `remaining`, if any.
-    fn refused(&mut self, now: Duration, sent: &Admission, refill: Option<f64>) {
-        if self.cuts() {
-            if sent.epoch == self.epoch {
-                self.aimd.decrease(sent.rate, now, refill);
-            } else {
-                self.aimd.overshot(sent.rate, now, refill);
-            }
-        }
-        self.refusals = self.refusals.saturating_add(1);
-        // Twice the last pause, and never under the pace's own (it may have fallen).
-        let first = self.interval_pause();
-        let pause = if self.refusals > 1 {
-            (2.0 * self.paused).max(first)
-        } else {
-            first
-        };
-        self.paused = pause.min(MAX_PAUSE);
-        self.epoch += 1;
     }
 
     /// How long news of an overshoot takes to come back (seconds): the round trip of the

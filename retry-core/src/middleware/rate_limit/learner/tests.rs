@@ -1,6 +1,7 @@
 //! The learner as a whole: paces against model servers, and its answers to 429s.
 
 use super::aimd::admission;
+use super::pause::{MAX_PAUSE, PAUSE_INTERVALS};
 use super::*;
 
 /// A server that takes anything up to `limit(t)` req/s, with no burst and no round trip:
