@@ -9,12 +9,13 @@
 //!   recent responses mix 429s and successes, the server is saturated and the successes come
 //!   exactly at its rate, however long the round trip: that measure caps the estimate too (and
 //!   the refill measured from `remaining`, which stands for the estimate where there is one
-//!   but lags a limit that has just fallen). The pace falls to [`MARGIN`] of the estimate, by
-//!   a factor within [[`MAX_CUT`], [`MIN_CUT`]].
+//!   but lags a limit that has just fallen). The pace falls to [`MARGIN`](cut::MARGIN) of
+//!   the estimate, by a factor within [[`MAX_CUT`](cut::MAX_CUT),
+//!   [`MIN_CUT`](cut::MIN_CUT)].
 //! - **Additive increase near the limit**: each success adds [`INCREASE`] requests per second,
 //!   2 % a second at any pace, so at a steady limit the pace finds it again every second or
-//!   two at the cost of one 429. After a deep cut the pace climbs fast back to [`RECOVER_TO`]
-//!   of where it was cut from, in case the cut overshot.
+//!   two at the cost of one 429. After a deep cut the pace climbs fast back to
+//!   [`RECOVER_TO`](cut::RECOVER_TO) of where it was cut from, in case the cut overshot.
 //! - **Then faster and faster** (the convex half of TCP CUBIC's curve, RFC 9438): after
 //!   [`QUIET`] with no 429, the limit has likely risen (Together raises dynamic limits for
 //!   steady traffic), and the pace grows by `C * t^3` of itself after `t` more seconds: 20 to
@@ -26,8 +27,9 @@
 //!   a second find it in 1-1.5 s, not 3 s (on our simulator).
 //!   The first 429 ends the probe with a measured cut, but no higher than just under the
 //!   pace it started from, and with fast recovery no further than it, unless the probe went
-//!   past twice that pace ([`PROBE_FOUND`]): the measure counts the successes since the last
-//!   cut as sent at the pace the 429 came at, while most were sent slower. (It put the pace
+//!   past twice that pace ([`PROBE_FOUND`](cut::PROBE_FOUND)): the measure counts the
+//!   successes since the last cut as sent at the pace the 429 came at, while most were sent
+//!   slower. (It put the pace
 //!   back at 57 after a probe from 52 on a limit of 50, a second 429 at once; without headers
 //!   the steady buckets drew 0.027 / 0.037 429s per request, now 0.023 / 0.030, on our
 //!   simulator.) The probe runs only while requests
@@ -49,7 +51,8 @@
 //!   that level a second, whatever the pace, and the quiet spell counts intervals of the
 //!   level (or of the fastest the server has lately served, if faster): as TCP's additive
 //!   increase makes flows converge, a crowded-out process climbs back, and one left alone
-//!   probes for the others' share within seconds. A lone client is under its own level only after a deep cut, where the faster climb
+//!   probes for the others' share within seconds. A lone client is under its own level only
+//!   after a deep cut, where the faster climb
 //!   is what fast recovery does anyway, or on a server slower than slow start's first cut (20
 //!   a second halved): there it probes more often, the price of the fleet's convergence. So
 //!   the level is held to [`LEVEL_CAP`] times the fastest the server has served over
@@ -81,22 +84,12 @@ pub(crate) const INITIAL_RATE: f64 = 20.0;
 pub(crate) const MIN_RATE: f64 = 0.05;
 /// The fastest pace it will climb to.
 pub(crate) const MAX_RATE: f64 = 100_000.0;
-/// The deepest cut one 429 makes.
-const MAX_CUT: f64 = 0.5;
-/// The gentlest cut one 429 makes.
-const MIN_CUT: f64 = 0.95;
-/// The share of its estimate of the server's rate the pace falls to after a 429.
-const MARGIN: f64 = 0.97;
 /// The growth of the pace per run of successes, until the first 429.
 const SLOW_START: f64 = 1.5;
-/// How many intervals of the new pace everyone waits after a 429 without a usable hint (the
-/// learner's pause; the measured decrease counts on it).
-const PAUSE_INTERVALS: f64 = 1.5;
 /// Requests per second added to the pace per success.
 const INCREASE: f64 = 0.02;
-/// After a deep cut the pace climbs fast back to this share of the pace it was cut from...
-const RECOVER_TO: f64 = 0.9;
-/// ...closing this share of the gap with each success.
+/// Fast recovery closes this share of the gap to where it climbs back to
+/// ([`RECOVER_TO`](cut::RECOVER_TO)) with each success.
 const RECOVERY: f64 = 0.1;
 /// How long without a 429 (while requests wait) before the pace probes upwards fast...
 const QUIET: Duration = Duration::from_millis(1_500);
@@ -120,9 +113,6 @@ const LEVEL: f64 = 0.5;
 const LEVEL_HALF_LIFE: f64 = 300.0;
 /// The floor's level is at most this many times the fastest the server has served.
 const LEVEL_CAP: f64 = 3.0;
-/// A probe that drew its first 429 under this many times the pace it started from found no
-/// more room than that pace.
-const PROBE_FOUND: f64 = 2.0;
 /// The additive increase is at most this share of the pace per success.
 const MAX_STEP: f64 = 0.01;
 
@@ -357,106 +347,14 @@ impl Aimd {
         self.recent.delivered()
     }
 
-    /// Gives back what cuts since shown wrong took off: the pace grows by `factor`.
-    pub(crate) fn give_back(&mut self, factor: f64) {
-        if factor.is_finite() && factor > 1.0 {
-            self.rate = clamp(self.rate * factor);
-        }
-    }
-
-    /// `sent_at`, or the current pace where it is not finite (a request sent unpaced).
-    fn finite_or_pace(&self, sent_at: f64) -> f64 {
-        if sent_at.is_finite() {
-            sent_at
-        } else {
-            self.rate
-        }
-    }
-
     /// Successes at one pace before slow start grows it.
     fn run_length(&self) -> u32 {
         ((self.rate * 0.05) as u32).clamp(2, 64)
     }
 
-    /// A 429 to a request sent at `sent_at` requests per second, in the current epoch;
-    /// `refill`: the server's refill measured from `remaining`, when there is one (it then
-    /// stands for the estimate, capped by the rate delivered while 429s keep coming, and may
-    /// cut deeper than [`MAX_CUT`]: a slow start that overshot three times over falls to it
-    /// at once).
-    pub(crate) fn decrease(&mut self, sent_at: f64, now: Duration, refill: Option<f64>) {
-        let sent_at = self.finite_or_pace(sent_at);
-        let n = f64::from(self.run);
-        let mut target = sent_at * n / (n + PAUSE_INTERVALS);
-        let delivered = self.recent.delivered();
-        if let Some(delivered) = delivered {
-            target = target.min(delivered);
-        }
-        let mut deepest = sent_at * MAX_CUT;
-        if let Some(refill) = refill {
-            // The refill is measured over up to two seconds, so it lags a limit that has just
-            // fallen; once 429s keep coming, what the server has taken since the first of
-            // them caps it. (Alone, it cut 5 % a 429 from a stale measure: ten 429s over
-            // 1.4 s to settle on a limit fallen from 50 to 25 a second, on our simulator.)
-            target = delivered.map_or(refill, |delivered| refill.min(delivered));
-            deepest = deepest.min(target * MARGIN);
-        }
-        // A little under the estimate, so the server's bucket refills a few requests before
-        // the increase brings the pace back up: a buffer that is not full wastes no capacity.
-        target *= MARGIN;
-        // Tried and measured worse on the family (see examples/BENCHMARKS.md's notes): capping
-        // fast recovery at the delivery rate measured at saturation, or at the last pace that
-        // held through a quiet spell, or at the step before a slow-start overshoot.
-        // It climbs back no further than the measured refill.
-        let mut recover_to = refill.map_or(sent_at * RECOVER_TO, |r| r.min(sent_at * RECOVER_TO));
-        let mut ceiling = sent_at * MIN_CUT;
-        // A probe's 429 that found little: back to where it started (see the module's doc).
-        // (Either half alone changed nothing on the family's steady buckets.)
-        if let Some(from) = self.probe_from.filter(|&from| sent_at < PROBE_FOUND * from) {
-            ceiling = ceiling.min(from * MARGIN).max(deepest);
-            recover_to = recover_to.min(from);
-        }
-        self.set(target.clamp(deepest, ceiling), recover_to, now);
-        self.run = 0;
-    }
-
     /// The fastest the server has lately served [`answers::SERVED_OVER`] successes in a row.
     pub(crate) fn fastest_served(&self) -> Option<f64> {
         self.fastest
-    }
-
-    /// A gentle cut, to `factor` of `sent_at` (the pace a request was sent at), for a refusal
-    /// that may be a fault (see `super::overload`): no measure, no fast recovery after it.
-    pub(crate) fn nudge(&mut self, sent_at: f64, factor: f64, now: Duration) {
-        let sent_at = self.finite_or_pace(sent_at);
-        self.set(self.rate.min(sent_at * factor), 0.0, now);
-        self.run = 0;
-    }
-
-    /// The server's `remaining` says its bucket is spent (or, in slow start, going fast) while
-    /// the pace is over the `refill` measured from it: the pace falls just under the refill at
-    /// once, without waiting for the 429 (as HyStart ends TCP's slow start on rising delay
-    /// before a loss), and slow start ends. Returns whether it did: nothing changes when the
-    /// pace is under the refill already.
-    pub(crate) fn settle(&mut self, refill: f64, now: Duration) -> bool {
-        let under = refill * MARGIN;
-        if self.rate <= under {
-            return false;
-        }
-        self.set(under, 0.0, now);
-        self.run = 0;
-        true
-    }
-
-    /// A 429, in slow start, to a request sent at an earlier step (at `sent_at`): that step
-    /// was over the limit already. The successes since were sent at later steps and measure
-    /// nothing of it, so the pace goes back to the step before it (at least).
-    /// With a measured `refill`, the pace falls to it instead.
-    pub(crate) fn overshot(&mut self, sent_at: f64, now: Duration, refill: Option<f64>) {
-        self.decrease(sent_at, now, refill);
-        if sent_at.is_finite() && refill.is_none() {
-            self.rate = self.rate.max(clamp(sent_at / SLOW_START));
-            self.level = self.level.max(LEVEL * self.rate);
-        }
     }
 
     /// Ends slow start, if on: the pace it ended at sets the floor's level.
@@ -489,5 +387,6 @@ pub(crate) fn admission(epoch: u64, rate: f64) -> Admission {
 }
 
 mod answers;
+mod cut;
 #[cfg(test)]
 mod tests;

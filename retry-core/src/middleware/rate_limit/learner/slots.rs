@@ -20,8 +20,9 @@
 //! [`TAIL`]), at least [`REFUSED_ABOVE`] of that tail was refused, and chance would rarely
 //! put every refusal in it (the tail's share to the power of the refusals is under
 //! [`CHANCE`]); over all the answers kept, or over the latest ones holding twice the refusals
-//! (a rush of 429s at the start leaves a wide tail in the older ones). Refusals in slow start (a pace doubling puts more in flight as it draws 429s)
-//! and on a burst the headers licensed (a bucket refuses its tail) are not read.
+//! (a rush of 429s at the start leaves a wide tail in the older ones). Refusals in slow start
+//! (a pace doubling puts more in flight as it draws 429s) and on a burst the headers licensed
+//! (a bucket refuses its tail) are not read.
 //!
 //! While believed, no more than `k` are in flight (the host's queue waits for an answer), the
 //! pace is half again the learned one and does not grow, a refusal of a request sent with more

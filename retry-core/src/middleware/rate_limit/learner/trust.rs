@@ -15,12 +15,13 @@ use crate::middleware::hints::RateLimitHeaders;
 const TRUST_AHEAD: f64 = 2.0;
 
 impl Learner {
-    /// The trusted bucket reading's pace, unless the count reads as a sliding log so far (see
-    /// [`LogReading::plausible`](super::log::LogReading::plausible)). A log whose reset
-    /// names when its oldest request leaves reads, as a bucket, "46 used, full in 0.18 s": a pace of 260 a second, which the
-    /// bucket reading's predictions, loose on a count of 50, did not refute. Trusted before
-    /// the log was confirmed, it paced at 260-900 a second: 38-54 429s in 3 of 15 runs on a
-    /// server written apart from this project (10-14 in every run without it).
+    /// The trusted bucket reading's pace, unless the count reads as a sliding log so far
+    /// (see [`LogReading::plausible`](super::log::LogReading::plausible)). A log whose
+    /// reset names when its oldest request leaves reads, as a bucket, "46 used, full in
+    /// 0.18 s": a pace of 260 a second, which the bucket reading's predictions, loose on a
+    /// count of 50, did not refute. Trusted before the log was confirmed, it paced at
+    /// 260-900 a second: 38-54 429s in 3 of 15 runs on a server written apart from this
+    /// project (10-14 in every run without it).
     ///
     /// Until it is proven (see [`Self::prove`]), the reading's pace is at most
     /// [`TRUST_AHEAD`] times the fastest the server has served, and never under the blind

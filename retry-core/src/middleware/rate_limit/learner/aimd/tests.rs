@@ -1,3 +1,4 @@
+use super::cut::{MARGIN, MIN_CUT};
 use super::*;
 
 /// A pace of 5 a second, cut from 10 at the end of slow start (the level is 2.5), with no
