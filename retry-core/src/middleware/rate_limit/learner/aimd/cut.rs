@@ -17,7 +17,7 @@ pub(super) const PAUSE_INTERVALS: f64 = 1.5;
 /// After a deep cut the pace climbs fast back to this share of the pace it was cut from.
 pub(super) const RECOVER_TO: f64 = 0.9;
 /// A probe that drew its first 429 under this many times the pace it started from found no
-/// more room than that pace.
+/// more room than that pace: fast recovery after its cut stops there.
 pub(super) const PROBE_FOUND: f64 = 2.0;
 
 impl Aimd {
@@ -67,14 +67,12 @@ impl Aimd {
         // held through a quiet spell, or at the step before a slow-start overshoot.
         // It climbs back no further than the measured refill.
         let mut recover_to = refill.map_or(sent_at * RECOVER_TO, |r| r.min(sent_at * RECOVER_TO));
-        let mut ceiling = sent_at * MIN_CUT;
-        // A probe's 429 that found little: back to where it started (see the module's doc).
-        // (Either half alone changed nothing on the family's steady buckets.)
+        // A probe's 429 that found little: fast recovery climbs back no further than where the
+        // probe started (see the module's doc).
         if let Some(from) = self.probe_from.filter(|&from| sent_at < PROBE_FOUND * from) {
-            ceiling = ceiling.min(from * MARGIN).max(deepest);
             recover_to = recover_to.min(from);
         }
-        self.set(target.clamp(deepest, ceiling), recover_to, now);
+        self.set(target.clamp(deepest, sent_at * MIN_CUT), recover_to, now);
         self.run = 0;
     }
 
