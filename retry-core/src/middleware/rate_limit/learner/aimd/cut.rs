@@ -64,7 +64,8 @@ impl Aimd {
         target *= MARGIN;
         // Tried and measured worse on the family (see examples/BENCHMARKS.md's notes): capping
         // fast recovery at the delivery rate measured at saturation, or at the last pace that
-        // held through a quiet spell, or at the step before a slow-start overshoot.
+        // held through a quiet spell (after any cut: after a probe's own 429 it helps, below),
+        // or at the step before a slow-start overshoot.
         // It climbs back no further than the measured refill.
         let mut recover_to = refill.map_or(sent_at * RECOVER_TO, |r| r.min(sent_at * RECOVER_TO));
         // A probe's 429 that found little: fast recovery climbs back no further than where the
