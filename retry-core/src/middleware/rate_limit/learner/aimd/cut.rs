@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+// The measured decrease counts on the learner's pause after a 429: the same constant.
+use super::super::pause::PAUSE_INTERVALS;
 use super::{Aimd, LEVEL, SLOW_START, clamp};
 
 /// The deepest cut one 429 makes.
@@ -11,9 +13,6 @@ pub(super) const MAX_CUT: f64 = 0.5;
 pub(super) const MIN_CUT: f64 = 0.95;
 /// The share of its estimate of the server's rate the pace falls to after a 429.
 pub(super) const MARGIN: f64 = 0.97;
-/// How many intervals of the new pace everyone waits after a 429 without a usable hint (the
-/// learner's pause; the measured decrease counts on it).
-pub(super) const PAUSE_INTERVALS: f64 = 1.5;
 /// After a deep cut the pace climbs fast back to this share of the pace it was cut from.
 pub(super) const RECOVER_TO: f64 = 0.9;
 /// A probe that drew its first 429 under this many times the pace it started from found no
