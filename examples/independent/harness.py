@@ -2,7 +2,7 @@
 start a server on a free port, run the unmodified `batch` example against it once, count the
 lines it lost, and print a Markdown row of medians and worsts over runs.
 """
-import json, os, socket, statistics, subprocess, sys, time, urllib.request
+import json, os, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BATCH = os.environ.get("BATCH", os.path.join(ROOT, "target", "release", "examples", "batch"))
@@ -69,3 +69,15 @@ def row(cells, runs):
     print(f"| {' | '.join(str(c) for c in cells)} | {statistics.median(g):.3f} / {min(g):.3f} | "
           f"{statistics.median(f):.3f} / {max(f):.3f} | {','.join(str(r[2]) for r in runs)} | "
           f"{','.join(str(r[3]) for r in runs)} | {runs[0][4]}-{runs[-1][4]} |", flush=True)
+
+
+def table(columns, settings, runs, one):
+    """Prints a Markdown table: `columns` name the setting's cells (then goodput, refusals, lost,
+    exit codes, load), one row per setting of `settings` (each a list of those cells), each row
+    over `one(setting, seed, work)` for seeds 1..`runs`."""
+    print(f"| {' | '.join(columns)} | runs | goodput median / worst | refusals per request median / "
+          "worst | lost per run | exit codes | load |")
+    print("|" + "---|" * len(columns) + "---:|---:|---:|---|---|---|", flush=True)
+    with tempfile.TemporaryDirectory() as work:
+        for setting in settings:
+            row([*setting, runs], [one(setting, seed, work) for seed in range(1, runs + 1)])

@@ -7,11 +7,11 @@ request median / worst, lines lost per run, exit codes, machine load.
   python3 examples/independent/capacity/run.py [--runs 3] [--status 503] [--headers together,none]
   BATCH=/path/to/batch python3 examples/independent/capacity/run.py   (another build)
 """
-import argparse, os, sys, tempfile
+import argparse, os, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from harness import batch_run, row  # noqa: E402
+from harness import batch_run, table  # noqa: E402
 
 
 def one(headers, status, seed, work):
@@ -27,12 +27,8 @@ def main():
     p.add_argument("--status", default="503")
     p.add_argument("--headers", default="together,none")
     a = p.parse_args()
-    print("| headers | status | runs | goodput med / worst | refused/req med / worst | lost per run | exit codes | load |")
-    print("|---|---|---:|---:|---:|---|---|---|")
-    with tempfile.TemporaryDirectory() as work:
-        for headers in a.headers.split(","):
-            runs = [one(headers, a.status, seed, work) for seed in range(1, a.runs + 1)]
-            row([headers, a.status, a.runs], runs)
+    table(["headers", "status"], [[h, a.status] for h in a.headers.split(",")], a.runs,
+          lambda setting, seed, work: one(*setting, seed, work))
 
 
 if __name__ == "__main__":

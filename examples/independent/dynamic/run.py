@@ -8,11 +8,11 @@ RESULTS=file each run is appended to it as a JSON line.
   python3 examples/independent/dynamic/run.py [--runs 3] [--headers together,none] [--retry-after secs|none]
   BATCH=/path/to/batch python3 examples/independent/dynamic/run.py   (another build)
 """
-import argparse, json, os, sys, tempfile
+import argparse, json, os, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from harness import batch_run, row  # noqa: E402
+from harness import batch_run, table  # noqa: E402
 
 N = 300
 
@@ -47,12 +47,8 @@ def main():
     p.add_argument("--headers", default="together,none")
     p.add_argument("--retry-after", default="secs", choices=["secs", "none"])
     a = p.parse_args()
-    print("| headers | retry-after | runs | goodput median / worst | 429s per request median / worst | lost per run | exit codes | load |")
-    print("|---|---|---:|---:|---:|---|---|---|", flush=True)
-    with tempfile.TemporaryDirectory() as work:
-        for headers in a.headers.split(","):
-            runs = [one(headers, a.retry_after, seed, work) for seed in range(1, a.runs + 1)]
-            row([headers, a.retry_after, a.runs], runs)
+    table(["headers", "retry-after"], [[h, a.retry_after] for h in a.headers.split(",")],
+          a.runs, lambda setting, seed, work: one(*setting, seed, work))
 
 
 if __name__ == "__main__":
