@@ -6,6 +6,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::Simulator;
+use super::growth::LimitGrowth;
 use super::headers::LimitHeaders;
 #[cfg(doc)]
 use super::headers::Meaning;
@@ -186,6 +187,8 @@ pub struct SimulatorBuilder {
     pub(crate) dynamic_headers: bool,
     pub(crate) limit_headers: Option<LimitHeaders>,
     pub(crate) limit_steps: Vec<(Duration, f64)>,
+    /// The request rate rises with use (see `limit_growth`).
+    pub(crate) limit_growth: Option<LimitGrowth>,
     pub(crate) window: Option<Duration>,
     /// The window slides: a log of its requests (see `sliding_log`).
     pub(crate) sliding: bool,
@@ -216,6 +219,7 @@ impl Default for SimulatorBuilder {
             dynamic_headers: false,
             limit_headers: None,
             limit_steps: Vec::new(),
+            limit_growth: None,
             window: None,
             sliding: false,
             longer_log: None,
@@ -337,6 +341,56 @@ impl SimulatorBuilder {
             );
             self.limit_steps.push((at, rate));
         }
+        self
+    }
+
+    /// Lets the request rate rise with the client's use and halve at load spikes, by `rule`
+    /// (see [`LimitGrowth`]): a dynamic limit that follows demand, as Together describes
+    /// its own. What it becomes depends on the client: one that keeps under the rule's
+    /// threshold never sees it rise.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use together_client::sim::{LimitGrowth, Simulator};
+    ///
+    /// // From 30/s, a quarter more each second the client used 80 % of it (up to 120/s),
+    /// // halved at 2.5 s; a bucket of a tenth of a second's worth.
+    /// let builder = Simulator::builder().rate_per_second(30.0).limit_growth(LimitGrowth {
+    ///     threshold: 0.8,
+    ///     factor: 1.25,
+    ///     ceiling: 120.0,
+    ///     floor: 10.0,
+    ///     halvings: vec![Duration::from_millis(2_500)],
+    ///     burst_seconds: Some(0.1),
+    /// });
+    /// # let _ = builder;
+    /// ```
+    ///
+    /// # Panics
+    /// If the threshold is not in (0, 1], the factor not finite and at least 1, or the floor
+    /// and ceiling not finite, positive and in order.
+    pub fn limit_growth(mut self, rule: LimitGrowth) -> Self {
+        assert!(
+            rule.threshold > 0.0 && rule.threshold <= 1.0,
+            "a growth threshold is a share in (0, 1], got {}",
+            rule.threshold
+        );
+        assert!(
+            rule.factor.is_finite() && rule.factor >= 1.0,
+            "a growth factor must be finite and at least 1, got {}",
+            rule.factor
+        );
+        assert!(
+            rule.ceiling.is_finite() && rule.floor > 0.0 && rule.floor <= rule.ceiling,
+            "a growth floor and ceiling must be positive, finite and in order, got {} and {}",
+            rule.floor,
+            rule.ceiling
+        );
+        assert!(
+            rule.burst_seconds.is_none_or(|s| s.is_finite() && s > 0.0),
+            "a bucket of seconds must be finite and positive"
+        );
+        self.limit_growth = Some(rule);
         self
     }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::bucket::{Bucket, Level};
+use super::growth::{Growing, LimitGrowth};
 
 /// Which limit a 429 is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +58,8 @@ pub(crate) struct Limiter {
     minutes: [Option<Bucket>; 2],
     /// Requests the account can still pay for; `None`: unlimited.
     credits: Option<u64>,
+    /// A request rate that rises with use and halves at load spikes, if it moves so.
+    growth: Option<Growing>,
 }
 
 impl Limiter {
@@ -71,6 +74,7 @@ impl Limiter {
             origin: now,
             steps: std::collections::VecDeque::new(),
             credits,
+            growth: None,
             requests: rate.map(|rate| Bucket::full(rate, f64::from(burst), now)),
             longer: None,
             tokens: token_limit.map(|limit| {
@@ -136,21 +140,44 @@ impl Limiter {
         self.steps = steps.into();
     }
 
-    /// Applies the steps whose time has come.
+    /// Lets the request rate rise with use and halve at load spikes, by `rule`, from now; the
+    /// bucket takes the size the rule gives the rate.
+    pub(crate) fn grow(&mut self, rule: LimitGrowth) {
+        if let Some(bucket) = &self.requests {
+            let capacity = rule.capacity(bucket.rate, bucket.capacity);
+            self.retarget(Instant::now(), bucket.rate, capacity);
+        }
+        self.growth = Some(Growing::new(rule));
+    }
+
+    /// Applies the steps, rises and halvings whose time has come, in order.
     fn step(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.origin);
         while let Some(&(at, rate)) = self.steps.front() {
-            if now.saturating_duration_since(self.origin) < at {
+            if elapsed < at {
                 break;
             }
             self.steps.pop_front();
-            let when = self.origin + at;
-            if let Some(bucket) = &mut self.requests {
-                bucket.retarget(when, rate, bucket.capacity);
-            }
-            if let Some(bucket) = &mut self.minutes[0] {
-                // The per-minute budget reported alongside: 60 times the new rate.
-                bucket.retarget(when, rate, rate * 60.0);
-            }
+            let capacity = self.requests.as_ref().map_or(1.0, |bucket| bucket.capacity);
+            self.retarget(self.origin + at, rate, capacity);
+        }
+        while let (Some(growing), Some(bucket)) = (&mut self.growth, &self.requests) {
+            let Some((at, rate)) = growing.next(elapsed, bucket.rate) else {
+                break;
+            };
+            let capacity = growing.rule.capacity(rate, bucket.capacity);
+            self.retarget(self.origin + at, rate, capacity);
+        }
+    }
+
+    /// The request bucket at `rate` and `capacity` from `when`, and the per-minute budget
+    /// reported alongside at 60 times the rate.
+    fn retarget(&mut self, when: Instant, rate: f64, capacity: f64) {
+        if let Some(bucket) = &mut self.requests {
+            bucket.retarget(when, rate, capacity);
+        }
+        if let Some(bucket) = &mut self.minutes[0] {
+            bucket.retarget(when, rate, rate * 60.0);
         }
     }
 
@@ -195,6 +222,9 @@ impl Limiter {
             }
             if let Some(credits) = &mut self.credits {
                 *credits -= 1;
+            }
+            if let Some(growing) = &mut self.growth {
+                growing.admit();
             }
         }
         for (bucket, spent) in self.minutes.iter_mut().zip([1.0, cost]) {

@@ -61,7 +61,10 @@
 //! [`burst`](SimulatorBuilder::burst) requests, starts full and refills
 //! [`rate_per_second`](SimulatorBuilder::rate_per_second). A request takes one or gets a 429
 //! of type `dynamic_request_limited`, with the [`HintDialect`]'s hint; the values are exactly
-//! those of `retry-core`'s test server. Optionally a token limit (`x-tokenlimit-*`, 429
+//! those of `retry-core`'s test server. The rate may move while it runs: in
+//! [steps](SimulatorBuilder::limit_steps) at set times, or [with the client's
+//! use](SimulatorBuilder::limit_growth), rising after each second the client used most of it
+//! and halving at load spikes. Optionally a token limit (`x-tokenlimit-*`, 429
 //! `dynamic_token_limited`) and a credit balance (429 `credit_limit` once spent, for good).
 //! 401, 400 and 403 answers spend nothing.
 //!
@@ -90,6 +93,7 @@
 
 mod bucket;
 mod config;
+mod growth;
 mod handlers;
 mod headers;
 mod limiter;
@@ -114,6 +118,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use config::{Fault, HintDialect, Latency, SimulatorBuilder};
+pub use growth::LimitGrowth;
 pub use headers::{LimitHeaders, LimitMeans, Meaning, RemainingMeans, ResetMeans};
 pub use scenario::{Scenario, ScenarioKind};
 pub use stats::{Event, Outcome, Stats};
@@ -159,6 +164,9 @@ impl Simulator {
         };
         let mut default = limiter(config.rate, config.credits);
         default.set_steps(&config.limit_steps);
+        if let Some(rule) = &config.limit_growth {
+            default.grow(rule.clone());
+        }
         if let Some((count, window)) = config.longer_log {
             default.longer_log(count, window);
         }

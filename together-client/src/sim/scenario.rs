@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use super::config::{HintDialect, Latency, SimulatorBuilder};
+use super::growth::LimitGrowth;
 use super::headers::{LimitHeaders, LimitMeans, Meaning, RemainingMeans, ResetMeans};
 
 /// What a scenario varies, for grouping results.
@@ -75,6 +76,10 @@ pub struct Scenario {
     /// At most this many requests in their generation at once (see
     /// [`SimulatorBuilder::concurrency_limit`]), if the server limits that.
     pub concurrency: Option<u32>,
+    /// The rate rises with the client's use and halves at load spikes (see
+    /// [`SimulatorBuilder::limit_growth`]); the ideal is a client's that takes every request
+    /// the bucket holds, and so raises the rate as fast as it can.
+    pub growth: Option<LimitGrowth>,
 }
 
 const fn ms(n: u64) -> Duration {
@@ -100,6 +105,7 @@ impl Scenario {
             overloaded: false,
             models: &[],
             concurrency: None,
+            growth: None,
         }
     }
 
@@ -111,6 +117,31 @@ impl Scenario {
             burst: 1_000,
             generation: (ms(150), ms(600)),
             concurrency: Some(k),
+            ..Scenario::steady(name, headers, HintDialect::None)
+        }
+    }
+
+    /// A limit that grows with use, as Together describes its dynamic limits: from 30 a
+    /// second, a quarter more after each second in which the client had 80 % of it admitted
+    /// (up to 120), halved by load spikes at `halvings` (in ms; never under 10), a bucket of
+    /// a tenth of a second's worth (one request at 10 a second); round trips of 20-60 ms and
+    /// an LLM's generation of 150-600 ms. A client that keeps under 80 % of the limit holds
+    /// it down: the ideal is that of one that never does.
+    fn growing(name: &'static str, headers: LimitHeaders, halvings: &[u64]) -> Self {
+        Scenario {
+            kind: ScenarioKind::Moving,
+            rate: 30.0,
+            burst: 3,
+            latency: (ms(20), ms(60)),
+            generation: (ms(150), ms(600)),
+            growth: Some(LimitGrowth {
+                threshold: 0.8,
+                factor: 1.25,
+                ceiling: 120.0,
+                floor: 10.0,
+                halvings: halvings.iter().map(|&at| ms(at)).collect(),
+                burst_seconds: Some(0.1),
+            }),
             ..Scenario::steady(name, headers, HintDialect::None)
         }
     }
@@ -395,6 +426,18 @@ impl Scenario {
                 latency: (ms(50), ms(150)),
                 ..Scenario::steady("wander-none", none, HintDialect::None)
             },
+            // A limit that rises with use (see `growing`): halved at 2.5 s and 4.5 s, or three
+            // times a second apart down to 10 a second, a bucket of one. With the headers of a
+            // server written apart from this project (`limit` the rate, `remaining` the
+            // bucket's true count, `reset` the time until it is full) and without.
+            Scenario::growing("grow-rate-full", rate_until_full, &[2_500, 4_500]),
+            Scenario::growing("grow-none", none, &[2_500, 4_500]),
+            Scenario::growing(
+                "grow-spikes-rate-full",
+                rate_until_full,
+                &[1_500, 2_500, 3_500],
+            ),
+            Scenario::growing("grow-spikes-none", none, &[1_500, 2_500, 3_500]),
             // The bucket refusing with bare 503s (nginx's `limit_req`), steady and stepping:
             // nothing says it is a rate limit but that the 503s come when the pace is high.
             Scenario {
@@ -485,6 +528,9 @@ impl Scenario {
         if let Some(limit) = self.concurrency {
             builder = builder.concurrency_limit(limit);
         }
+        if let Some(rule) = &self.growth {
+            builder = builder.limit_growth(rule.clone());
+        }
         builder.refuse_with_503(self.overloaded)
     }
 
@@ -543,6 +589,9 @@ impl Scenario {
             (at, rate) = (step, next);
         }
         let mut by_requests = at + (needed - requests) / rate;
+        if let Some(growth) = &self.growth {
+            by_requests = growth.ideal(successes as f64, self.rate, f64::from(self.burst));
+        }
         if let Some(window) = self.window {
             let window = window.as_secs_f64();
             let each = (self.rate * window).floor().max(1.0);
@@ -614,6 +663,14 @@ mod tests {
         let two = Scenario::named("log-two-none").unwrap();
         assert!((two.ideal(300, 0) - 11.0 - rtt).abs() < 1e-9);
         assert!((two.ideal(200, 0) - 3.0 - rtt).abs() < 1e-9);
+        // A limit that grows every second a client uses it all: 3 at once, 30, 37.5, then
+        // 46.875 until the halving at 2.5 s (93.9 by then), 23.4 to 3 s (105.6), 29.3 to 4 s
+        // (134.9): the 110th admitted at 3.15 s. Round trips of 40 ms and generations of
+        // 0.375 s on average.
+        let grow = Scenario::named("grow-none").unwrap();
+        let by_3 = 3.0 + 30.0 + 37.5 + 46.875 / 2.0 + 23.4375 / 2.0;
+        let at = 3.0 + (110.0 - by_3) / 29.296875;
+        assert!((grow.ideal(110, 0) - at - 0.04 - 0.375).abs() < 1e-9);
     }
 
     #[test]
