@@ -150,7 +150,8 @@ impl Limiter {
         self.growth = Some(Growing::new(rule));
     }
 
-    /// Applies the steps, rises and halvings whose time has come, in order.
+    /// Applies the steps whose time has come, then the rises and halvings, each in order (a
+    /// limit both stepped and grown is not one the family has).
     fn step(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.origin);
         while let Some(&(at, rate)) = self.steps.front() {

@@ -78,7 +78,8 @@ pub struct Scenario {
     pub concurrency: Option<u32>,
     /// The rate rises with the client's use and halves at load spikes (see
     /// [`SimulatorBuilder::limit_growth`]); the ideal is a client's that takes every request
-    /// the bucket holds, and so raises the rate as fast as it can.
+    /// the bucket holds, and so raises the rate as fast as it can (without
+    /// [`steps`](Self::steps), which the ideal does not count alongside).
     pub growth: Option<LimitGrowth>,
 }
 
