@@ -193,6 +193,10 @@ impl Scenario {
             .enumerate()
             .map(|(second, &rate)| (ms(1_000 * (second as u64 + 1)), rate))
             .collect::<Vec<_>>();
+        let bucket_next_slot = LimitHeaders::Together(Meaning {
+            reset: ResetMeans::NextSlot,
+            ..Meaning::BUCKET
+        });
         let rate_until_full = LimitHeaders::Together(Meaning {
             reset: ResetMeans::UntilFull,
             ..Meaning::RATE
@@ -205,6 +209,13 @@ impl Scenario {
                 rate,
                 HintDialect::RetryAfterSecs,
             ),
+            // `limit` the bucket's size and `reset` the wait for the next slot: read as a rate,
+            // `limit` is 30 a second where the server refills 50, close enough that 429s to a
+            // pace a little over the limit seem to bear it out.
+            Scenario {
+                burst: 30,
+                ..Scenario::steady("bucket-next-slot", bucket_next_slot, HintDialect::None)
+            },
             Scenario::steady("together-stale", stale, HintDialect::None),
             Scenario::steady("together-constant", constant, HintDialect::None),
             Scenario::steady("remaining-only", remaining_only, HintDialect::None),
