@@ -21,6 +21,10 @@
 //!   its pace is the pace, and follows the server's limit as it moves, both ways;
 //!   slowed a little where the bucket has no room for the round trip's jitter (a bucket of
 //!   one: every early arrival would be refused, see [`JITTER_MARGIN`]).
+//! - **The rate reading** (`limit` the server's rate per second, whatever its bucket holds,
+//!   as dynamic limits report it): checked by the same kind of predictions, both ways, and by
+//!   429s, which come over the rate it names and not under it. Trusted, it is a floor under
+//!   the blind pace, and the pace falls when it falls (see [`rate`]).
 //! - **`remaining` itself**: a 429 whose own headers say `remaining >= 1` proves that
 //!   `remaining` does not count what this server refuses (a cached counter, a constant, a
 //!   per-minute budget enforced per second). Every use of it ends there: no burst, no bucket
@@ -59,6 +63,7 @@ use super::keep_last;
 use room::PEAK_OVER;
 
 pub(crate) use licence::FIRST_LICENCE;
+use rate::RateReading;
 
 /// How many recent pace estimates the bucket reading's pace is the least of: `remaining` is
 /// rounded down, which only ever makes an estimate too high (a bucket of 5 at 4.9 reads 4,
@@ -188,6 +193,9 @@ pub(crate) struct Evidence {
     /// How much the round trip varies (seconds): requests sent after a reading may reach the
     /// server before it, and a prediction allows for them.
     rtt_spread: f64,
+    /// `limit` read as a rate per second (see [`rate`]).
+    #[serde(default)]
+    rate: RateReading,
 }
 
 impl Default for Evidence {
@@ -209,6 +217,7 @@ impl Default for Evidence {
             licence_capped: false,
             taken_early: 0,
             rtt_spread: 0.0,
+            rate: RateReading::default(),
         }
     }
 }
@@ -255,6 +264,17 @@ impl Evidence {
             self.refuted = true;
         }
         self.limit = Some(limit);
+        if !self.remaining_lies && !self.per_minute {
+            let peak = self
+                .recent_remaining
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(remaining);
+            let counted = (!refused).then_some(remaining);
+            self.rate
+                .read(sent, refused, counted, limit, peak, self.rtt_spread);
+        }
         if self.refuted {
             return;
         }
@@ -355,9 +375,11 @@ impl Evidence {
     }
 
     /// The server's resets mean something else than the time a steady refill takes (a fixed
-    /// window's end): the bucket reading is wrong for good.
+    /// window's end): the bucket reading is wrong for good, and so is the rate reading (a
+    /// window's count is taken whole at once, not at a steady rate).
     pub(crate) fn refute(&mut self) {
         self.refuted = true;
+        self.rate.refute();
     }
 
     /// A 429 to a request sent at or below the bucket reading's pace.
@@ -381,6 +403,7 @@ impl Evidence {
 }
 
 mod licence;
+mod rate;
 mod room;
 #[cfg(test)]
 mod tests;
