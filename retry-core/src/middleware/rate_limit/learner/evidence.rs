@@ -160,6 +160,21 @@ struct Reading {
     remaining: u64,
 }
 
+impl Reading {
+    /// Makes the reading of `remaining` in the answer to `sent` the latest in `last`, and
+    /// returns the one before it if its request went earlier: answers that overtook one
+    /// another predict nothing of each other.
+    fn replace(last: &mut Option<Reading>, sent: &Admission, remaining: u64) -> Option<Reading> {
+        let before = last.filter(|last| last.seq < sent.seq);
+        *last = Some(Reading {
+            at: sent.at,
+            seq: sent.seq,
+            remaining,
+        });
+        before
+    }
+}
+
 /// What the headers have shown, and what they have been caught out on.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Evidence {
@@ -326,16 +341,9 @@ impl Evidence {
 
     /// The bucket reading's prediction of this reading, from the last one.
     fn check(&mut self, pace: f64, limit: u64, sent: &Admission, remaining: u64) {
-        let reading = Reading {
-            at: sent.at,
-            seq: sent.seq,
-            remaining,
-        };
-        let Some(last) = self.last.filter(|last| last.seq < sent.seq) else {
-            self.last = Some(reading);
+        let Some(last) = Reading::replace(&mut self.last, sent, remaining) else {
             return;
         };
-        self.last = Some(reading);
         let elapsed = sent.at.saturating_sub(last.at).as_secs_f64();
         let refill = pace * elapsed;
         let sent_since = (sent.seq - last.seq) as f64;

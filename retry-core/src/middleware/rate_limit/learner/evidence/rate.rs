@@ -121,16 +121,9 @@ impl RateReading {
         let Some(remaining) = remaining else {
             return;
         };
-        let reading = Reading {
-            at: sent.at,
-            seq: sent.seq,
-            remaining,
-        };
-        let Some(last) = self.last.filter(|last| last.seq < sent.seq) else {
-            self.last = Some(reading);
+        let Some(last) = Reading::replace(&mut self.last, sent, remaining) else {
             return;
         };
-        self.last = Some(reading);
         let elapsed = sent.at.saturating_sub(last.at).as_secs_f64();
         let refill = rate * elapsed;
         // The bucket may have filled in between: what it would have refilled beyond is lost,
