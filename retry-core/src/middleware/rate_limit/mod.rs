@@ -93,7 +93,10 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     see [`LimitFamily`](crate::middleware::LimitFamily)), each reading is a hypothesis kept only while what happens agrees with it:
 ///     Together's documented bucket reading sets the pace once its predictions of `remaining`
 ///     have come true (and is refuted for good when they fail), reached by doubling what the
-///     server has served until it has served half of it, not in one jump; a burst licence, grown one
+///     server has served until it has served half of it, not in one jump; `limit` read as a
+///     rate per second (as dynamic limits report it) is checked by the same predictions and
+///     by 429s, which come over that rate and not well under it, and once trusted holds the
+///     blind pace up to it (a floor, never the pace) and brings it down when it falls; a burst licence, grown one
 ///     request per early request taken and halved for good by a 429, lets requests go back
 ///     to back (on per-minute figures, which say nothing of the bucket behind them, it grows
 ///     half as fast and ends at the first 429); `remaining` at least half full says the pace
