@@ -280,12 +280,7 @@ impl Evidence {
         }
         self.limit = Some(limit);
         if !self.remaining_lies && !self.per_minute {
-            let peak = self
-                .recent_remaining
-                .iter()
-                .copied()
-                .max()
-                .unwrap_or(remaining);
+            let peak = self.recent_peak().unwrap_or(remaining);
             let counted = (!refused).then_some(remaining);
             self.rate
                 .read(sent, refused, counted, limit, peak, self.rtt_spread);
@@ -396,6 +391,11 @@ impl Evidence {
         if self.contradictions >= CONTRADICTIONS_TO_REFUTE {
             self.refuted = true;
         }
+    }
+
+    /// The most `remaining` has read over its last [`PEAK_OVER`] readings.
+    fn recent_peak(&self) -> Option<u64> {
+        self.recent_remaining.iter().copied().max()
     }
 
     /// The latest `limit` the headers gave, whatever it means.

@@ -14,13 +14,6 @@ use crate::middleware::hints::RateLimitHeaders;
 /// with this cap, on our simulator's `concurrency-8-together`). Twice, as slow start doubles:
 /// a limit that rose from 20 to 80 a second (`step-50-20-80-bucket`) is reached as fast.
 const TRUST_AHEAD: f64 = 2.0;
-/// How far ahead of the fastest the server has served the rate reading's floor may go: no
-/// further. A process sharing a limit with others is served its share, and a floor of twice
-/// that, for each of four on a limit of 50, drew 0.073 429s per request at worst in one run
-/// of 20, not 0.053 (and 0.880 of the ideal, not 0.912, on our simulator). Alone, the
-/// fastest it is served runs a little ahead of its pace, and the floor climbs to the rate
-/// within seconds.
-const FLOOR_AHEAD: f64 = 1.0;
 
 impl Learner {
     /// The trusted bucket reading's pace, unless the count reads as a sliding log so far
@@ -58,8 +51,12 @@ impl Learner {
     /// a limit to 5 a second, their share of a limit of 20 when the 429s seemed to bear it
     /// out, after the limit rose to 80 (0.30 of the ideal in one run of ten, on our
     /// simulator's `step-50-20-80-bucket`). It goes no further than the fastest the server
-    /// has served ([`FLOOR_AHEAD`]), and is not held once 503s have shown the server out of
-    /// capacity under it.
+    /// has served: a process sharing a limit with others is served its share, and a floor of
+    /// twice that ([`TRUST_AHEAD`], as the bucket reading has), for each of four on a limit
+    /// of 50, drew 0.073 429s per request at worst in one run of 20, not 0.053 (and 0.880 of
+    /// the ideal, not 0.912, on our simulator). Alone, the fastest it is served runs a little
+    /// ahead of its pace, and the floor climbs to the rate within seconds. It is not held
+    /// once 503s have shown the server out of capacity under it.
     ///
     /// [`Evidence::rate_reading`]: super::evidence::Evidence::rate_reading
     pub(super) fn rate_floor(&self) -> Option<f64> {
@@ -68,7 +65,7 @@ impl Learner {
             return None;
         }
         let reached = (self.aimd.fastest_served())
-            .map_or(0.0, |fastest| FLOOR_AHEAD * fastest)
+            .unwrap_or(0.0)
             .max(self.aimd.rate());
         Some(rate.min(reached))
     }
@@ -98,10 +95,11 @@ mod tests {
 
     use super::super::aimd::admission;
     use super::super::{Learner, Outcome, reading};
+    use crate::middleware::rate_limit::schedule::Admission;
 
     /// Answers a request sent at `rate` as `outcome`, with `limit` named as the rate.
     fn answer(learner: &mut Learner, seq: u64, ms: u64, rate: f64, outcome: Outcome, limit: u64) {
-        let sent = super::super::super::schedule::Admission {
+        let sent = Admission {
             seq,
             at: Duration::from_millis(ms),
             ..admission(learner.epoch(), rate)

@@ -176,10 +176,7 @@ impl Evidence {
     /// too few for the refill measured from it to be more than the client's own pace (see
     /// `Learner::observe`).
     pub(crate) fn small_bucket(&self) -> bool {
-        self.recent_remaining
-            .iter()
-            .max()
-            .is_some_and(|&peak| peak < SMALL_BUCKET)
+        self.recent_peak().is_some_and(|peak| peak < SMALL_BUCKET)
     }
 
     /// The rate reading's pace (requests per second), while it is trusted: the latest
@@ -195,7 +192,7 @@ impl Evidence {
             .latest
             .map(|(_, limit)| limit)
             .filter(|&limit| limit > 0)? as f64;
-        let peak = self.recent_remaining.iter().copied().max().unwrap_or(0);
+        let peak = self.recent_peak().unwrap_or(0);
         let room = peak as f64 / rate;
         let margin = (self.rtt_spread - room).clamp(0.0, JITTER_MARGIN / rate);
         Some(1.0 / (1.0 / (rate * (1.0 - self.rate.slack)) + margin))
