@@ -306,6 +306,13 @@ impl Scenario {
                 latency: (ms(0), ms(300)),
                 ..Scenario::steady("rtt-300-none", none, HintDialect::None)
             },
+            // The steady limit of a server written apart from this project: `limit` the rate,
+            // `remaining` the bucket's true count, `reset` the time until it is full, round
+            // trips of 50-150 ms.
+            Scenario {
+                latency: (ms(50), ms(150)),
+                ..Scenario::steady("rate-full-150ms", rate_until_full, HintDialect::None)
+            },
             Scenario {
                 rate: 200.0,
                 burst: 20,
