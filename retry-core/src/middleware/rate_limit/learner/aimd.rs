@@ -1,7 +1,8 @@
 //! The header-blind pace: learnt from 429s and successes alone.
 //!
 //! - **Slow start**: until the first 429 the pace grows by [`SLOW_START`] after each short run
-//!   of successes sent at it.
+//!   of successes sent at it, and stops at a rate the headers name where they bear it out
+//!   (see [`Aimd::cap_start`]).
 //! - **Multiplicative decrease, by a measured factor.** After a 429 everyone pauses for 1.5
 //!   intervals, so the server's bucket (empty: it just said 429) refills `1.5 x` requests,
 //!   where `x = server rate / pace`. Sending at the pace then drains it in `n = 1.5 x / (1 - x)`
@@ -153,6 +154,9 @@ pub(crate) struct Aimd {
     /// `recent`, kept as they change: read on every pace the trusted headers set.
     #[serde(default)]
     fastest: Option<f64>,
+    /// Where slow start stops, if the headers say (see [`Aimd::cap_start`]).
+    #[serde(default)]
+    start_ceiling: Option<f64>,
 }
 
 /// What a success's answer says of the room above the pace (see [`Aimd::taken`]).
@@ -198,6 +202,7 @@ impl Aimd {
             recent: Answers::default(),
             served: 0.0,
             fastest: None,
+            start_ceiling: None,
         }
     }
 
@@ -208,6 +213,13 @@ impl Aimd {
     /// Whether slow start is on: the pace has only climbed so far.
     pub(crate) fn starting(&self) -> bool {
         self.slow_start
+    }
+
+    /// Where slow start stops (`None`: nowhere but at the first 429): it grows to `ceiling`,
+    /// not past it, and ends there. A ceiling at or under the pace is none: slow start is
+    /// not turned back by it.
+    pub(crate) fn cap_start(&mut self, ceiling: Option<f64>) {
+        self.start_ceiling = ceiling;
     }
 
     /// Takes `rate` as the pace, from a source that knows better (trusted headers): a later
@@ -266,8 +278,15 @@ impl Aimd {
             if current {
                 self.run += 1;
                 if self.run >= self.run_length() {
-                    self.rate = clamp(self.rate * SLOW_START);
+                    let grown = self.rate * SLOW_START;
                     self.run = 0;
+                    match self.start_ceiling.filter(|&ceiling| ceiling > self.rate) {
+                        Some(ceiling) if grown >= ceiling => {
+                            self.rate = clamp(ceiling);
+                            self.end_slow_start();
+                        }
+                        _ => self.rate = clamp(grown),
+                    }
                     return true;
                 }
             }

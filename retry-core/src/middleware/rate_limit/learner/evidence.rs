@@ -284,6 +284,9 @@ impl Evidence {
             let counted = (!refused).then_some(remaining);
             self.rate
                 .read(sent, refused, counted, limit, peak, self.rtt_spread);
+            if let (Some(remaining), Some(reset)) = (counted, limits.reset) {
+                self.rate.read_reset(remaining, reset, limit, peak);
+            }
         }
         if self.refuted {
             return;

@@ -340,6 +340,7 @@ impl Learner {
             self.evidence.burst_outcome(taken);
         }
         self.aimd.record(now, taken);
+        self.aimd.cap_start(self.evidence.start_ceiling());
         let current = sent.epoch == self.epoch;
         self.prove(limits);
         let trusted = self.bucket_rate();

@@ -325,3 +325,34 @@ fn a_probe_that_finds_nothing_recovers_no_further_than_its_start() {
     let (from, _, recover_to) = probe(2.5);
     assert!((recover_to - 2.25 * from).abs() < 1e-9, "{recover_to}");
 }
+
+/// Slow start grows by half a pace at a time to its ceiling, not past it, and ends there;
+/// a ceiling under the pace does not hold it.
+#[test]
+fn slow_start_stops_at_its_ceiling() {
+    let mut aimd = Aimd::new(20.0);
+    aimd.cap_start(Some(50.0));
+    let mut paces = Vec::new();
+    let mut now = Duration::ZERO;
+    while aimd.starting() {
+        now = successes(&mut aimd, now, Duration::from_millis(10), 1, Room::WAITING);
+        if paces.last() != Some(&aimd.rate()) {
+            paces.push(aimd.rate());
+        }
+        assert!(now < Duration::from_secs(1), "slow start never ended");
+    }
+    assert_eq!(paces, [20.0, 30.0, 45.0, 50.0]);
+    assert_eq!(aimd.level, 25.0, "the level is half where it ended");
+
+    let mut aimd = Aimd::new(20.0);
+    aimd.cap_start(Some(15.0));
+    successes(
+        &mut aimd,
+        Duration::ZERO,
+        Duration::from_millis(10),
+        2,
+        Room::WAITING,
+    );
+    assert!(aimd.starting());
+    assert_eq!(aimd.rate(), 30.0);
+}
