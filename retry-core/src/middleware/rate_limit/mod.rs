@@ -97,8 +97,9 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     rate per second (as dynamic limits report it) is checked by the same predictions and
 ///     by 429s, which come over that rate and not well under it, and by `reset`, which names
 ///     the time a bucket takes to refill at that rate (or the next slot's, within one
-///     interval); while every reset agrees, slow start stops at that rate instead of doubling
-///     past it, and once trusted the reading holds the
+///     interval); once two resets tell (a time until full the next slot cannot explain) and
+///     none disagrees, slow start stops at that rate instead of doubling past it, and once
+///     trusted the reading holds the
 ///     blind pace up to it (a floor, never the pace) and brings it down when it falls; a burst licence, grown one
 ///     request per early request taken and halved for good by a 429, lets requests go back
 ///     to back (on per-minute figures, which say nothing of the bucket behind them, it grows
