@@ -2,7 +2,7 @@
 //!
 //! - **Slow start**: until the first 429 the pace grows by [`SLOW_START`] after each short run
 //!   of successes sent at it, and stops at a rate the headers name where they bear it out
-//!   (see [`Aimd::cap_start`]).
+//!   (see [`Room::start_ceiling`]).
 //! - **Multiplicative decrease, by a measured factor.** After a 429 everyone pauses for 1.5
 //!   intervals, so the server's bucket (empty: it just said 429) refills `1.5 x` requests,
 //!   where `x = server rate / pace`. Sending at the pace then drains it in `n = 1.5 x / (1 - x)`
@@ -154,13 +154,10 @@ pub(crate) struct Aimd {
     /// `recent`, kept as they change: read on every pace the trusted headers set.
     #[serde(default)]
     fastest: Option<f64>,
-    /// Where slow start stops, if the headers say (see [`Aimd::cap_start`]).
-    #[serde(default)]
-    start_ceiling: Option<f64>,
 }
 
 /// What a success's answer says of the room above the pace (see [`Aimd::taken`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Room {
     /// Requests are queued behind the pace: without them nothing is learnt of a higher rate,
     /// and the pace does not climb (whatever the rest says).
@@ -173,6 +170,12 @@ pub(crate) struct Room {
     /// The server's count reads below its recent peak: it is spent as fast as it refills, so
     /// no probe starts or goes on, and the full bucket's growth stops.
     pub(crate) crowded: bool,
+    /// Where slow start stops, the headers' rate where they bear it out (`None`: nowhere but
+    /// at the first 429; see
+    /// [`Evidence::start_ceiling`](super::evidence::Evidence::start_ceiling)): it grows to
+    /// it, not past it, and ends there. A ceiling at or under the pace is none: slow start is
+    /// not turned back by it.
+    pub(crate) start_ceiling: Option<f64>,
 }
 
 impl Room {
@@ -183,6 +186,7 @@ impl Room {
         spare: false,
         full: false,
         crowded: false,
+        start_ceiling: None,
     };
 }
 
@@ -202,7 +206,6 @@ impl Aimd {
             recent: Answers::default(),
             served: 0.0,
             fastest: None,
-            start_ceiling: None,
         }
     }
 
@@ -213,13 +216,6 @@ impl Aimd {
     /// Whether slow start is on: the pace has only climbed so far.
     pub(crate) fn starting(&self) -> bool {
         self.slow_start
-    }
-
-    /// Where slow start stops (`None`: nowhere but at the first 429): it grows to `ceiling`,
-    /// not past it, and ends there. A ceiling at or under the pace is none: slow start is
-    /// not turned back by it.
-    pub(crate) fn cap_start(&mut self, ceiling: Option<f64>) {
-        self.start_ceiling = ceiling;
     }
 
     /// Takes `rate` as the pace, from a source that knows better (trusted headers): a later
@@ -271,6 +267,7 @@ impl Aimd {
             spare,
             full,
             crowded,
+            start_ceiling,
         } = room;
         let since = now.saturating_sub(self.last);
         self.last = self.last.max(now);
@@ -280,7 +277,7 @@ impl Aimd {
                 if self.run >= self.run_length() {
                     let grown = self.rate * SLOW_START;
                     self.run = 0;
-                    match self.start_ceiling.filter(|&ceiling| ceiling > self.rate) {
+                    match start_ceiling.filter(|&ceiling| ceiling > self.rate) {
                         Some(ceiling) if grown >= ceiling => {
                             self.rate = clamp(ceiling);
                             self.end_slow_start();

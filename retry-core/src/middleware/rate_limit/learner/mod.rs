@@ -340,7 +340,6 @@ impl Learner {
             self.evidence.burst_outcome(taken);
         }
         self.aimd.record(now, taken);
-        self.aimd.cap_start(self.evidence.start_ceiling());
         let current = sent.epoch == self.epoch;
         self.prove(limits);
         let trusted = self.bucket_rate();
@@ -429,6 +428,7 @@ impl Learner {
                         && self.evidence.reads_full(limits)
                         && self.aimd.at_pace(sent.rate),
                     crowded: bucket_like && self.evidence.below_peak(limits),
+                    start_ceiling: self.evidence.start_ceiling(),
                 };
                 if self.aimd.taken(now, current, room, self.news_delay()) {
                     self.epoch += 1;

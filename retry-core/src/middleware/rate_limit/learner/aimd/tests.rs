@@ -330,12 +330,15 @@ fn a_probe_that_finds_nothing_recovers_no_further_than_its_start() {
 /// a ceiling under the pace does not hold it.
 #[test]
 fn slow_start_stops_at_its_ceiling() {
+    let capped = |ceiling| Room {
+        start_ceiling: Some(ceiling),
+        ..Room::WAITING
+    };
     let mut aimd = Aimd::new(20.0);
-    aimd.cap_start(Some(50.0));
     let mut paces = Vec::new();
     let mut now = Duration::ZERO;
     while aimd.starting() {
-        now = successes(&mut aimd, now, Duration::from_millis(10), 1, Room::WAITING);
+        now = successes(&mut aimd, now, Duration::from_millis(10), 1, capped(50.0));
         if paces.last() != Some(&aimd.rate()) {
             paces.push(aimd.rate());
         }
@@ -345,13 +348,12 @@ fn slow_start_stops_at_its_ceiling() {
     assert_eq!(aimd.level, 25.0, "the level is half where it ended");
 
     let mut aimd = Aimd::new(20.0);
-    aimd.cap_start(Some(15.0));
     successes(
         &mut aimd,
         Duration::ZERO,
         Duration::from_millis(10),
         2,
-        Room::WAITING,
+        capped(15.0),
     );
     assert!(aimd.starting());
     assert_eq!(aimd.rate(), 30.0);

@@ -264,10 +264,17 @@ impl Evidence {
         if rate.refuted || !(rate.trusted() || borne_out) {
             return None;
         }
+        self.named_rate()
+    }
+
+    /// The rate in force (see [`RateReading::read`]), requests per second, unless what the
+    /// headers say of requests cannot be read as a rate: a `remaining` that lies, figures per
+    /// minute, a token limit that binds first.
+    fn named_rate(&self) -> Option<f64> {
         if self.remaining_lies || self.per_minute || self.tokens_bind {
             return None;
         }
-        let (_, limit) = rate.latest?;
+        let (_, limit) = self.rate.latest?;
         (limit > 0).then_some(limit as f64)
     }
 
@@ -276,14 +283,10 @@ impl Evidence {
     /// jitter where the bucket (one more than the most `remaining` has read lately) has no
     /// room for it, as the bucket reading's is.
     pub(crate) fn rate_reading(&self) -> Option<f64> {
-        if !self.rate.trusted() || self.remaining_lies || self.per_minute || self.tokens_bind {
+        if !self.rate.trusted() {
             return None;
         }
-        let rate = self
-            .rate
-            .latest
-            .map(|(_, limit)| limit)
-            .filter(|&limit| limit > 0)? as f64;
+        let rate = self.named_rate()?;
         let peak = self.recent_peak().unwrap_or(0);
         let room = peak as f64 / rate;
         let margin = (self.rtt_spread - room).clamp(0.0, JITTER_MARGIN / rate);
