@@ -84,9 +84,11 @@ impl HostState {
         }
     }
 
-    /// How many more may be in flight now, if the learner believes in a limit on how many.
+    /// How many more may be in flight now, if the learner believes in a limit on how many,
+    /// or sends one request alone to see a window open.
     pub(crate) fn in_flight_room(&self, now: Duration) -> Option<u32> {
-        let limit = self.learner.as_ref()?.in_flight_limit(now)?;
+        let learner = self.learner.as_ref()?;
+        let limit = (learner.in_flight_limit(now)).or_else(|| learner.probing(now).then_some(1))?;
         Some(limit.saturating_sub(self.in_flight))
     }
 }

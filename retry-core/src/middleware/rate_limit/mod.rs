@@ -47,7 +47,8 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   hint pauses the host for 1.5 intervals of the (cut) pace; each further 429 with nothing
 ///   taken in between doubles that pause (up to 1 s) rather than cutting the pace again, as a
 ///   server that refuses everything for a while (a fixed window spent until it ends) would
-///   otherwise drive the pace to nothing.
+///   otherwise drive the pace to nothing; and from the second, requests go one at a time
+///   until one is taken (else each pause's end let a round trip's worth go into the refusal).
 /// - **Not for 429s no wait cures.** A 429 whose body says the quota or credit is gone
 ///   ([`QuotaExhausted`](super::QuotaExhausted)), or whose hint is longer than
 ///   [`MAX_COOLDOWN`](super::MAX_COOLDOWN), holds no one and teaches nothing about the pace:
@@ -133,7 +134,14 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     rounded, they name instants to the second only. Once the longest pause (1 s) has
 ///     proved too short, a 429 that reads the count spent holds the host until the reset it
 ///     names (a second less in whole seconds; not per-minute figures), rather than cutting
-///     the pace again: a longer limit stacked behind a short one, spent for seconds. The worst case is the header-blind learner. An
+///     the pace again: a longer limit stacked behind a short one, spent for seconds. Without
+///     any headers, runs of 429s that outlast their pauses, each after the same count taken
+///     (at least 4), twice in a row, read a fixed window of that count; its length is the
+///     fewest whole seconds the runs allow. It is paced as a sliding log of that count (which
+///     keeps every fixed window within it, whatever its phase, and is a log's own bound), the
+///     first request after a quarter of its length without a take going alone; a 429 under
+///     it refutes it, the next reading needs three runs that agree, and a second refutation
+///     ends them. The worst case is the header-blind learner. An
 ///     empty token bucket (`x-tokenlimit-remaining: 0`) holds the host only for a reset the
 ///     server states (`x-tokenlimit-reset`).
 ///

@@ -211,6 +211,58 @@ fn a_run_of_429s_with_nothing_taken_lengthens_the_pause_not_the_cut() {
     assert_eq!(pause, Duration::from_secs_f64(PAUSE_INTERVALS / rate));
 }
 
+/// The second 429 at the current pace with nothing taken since: one request at a time until
+/// one is taken (the first alone would make every bucket's 429 cost a round trip).
+#[test]
+fn a_run_of_429s_sends_one_request_at_a_time_until_one_is_taken() {
+    let mut learner = Learner::new(60.0);
+    let none = RateLimitHeaders::default();
+    refuse(&mut learner);
+    assert!(!learner.probing(Duration::ZERO));
+    refuse(&mut learner);
+    assert!(learner.probing(Duration::ZERO));
+    let at = admission(learner.epoch(), learner.rate());
+    learner.observe(Duration::ZERO, &at, Outcome::Taken, &none, true);
+    assert!(!learner.probing(Duration::ZERO));
+}
+
+/// A server counting 10 a second per fixed window and naming nothing: after two windows
+/// spent the same way, the learner paces by the window read from its 429s (10 per second,
+/// the whole count at once, bounded as a log is), and a 429 under it hands back the blind
+/// pace.
+#[test]
+fn a_window_without_headers_is_read_from_its_429s() {
+    let mut learner = Learner::new(60.0);
+    let none = RateLimitHeaders::default();
+    let ms = Duration::from_millis;
+    let answer = |learner: &mut Learner, sent: u64, outcome| {
+        let at = Admission {
+            at: ms(sent),
+            ..admission(learner.epoch(), learner.rate())
+        };
+        learner.observe(ms(sent + 10), &at, outcome, &none, true);
+    };
+    for start in [0, 1_250] {
+        for i in 0..10 {
+            answer(&mut learner, start + 20 * i, Outcome::Taken);
+        }
+        for after in [200, 250, 350, 550] {
+            answer(&mut learner, start + after, Outcome::RateLimited);
+        }
+        assert_eq!(learner.log_bound(), None);
+    }
+    answer(&mut learner, 2_250, Outcome::Taken);
+    assert_eq!((learner.rate(), learner.burst()), (10.0, Some(10)));
+    let bound = learner.log_bound().expect("bounded as a log");
+    assert_eq!((bound.count, bound.length), (10, Duration::from_secs(1)));
+    assert_eq!(learner.bucket(), None);
+    // Nothing taken for a quarter of the window: the next request goes alone.
+    assert!(learner.probing(ms(2_600)));
+    answer(&mut learner, 2_300, Outcome::RateLimited);
+    assert_eq!(learner.log_bound(), None);
+    assert!(learner.rate() < 10.0);
+}
+
 /// A count spent for longer than the longest pause (a log of 200 per 10 s, behind one of 50
 /// a second): once the longest pause has proved too short, a 429 that reads the count spent
 /// holds until the reset it names, and cuts nothing.
