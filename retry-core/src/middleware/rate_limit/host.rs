@@ -70,6 +70,9 @@ pub(crate) struct HostState {
     pub(crate) learner: Option<Learner>,
     /// Requests admitted and not yet answered (see [`InFlight`]).
     pub(crate) in_flight: u32,
+    /// The admission (its `seq`) that went alone while the learner probes, until its guard
+    /// drops: nothing else goes meanwhile.
+    pub(crate) probe: Option<u64>,
 }
 
 impl HostState {
@@ -85,22 +88,37 @@ impl HostState {
     }
 
     /// How many more may be in flight now, if the learner believes in a limit on how many,
-    /// or sends one request alone to see a window open.
+    /// or probes (one request alone, answered before the next goes: requests already in
+    /// flight do not count, an LLM's generations among them).
     pub(crate) fn in_flight_room(&self, now: Duration) -> Option<u32> {
         let learner = self.learner.as_ref()?;
-        let limit = (learner.in_flight_limit(now)).or_else(|| learner.probing(now).then_some(1))?;
-        Some(limit.saturating_sub(self.in_flight))
+        if let Some(limit) = learner.in_flight_limit(now) {
+            return Some(limit.saturating_sub(self.in_flight));
+        }
+        learner
+            .probing(now)
+            .then_some(u32::from(self.probe.is_none()))
+    }
+
+    /// Whether the next admission goes alone, as the learner's probe (see `in_flight_room`).
+    pub(crate) fn probes(&self, now: Duration) -> bool {
+        self.learner
+            .as_ref()
+            .is_some_and(|l| l.in_flight_limit(now).is_none() && l.probing(now))
     }
 }
 
-/// A request admitted and not yet answered, counted in [`HostState::in_flight`] until
-/// dropped (answered, failed, or its call given up).
-pub(crate) struct InFlight<'h>(pub(crate) &'h Host);
+/// A request admitted (its admission's `seq`) and not yet answered, counted in
+/// [`HostState::in_flight`] until dropped (answered, failed, or its call given up).
+pub(crate) struct InFlight<'h>(pub(crate) &'h Host, pub(crate) u64);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         let mut state = self.0.lock();
         state.in_flight = state.in_flight.saturating_sub(1);
+        if state.probe == Some(self.1) {
+            state.probe = None;
+        }
         // A place for the head, if it waits for one.
         state.queue.wake_head();
     }
@@ -153,6 +171,7 @@ impl Host {
                 schedule,
                 learner,
                 in_flight: 0,
+                probe: None,
             }),
             quota,
             tokens_configured: configured_tokens.is_some(),

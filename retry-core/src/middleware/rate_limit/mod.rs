@@ -47,8 +47,9 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   hint pauses the host for 1.5 intervals of the (cut) pace; each further 429 with nothing
 ///   taken in between doubles that pause (up to 1 s) rather than cutting the pace again, as a
 ///   server that refuses everything for a while (a fixed window spent until it ends) would
-///   otherwise drive the pace to nothing; and from the second, requests go one at a time
-///   until one is taken (else each pause's end let a round trip's worth go into the refusal).
+///   otherwise drive the pace to nothing; and from the second, requests go one at a time,
+///   each answered before the next goes, until one is taken (else each pause's end let a
+///   round trip's worth go into the refusal).
 /// - **Not for 429s no wait cures.** A 429 whose body says the quota or credit is gone
 ///   ([`QuotaExhausted`](super::QuotaExhausted)), or whose hint is longer than
 ///   [`MAX_COOLDOWN`](super::MAX_COOLDOWN), holds no one and teaches nothing about the pace:
@@ -485,7 +486,7 @@ impl Middleware for RateLimitMiddleware {
         let fleet = (self.shared.fleet.as_ref()).map(|fleet| (fleet, &*host.key));
         let admit = async {
             let mut sent = host.admit(ticket, cost).await;
-            let flight = InFlight(&host);
+            let flight = InFlight(&host, sent.seq);
             let mut in_fleet = None;
             if let Some((fleet, key)) = &fleet {
                 in_fleet = fleet.admit(key, &host, config, cost).await;

@@ -141,6 +141,9 @@ impl Host {
             }
             if at <= now {
                 let mut admission = state.admission(now);
+                if !self.fleet && state.probes(now) {
+                    state.probe = Some(admission.seq);
+                }
                 admission.early = state.schedule.commit(now, cost);
                 state.in_flight += 1;
                 state.queue.remove(key);
@@ -191,9 +194,9 @@ mod tests {
     async fn requests_count_in_flight_from_admission_until_their_guard_drops() {
         let host = host(false);
         let first = host.admit(0, 1).await;
-        let guard = InFlight(&host);
+        let guard = InFlight(&host, first.seq);
         let second = host.admit(1, 1).await;
-        let other = InFlight(&host);
+        let other = InFlight(&host, second.seq);
         assert_eq!((first.in_flight, second.in_flight), (1, 2));
         assert_eq!(host.lock().in_flight, 2);
         drop(guard);
@@ -210,8 +213,10 @@ mod tests {
             .as_mut()
             .unwrap()
             .believe_in_flight_limit(2, now);
-        let _first = (host.admit(0, 1).await, InFlight(&host));
-        let second = (host.admit(1, 1).await, InFlight(&host));
+        let first = host.admit(0, 1).await;
+        let _first = InFlight(&host, first.seq);
+        let second = host.admit(1, 1).await;
+        let second = (second, InFlight(&host, second.seq));
         // The pace alone (20 a second) would let a third go within 0.1 s.
         let third = tokio::time::timeout(Duration::from_secs(1), host.admit(2, 1)).await;
         assert!(third.is_err(), "a third went with two in flight");
@@ -222,5 +227,24 @@ mod tests {
         drop(second);
         let third = tokio::time::timeout(Duration::from_millis(100), host.admit(3, 1)).await;
         assert_eq!(third.map(|admitted| admitted.in_flight), Ok(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_goes_alone_whatever_else_is_in_flight() {
+        let host = host(true);
+        // Two requests in flight (an LLM's long generations) when a run of 429s begins.
+        let (a, b) = (host.admit(0, 1).await, host.admit(1, 1).await);
+        let _earlier = (InFlight(&host, a.seq), InFlight(&host, b.seq));
+        host.lock().learner.as_mut().unwrap().refused_a_run();
+        // The probe goes, though two are in flight...
+        let probe = tokio::time::timeout(Duration::from_secs(1), host.admit(2, 1)).await;
+        let probe = probe.expect("the probe waits for nothing in flight before it");
+        let guard = InFlight(&host, probe.seq);
+        // ...and the next waits for its answer, not for theirs.
+        let next = tokio::time::timeout(Duration::from_secs(1), host.admit(3, 1)).await;
+        assert!(next.is_err(), "a second went with the probe in flight");
+        drop(guard);
+        let next = tokio::time::timeout(Duration::from_millis(200), host.admit(4, 1)).await;
+        assert!(next.is_ok(), "the probe answered, the next goes");
     }
 }

@@ -81,10 +81,11 @@ const RTT_WINDOW: usize = 16;
 const FLOOR_MEASURED: f64 = 0.9;
 
 /// 429s at the current pace, with nothing taken since, after which one request goes at a
-/// time until one is taken: the server refuses everything for now (a window spent until it
-/// ends, an outage), and each pause's end otherwise let the queue go at the pace until the
-/// next 429 came back, a round trip's worth (15 at a time, 61 429s in one spent window on a
-/// server written apart from this project, with 50 ms round trips).
+/// time until one is taken, each answered before the next goes (requests sent before it do
+/// not hold it: an LLM's generations take seconds): the server refuses everything for now
+/// (a window spent until it ends, an outage), and each pause's end otherwise let the queue
+/// go at the pace until the next 429 came back, a round trip's worth (15 at a time, 61 429s
+/// in one spent window on a server written apart from this project, with 50 ms round trips).
 const RUN_ALONE: u32 = 2;
 
 /// The learned pace of one host.
@@ -260,6 +261,12 @@ impl Learner {
     /// opening (see [`silent_window`]).
     pub(crate) fn probing(&self, now: Duration) -> bool {
         self.refusals >= RUN_ALONE || self.silent.probing(now)
+    }
+
+    /// Probes from now on, as after a run of 429s, until something is taken.
+    #[cfg(test)]
+    pub(crate) fn refused_a_run(&mut self) {
+        self.refusals = RUN_ALONE;
     }
 
     /// Believes, from `now`, that the server serves `limit` requests at once.
