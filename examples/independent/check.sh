@@ -8,13 +8,18 @@
 # the runs' medians and worst, as examples/BENCHMARKS.md shows it.
 #   RUNS=3 bash examples/independent/check.sh        (from the workspace root; ~12 min at 3)
 #   ONLY='window' RUNS=5 bash examples/independent/check.sh    (only the rows whose label matches)
+#   BATCH=/path/to/batch bash examples/independent/check.sh    (another build, to compare two)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 runs=${RUNS:-3}
 only=${ONLY:-}
-cargo build -q --release -p examples --example batch --manifest-path "$root/Cargo.toml"
-batch="$root/target/release/examples/batch"
+if [ -n "${BATCH:-}" ]; then
+  batch=$BATCH
+else
+  cargo build -q --release -p examples --example batch --manifest-path "$root/Cargo.toml"
+  batch="$root/target/release/examples/batch"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 lines() { # lines FILE COUNT MAX_TOKENS
