@@ -20,9 +20,13 @@ fn spend(sign: &mut SilentWindow, start: u64, count: u64) {
     for i in 0..count {
         taken(sign, start + 20 * i);
     }
-    let spent = start + 20 * count;
+    refused_a_run(sign, start + 20 * count);
+}
+
+/// A 429 to a request sent at `from`, then three more after pauses that double.
+fn refused_a_run(sign: &mut SilentWindow, from: u64) {
     for after in [0, 50, 150, 350] {
-        refused(sign, spent + after);
+        refused(sign, from + after);
     }
 }
 
@@ -85,9 +89,7 @@ fn late_answers_count_where_their_requests_went() {
     for i in 0..4 {
         taken(&mut sign, 20 * i);
     }
-    for after in [0, 50, 150, 350] {
-        refused(&mut sign, 100 + after);
-    }
+    refused_a_run(&mut sign, 100);
     taken(&mut sign, 1_250);
     taken(&mut sign, 80);
     refused(&mut sign, 400);
@@ -98,9 +100,7 @@ fn late_answers_count_where_their_requests_went() {
     for i in 1..5 {
         taken(&mut sign, 1_250 + 20 * i);
     }
-    for after in [0, 50, 150, 350] {
-        refused(&mut sign, 1_350 + after);
-    }
+    refused_a_run(&mut sign, 1_350);
     taken(&mut sign, 2_250);
     assert_eq!(sign.reading(), Some((5, ms(1_000))));
 }
