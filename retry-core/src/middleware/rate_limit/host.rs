@@ -91,16 +91,14 @@ impl HostState {
     /// or probes (one request alone, answered before the next goes: requests already in
     /// flight do not count, an LLM's generations among them).
     pub(crate) fn in_flight_room(&self, now: Duration) -> Option<u32> {
-        let learner = self.learner.as_ref()?;
-        if let Some(limit) = learner.in_flight_limit(now) {
+        if let Some(limit) = self.learner.as_ref()?.in_flight_limit(now) {
             return Some(limit.saturating_sub(self.in_flight));
         }
-        learner
-            .probing(now)
-            .then_some(u32::from(self.probe.is_none()))
+        self.probes(now).then_some(u32::from(self.probe.is_none()))
     }
 
-    /// Whether the next admission goes alone, as the learner's probe (see `in_flight_room`).
+    /// Whether the next admission goes alone, as the learner's probe: it probes, and no
+    /// limit on requests in flight holds the queue instead (see `in_flight_room`).
     pub(crate) fn probes(&self, now: Duration) -> bool {
         self.learner
             .as_ref()

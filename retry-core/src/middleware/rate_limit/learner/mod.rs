@@ -189,8 +189,9 @@ impl Learner {
         self.bucket_rate().map_or_else(|| self.aimd.rate(), clamp)
     }
 
-    /// A confirmed fixed window (see [`window`]) or sliding log (see [`log`]): its count and
-    /// its length. Either takes its whole count at once, and that many per length.
+    /// A confirmed fixed window (see [`window`]) or sliding log (see [`log`]), or a window
+    /// read from 429s alone (see [`silent_window`]): its count and its length. Each takes its
+    /// whole count at once, and that many per length.
     fn window(&self) -> Option<(u64, Duration)> {
         if let Some((count, length)) = self.silent.reading() {
             return Some((count.into(), length));
