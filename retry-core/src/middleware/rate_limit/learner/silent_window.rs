@@ -35,6 +35,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::window::SLACK;
+
 /// Refusals a run needs, sent after the news of its first came back, to read as a window's
 /// (a bucket's run ends once its pause lets a request back).
 const HELD: u32 = 3;
@@ -42,8 +44,6 @@ const HELD: u32 = 3;
 const FEWEST: u32 = 4;
 /// The longest window read: a longer one outlasts a call's deadline anyway.
 const LONGEST: Duration = Duration::from_secs(60);
-/// How far a way to the server may vary beyond the spread of round trips.
-const SLACK: Duration = Duration::from_millis(3);
 /// Refutations after which no window is read again.
 const TO_GIVE_UP: u32 = 2;
 

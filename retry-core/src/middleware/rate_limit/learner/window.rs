@@ -33,7 +33,7 @@ use crate::middleware::hints::RateLimitHeaders;
 
 /// How far apart two readings of one instant may be: the way there and back varies by up to
 /// the spread of round trips, plus this.
-const SLACK: Duration = Duration::from_millis(3);
+pub(super) const SLACK: Duration = Duration::from_millis(3);
 
 /// What the resets have shown of a fixed window.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
