@@ -326,6 +326,36 @@ fn a_probe_that_finds_nothing_recovers_no_further_than_its_start() {
     assert!((recover_to - 2.25 * from).abs() < 1e-9, "{recover_to}");
 }
 
+/// A probe whose 429 came under 1.5 times its start found the burst, not a higher limit: the
+/// pace goes back to the start however many successes the measure counts. Past 1.5 times, or
+/// with the server's refill measured, the measure's cut stands.
+#[test]
+fn a_probe_that_finds_only_the_burst_goes_back_to_its_start() {
+    let ms = Duration::from_millis;
+    let probe = |found: f64, refill: Option<f64>| {
+        let mut aimd = cut_to_five();
+        let now = successes(&mut aimd, Duration::ZERO, ms(200), 20, Room::WAITING);
+        let from = aimd.probe_from.expect("a probe after 4 s of quiet");
+        // Many successes since the last cut: the measure cuts by MIN_CUT alone.
+        aimd.run = 200;
+        aimd.decrease(from * found, now, refill);
+        (from, aimd.rate())
+    };
+    let (from, rate) = probe(1.2, None);
+    assert!((rate - from).abs() < 1e-9, "{from} -> {rate}");
+    let (from, rate) = probe(1.6, None);
+    assert!(
+        (rate - 1.6 * MIN_CUT * from).abs() < 1e-9,
+        "{from} -> {rate}"
+    );
+    // The refill measured from `remaining` sets the cut instead.
+    let (from, rate) = probe(1.2, Some(100.0));
+    assert!(
+        (rate - 1.2 * MIN_CUT * from).abs() < 1e-9,
+        "{from} -> {rate}"
+    );
+}
+
 /// Slow start grows by half a pace at a time to its ceiling, not past it, and ends there;
 /// a ceiling under the pace does not hold it.
 #[test]
