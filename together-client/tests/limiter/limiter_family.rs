@@ -133,9 +133,10 @@ const EXPECTED: [(&str, f64, f64, f64); 35] = [
     ("ietf", 0.98, 0.98, 0.025),
     // Headers that are snapshots a quarter of a second old.
     ("together-stale", 0.97, 0.93, 0.04),
-    // No headers at all: the header-blind learner. (The 0.03 429s per request is met
-    // by the median, not the worst: 0.027 and 0.037 over 20 seeds.)
-    ("no-headers", 0.97, 0.96, 0.04),
+    // No headers at all: the header-blind learner. A probe's 429 near its start puts the
+    // pace back at the start: 0.023 / 0.030 429s per request over 20 seeds (0.030 at worst
+    // over these 10 too: 9 of 300), 0.027 / 0.037 before (11 of 300 in seed 0-9's worst run).
+    ("no-headers", 0.97, 0.96, 0.034),
     // A counter per one-second window, no headers: its whole count at once, then nothing until
     // the window ends. Two runs of 429s after the same count read it (`silent_window`), and
     // from the third window on it is paced as a log of its count: 0.904 median, 0.885 worst,
