@@ -55,9 +55,12 @@ async fn fleet(n: usize, each: u32, dialect: Dialect, store: Option<MemoryLimit>
 }
 
 /// 16 processes sharing one store behave as one client: near the limit, about as few 429s as
-/// one process alone (its header-blind learner draws ~0.025 a request on this server), no call
+/// one process alone (its header-blind learner draws ~0.02 a request on this server), no call
 /// lost, each process's share near 1/N. Four processes without a shared store, for contrast,
-/// fall far behind. (together-client's `limiter_fleet` runs fleets on the benchmark's server
+/// each learn the limit from their own 429s: 0.898 of the ideal and 0.070 429s per request,
+/// against 0.988 and 0.019 for the sixteen sharing (2026-12-05). The contrast is asserted, not
+/// a ceiling on the independent fleet: it held it under 0.9, which an improvement of 0.002
+/// would have failed. (together-client's `limiter_fleet` runs fleets on the benchmark's server
 /// family.)
 #[tokio::test(start_paused = true)]
 async fn a_fleet_sharing_a_store_runs_as_one_client() {
@@ -71,5 +74,8 @@ async fn a_fleet_sharing_a_store_runs_as_one_client() {
 
     let alone = fleet(4, 150, Dialect::None, None).await;
     println!("4 processes on their own: {alone:?}");
-    assert!(alone.goodput < 0.9, "{alone:?}");
+    assert!(
+        alone.goodput < run.goodput && alone.per_request_429 > 2.0 * run.per_request_429,
+        "{alone:?} against {run:?}"
+    );
 }
