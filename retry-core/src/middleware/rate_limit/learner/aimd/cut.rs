@@ -71,27 +71,26 @@ impl Aimd {
         // or at the step before a slow-start overshoot.
         // It climbs back no further than the measured refill.
         let mut recover_to = refill.map_or(sent_at * RECOVER_TO, |r| r.min(sent_at * RECOVER_TO));
+        let mut rate = target.clamp(deepest, sent_at * MIN_CUT);
         // A probe's 429 that found little: fast recovery climbs back no further than where the
         // probe started (see the module's doc).
         if let Some(from) = self.probe_from.filter(|&from| sent_at < PROBE_FOUND * from) {
             recover_to = recover_to.min(from);
-        }
-        let mut rate = target.clamp(deepest, sent_at * MIN_CUT);
-        // A probe drains the server's burst before its first 429, so the pace that 429 came at
-        // overstates the limit by the burst's worth, and the measured cut left the pace over a
-        // steady limit: a second 429 came 0.2-0.8 s later, after every probe (on our
-        // simulator's `no-headers`, a bucket of 5 at 50 a second, the first came at 1.1-1.4
-        // times the probe's start in 22 of 23 probes over 20 seeds). Without headers to tell
-        // the burst from a risen limit, a 429 this close to where the probe started is taken
-        // for the burst: the pace goes back to that start, which held through the quiet spell.
-        // A limit that rises with use (`grow-spikes-none`: a quarter more a second) was found
-        // at 1.5 times or more in 83 of 103 probes; at `PROBE_FOUND`'s twice, the rule held
-        // its pace under the risen limit (0.658 -> 0.521 of the ideal). A limit risen by less
-        // is still climbed to by the additive increase (2 % a second), probe after probe.
-        if let Some(from) =
-            (self.probe_from).filter(|&from| refill.is_none() && sent_at < PROBE_BURST * from)
-        {
-            rate = rate.min(from);
+            // A probe drains the server's burst before its first 429, so the pace that 429 came
+            // at overstates the limit by the burst's worth, and the measured cut left the pace
+            // over a steady limit: a second 429 came 0.2-0.8 s later, after every probe (on our
+            // simulator's `no-headers`, a bucket of 5 at 50 a second, the first came at 1.1-1.4
+            // times the probe's start in 22 of 23 probes over 20 seeds). Without headers to
+            // tell the burst from a risen limit, a 429 this close to where the probe started is
+            // taken for the burst: the pace goes back to that start, which held through the
+            // quiet spell. A limit that rises with use (`grow-spikes-none`: a quarter more a
+            // second) was found at 1.5 times or more in 83 of 103 probes; at `PROBE_FOUND`'s
+            // twice, the rule held its pace under the risen limit (0.658 -> 0.521 of the
+            // ideal). A limit risen by less is still climbed to by the additive increase (2 % a
+            // second), probe after probe.
+            if refill.is_none() && sent_at < PROBE_BURST * from {
+                rate = rate.min(from);
+            }
         }
         self.set(rate, recover_to, now);
         self.run = 0;

@@ -301,20 +301,33 @@ fn the_quiet_spell_counts_intervals_of_what_was_served() {
     );
 }
 
+/// A probe after 4 s of quiet from a pace of 5, whose first 429 comes at `found` times the
+/// pace it started from, `run` successes after the last cut, with `refill` measured or not;
+/// returns that start and the learner after the cut.
+fn a_probes_429(found: f64, run: u32, refill: Option<f64>) -> (f64, Aimd) {
+    let mut aimd = cut_to_five();
+    let now = successes(
+        &mut aimd,
+        Duration::ZERO,
+        Duration::from_millis(200),
+        20,
+        Room::WAITING,
+    );
+    let from = aimd.probe_from.expect("a probe after 4 s of quiet");
+    aimd.run = run;
+    aimd.decrease(from * found, now, refill);
+    (from, aimd)
+}
+
 /// A probe that draws its 429 within twice the pace it started from found no more room than
 /// that pace: fast recovery after the cut climbs back no further than it (to 0.9 of the
 /// probe's peak, it climbed back over a server of 2 a second before every probe: 0.13 429s
 /// per request, on our simulator). The cut itself is the measure's, as after any 429.
 #[test]
 fn a_probe_that_finds_nothing_recovers_no_further_than_its_start() {
-    let ms = Duration::from_millis;
     let probe = |found: f64| {
-        let mut aimd = cut_to_five();
-        let now = successes(&mut aimd, Duration::ZERO, ms(200), 20, Room::WAITING);
-        let from = aimd.probe_from.expect("a probe after 4 s of quiet");
         // Few successes since the last cut: the measure cuts deep, under the probe's start.
-        aimd.run = 2;
-        aimd.decrease(from * found, now, None);
+        let (from, aimd) = a_probes_429(found, 2, None);
         (from, aimd.rate(), aimd.recover_to)
     };
     let (from, rate, recover_to) = probe(1.5);
@@ -331,14 +344,9 @@ fn a_probe_that_finds_nothing_recovers_no_further_than_its_start() {
 /// with the server's refill measured, the measure's cut stands.
 #[test]
 fn a_probe_that_finds_only_the_burst_goes_back_to_its_start() {
-    let ms = Duration::from_millis;
     let probe = |found: f64, refill: Option<f64>| {
-        let mut aimd = cut_to_five();
-        let now = successes(&mut aimd, Duration::ZERO, ms(200), 20, Room::WAITING);
-        let from = aimd.probe_from.expect("a probe after 4 s of quiet");
         // Many successes since the last cut: the measure cuts by MIN_CUT alone.
-        aimd.run = 200;
-        aimd.decrease(from * found, now, refill);
+        let (from, aimd) = a_probes_429(found, 200, refill);
         (from, aimd.rate())
     };
     let (from, rate) = probe(1.2, None);
