@@ -200,6 +200,8 @@ pub struct SimulatorBuilder {
     pub(crate) concurrency: Option<u32>,
     pub(crate) credits: Option<u64>,
     pub(crate) latency: Latency,
+    /// The share of the latency before the limiter decides (see `inbound_share`).
+    pub(crate) inbound: f64,
     pub(crate) generation: Latency,
     pub(crate) chunk_delay: Duration,
     pub(crate) context_window: u64,
@@ -228,6 +230,7 @@ impl Default for SimulatorBuilder {
             concurrency: None,
             credits: None,
             latency: Latency::ZERO,
+            inbound: 0.5,
             generation: Latency::ZERO,
             chunk_delay: Duration::ZERO,
             context_window: 32_768,
@@ -564,10 +567,36 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The share of each request's [`latency`](Self::latency) on its way in, before the
+    /// limiter decides (default one half; clamped to `0..=1`, one half if NaN). At 1 the whole
+    /// of it passes first, as on a server that queues requests in front of its rate limiter
+    /// (`examples/independent/server.py` sleeps, then takes): requests sent evenly reach the
+    /// limiter as unevenly as their latencies vary, and the answer comes back at once. At 0
+    /// the limiter decides on arrival and the answer takes the whole latency.
+    ///
+    /// ```
+    /// use together_client::sim::SimulatorBuilder;
+    /// use std::time::Duration;
+    ///
+    /// let builder = SimulatorBuilder::default()
+    ///     .latency(Duration::from_millis(30))
+    ///     .inbound_share(1.0);
+    /// # let _ = builder;
+    /// ```
+    pub fn inbound_share(mut self, share: f64) -> Self {
+        self.inbound = if share.is_nan() {
+            0.5
+        } else {
+            share.clamp(0.0, 1.0)
+        };
+        self
+    }
+
     /// Time the work of an admitted request takes (default none), after the limiter has
-    /// counted it and before the second half of the [`latency`](Self::latency): an LLM's
-    /// generation. A refused request skips it, so a 429 comes back in the round trip alone
-    /// while a success takes the round trip and the generation, as on a real LLM API.
+    /// counted it and before the rest of the [`latency`](Self::latency) (see
+    /// [`inbound_share`](Self::inbound_share)): an LLM's generation. A refused request skips
+    /// it, so a 429 comes back in the round trip alone while a success takes the round trip
+    /// and the generation, as on a real LLM API.
     pub fn generation(mut self, generation: impl Into<Latency>) -> Self {
         self.generation = generation.into();
         self

@@ -1,6 +1,7 @@
 //! The endpoints, and the path every request takes through them:
 //!
-//! 1. counted on arrival; the first half of its latency passes;
+//! 1. counted on arrival; the inbound share of its latency passes (one half by default,
+//!    `SimulatorBuilder::inbound_share`);
 //! 2. the key is checked (401), the body parsed (400) and checked against the context window
 //!    (403): none of these spends anything from the limiter;
 //! 3. the limiter: out of credit (429 `credit_limit`), over the request or token limit (429
@@ -8,7 +9,7 @@
 //! 4. faults, drawn for an admitted request: 503, 500, another status, a dropped connection,
 //!    a broken stream or an error inside it;
 //! 5. for an admitted request, the generation (`SimulatorBuilder::generation`);
-//! 6. the second half of the latency, then the answer.
+//! 6. the rest of the latency, then the answer.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) in_service: AtomicU32,
     pub(crate) reporter: Reporter,
     pub(crate) latency: Latency,
+    /// The share of the latency before the limiter decides (`SimulatorBuilder::inbound_share`).
+    pub(crate) inbound: f64,
     pub(crate) generation: Latency,
     pub(crate) chunk_delay: Duration,
     pub(crate) context_window: u64,
@@ -114,8 +117,8 @@ enum Reply {
 async fn handle((State(sim), Extension(conn), headers, bytes): Args, kind: Endpoint) -> Response {
     let mut tracker = sim.recorder.arrive();
     let latency = lock(&sim.faults).latency(sim.latency);
-    let first_half = latency / 2;
-    sleep(first_half).await;
+    let inbound = latency.mul_f64(sim.inbound);
+    sleep(inbound).await;
     tracker.decided();
     let id = format!("sim-{}", sim.next_id.fetch_add(1, Ordering::Relaxed));
     let mut out = HeaderMap::new();
@@ -139,7 +142,7 @@ async fn handle((State(sim), Extension(conn), headers, bytes): Args, kind: Endpo
     }
     // The work is done: its slot is free before the answer's way back.
     drop(slot);
-    sleep(latency - first_half).await;
+    sleep(latency.saturating_sub(inbound)).await;
     match reply {
         Reply::Json(status, headers, value, outcome) => {
             tracker.finish(Some(status.as_u16()), outcome);

@@ -186,6 +186,7 @@ impl Simulator {
             in_service: AtomicU32::new(0),
             reporter: Reporter::new(config.limit_headers, config.dialect, config.dynamic_headers),
             latency: config.latency,
+            inbound: config.inbound,
             generation: config.generation,
             chunk_delay: config.chunk_delay,
             context_window: config.context_window,

@@ -8,9 +8,10 @@
 //! logs stacked), limits that move while the client runs, token limits that bind before the
 //! request limit, limits from one request every two seconds to 200 a second (a free tier's,
 //! where slow start's first guess is 40 times too fast, and 64 callers queue for two
-//! minutes), round trips from a few milliseconds to 800 ms, and an LLM's answers, which take
-//! up to a second of generation while its 429s come back at once. A client that is right on
-//! all of them is more likely to be right on a server that is none of them.
+//! minutes), round trips from a few milliseconds to 800 ms (spent around the limiter's
+//! decision, or all before it), and an LLM's answers, which take up to a second of generation
+//! while its 429s come back at once. A client that is right on all of them is more likely to
+//! be right on a server that is none of them.
 
 use std::time::Duration;
 
@@ -51,6 +52,9 @@ pub struct Scenario {
     pub token_limit: Option<u64>,
     /// Its round trip: uniform in this range, drawn from the seed.
     pub latency: (Duration, Duration),
+    /// The share of the round trip before the limiter decides (see
+    /// [`SimulatorBuilder::inbound_share`]): one half but where a scenario says otherwise.
+    pub inbound: f64,
     /// The work an admitted request takes on top of the round trip (an LLM's generation):
     /// uniform in this range, drawn from the seed; a 429 skips it. See
     /// [`SimulatorBuilder::generation`].
@@ -99,6 +103,7 @@ impl Scenario {
             dialect,
             token_limit: None,
             latency: (ms(2), ms(30)),
+            inbound: 0.5,
             generation: (ms(0), ms(0)),
             window: None,
             sliding: false,
@@ -222,6 +227,17 @@ impl Scenario {
             Scenario::steady("together-minute", minute, HintDialect::None),
             Scenario::steady("together-whole-seconds", whole_seconds, HintDialect::None),
             Scenario::steady("no-headers", none, HintDialect::None),
+            // The whole round trip before the limiter decides, the answer at once, as on
+            // `examples/independent/server.py`: requests sent evenly reach the bucket up to
+            // 28 ms apart from where they were sent, twice the spread of the others'.
+            Scenario {
+                inbound: 1.0,
+                ..Scenario::steady("inbound-none", none, HintDialect::None)
+            },
+            Scenario {
+                inbound: 1.0,
+                ..Scenario::steady("inbound-together", bucket, HintDialect::None)
+            },
             Scenario::steady("retry-after-ms", none, HintDialect::RetryAfterMs),
             Scenario::steady("retry-after-secs", none, HintDialect::RetryAfterSecs),
             Scenario::steady("retry-after-date", none, HintDialect::RetryAfterDate),
@@ -528,6 +544,7 @@ impl Scenario {
             .dialect(self.dialect)
             .limit_steps(self.steps.iter().copied())
             .latency(Latency::uniform(self.latency.0, self.latency.1))
+            .inbound_share(self.inbound)
             .generation(Latency::uniform(self.generation.0, self.generation.1))
             .seed(seed);
         if let Some(tokens) = self.token_limit {

@@ -187,6 +187,32 @@ async fn fixed_latency_on_tokios_clock() {
     assert_eq!(sim.stats().log[0].at, Duration::from_millis(150));
 }
 
+/// The whole latency before the decision, or none: the limiter counts a request when its
+/// inbound share has passed, and the round trip is the same either way.
+#[tokio::test(start_paused = true)]
+async fn the_inbound_share_sets_where_the_limiter_decides() {
+    for (share, decided) in [
+        (1.0, 300),
+        (0.0, 0),
+        (0.25, 75),
+        (7.0, 300),
+        (f64::NAN, 150),
+    ] {
+        let sim = launch(
+            Simulator::builder()
+                .latency(Duration::from_millis(300))
+                .inbound_share(share),
+        )
+        .await;
+        let client = client();
+        let start = Instant::now();
+        assert_eq!(chat(&client, &sim, "x").await.status(), 200);
+        assert_eq!(start.elapsed(), Duration::from_millis(300), "{share}");
+        let at = sim.stats().log[0].at;
+        assert_eq!(at, Duration::from_millis(decided), "{share}");
+    }
+}
+
 /// An LLM's generation comes after the count and only for admitted requests: a 429 comes back
 /// in the round trip alone, a success takes the round trip and the generation.
 #[tokio::test(start_paused = true)]
