@@ -25,7 +25,8 @@ use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use super::Conn;
-use super::config::{Fault, Faults, HintDialect, Latency};
+use super::config::{HintDialect, Latency};
+use super::faults::{Fault, Faults};
 use super::headers::{Reporter, hint_headers};
 use super::limiter::{Limit, Limiter};
 use super::request::{Endpoint, Work, parse};

@@ -93,6 +93,7 @@
 
 mod bucket;
 mod config;
+mod faults;
 mod growth;
 mod handlers;
 mod headers;
@@ -117,13 +118,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use config::{Fault, HintDialect, Latency, SimulatorBuilder};
+pub use config::{HintDialect, Latency, SimulatorBuilder};
+pub use faults::Fault;
 pub use growth::LimitGrowth;
 pub use headers::{LimitHeaders, LimitMeans, Meaning, RemainingMeans, ResetMeans};
 pub use scenario::{Scenario, ScenarioKind};
 pub use stats::{Event, Outcome, Stats};
 
-use config::{Faults, Trigger};
+use faults::{Faults, Trigger};
 use handlers::{Shared, lock};
 use headers::Reporter;
 use limiter::Limiter;
