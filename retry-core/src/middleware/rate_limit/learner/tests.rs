@@ -3,6 +3,7 @@
 use super::aimd::admission;
 use super::pause::{MAX_PAUSE, PAUSE_INTERVALS};
 use super::*;
+use crate::middleware::rate_limit::schedule::Admission;
 
 /// A server that takes anything up to `limit(t)` req/s, with no burst and no round trip:
 /// the paces sent at, one per response.
