@@ -47,7 +47,7 @@ impl HintDialect {
     ];
 }
 
-/// Time the simulator takes to answer. Half of it passes before the request meets the
+/// Time the simulator takes to answer. By default half of it passes before the request meets the
 /// limiter, half after (as if it were the network's round trip), on tokio's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Latency {
@@ -129,6 +129,8 @@ pub struct SimulatorBuilder {
     /// The share of the latency before the limiter decides (see `inbound_share`).
     pub(crate) inbound: f64,
     pub(crate) generation: Latency,
+    /// Extra time a refusal over a limit takes (see `refusal_delay`).
+    pub(crate) refusal_delay: Latency,
     pub(crate) chunk_delay: Duration,
     pub(crate) context_window: u64,
     pub(crate) faults: Vec<(Fault, Trigger)>,
@@ -158,6 +160,7 @@ impl Default for SimulatorBuilder {
             latency: Latency::ZERO,
             inbound: 0.5,
             generation: Latency::ZERO,
+            refusal_delay: Latency::ZERO,
             chunk_delay: Duration::ZERO,
             context_window: 32_768,
             faults: Vec::new(),
@@ -525,6 +528,16 @@ impl SimulatorBuilder {
     /// and the generation, as on a real LLM API.
     pub fn generation(mut self, generation: impl Into<Latency>) -> Self {
         self.generation = generation.into();
+        self
+    }
+
+    /// Extra time a refusal over a limit (a 429, or the 503 of
+    /// [`refuse_with_503`](Self::refuse_with_503)) takes before it is answered (default none),
+    /// after the limiter decided: the news that a client went too fast comes back later than
+    /// its successes do. (On `examples/independent/server.py`, a Python server, 429s came back
+    /// in 41 ms on average against 15 ms for successes.)
+    pub fn refusal_delay(mut self, delay: impl Into<Latency>) -> Self {
+        self.refusal_delay = delay.into();
         self
     }
 

@@ -8,7 +8,8 @@
 //!    `dynamic_request_limited` / `dynamic_token_limited` with the dialect's hint);
 //! 4. faults, drawn for an admitted request: 503, 500, another status, a dropped connection,
 //!    a broken stream or an error inside it;
-//! 5. for an admitted request, the generation (`SimulatorBuilder::generation`);
+//! 5. for an admitted request, the generation (`SimulatorBuilder::generation`); for one
+//!    refused over a limit, the refusal delay (`SimulatorBuilder::refusal_delay`);
 //! 6. the rest of the latency, then the answer.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -52,6 +53,8 @@ pub(crate) struct Shared {
     /// The share of the latency before the limiter decides (`SimulatorBuilder::inbound_share`).
     pub(crate) inbound: f64,
     pub(crate) generation: Latency,
+    /// Extra time a refusal over a limit takes (`SimulatorBuilder::refusal_delay`).
+    pub(crate) refusal_delay: Latency,
     pub(crate) chunk_delay: Duration,
     pub(crate) context_window: u64,
     pub(crate) limiter: Mutex<Limiter>,
@@ -140,6 +143,9 @@ async fn handle((State(sim), Extension(conn), headers, bytes): Args, kind: Endpo
     if reply.generates() {
         let generation = lock(&sim.faults).sample(sim.generation);
         sleep(generation).await;
+    } else if reply.refuses() {
+        let delay = lock(&sim.faults).sample(sim.refusal_delay);
+        sleep(delay).await;
     }
     // The work is done: its slot is free before the answer's way back.
     drop(slot);
@@ -160,6 +166,12 @@ async fn handle((State(sim), Extension(conn), headers, bytes): Args, kind: Endpo
 }
 
 impl Reply {
+    /// Whether this is a refusal over a limit: a 429, or a 503 that stands for one.
+    fn refuses(&self) -> bool {
+        // (A limit's 503, under `refuse_with_503`, is recorded as the refusal it is.)
+        matches!(self, Reply::Json(_, _, _, Outcome::RateLimited))
+    }
+
     /// Whether the request was admitted to the work: a refusal (401, 400, 429...) is
     /// answered at once; an answer, a stream or a drop after the work takes the generation.
     fn generates(&self) -> bool {

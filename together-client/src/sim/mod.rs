@@ -190,6 +190,7 @@ impl Simulator {
             latency: config.latency,
             inbound: config.inbound,
             generation: config.generation,
+            refusal_delay: config.refusal_delay,
             chunk_delay: config.chunk_delay,
             context_window: config.context_window,
         });

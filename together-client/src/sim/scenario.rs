@@ -57,6 +57,9 @@ pub struct Scenario {
     /// The share of the round trip before the limiter decides (see
     /// [`SimulatorBuilder::inbound_share`]): one half but where a scenario says otherwise.
     pub inbound: f64,
+    /// Extra time each refusal takes to come back (see
+    /// [`SimulatorBuilder::refusal_delay`]): none but where a scenario says otherwise.
+    pub refusal_delay: (Duration, Duration),
     /// The work an admitted request takes on top of the round trip (an LLM's generation):
     /// uniform in this range, drawn from the seed; a 429 skips it. See
     /// [`SimulatorBuilder::generation`].
@@ -100,6 +103,7 @@ impl Scenario {
             .limit_steps(self.steps.iter().copied())
             .latency(Latency::uniform(self.latency.0, self.latency.1))
             .inbound_share(self.inbound)
+            .refusal_delay(Latency::uniform(self.refusal_delay.0, self.refusal_delay.1))
             .generation(Latency::uniform(self.generation.0, self.generation.1))
             .seed(seed);
         if let Some(tokens) = self.token_limit {

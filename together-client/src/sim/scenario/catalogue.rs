@@ -25,6 +25,7 @@ impl Scenario {
             token_limit: None,
             latency: (ms(2), ms(30)),
             inbound: 0.5,
+            refusal_delay: (ms(0), ms(0)),
             generation: (ms(0), ms(0)),
             window: None,
             sliding: false,
@@ -158,6 +159,18 @@ impl Scenario {
             Scenario {
                 inbound: 1.0,
                 ..Scenario::steady("inbound-together", bucket, HintDialect::None)
+            },
+            // And its 429s 25-60 ms late, as they came back from it (41 ms on average, its
+            // successes in 15): news of an overshoot comes back later than the successes.
+            Scenario {
+                inbound: 1.0,
+                refusal_delay: (ms(25), ms(60)),
+                ..Scenario::steady("slow-429-none", none, HintDialect::None)
+            },
+            Scenario {
+                inbound: 1.0,
+                refusal_delay: (ms(25), ms(60)),
+                ..Scenario::steady("slow-429-together", bucket, HintDialect::None)
             },
             Scenario::steady("retry-after-ms", none, HintDialect::RetryAfterMs),
             Scenario::steady("retry-after-secs", none, HintDialect::RetryAfterSecs),
