@@ -160,8 +160,8 @@ impl Scenario {
                 inbound: 1.0,
                 ..Scenario::steady("inbound-together", bucket, HintDialect::None)
             },
-            // And its 429s 25-60 ms late, as they came back from it (41 ms on average, its
-            // successes in 15): news of an overshoot comes back later than the successes.
+            // And its 429s 25-60 ms late, as they came back from it (43 ms on average, its
+            // successes in 17): news of an overshoot comes back later than the successes.
             Scenario {
                 inbound: 1.0,
                 refusal_delay: (ms(25), ms(60)),
