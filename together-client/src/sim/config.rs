@@ -524,8 +524,9 @@ impl SimulatorBuilder {
     /// Time the work of an admitted request takes (default none), after the limiter has
     /// counted it and before the rest of the [`latency`](Self::latency) (see
     /// [`inbound_share`](Self::inbound_share)): an LLM's generation. A refused request skips
-    /// it, so a 429 comes back in the round trip alone while a success takes the round trip
-    /// and the generation, as on a real LLM API.
+    /// it, so a 429 comes back in the round trip alone (and the
+    /// [`refusal_delay`](Self::refusal_delay), if any) while a success takes the round trip and
+    /// the generation, as on a real LLM API.
     pub fn generation(mut self, generation: impl Into<Latency>) -> Self {
         self.generation = generation.into();
         self
