@@ -75,14 +75,12 @@ impl Scenario {
     }
 
     /// A steady limit whose server decides at the end of the round trip (see
-    /// [`Scenario::inbound`]), its refusals held back by 25 ms up to `refusal_late` more
-    /// (none when zero).
-    fn decided_late(name: &'static str, headers: LimitHeaders, refusal_late: Duration) -> Self {
-        let refusal_delay = if refusal_late.is_zero() {
-            (ms(0), ms(0))
-        } else {
-            (ms(25), refusal_late)
-        };
+    /// [`Scenario::inbound`]), its refusals held back by `refusal_delay` more (a range).
+    fn decided_late(
+        name: &'static str,
+        headers: LimitHeaders,
+        refusal_delay: (Duration, Duration),
+    ) -> Self {
         Scenario {
             inbound: 1.0,
             refusal_delay,
@@ -168,12 +166,12 @@ impl Scenario {
             // The whole round trip before the limiter decides, the answer at once, as on
             // `examples/independent/server.py`: requests sent evenly reach the bucket up to
             // 28 ms apart from where they were sent, twice the spread of the others'.
-            Scenario::decided_late("inbound-none", none, ms(0)),
-            Scenario::decided_late("inbound-together", bucket, ms(0)),
-            // And its 429s up to 60 ms late, as they came back from it (43 ms on average, its
+            Scenario::decided_late("inbound-none", none, (ms(0), ms(0))),
+            Scenario::decided_late("inbound-together", bucket, (ms(0), ms(0))),
+            // And its 429s 25-60 ms late, as they came back from it (43 ms on average, its
             // successes in 17): news of an overshoot comes back later than the successes.
-            Scenario::decided_late("slow-429-none", none, ms(60)),
-            Scenario::decided_late("slow-429-together", bucket, ms(60)),
+            Scenario::decided_late("slow-429-none", none, (ms(25), ms(60))),
+            Scenario::decided_late("slow-429-together", bucket, (ms(25), ms(60))),
             Scenario::steady("retry-after-ms", none, HintDialect::RetryAfterMs),
             Scenario::steady("retry-after-secs", none, HintDialect::RetryAfterSecs),
             Scenario::steady("retry-after-date", none, HintDialect::RetryAfterDate),
