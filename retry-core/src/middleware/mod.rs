@@ -70,8 +70,7 @@
 mod attempts;
 mod breaker;
 mod exhausted;
-mod families;
-mod hints;
+mod headers;
 mod hosts;
 mod metrics;
 mod rate_limit;
@@ -81,8 +80,9 @@ pub use self::metrics::LimiterWait;
 pub use attempts::Attempts;
 pub use breaker::CircuitBreakerMiddleware;
 pub use exhausted::QuotaExhausted;
-pub use families::{LimitFamily, go_duration};
-pub use hints::{MAX_COOLDOWN, MAX_HINT, RateLimitHeaders, delay_hint, should_retry};
+pub use headers::{
+    LimitFamily, MAX_COOLDOWN, MAX_HINT, RateLimitHeaders, delay_hint, go_duration, should_retry,
+};
 pub use rate_limit::{
     CallDeadline, HeldByLimiter, MemoryLimit, RateLimitBuilder, RateLimitMiddleware, SharedLimit,
     WaitPastDeadline,

@@ -8,7 +8,7 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 
 use super::attempts::Attempts;
 use super::exhausted;
-use super::hints;
+use super::headers;
 use super::metrics::LimiterWait;
 use super::rate_limit::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 use crate::class::{Class, Classify, RetryOn};
@@ -171,8 +171,8 @@ impl RetryMiddleware {
         }
         let class = Some(status.class());
         let rate_limited = status == http::StatusCode::TOO_MANY_REQUESTS;
-        let hint = hints::hint(response.headers(), rate_limited).map(|h| h.delay);
-        let failure = match hints::should_retry(response.headers()) {
+        let hint = headers::hint(response.headers(), rate_limited).map(|h| h.delay);
+        let failure = match headers::should_retry(response.headers()) {
             Some(retry) => Failure::new(retry).with_class(class),
             None => Failure::classify(&status, self.on),
         };

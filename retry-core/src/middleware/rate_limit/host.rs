@@ -13,7 +13,7 @@ use super::queue::Queue;
 use super::quota::{RequestQuota, TokenPace};
 use super::schedule::{Admission, Schedule};
 use crate::class::{Class, Classify};
-use crate::middleware::hints::{self, MAX_COOLDOWN, RateLimitHeaders};
+use crate::middleware::headers::{self, MAX_COOLDOWN, RateLimitHeaders};
 use crate::middleware::hosts::PerHost;
 use crate::middleware::metrics::HostMetrics;
 
@@ -226,7 +226,7 @@ impl Host {
         let mut pause = None::<Duration>;
         if rate_limited {
             pause = headers
-                .and_then(|h| hints::hint(h, self.fleet))
+                .and_then(|h| headers::hint(h, self.fleet))
                 .map(|h| h.lower_bound());
         }
         if limits.token_remaining == Some(0) {

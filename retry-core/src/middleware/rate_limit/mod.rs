@@ -22,7 +22,7 @@ use http::Extensions;
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next, Result};
 
-use super::{exhausted, hints};
+use super::{exhausted, headers};
 pub use fleet::{MemoryLimit, SharedLimit};
 use host::{Host, Hosts, InFlight};
 #[cfg(feature = "redis")]
@@ -447,7 +447,7 @@ struct Ticket(u64);
 /// longer than [`MAX_COOLDOWN`](super::MAX_COOLDOWN).
 fn passes_through(response: &Response) -> bool {
     response.status() == http::StatusCode::TOO_MANY_REQUESTS
-        && (exhausted::quota(response) || hints::beyond_cooldown(response.headers()))
+        && (exhausted::quota(response) || headers::beyond_cooldown(response.headers()))
 }
 
 fn next_ticket() -> u64 {

@@ -45,7 +45,7 @@ pub(crate) use store::Store;
 use super::host::{Host, Verdict};
 use super::learner::Learner;
 use super::schedule::Admission;
-use crate::middleware::hints::RateLimitHeaders;
+use crate::middleware::headers::RateLimitHeaders;
 
 /// How long the fleet's learner is kept after its last update: a fleet idle for longer starts
 /// again from the copy of whichever process sends first.

@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::middleware::hints::RateLimitHeaders;
+use crate::middleware::headers::RateLimitHeaders;
 
 /// How many of this client's taken requests are kept: a longer log is not read as one.
 const KEPT: usize = 512;

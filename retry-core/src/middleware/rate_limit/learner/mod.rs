@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 
 use super::schedule::LogBound;
 #[cfg(test)]
-use crate::middleware::hints::RateLimitHeaders;
+use crate::middleware::headers::RateLimitHeaders;
 
 pub(crate) use aimd::INITIAL_RATE;
 use aimd::{Aimd, Room, clamp};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::super::schedule::Admission;
 use super::{Learner, Outcome, RTT_WINDOW, Room, keep_last, mean};
-use crate::middleware::hints::RateLimitHeaders;
+use crate::middleware::headers::RateLimitHeaders;
 
 /// On a bucket of three or less, a refill measured under this share of a trusted rate
 /// reading's floor is not used: the reading is the better evidence (`grow-rate-full` 0.930

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::super::schedule::Admission;
 use super::Learner;
-use crate::middleware::hints::RateLimitHeaders;
+use crate::middleware::headers::RateLimitHeaders;
 
 /// How many intervals of the pace everyone waits after a 429 without a usable hint.
 pub(super) const PAUSE_INTERVALS: f64 = 1.5;

@@ -4,7 +4,7 @@
 //! A rate reading is only ever a floor under the blind pace (see [`Learner::rate_floor`]).
 
 use super::Learner;
-use crate::middleware::hints::RateLimitHeaders;
+use crate::middleware::headers::RateLimitHeaders;
 
 /// How far ahead of the fastest the server has served a bucket reading's pace may go, until
 /// it is proven (see [`Learner::prove`]). Headers that report a rate of 1 000 a second that

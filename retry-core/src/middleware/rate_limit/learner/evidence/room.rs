@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::middleware::hints::RateLimitHeaders;
+use crate::middleware::headers::RateLimitHeaders;
 
 use super::Evidence;
 
