@@ -1,0 +1,166 @@
+use super::super::reading;
+use super::*;
+use crate::middleware::LimitFamily;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A client sending every `every_ms` for `for_ms` to a server whose count after each
+/// request is `count(at_ms, sent so far)`: what it read of it, answers coming at once.
+fn run(
+    every_ms: u64,
+    for_ms: u64,
+    mut count: impl FnMut(u64, &[u64]) -> (u64, u64, u64),
+) -> LogReading {
+    let mut log = LogReading::default();
+    let mut sent = Vec::new();
+    for at in (0..for_ms).step_by(usize::try_from(every_ms).unwrap()) {
+        sent.push(at);
+        let (limit, remaining, reset_ms) = count(at, &sent);
+        log.read(ms(at), true, &reading(limit, remaining, reset_ms), 0.0);
+    }
+    log
+}
+
+/// 50 in any second, at 30 a second: its count stays 20 under the limit, as only a log's
+/// does.
+fn sliding(at: u64, sent: &[u64]) -> (u64, u64, u64) {
+    let within = sent.iter().filter(|&&t| t + 1_000 > at).count() as u64;
+    let oldest = sent
+        .iter()
+        .find(|&&t| t + 1_000 > at)
+        .copied()
+        .unwrap_or(at);
+    (50, 50 - within, oldest + 1_000 - at)
+}
+
+#[test]
+fn a_log_read_for_longer_than_its_length_is_confirmed() {
+    let early = run(33, 1_000, sliding);
+    assert_eq!(early.length(), None, "a window counts the same for a while");
+    // Once some predictions told, before the confirmation, it is plausible: no bucket
+    // reading is trusted meanwhile.
+    let middle = run(33, 1_200, sliding);
+    assert!(middle.length().is_none() && middle.plausible());
+    let log = run(33, 2_000, sliding);
+    assert_eq!(log.length(), Some(Duration::from_secs(1)));
+}
+
+#[test]
+fn a_bucket_is_no_log_under_its_refill_nor_over_it() {
+    // 20 held, 100 a second back (a token every 10 ms). Emptied at once, then at 60 a
+    // second it reads full, whole as a log read after an idle length would: no failure,
+    // and nothing confirmed.
+    let mut log = LogReading::default();
+    for at in 0..20 {
+        log.read(ms(at), true, &reading(20, 19 - at, 10 * (at + 1)), 0.0);
+    }
+    for at in (40..3_000).step_by(17) {
+        log.read(ms(at), true, &reading(20, 19, 10), 0.0);
+    }
+    assert!(!log.broken && log.length().is_none());
+    assert!(!log.plausible(), "read full, it tells nothing of a log");
+    // At 125 a second it drains slowly, and its count stays above what a log of 20 per
+    // 200 ms would leave (none, 25 sent within it): broken.
+    let mut tokens = 20.0_f64;
+    let mut last = 3_000_u32;
+    for at in (3_000_u32..5_000).step_by(8) {
+        tokens = (tokens + f64::from(at - last) / 10.0).min(20.0) - 1.0;
+        last = at;
+        let left = tokens.max(0.0);
+        let reset = ((20.0 - left) * 10.0) as u64;
+        log.read(
+            ms(u64::from(at)),
+            true,
+            &reading(20, left as u64, reset),
+            0.0,
+        );
+    }
+    assert!(log.broken && log.length().is_none());
+}
+
+#[test]
+fn a_count_of_fewer_than_ten_is_never_a_log() {
+    let small = |at: u64, sent: &[u64]| {
+        let (_, remaining, reset) = sliding(at, sent);
+        (5, remaining.saturating_sub(45), reset)
+    };
+    let log = run(200, 5_000, small);
+    assert!(log.taken.is_empty() && log.length().is_none());
+}
+
+#[test]
+fn a_window_reads_whole_when_it_opens_and_nothing_before_counts() {
+    // 50 per second from 0: whole again at each second.
+    let window = |at: u64, sent: &[u64]| {
+        let start = at / 1_000 * 1_000;
+        let within = sent.iter().filter(|&&t| t >= start).count() as u64;
+        (50, 50 - within, start + 1_000 - at)
+    };
+    let log = run(25, 3_000, window);
+    // Read as a log that the window's opening empties: the bound (no more than 50 in any
+    // second) holds on a window too, and counts from the latest opening.
+    assert!(!log.broken, "{log:?}");
+    assert_eq!(log.length(), Some(Duration::from_secs(1)), "{log:?}");
+    assert_eq!(log.since(), ms(2_000));
+    assert_eq!(log.counted(ms(2_490)), 20, "sent every 25 ms from 2 000 ms");
+}
+
+#[test]
+fn resets_rounded_up_to_the_clock_second_measure_whole_seconds() {
+    // The oldest request's leaving as a Unix timestamp rounded up, read against a clock
+    // whose second starts 460 ms into this one's: up to 1.46 s away.
+    let github = |at: u64, sent: &[u64]| {
+        let (limit, remaining, reset) = sliding(at, sent);
+        let instant = (at + reset + 540).div_ceil(1_000) * 1_000 - 540;
+        (limit, remaining, instant - at)
+    };
+    let mut log = LogReading::default();
+    let mut sent = Vec::new();
+    for at in (0..3_000).step_by(33) {
+        sent.push(at);
+        let (limit, remaining, reset_ms) = github(at, &sent);
+        let mut limits = reading(limit, remaining, reset_ms);
+        limits.reset_whole_seconds = true;
+        log.read(ms(at), true, &limits, 0.0);
+    }
+    assert_eq!(log.length(), Some(Duration::from_secs(1)));
+}
+
+#[test]
+fn another_limit_sets_the_log_aside_until_its_own_is_named_again() {
+    let mut log = run(33, 2_000, sliding);
+    assert!(log.length().is_some());
+    // A count of 200 per 10 s has fewer left, and the headers name it.
+    log.read(ms(2_000), true, &reading(200, 0, 9_000), 0.0);
+    assert!(!log.broken && log.length().is_none(), "aside");
+    assert!(log.stacked(), "its room is not all there is from now on");
+    // The log of 50 is named again, and counts the request sent meanwhile: 30 of the
+    // last second's (every 33 ms from 1 023 ms), the one at 2 000 ms, and this one.
+    log.read(ms(2_010), true, &reading(50, 15, 1_000), 0.0);
+    assert_eq!(log.length(), Some(Duration::from_secs(1)));
+    assert_eq!(log.counted(ms(2_010)), 32);
+}
+
+#[test]
+fn per_minute_figures_are_never_a_log() {
+    let mut log = LogReading::default();
+    let mut limits = reading(3_000, 2_990, 1_000);
+    limits.family = LimitFamily::OpenAi;
+    for at in 0..100 {
+        log.read(ms(at * 20), true, &limits, 0.0);
+    }
+    assert!(log.taken.is_empty() && log.length().is_none());
+}
+
+#[test]
+fn a_spent_log_has_room_when_its_oldest_request_leaves() {
+    let mut log = run(33, 2_000, sliding);
+    assert!(log.length().is_some());
+    // The oldest request counted at 2 s went at 1.023 s (every 33 ms from 0).
+    log.read(ms(2_000), false, &reading(50, 0, 23), 0.0);
+    let room = log.frees_after(ms(2_000)).unwrap();
+    assert_eq!(room, ms(1_023) + Duration::from_secs(1) + margin(0.0));
+    assert_eq!(log.frees_after(room), None);
+}
