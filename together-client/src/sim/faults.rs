@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use super::config::Latency;
+use super::latency::Latency;
 #[cfg(doc)]
 use super::{Simulator, SimulatorBuilder};
 

@@ -26,9 +26,10 @@ use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use super::Conn;
-use super::config::{HintDialect, Latency};
+use super::config::HintDialect;
 use super::faults::{Fault, Faults};
 use super::headers::{Reporter, hint_headers};
+use super::latency::Latency;
 use super::limiter::{Limit, Limiter};
 use super::request::{Endpoint, Work, parse};
 use super::responses::{self as body, Meta};

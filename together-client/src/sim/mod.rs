@@ -97,6 +97,7 @@ mod faults;
 mod growth;
 mod handlers;
 mod headers;
+mod latency;
 mod limiter;
 mod request;
 mod responses;
@@ -118,10 +119,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use config::{HintDialect, Latency, SimulatorBuilder};
+pub use config::{HintDialect, SimulatorBuilder};
 pub use faults::Fault;
 pub use growth::LimitGrowth;
 pub use headers::{LimitHeaders, LimitMeans, Meaning, RemainingMeans, ResetMeans};
+pub use latency::Latency;
 pub use scenario::{Scenario, ScenarioKind};
 pub use stats::{Event, Outcome, Stats};
 

@@ -15,9 +15,10 @@
 
 use std::time::Duration;
 
-use super::config::{HintDialect, Latency, SimulatorBuilder};
+use super::config::{HintDialect, SimulatorBuilder};
 use super::growth::LimitGrowth;
 use super::headers::LimitHeaders;
+use super::latency::Latency;
 
 mod catalogue;
 
