@@ -49,6 +49,32 @@ impl Scenario {
         }
     }
 
+    /// A steady limit counted per fixed window of `length`: its whole count at once when a
+    /// window opens, then nothing until it ends.
+    fn window(name: &'static str, headers: LimitHeaders, length: Duration) -> Self {
+        Scenario {
+            window: Some(length),
+            ..Scenario::steady(name, headers, HintDialect::None)
+        }
+    }
+
+    /// A sliding log of a second: 50 in any second, each place back when its request is a
+    /// second old.
+    fn log(name: &'static str, headers: LimitHeaders) -> Self {
+        Scenario {
+            sliding: true,
+            ..Scenario::window(name, headers, ms(1_000))
+        }
+    }
+
+    /// That log with a second one stacked behind it, 200 in any 10 s.
+    fn two_logs(name: &'static str, headers: LimitHeaders) -> Self {
+        Scenario {
+            longer_log: Some((200, ms(10_000))),
+            ..Scenario::log(name, headers)
+        }
+    }
+
     /// A limit that grows with use, as Together describes its dynamic limits: from 30 a
     /// second, a quarter more after each second in which the client had 80 % of it admitted
     /// (up to 120), halved by load spikes at `halvings` (in ms; never under 10), a bucket of
@@ -183,71 +209,34 @@ impl Scenario {
                 LimitHeaders::Anthropic,
                 HintDialect::RetryAfterSecs,
             ),
-            Scenario {
-                window: Some(ms(1_000)),
-                ..Scenario::steady("window-together", bucket, HintDialect::None)
-            },
-            Scenario {
-                window: Some(ms(1_000)),
-                ..Scenario::steady("window-none", none, HintDialect::None)
-            },
+            Scenario::window("window-together", bucket, ms(1_000)),
+            Scenario::window("window-none", none, ms(1_000)),
             // A window of a second whose reset reads "1" until it ends.
-            Scenario {
-                window: Some(ms(1_000)),
-                ..Scenario::steady("window-whole-seconds", whole_seconds, HintDialect::None)
-            },
+            Scenario::window("window-whole-seconds", whole_seconds, ms(1_000)),
             // A longer window, as per-minute counts are: 100 requests per 25 s (4 a second),
             // its reset counting down tens of seconds; the last 100 go when the third opens,
             // within a call's default deadline of a minute.
             Scenario {
-                window: Some(ms(25_000)),
                 rate: 4.0,
-                ..Scenario::steady("window-25s-together", bucket, HintDialect::None)
+                ..Scenario::window("window-25s-together", bucket, ms(25_000))
             },
             Scenario {
-                window: Some(ms(25_000)),
                 rate: 4.0,
-                ..Scenario::steady("window-25s-none", none, HintDialect::None)
+                ..Scenario::window("window-25s-none", none, ms(25_000))
             },
             // A sliding log, as limiters on a sorted set of timestamps count: 50 in any
             // second, each place back when its request is a second old. Its reset names when
             // the log is whole again, or when its oldest leaves, or (GitHub's way) the first
             // in whole seconds.
-            Scenario {
-                window: Some(ms(1_000)),
-                sliding: true,
-                ..Scenario::steady("log-together", bucket, HintDialect::None)
-            },
-            Scenario {
-                window: Some(ms(1_000)),
-                sliding: true,
-                ..Scenario::steady("log-oldest", oldest, HintDialect::None)
-            },
-            Scenario {
-                window: Some(ms(1_000)),
-                sliding: true,
-                ..Scenario::steady("log-whole-seconds", whole_seconds, HintDialect::None)
-            },
-            Scenario {
-                window: Some(ms(1_000)),
-                sliding: true,
-                ..Scenario::steady("log-none", none, HintDialect::None)
-            },
+            Scenario::log("log-together", bucket),
+            Scenario::log("log-oldest", oldest),
+            Scenario::log("log-whole-seconds", whole_seconds),
+            Scenario::log("log-none", none),
             // Two logs stacked, 50 in any second and 200 in any 10 s: the longer binds after
             // four seconds' worth, its places back from the tenth second. The headers name
             // whichever has fewer left, its reset when its oldest leaves.
-            Scenario {
-                window: Some(ms(1_000)),
-                sliding: true,
-                longer_log: Some((200, ms(10_000))),
-                ..Scenario::steady("log-two-oldest", oldest, HintDialect::None)
-            },
-            Scenario {
-                window: Some(ms(1_000)),
-                sliding: true,
-                longer_log: Some((200, ms(10_000))),
-                ..Scenario::steady("log-two-none", none, HintDialect::None)
-            },
+            Scenario::two_logs("log-two-oldest", oldest),
+            Scenario::two_logs("log-two-none", none),
             Scenario {
                 latency: (ms(0), ms(300)),
                 ..Scenario::steady("rtt-300-bucket", bucket, HintDialect::None)
