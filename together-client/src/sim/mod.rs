@@ -93,6 +93,7 @@
 
 mod bucket;
 mod config;
+mod decide;
 mod faults;
 mod growth;
 mod handlers;
