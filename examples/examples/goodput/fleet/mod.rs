@@ -34,7 +34,6 @@
 //! Runs are independent, so `--jobs` threads (default: the cores available) each run seeds on
 //! a paused runtime of their own; every time reported is virtual either way.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -46,7 +45,12 @@ use tokio::time::Instant;
 use crate::family::TOKENS_EACH;
 use crate::report::{machine, write_markdown};
 use crate::strategies::{Caller, MODEL, Strategy, http};
-use crate::workloads::{Distribution, Outcome, percentile};
+use crate::workloads::{Distribution, Outcome};
+use plot::plot;
+use report::{Summary, table};
+
+mod plot;
+mod report;
 
 /// Requests each process sends, and the tasks it sends them from (the issue's batch of 150
 /// lines at `--concurrency 16`).
@@ -345,109 +349,6 @@ fn paused() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// The distribution of one strategy's runs on one (scenario, N, variant).
-pub(crate) struct Summary {
-    pub(crate) scenario: &'static str,
-    pub(crate) n: usize,
-    pub(crate) variant: Variant,
-    pub(crate) member: Member,
-    pub(crate) runs: Vec<Run>,
-}
-
-impl std::borrow::Borrow<Outcome> for Run {
-    fn borrow(&self) -> &Outcome {
-        &self.outcome
-    }
-}
-
-impl Summary {
-    pub(crate) fn median_fairness(&self) -> f64 {
-        percentile(&self.runs.sorted(|r| r.fairness), 0.5)
-    }
-
-    pub(crate) fn worst_fairness(&self) -> f64 {
-        self.runs
-            .sorted(|r| r.fairness)
-            .last()
-            .copied()
-            .unwrap_or(0.0)
-    }
-}
-
-/// The issue's targets for a row of ours, where the issue sets any: `ours-shared` is held to
-/// the one-limiter targets (those of a fleet sharing its limit through Redis), `ours-pair` to
-/// those without a channel; N = 4 and 16, all starting together. `-` where none apply.
-fn verdict(s: &Summary) -> String {
-    if s.variant != Variant::Together || !matches!(s.n, 4 | 16) {
-        return "-".to_owned();
-    }
-    let (goodput, max_429, fair) = match s.member {
-        Member::Shared => (0.95, 0.02, Some(0.2)),
-        Member::Alone(Strategy::OursPair) => (if s.n == 4 { 0.85 } else { 0.80 }, 0.05, None),
-        Member::Alone(_) => return "-".to_owned(),
-    };
-    let mut misses = s.runs.misses(goodput, 0.0, max_429);
-    if let Some(fair) = fair
-        && s.worst_fairness() > fair
-    {
-        misses.push(format!("fairness {:.2} > {fair}", s.worst_fairness()));
-    }
-    if misses.is_empty() {
-        "meets".to_owned()
-    } else {
-        format!("MISS: {}", misses.join(", "))
-    }
-}
-
-/// The markdown: ours with the targets, then the peers.
-pub(crate) fn table(summaries: &[Summary], seeds: u64, peer_seeds: u64) -> String {
-    let mut out = format!(
-        "### Fleets on one limit ({seeds} seeds a cell for ours, {peer_seeds} for the peers)\n\n\
-         N processes in one runtime on the paused clock, each its own client and its own \
-         limiter, {REQUESTS} requests from {TASKS} tasks each, all against one simulator. \
-         `join-leave` (N = 4 and 16): the last process starts {} s late and the first has \
-         half the work. \
-         Goodput: `Scenario::ideal(successes of the fleet)` over the wall time until the last \
-         process finishes. Fairness: each process's rate (its successes over its own wall time) \
-         as a share of the sum of the rates; the worst `|share * N - 1|` (0 = exactly 1/N). \
-         Targets (issue 12), N = 4 and 16 together: `ours-shared` is held to the shared-limit \
-         targets (median >= 0.95, <= 0.02 429s/req, 0 lost, fairness <= 0.2), `ours-pair` to \
-         those without a channel between processes (median >= 0.85 at N = 4, >= 0.80 at \
-         N = 16, <= 0.05 429s/req, 0 lost).\n\n\
-         | scenario | N | variant | strategy | median | p5 | worst | 429s/req median | 429s/req worst | lost (runs / all) | fairness median | fairness worst | targets |\n\
-         |---|---:|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|\n",
-        JOIN_AFTER.as_secs_f64()
-    );
-    let row = |out: &mut String, s: &Summary, last: String| {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} / {} | {:.2} | {:.2} | {} |",
-            s.scenario,
-            s.n,
-            s.variant.name(),
-            s.member.name(),
-            s.runs.cells(),
-            s.runs.runs_losing(),
-            s.runs.lost_total(),
-            s.median_fairness(),
-            s.worst_fairness(),
-            last
-        );
-    };
-    for s in summaries.iter().filter(|s| s.member.ours()) {
-        row(&mut out, s, verdict(s));
-    }
-    out.push_str(
-        "\n#### The peers in the same fleets\n\n\
-         | scenario | N | variant | strategy | median | p5 | worst | 429s/req median | 429s/req worst | lost (runs / all) | fairness median | fairness worst | runs |\n\
-         |---|---:|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n",
-    );
-    for s in summaries.iter().filter(|s| !s.member.ours()) {
-        row(&mut out, s, s.runs.len().to_string());
-    }
-    out
-}
-
 /// What `--fleet` runs: the filters and the sizes from the command line.
 pub(crate) struct Options {
     pub(crate) scenarios: Vec<String>,
@@ -545,97 +446,4 @@ pub(crate) fn bench(
         write_markdown(dir, (BEGIN, END), &generated, "fleet.svg")?;
     }
     Ok(())
-}
-
-/// Successes per second in [`BIN`]-second bins, from the times they came back.
-fn rate(times: impl Iterator<Item = f64>, bins: usize) -> Vec<(f64, f64)> {
-    let mut counts = vec![0u32; bins];
-    // Past the last bin is past the plot, not piled into its edge.
-    for t in times {
-        if let Some(count) = counts.get_mut((t / BIN) as usize) {
-            *count += 1;
-        }
-    }
-    counts
-        .iter()
-        .enumerate()
-        .map(|(b, &c)| ((b as f64 + 0.5) * BIN, f64::from(c) / BIN))
-        .collect()
-}
-
-/// `fleet.svg`: the fleet's successes per second over time, one line per strategy (N = 4 on
-/// together-bucket, seed 0, all starting together), and each process of `ours-shared`
-/// dashed, against the limit.
-fn plot(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
-    use plotters::prelude::*;
-
-    let (name, n, seed) = PLOT;
-    let scenario = Scenario::named(name).expect("a scenario of the catalogue");
-    let runs: Vec<(Member, Run)> = MEMBERS
-        .into_iter()
-        .map(|m| {
-            (
-                m,
-                paused().block_on(run(&scenario, seed, m, n, Variant::Together)),
-            )
-        })
-        .collect();
-    let ideal = scenario.ideal(n * REQUESTS, TOKENS_EACH);
-    let last = runs
-        .iter()
-        .flat_map(|(_, r)| r.processes.iter().flat_map(|p| p.done_at.iter().copied()))
-        .fold(ideal, f64::max);
-    // A peer's retries can stretch over a minute (backon's delays reach 60 s), which would
-    // squeeze the part where the fleet shares the limit into a corner: the plot shows twice
-    // the ideal, and says where it cuts.
-    let end = last.min(2.0 * ideal);
-    let cut = if last > end {
-        format!(", first {end:.0} s of {last:.0}")
-    } else {
-        String::new()
-    };
-    let bins = (end / BIN).ceil() as usize + 1;
-    let series: Vec<(Member, Vec<(f64, f64)>)> = runs
-        .iter()
-        .map(|(m, r)| {
-            let all = r.processes.iter().flat_map(|p| p.done_at.iter().copied());
-            (*m, rate(all, bins))
-        })
-        .collect();
-    let names = series
-        .into_iter()
-        .map(|(member, points)| (format!("{} (fleet)", member.name()), points));
-    let caption = format!(
-        "successes/s of a fleet of {n} processes ({REQUESTS} requests, {TASKS} tasks each), {name}, seed {seed}{cut}"
-    );
-    let y_desc = format!("successes/s ({} ms bins)", BIN * 1000.0);
-    let x_end = bins as f64 * BIN;
-    crate::plot::rates(
-        path,
-        &caption,
-        &y_desc,
-        (x_end, scenario.rate),
-        names,
-        |i, chart, color| {
-            let (member, run) = &runs[i];
-            if *member == Member::Shared {
-                for process in &run.processes {
-                    let points = rate(process.done_at.iter().copied(), bins);
-                    chart.draw_series(DashedLineSeries::new(
-                        points,
-                        4,
-                        4,
-                        color.stroke_width(1),
-                    ))?;
-                }
-                chart
-                    .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-                    .label(format!("{} (each process)", member.name()))
-                    .legend(move |(x, y)| {
-                        PathElement::new([(x, y), (x + 8, y)], color.stroke_width(1))
-                    });
-            }
-            Ok(())
-        },
-    )
 }
