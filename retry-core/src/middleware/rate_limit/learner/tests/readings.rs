@@ -1,0 +1,114 @@
+//! What the headers' counts do: a measured refill, a full count, a trusted reading.
+
+use super::*;
+
+/// A bucket of 5 refilling 50 a second, whose headers carry an accurate `remaining` and a
+/// `limit` that is its rate, not its size (so the bucket reading is never trusted): the
+/// refill measured from `remaining` settles the pace under the limit before 429s do.
+/// (Without it: a 429 every second or so, as the increase finds the limit again.)
+#[test]
+fn an_accurate_remaining_settles_the_pace_without_429s() {
+    let mut learner = Learner::new(INITIAL_RATE);
+    let (rate, size) = (50.0, 5.0);
+    let mut tokens = size;
+    let mut now = Duration::ZERO;
+    let mut refused_after_start = 0;
+    let mut late_paces = Vec::new();
+    for seq in 0..1_000u64 {
+        let at = Admission {
+            seq,
+            at: now,
+            ..admission(learner.epoch(), learner.rate())
+        };
+        let gap = 1.0 / at.rate;
+        now += Duration::from_secs_f64(gap);
+        tokens = (tokens + rate * gap).min(size);
+        let outcome = if tokens >= 1.0 {
+            tokens -= 1.0;
+            Outcome::Taken
+        } else {
+            refused_after_start += usize::from(now > Duration::from_secs(3));
+            Outcome::RateLimited
+        };
+        let limits = RateLimitHeaders {
+            limit: Some(50),
+            remaining: Some(tokens as u64),
+            ..RateLimitHeaders::default()
+        };
+        learner.observe(now, &at, outcome, &limits, true);
+        if now > Duration::from_secs(10) {
+            late_paces.push(at.rate);
+        }
+    }
+    let late = late_paces.iter().sum::<f64>() / late_paces.len() as f64;
+    assert!(late > 45.0 && late <= 50.5, "{late}");
+    assert!(
+        refused_after_start <= 2,
+        "{refused_after_start} 429s after 3 s"
+    );
+}
+
+/// Past slow start, answers whose count (`remaining` alone, at the most it has read) reads
+/// full grow the pace a step each, but only those to requests sent at about the pace: a full
+/// count after requests sent at half of it (as after a pause) says nothing of the pace since.
+/// (Fast recovery after the cut climbs either way.)
+#[test]
+fn a_full_count_grows_only_the_pace_it_was_read_at() {
+    let left = |remaining| RateLimitHeaders {
+        remaining: Some(remaining),
+        ..RateLimitHeaders::default()
+    };
+    let grown = |share_of_pace: f64| {
+        let mut learner = Learner::new(INITIAL_RATE);
+        let mut now = Duration::from_millis(10);
+        learner.observe(now, &admission(0, 20.0), Outcome::Taken, &left(5), true);
+        let sent = admission(learner.epoch(), learner.rate());
+        learner.observe(now, &sent, Outcome::RateLimited, &left(0), true);
+        let before = learner.rate();
+        for seq in 1..=5 {
+            now += Duration::from_millis(20);
+            let at = admission(learner.epoch(), learner.rate() * share_of_pace);
+            let sent = Admission { seq, at: now, ..at };
+            learner.observe(now, &sent, Outcome::Taken, &left(5), true);
+        }
+        learner.rate() / before
+    };
+    let at_pace = grown(1.0);
+    let slower = grown(0.5);
+    // Five steps of 10 %; fast recovery's climb back towards the pace before the cut alone.
+    assert!(at_pace > 1.6, "{at_pace}");
+    assert!(slower < 1.35, "{slower}");
+}
+
+#[test]
+fn a_trusted_reading_is_reached_by_doubling_what_was_served() {
+    let mut server = FullBucket::new();
+    // 20 a second asked and served: the headers' 1 000 is trusted, but held to twice that
+    // (or the blind learner's pace, if more: slow start's 45).
+    server.answer(40, 50, Outcome::Taken);
+    assert!(server.learner.evidence.trusted());
+    let held = server.learner.rate();
+    assert!((39.0..=50.0).contains(&held), "{held}");
+    // Served as fast as the headers say: the reading is proven, and taken whole from then
+    // on, however slowly the answers come.
+    server.answer(40, 1, Outcome::Taken);
+    server.answer(40, 50, Outcome::Taken);
+    assert!(server.learner.rate() > 950.0, "{}", server.learner.rate());
+}
+
+#[test]
+fn a_reading_refuted_by_its_429s_falls_to_what_the_server_served() {
+    let mut server = FullBucket::new();
+    server.answer(40, 1, Outcome::Taken);
+    assert!(server.learner.rate() > 950.0, "{}", server.learner.rate());
+    // The server now serves one request every 20 ms and refuses those in between: three
+    // 429s at the reading's pace refute it.
+    for _ in 0..6 {
+        server.answer(1, 10, Outcome::RateLimited);
+        server.answer(1, 10, Outcome::Taken);
+    }
+    assert!(!server.learner.evidence.trusted());
+    // 50 a second served since the first 429: the pace falls under it, not to half of 1 000
+    // (the cut is to what was delivered).
+    assert!(server.learner.rate() < 50.0, "{}", server.learner.rate());
+}
