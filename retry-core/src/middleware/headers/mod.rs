@@ -23,10 +23,10 @@ use std::time::{Duration, SystemTime};
 use http::HeaderMap;
 use http::header::HeaderName;
 
-pub(crate) mod durations;
-pub(crate) mod families;
-pub(crate) mod hints;
-pub(crate) mod limits;
+mod durations;
+mod families;
+mod hints;
+mod limits;
 
 pub use durations::go_duration;
 pub use families::LimitFamily;
