@@ -146,7 +146,7 @@ fn retry_after(value: &str) -> Option<Hint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::middleware::headers::{RateLimitHeaders, headers};
+    use crate::middleware::headers::{RateLimitHeaders, headers, unix_now};
 
     #[test]
     fn order_and_precision() {
@@ -215,10 +215,7 @@ mod tests {
 
     #[test]
     fn epoch_resets_are_timestamps() {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let now = unix_now();
         let map = headers(&[("x-ratelimit-reset", &(now + 30).to_string())]);
         let delay = delay_hint(&map).unwrap();
         assert!(delay > Duration::from_secs(28) && delay <= Duration::from_secs(30));

@@ -168,19 +168,14 @@ pub(super) fn reset_within(headers: &HeaderMap, longest: Duration) -> Option<Dur
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use super::*;
-    use crate::middleware::headers::headers;
+    use crate::middleware::headers::{headers, unix_now};
 
     /// A reset given in whole seconds, as a delay or a timestamp, is marked as such: the delay
     /// to a timestamp has a fraction, but the instant was named to the second only.
     #[test]
     fn whole_second_resets_are_marked() {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let now = unix_now();
         let stamp = (now + 2).to_string();
         for (value, whole) in [("1", true), ("0.075", false), (stamp.as_str(), true)] {
             let limits = RateLimitHeaders::from_headers(&headers(&[

@@ -106,3 +106,12 @@ pub(crate) fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
     }
     map
 }
+
+/// For the same tests: the Unix time now, in whole seconds, to write a timestamp reset.
+#[cfg(test)]
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
