@@ -396,6 +396,11 @@ impl Evidence {
         }
     }
 
+    /// 429s so far at the bucket reading's pace (see [`Self::contradicted`]).
+    pub(super) fn contradictions(&self) -> u32 {
+        self.contradictions
+    }
+
     /// The most `remaining` has read over its last [`PEAK_OVER`] readings.
     fn recent_peak(&self) -> Option<u64> {
         self.recent_remaining.iter().copied().max()
