@@ -78,10 +78,11 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///   (a thin tail of the answers, most of it refused; not in slow start, whose overshoot puts
 ///   more in flight just as it draws 429s), no more than `k` go at once: each answer lets the
 ///   next go, the pace stops growing, and every 2 s without a 429 one more may go, to find a
-///   limit that rose. A refusal of the same kind with fewer than `k` in flight refutes it (a
-///   503 there, when 429s read it, is a fault). On our simulator's 8 at once (150-600 ms
-///   each, no headers, 20 seeds): 0.70 -> 0.85 of the ideal, 0.047 -> 0.030 429s per
-///   request (refused with 503s: 0.74 -> 0.86); on its 57 servers limited by rate, no row
+///   limit that rose (after probes refused at `k`, the first waits 4 s, then 8 s). A refusal
+///   of the same kind with fewer than `k` in flight refutes it (a 503 there, when 429s read
+///   it, is a fault). On our simulator's 8 at once (150-600 ms each, no headers, 20 seeds):
+///   0.70 -> 0.84 of the ideal, 0.047 -> 0.020 429s per request (refused with 503s: 0.74 ->
+///   0.86, 0.030); on its 57 servers limited by rate, no row
 ///   changed beyond noise. Each process counts its own requests, so a fleet sharing Redis
 ///   does not use it, and processes sharing such a limit without Redis are not helped.
 /// - **Adaptive** (the default), from two sources:
