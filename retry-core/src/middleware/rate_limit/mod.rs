@@ -98,7 +98,8 @@ pub use signals::{CallDeadline, HeldByLimiter, WaitPastDeadline};
 ///     see [`LimitFamily`](crate::middleware::LimitFamily)), each reading is a hypothesis kept only while what happens agrees with it:
 ///     Together's documented bucket reading sets the pace once its predictions of `remaining`
 ///     have come true (and is refuted for good when they fail), reached by doubling what the
-///     server has served until it has served half of it, not in one jump; `limit` read as a
+///     server has served until it has served half of it, not in one jump (and no further
+///     than the blind pace after a 429 at its pace, until then); `limit` read as a
 ///     rate per second (as dynamic limits report it) is checked by the same predictions and
 ///     by 429s, which come over that rate and not well under it, and by `reset`, which names
 ///     the time a bucket takes to refill at that rate (or the next slot's, within one
