@@ -112,3 +112,42 @@ fn a_reading_refuted_by_its_429s_falls_to_what_the_server_served() {
     // (the cut is to what was delivered).
     assert!(server.learner.rate() < 50.0, "{}", server.learner.rate());
 }
+
+/// A 429 at an unproven reading's pace (headers claiming 1 000 a second over a server that
+/// serves far fewer, its refusals bare, as a server that serves so many at once sends them)
+/// holds the reading to the blind pace until the server has served half of it: it no longer
+/// runs ahead to twice what was served.
+#[test]
+fn a_reading_contradicted_before_it_is_proven_runs_no_further_than_the_blind_pace() {
+    let mut server = FullBucket::new();
+    server.answer(40, 50, Outcome::Taken);
+    // Served 40 a second.
+    server.answer(10, 25, Outcome::Taken);
+    assert!(server.learner.evidence.trusted());
+    let served = server.learner.aimd.fastest_served().expect("ten in a row");
+    assert!((served - 40.0).abs() < 1e-6, "{served}");
+    let refuse = |server: &mut FullBucket| {
+        server.now += Duration::from_millis(10);
+        let at = Admission {
+            seq: server.seq,
+            at: server.now,
+            ..admission(server.learner.epoch(), server.learner.rate())
+        };
+        server.seq += 1;
+        let bare = RateLimitHeaders::default();
+        (server.learner).observe(server.now, &at, Outcome::RateLimited, &bare, true);
+    };
+    // Two bare 429s at the reading's pace, a success between them: the second cuts deep.
+    refuse(&mut server);
+    server.answer(1, 25, Outcome::Taken);
+    refuse(&mut server);
+    server.answer(1, 25, Outcome::Taken);
+    assert!(
+        server.learner.evidence.trusted(),
+        "two 429s do not refute it"
+    );
+    let (pace, blind) = (server.learner.rate(), server.learner.aimd.rate());
+    // Uncontradicted, the reading would be held at twice what was served (80), not under.
+    assert!(pace < 2.0 * served, "{pace}");
+    assert!((pace - blind).abs() < 1e-9, "{pace} vs blind {blind}");
+}
