@@ -29,9 +29,9 @@
 //! than `k` is the limit's and leaves the pace alone, and every [`PROBE_EVERY`] without a
 //! refusal one more may go, so a limit that rose is found: a probe refused with `n` in flight
 //! reads `k` as `n - 1`, at the cost of one 429; a refusal at `k`, one fewer. A probe refused
-//! at the same `k` doubles the wait before the next (twice at most: [`PROBE_BACKOFF`]). A refusal with
-//! fewer than `k` in flight refutes it: the next reading starts afresh and needs twice the
-//! refusals. 429s and 503s are read apart: a server refusing with one may still fail with the
+//! at the same `k` doubles the wait before the next (twice at most: [`PROBE_BACKOFF`]). A
+//! refusal with fewer than `k` in flight refutes it: the next reading starts afresh and needs
+//! twice the refusals. 429s and 503s are read apart: a server refusing with one may still fail with the
 //! other at any count, so only refusals of the kind that read the limit refute it.
 //!
 //! Measured on our simulator (20 seeds, 300 requests from 64 tasks): 8 at once, 150-600 ms
