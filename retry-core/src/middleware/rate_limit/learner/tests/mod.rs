@@ -120,16 +120,31 @@ impl FullBucket {
     /// As [`Self::answer`], to requests sent on the burst licence if `early`.
     fn send(&mut self, count: usize, gap_ms: u64, outcome: Outcome, early: bool) {
         for _ in 0..count {
-            self.now += Duration::from_millis(gap_ms);
-            let at = Admission {
-                seq: self.seq,
-                at: self.now,
-                early,
-                ..admission(self.learner.epoch(), self.learner.rate())
-            };
-            self.seq += 1;
-            let waiting = gap_ms < 50;
-            (self.learner).observe(self.now, &at, outcome, &reading(1_000, 999, 1), waiting);
+            self.one(gap_ms, outcome, early, &reading(1_000, 999, 1));
         }
+    }
+
+    /// One 429 `gap_ms` after the last answer, with no headers (as a server that serves so
+    /// many at once refuses one more).
+    fn refuse_bare(&mut self, gap_ms: u64) {
+        self.one(
+            gap_ms,
+            Outcome::RateLimited,
+            false,
+            &RateLimitHeaders::default(),
+        );
+    }
+
+    fn one(&mut self, gap_ms: u64, outcome: Outcome, early: bool, limits: &RateLimitHeaders) {
+        self.now += Duration::from_millis(gap_ms);
+        let at = Admission {
+            seq: self.seq,
+            at: self.now,
+            early,
+            ..admission(self.learner.epoch(), self.learner.rate())
+        };
+        self.seq += 1;
+        let waiting = gap_ms < 50;
+        (self.learner).observe(self.now, &at, outcome, limits, waiting);
     }
 }

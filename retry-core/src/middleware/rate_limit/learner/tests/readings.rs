@@ -126,21 +126,10 @@ fn a_reading_contradicted_before_it_is_proven_runs_no_further_than_the_blind_pac
     assert!(server.learner.evidence.trusted());
     let served = server.learner.aimd.fastest_served().expect("ten in a row");
     assert!((served - 40.0).abs() < 1e-6, "{served}");
-    let refuse = |server: &mut FullBucket| {
-        server.now += Duration::from_millis(10);
-        let at = Admission {
-            seq: server.seq,
-            at: server.now,
-            ..admission(server.learner.epoch(), server.learner.rate())
-        };
-        server.seq += 1;
-        let bare = RateLimitHeaders::default();
-        (server.learner).observe(server.now, &at, Outcome::RateLimited, &bare, true);
-    };
     // Two bare 429s at the reading's pace, a success between them: the second cuts deep.
-    refuse(&mut server);
+    server.refuse_bare(10);
     server.answer(1, 25, Outcome::Taken);
-    refuse(&mut server);
+    server.refuse_bare(10);
     server.answer(1, 25, Outcome::Taken);
     assert!(
         server.learner.evidence.trusted(),
