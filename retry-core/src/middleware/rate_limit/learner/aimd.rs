@@ -13,16 +13,16 @@
 //!   but lags a limit that has just fallen). The pace falls to [`MARGIN`](cut::MARGIN) of
 //!   the estimate, by a factor within [[`MAX_CUT`](cut::MAX_CUT),
 //!   [`MIN_CUT`](cut::MIN_CUT)].
-//! - **Additive increase near the limit**: each success adds [`INCREASE`] requests per second,
+//! - **Additive increase near the limit**: each success adds [`INCREASE`](climb::INCREASE) requests per second,
 //!   2 % a second at any pace, so at a steady limit the pace finds it again every second or
 //!   two at the cost of one 429. After a deep cut the pace climbs fast back to
 //!   [`RECOVER_TO`](cut::RECOVER_TO) of where it was cut from, in case the cut overshot.
 //! - **Then faster and faster** (the convex half of TCP CUBIC's curve, RFC 9438): after
-//!   [`QUIET`] with no 429, the limit has likely risen (Together raises dynamic limits for
+//!   [`QUIET`](climb::QUIET) with no 429, the limit has likely risen (Together raises dynamic limits for
 //!   steady traffic), and the pace grows by `C * t^3` of itself after `t` more seconds: 20 to
 //!   80 requests a second in about 1.5 s. Where the server's `remaining` says its bucket is
 //!   filling, that is the evidence the quiet spell stands for, and the probe starts at once.
-//!   While it reads full, none of it spent, the pace grows by [`FULL_STEP`] a success (to a
+//!   While it reads full, none of it spent, the pace grows by [`FULL_STEP`](climb::FULL_STEP) a success (to a
 //!   request sent at about the pace: see [`Aimd::at_pace`]) as slow start does, until the
 //!   count dips below its peak or a 429 comes: four processes on a limit risen from 20 to 80
 //!   a second find it in 1-1.5 s, not 3 s (on our simulator).
@@ -54,7 +54,7 @@
 //!   chance gives them: each pace is a random walk in proportion to itself (16 processes on one
 //!   limit: one done in 12 s, another in 149 s, a call lost to its deadline). Below half the
 //!   pace slow start ended at (its `level`: the share this client found first,
-//!   which processes starting together find alike), the increase is a fixed [`INCREASE`] of
+//!   which processes starting together find alike), the increase is a fixed [`INCREASE`](climb::INCREASE) of
 //!   that level a second, whatever the pace, and the quiet spell counts intervals of the
 //!   level (or of the fastest the server has lately served, if faster): as TCP's additive
 //!   increase makes flows converge, a crowded-out process climbs back, and one left alone
@@ -68,11 +68,11 @@
 //!   undone at once, every other request a 429: 0.54 of the ideal). Three times, not once or
 //!   twice: a crowded-out process of a fleet is served slowly too, and a tighter cap undid
 //!   the fleet's convergence (16 processes without headers: 0.87 -> 0.73 median at 1x, 0.83
-//!   at 2x, 0.86 at 3x). The level halves every [`LEVEL_HALF_LIFE`], so a limit that has
+//!   at 2x, 0.86 at 3x). The level halves every [`LEVEL_HALF_LIFE`](climb::LEVEL_HALF_LIFE), so a limit that has
 //!   since fallen far is not pushed against for long.
 //! - **No faster than 1 % a request**: 2 % a second is 4 % a request at half a request a
 //!   second, where the limit is found again every few requests; the increase is capped at
-//!   [`MAX_STEP`] of the pace per success, which binds only under 2 requests a second.
+//!   [`MAX_STEP`](climb::MAX_STEP) of the pace per success, which binds only under 2 requests a second.
 //!
 //! Only 429s to requests sent at the current pace (the current epoch) cut it: the answers to
 //! requests already in flight when the pace changed say nothing about the new one.
@@ -93,35 +93,10 @@ pub(crate) const MIN_RATE: f64 = 0.05;
 pub(crate) const MAX_RATE: f64 = 100_000.0;
 /// The growth of the pace per run of successes, until the first 429.
 const SLOW_START: f64 = 1.5;
-/// Requests per second added to the pace per success.
-const INCREASE: f64 = 0.02;
-/// Fast recovery closes this share of the gap to where it climbs back to
-/// ([`RECOVER_TO`](cut::RECOVER_TO)) with each success.
-const RECOVERY: f64 = 0.1;
-/// How long without a 429 (while requests wait) before the pace probes upwards fast...
-const QUIET: Duration = Duration::from_millis(1_500);
-/// ...and at least this many intervals of the pace.
-const QUIET_REQUESTS: f64 = 20.0;
-/// The round trip below which the increase is not slowed (seconds).
-const REFERENCE_RTT: f64 = 0.05;
-/// With spare room reported, the pace grows by this share of itself per second (one success
-/// at a pace of `r` adds `SPARE_GROWTH / r` of it).
-const SPARE_GROWTH: f64 = 0.35;
-/// While the server's count reads full and requests wait, the pace grows by this share of
-/// itself per success (at short round trips).
-const FULL_STEP: f64 = 0.1;
-/// The probe's growth: `C * t^3` of the pace it started from after `t` seconds of probing.
-const C: f64 = 1.0;
 /// The share of the pace slow start ended at that the floor holds to.
 const LEVEL: f64 = 0.5;
-/// How fast the floor fades (measured with none and with a 30 s and a 60 s half-life on the
-/// fleet benchmark: the shorter, the more a crowded-out process lags again; five minutes
-/// changes nothing within a run there).
-const LEVEL_HALF_LIFE: f64 = 300.0;
 /// The floor's level is at most this many times the fastest the server has served.
 const LEVEL_CAP: f64 = 3.0;
-/// The additive increase is at most this share of the pace per success.
-const MAX_STEP: f64 = 0.01;
 
 /// The header-blind pace of one host.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -132,7 +107,7 @@ pub(crate) struct Aimd {
     run: u32,
     /// Where fast recovery climbs back to after the last cut (0: none).
     recover_to: f64,
-    /// The pace the probe started from, once [`QUIET`] has passed since the last cut.
+    /// The pace the probe started from, once [`QUIET`](climb::QUIET) has passed since the last cut.
     probe_from: Option<f64>,
     /// Where on the curve the probe started: its growth counts from there. (Counted from the
     /// quiet spell's end instead, a spell that shortens as round trips do put the probe seconds
@@ -240,14 +215,14 @@ impl Aimd {
     }
 
     /// Whether the answer to a request sent at `sent_rate` speaks for the current pace: sent at
-    /// it, or at most one full-bucket step ([`FULL_STEP`]) under it. A count read full after
+    /// it, or at most one full-bucket step ([`FULL_STEP`](climb::FULL_STEP)) under it. A count read full after
     /// a slower request says nothing of the pace since: answers to requests sent at 47 a
     /// second, after a pause that let the bucket fill, each grew the pace by a step, to 103 a
     /// second within 0.15 s, and a 429 cut it to 44 (on a server written apart from this
     /// project, whose limit wanders between 20 and 80 a second: 0.06-0.10 429s per request,
     /// against 0.04 with its headers hidden).
     pub(crate) fn at_pace(&self, sent_rate: f64) -> bool {
-        !sent_rate.is_finite() || sent_rate * (1.0 + FULL_STEP) >= self.rate
+        !sent_rate.is_finite() || sent_rate * (1.0 + climb::FULL_STEP) >= self.rate
     }
 
     /// Records one response (`taken`: anything but a 429) that came `now`.
@@ -262,116 +237,10 @@ impl Aimd {
         }
     }
 
-    /// A success to a request sent in the current epoch (`current`); `room`: what the answer
-    /// says of the room above the pace; `rtt`: how long news of an overshoot takes to come
-    /// back (seconds). Returns whether slow start moved to a new epoch.
-    pub(crate) fn taken(&mut self, now: Duration, current: bool, room: Room, rtt: f64) -> bool {
-        let Room {
-            waiting,
-            spare,
-            full,
-            crowded,
-            start_ceiling,
-        } = room;
-        let since = now.saturating_sub(self.last);
-        self.last = self.last.max(now);
-        if self.slow_start {
-            if current {
-                self.run += 1;
-                if self.run >= self.run_length() {
-                    let grown = self.rate * SLOW_START;
-                    self.run = 0;
-                    match start_ceiling.filter(|&ceiling| ceiling > self.rate) {
-                        Some(ceiling) if grown >= ceiling => {
-                            self.rate = clamp(ceiling);
-                            self.end_slow_start();
-                        }
-                        _ => self.rate = clamp(grown),
-                    }
-                    return true;
-                }
-            }
-            return false;
-        }
-        self.run += u32::from(current);
-        if !waiting {
-            return false;
-        }
-        // Far below where the last cut came from, close the gap fast: the cut may have
-        // overshot (a deep cut on little evidence, a long round trip).
-        let gap = (self.recover_to - self.rate).max(0.0);
-        // When 429s come back late, news of an overshoot comes late, when more has been sent
-        // into it: the increase slows in proportion, as TCP's does per round trip. (`rtt` is
-        // the 429s' round trip once there are any: an LLM's successes take a second of
-        // generation, its 429s come back at once.)
-        let slow = (REFERENCE_RTT / rtt.max(REFERENCE_RTT)).max(0.1);
-        self.level *= (-since.as_secs_f64() / LEVEL_HALF_LIFE).exp2();
-        // 2 % a second is 4 % a request at half a request a second: at most 1 % a request,
-        // so a slow server is not found again every other request.
-        let increase = (INCREASE * slow).min(MAX_STEP * self.rate);
-        let mut rate = self.rate + increase.max(gap * RECOVERY);
-        if self.rate < self.level {
-            // Under the floor: a fixed share of the level a second, not of the pace.
-            rate = rate.max(self.rate + INCREASE * slow * self.level / self.rate);
-        }
-        if spare {
-            // The server's bucket is filling: the pace is below the limit. Climb at once
-            // (about x1.4 a second), and probe without waiting for a quiet spell (below).
-            rate = rate.max(self.rate * (1.0 + SPARE_GROWTH / self.rate));
-        }
-        if full && !crowded {
-            // Nothing of the bucket spent, whatever the pace: grow as slow start does until
-            // the count dips (then it reads below its peak) or a 429 comes. A full reading is
-            // a round trip old: slowed by the square of the round trip's ratio (by the ratio
-            // alone, `rtt-300-bucket`'s worst run drew 0.050 429s per request, not 0.037).
-            rate = rate.max(self.rate * (1.0 + FULL_STEP * slow * slow));
-        }
-        self.on_curve += since;
-        // Quiet for long enough in time and in requests (at half a request a second, 1.5 s is
-        // no evidence at all), and longer when the round trip is. The requests are intervals of
-        // the fastest the server has lately taken this client's, if faster than the pace: a
-        // process left alone at a fleet's tail, at a fraction of what it was served, waited
-        // 20 of its own slow intervals (3-5 s) before it probed (4 processes without
-        // headers: 0.82 -> 0.90 of the ideal, on our simulator).
-        let fastest = self.fastest.unwrap_or(0.0);
-        let quiet = QUIET
-            .max(Duration::from_secs_f64(
-                QUIET_REQUESTS / self.rate.max(self.level).max(fastest),
-            ))
-            .mul_f64(1.0 / slow);
-        // The quiet spell stands for evidence that the limit has room; a bucket reported
-        // filling is that evidence already. (Waiting for the spell, 20 intervals of a
-        // process's share, four processes on a limit risen from 20 to 80 a second took three
-        // seconds to find it: 0.79 of the ideal, on our simulator.)
-        if (self.on_curve >= quiet || spare) && !crowded {
-            if self.probe_from.is_none() {
-                self.probe_from = Some(self.rate);
-                self.probe_start = self.on_curve;
-            }
-            let from = self.probe_from.unwrap_or(self.rate);
-            let t = (self.on_curve - self.probe_start).as_secs_f64();
-            // Never more than a quarter up in one step.
-            rate = rate.max((from * (1.0 + C * t * t * t)).min(self.rate * 1.25));
-        } else if self.probe_from.is_some() {
-            // The round trips have lengthened past the quiet spell since the probe started, or
-            // the server's count has stopped refilling: it holds, and its clock with it. (Left
-            // running, the probe resumed seconds along its curve once they shortened again:
-            // 41 -> 80 requests a second in three successes on `rtt-300-none`.)
-            self.probe_start += since;
-        }
-        self.rate = clamp(rate);
-        false
-    }
-
     /// The rate the server took requests at while refusing some, lately (see
     /// [`Answers::delivered`]).
     pub(crate) fn delivered(&self) -> Option<f64> {
         self.recent.delivered()
-    }
-
-    /// Successes at one pace before slow start grows it.
-    fn run_length(&self) -> u32 {
-        ((self.rate * 0.05) as u32).clamp(2, 64)
     }
 
     /// The fastest the server has lately served [`answers::SERVED_OVER`] successes in a row.
@@ -409,6 +278,7 @@ pub(crate) fn admission(epoch: u64, rate: f64) -> Admission {
 }
 
 mod answers;
+mod climb;
 mod cut;
 #[cfg(test)]
 mod tests;

@@ -1,3 +1,4 @@
+use super::climb::INCREASE;
 use super::cut::MIN_CUT;
 use super::*;
 
