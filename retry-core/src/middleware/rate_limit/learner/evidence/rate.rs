@@ -37,7 +37,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CHECKS_TO_TRUST, CONTRADICTIONS_TO_REFUTE, Evidence, JITTER_MARGIN, Reading};
+use super::bucket::JITTER_MARGIN;
+use super::{CHECKS_TO_TRUST, CONTRADICTIONS_TO_REFUTE, Evidence, Reading};
 use crate::middleware::rate_limit::schedule::Admission;
 
 /// A 429 to a request sent under this share of the rate reading's pace refutes it (at the
