@@ -2,7 +2,8 @@
 
 use together_client::sim::Scenario;
 
-use super::{BIN, MEMBERS, Member, PLOT, REQUESTS, Run, TASKS, Variant, paused, run};
+use super::run::{Run, paused, run};
+use super::{BIN, MEMBERS, Member, PLOT, REQUESTS, TASKS, Variant};
 use crate::family::TOKENS_EACH;
 
 /// Successes per second in [`BIN`]-second bins, from the times they came back.

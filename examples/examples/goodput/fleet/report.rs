@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::{JOIN_AFTER, Member, REQUESTS, Run, TASKS, Variant};
+use super::run::Run;
+use super::{JOIN_AFTER, Member, REQUESTS, TASKS, Variant};
 use crate::strategies::Strategy;
 use crate::workloads::{Distribution, Outcome, percentile};
 
