@@ -35,7 +35,10 @@
 //!   bucket reading's pace is checked as above, but they say nothing of spare room or of the
 //!   bucket behind them, and a 429 with room left in the minute is what they are expected to
 //!   do. The burst licence alone finds that bucket, growing half as fast (nothing caps it),
-//!   until the first 429.
+//!   until the first 429. Between two answers, the budget loses what this process sent
+//!   less its refill at that rate: what it loses beyond, other clients of the same account
+//!   spent, and once that is clear of rounding the reading is the whole fleet's rate, not
+//!   this process's pace (see [`crowd`](super::crowd)).
 //! - **Spare room**: while `remaining` is at least half the most it has read, the server's
 //!   bucket is filling, so the pace is below the limit: the learner may climb and probe at
 //!   once rather than wait for a quiet spell. While it reads full (on a bucket of three or
@@ -60,6 +63,7 @@ use serde::{Deserialize, Serialize};
 use crate::middleware::headers::RateLimitHeaders;
 
 use super::super::schedule::Admission;
+use super::crowd::{Crowd, Spans};
 use super::keep_last;
 use room::PEAK_OVER;
 
@@ -170,6 +174,11 @@ pub(crate) struct Evidence {
     /// `limit` read as a rate per second (see [`rate`]).
     #[serde(default)]
     rate: RateReading,
+    /// What a per-minute budget lost beyond this process's requests (see [`crowd`]).
+    ///
+    /// [`crowd`]: super::crowd
+    #[serde(default)]
+    spans: Spans,
 }
 
 impl Default for Evidence {
@@ -192,6 +201,7 @@ impl Default for Evidence {
             taken_early: 0,
             rtt_spread: 0.0,
             rate: RateReading::default(),
+            spans: Spans::default(),
         }
     }
 }
@@ -255,6 +265,14 @@ impl Evidence {
     /// The most `remaining` has read over its last [`PEAK_OVER`] readings.
     fn recent_peak(&self) -> Option<u64> {
         self.recent_remaining.iter().copied().max()
+    }
+
+    /// Other clients seen spending the per-minute budget this process reads, while its
+    /// reading stands (see [`crowd`](super::crowd)).
+    pub(crate) fn crowd(&self) -> Option<Crowd> {
+        (self.per_minute && !self.refuted)
+            .then(|| self.spans.crowd())
+            .flatten()
     }
 
     /// The latest `limit` the headers gave, whatever it means.

@@ -17,6 +17,9 @@
 //!   bucket by what its resets and its count do, and once confirmed paced as what it is.
 //! - [`silent_window`]: a fixed window on a server that names nothing, read from runs of 429s
 //!   with the same count taken before each, and paced as a log of that count.
+//! - [`crowd`]: other clients spending the same per-minute budget, read from what it loses
+//!   beyond this process's requests; among them, its rate caps the blind pace, which the
+//!   whole budget steers.
 //!
 //! [`observe`] takes one answer through all of them, in order. Around them: [`trust`], how
 //! far a bucket reading is believed before the server has served its pace; [`pause`], how
@@ -31,6 +34,7 @@
 //! under the host's lock, read by the schedule.
 
 mod aimd;
+mod crowd;
 mod evidence;
 mod log;
 mod observe;
@@ -53,6 +57,7 @@ use crate::middleware::headers::RateLimitHeaders;
 
 pub(crate) use aimd::INITIAL_RATE;
 use aimd::{Aimd, Room, clamp};
+use crowd::Steer;
 use evidence::Evidence;
 pub(crate) use evidence::{one_back, one_back_of};
 use log::LogReading;
@@ -143,6 +148,10 @@ pub(crate) struct Learner {
     /// headers (see [`silent_window`]).
     #[serde(default)]
     silent: SilentWindow,
+    /// The blind pace's steering among other clients of a per-minute budget (see
+    /// [`crowd`]).
+    #[serde(default)]
+    steer: Steer,
 }
 
 impl Learner {
@@ -172,6 +181,7 @@ impl Learner {
             proven: false,
             capacity_bound: false,
             silent: SilentWindow::default(),
+            steer: Steer::default(),
         }
     }
 

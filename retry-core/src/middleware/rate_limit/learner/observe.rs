@@ -105,11 +105,16 @@ impl Learner {
         self.aimd.record(now, taken);
         let current = sent.epoch == self.epoch;
         self.prove(limits);
+        let crowd = self.evidence.crowd();
+        if let (Some(crowd), Some(rate)) = (crowd, self.evidence.bucket_estimate()) {
+            let delay = self.news_delay();
+            (self.steer).steer(&mut self.aimd, now, crowd, rate, taken, delay);
+        }
         let trusted = self.bucket_rate();
-        if let Some(rate) = trusted.filter(|&rate| !self.capacity_bound || rate < self.aimd.rate())
-        {
-            // (A ceiling over the blind pace, the reading is followed only when it falls
-            // under that pace.) Followed at every answer, even one that leaves the pace where
+        let ceiling = self.capacity_bound || crowd.is_some();
+        if let Some(rate) = trusted.filter(|&rate| !ceiling || rate < self.aimd.rate()) {
+            // (A ceiling over the blind pace, out of capacity or among other clients of a
+            // per-minute budget, the reading is followed only when it falls under that pace.) Followed at every answer, even one that leaves the pace where
             // it was: each restarts the blind learner's curve (no probe, no fast recovery
             // pending), so a reading later refuted hands over a pace that has not been
             // climbing on its own meanwhile. Processes of a fleet without a channel hold

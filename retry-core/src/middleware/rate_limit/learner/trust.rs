@@ -45,6 +45,11 @@ impl Learner {
         if self.capacity_bound {
             return Some(rate.min(self.aimd.rate()));
         }
+        if self.evidence.crowd().is_some() {
+            // Others spend the budget too: its rate is the fleet's, a ceiling over this
+            // process's blind pace (steered by the budget, see `super::crowd`).
+            return Some(rate.min(self.aimd.rate()));
+        }
         if self.proven {
             return Some(rate);
         }

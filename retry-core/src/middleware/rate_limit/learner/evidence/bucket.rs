@@ -113,6 +113,9 @@ impl Evidence {
     /// The bucket reading's prediction of this reading, from the last one.
     fn check(&mut self, pace: f64, limit: u64, sent: &Admission, remaining: u64) {
         let Some(last) = Reading::replace(&mut self.last, sent, remaining) else {
+            if self.per_minute {
+                self.spans.broken();
+            }
             return;
         };
         let elapsed = sent.at.saturating_sub(last.at).as_secs_f64();
@@ -127,7 +130,14 @@ impl Evidence {
         } else {
             0.0
         };
-        let tolerance = 2.0 + 0.1 * limit as f64 + sent_rate.min(pace) * self.rtt_spread;
+        let overtaking = sent_rate.min(pace) * self.rtt_spread;
+        if self.per_minute {
+            // What the budget lost beyond this process's requests and the refill: others'.
+            let unexplained = predicted - remaining as f64;
+            self.spans
+                .read(unexplained, elapsed, sent_since, overtaking);
+        }
+        let tolerance = 2.0 + 0.1 * limit as f64 + overtaking;
         if (remaining as f64) + tolerance < predicted {
             self.refuted = true;
         } else if refill >= 1.0 {
@@ -136,7 +146,7 @@ impl Evidence {
     }
 
     /// The least recent estimate of the bucket reading's pace, whether trusted or not.
-    pub(super) fn bucket_estimate(&self) -> Option<f64> {
+    pub(in super::super) fn bucket_estimate(&self) -> Option<f64> {
         self.estimates.iter().copied().reduce(f64::min)
     }
 

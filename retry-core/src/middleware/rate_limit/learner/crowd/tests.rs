@@ -1,0 +1,137 @@
+use super::super::evidence::Evidence;
+use super::super::{Learner, Outcome, reading};
+use super::*;
+use crate::middleware::headers::RateLimitHeaders;
+use crate::middleware::rate_limit::schedule::Admission;
+
+/// A budget of 3000 a minute (50 a second), OpenAI's names, as a server would report it
+/// with `left` remaining: full again once the 50-a-second refill has put back what is gone.
+fn minute(left: f64) -> RateLimitHeaders {
+    let remaining = left.floor() as u64;
+    let reset_ms = ((3000 - remaining) as f64 / 50.0 * 1000.0).round() as u64;
+    RateLimitHeaders {
+        family: crate::middleware::LimitFamily::OpenAi,
+        ..reading(3000, remaining, reset_ms)
+    }
+}
+
+fn sent(seq: u64, at: f64) -> Admission {
+    Admission {
+        epoch: 0,
+        rate: 50.0,
+        seq,
+        at: Duration::from_secs_f64(at),
+        early: false,
+        in_flight: 1,
+    }
+}
+
+/// The budget's level as one client sending every `every` seconds sees it, while `others`
+/// spend that many requests a second beside it: 40 answers, starting at `level`.
+fn levels(level: f64, every: f64, others: f64) -> Vec<f64> {
+    let mut level = level;
+    (0..40)
+        .map(|_| {
+            level = (level + (50.0 - others) * every).min(3000.0) - 1.0;
+            level
+        })
+        .collect()
+}
+
+fn read(levels: &[f64], every: f64) -> Evidence {
+    let mut evidence = Evidence::default();
+    for (seq, &level) in levels.iter().enumerate() {
+        let sent = sent(seq as u64, seq as f64 * every);
+        evidence.read(&sent, &minute(level), false, 0.0);
+    }
+    evidence
+}
+
+/// A lone client: its budget loses exactly what it sends (less the refill), whether at
+/// the budget's rate (the level holds at 2999) or under it from below the top (the level
+/// climbs in fractions, read rounded down). No one else is seen.
+#[test]
+fn a_lone_client_sees_no_crowd() {
+    assert_eq!(read(&levels(3000.0, 0.02, 0.0), 0.02).crowd(), None);
+    assert_eq!(read(&levels(2900.0, 0.03, 0.0), 0.03).crowd(), None);
+}
+
+/// Others spending 30 a second beside a client that sends 20: the budget falls by what
+/// both spend less its refill, and the others' part is read within rounding.
+#[test]
+fn others_spending_the_budget_are_seen() {
+    let crowd = read(&levels(2990.0, 0.05, 30.0), 0.05)
+        .crowd()
+        .expect("others seen");
+    assert!((crowd.others - 30.0).abs() < 2.0, "{crowd:?}");
+    assert!((crowd.own - 20.0).abs() < 1e-9, "{crowd:?}");
+}
+
+/// A reading rounded down leaves at most one request unexplained in a chain of readings; an
+/// answer overtaken by a later one breaks the chain and allows one more.
+#[test]
+fn rounding_and_overtaken_answers_are_not_others() {
+    let mut spans = Spans::default();
+    spans.read(0.9, 0.02, 1.0, 0.0);
+    assert_eq!(spans.crowd(), None);
+    spans.read(0.9, 0.02, 1.0, 0.0);
+    assert!(spans.crowd().is_some(), "two unexplained in one chain");
+    let mut spans = Spans::default();
+    spans.read(0.9, 0.02, 1.0, 0.0);
+    spans.broken();
+    spans.read(0.9, 0.02, 1.0, 0.0);
+    assert_eq!(spans.crowd(), None);
+}
+
+/// A budget spent as fast as it refills cuts the pace, at most once per hold; one with room
+/// grows it by a share of the budget's rate per second, up to that rate.
+#[test]
+fn the_budget_steers_the_blind_pace() {
+    let mut aimd = Aimd::new(20.0);
+    let mut steer = Steer::default();
+    let at = Duration::from_millis;
+    let spent = Crowd {
+        others: 35.0,
+        own: 20.0,
+    };
+    steer.steer(&mut aimd, at(0), spent, 50.0, true, 0.05);
+    assert!((aimd.rate() - 14.0).abs() < 1e-9, "{}", aimd.rate());
+    steer.steer(&mut aimd, at(100), spent, 50.0, false, 0.05);
+    assert!((aimd.rate() - 14.0).abs() < 1e-9, "held: {}", aimd.rate());
+    steer.steer(&mut aimd, at(300), spent, 50.0, false, 0.05);
+    assert!((aimd.rate() - 9.8).abs() < 1e-9, "{}", aimd.rate());
+    let room = Crowd {
+        others: 20.0,
+        own: 9.8,
+    };
+    steer.steer(&mut aimd, at(1_300), room, 50.0, true, 0.05);
+    assert!((aimd.rate() - 12.3).abs() < 1e-9, "{}", aimd.rate());
+    steer.steer(&mut aimd, at(1_400), room, 50.0, false, 0.05);
+    assert!((aimd.rate() - 12.3).abs() < 1e-9, "a 429 grows nothing");
+    steer.steer(&mut aimd, at(100_000), room, 50.0, true, 0.05);
+    assert_eq!(aimd.rate(), 50.0);
+}
+
+/// A learner on a per-minute budget: alone, it takes the budget's rate as its pace; with
+/// others spending three times what it sends, that rate only caps its blind pace, which the
+/// spent budget cuts.
+#[test]
+fn among_others_the_budget_rate_is_not_the_pace() {
+    let run = |others: f64| {
+        let mut learner = Learner::new(20.0);
+        let every = 0.02;
+        for (seq, &level) in levels(3000.0, every, others).iter().enumerate() {
+            let sent = Admission {
+                epoch: learner.epoch(),
+                rate: learner.rate(),
+                ..sent(seq as u64, seq as f64 * every)
+            };
+            let now = sent.at + Duration::from_millis(10);
+            learner.observe(now, &sent, Outcome::Taken, &minute(level), true);
+        }
+        learner.rate()
+    };
+    assert_eq!(run(0.0), 50.0);
+    let among = run(150.0);
+    assert!(among < 20.0, "{among}");
+}
