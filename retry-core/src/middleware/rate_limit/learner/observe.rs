@@ -108,19 +108,21 @@ impl Learner {
         let crowd = self.evidence.crowd();
         if let (Some(crowd), Some(rate)) = (crowd, self.evidence.bucket_estimate()) {
             let delay = self.news_delay();
-            (self.steer).steer(&mut self.aimd, now, crowd, rate, taken, delay);
+            self.steer
+                .steer(&mut self.aimd, now, crowd, rate, taken, delay);
         }
         let trusted = self.bucket_rate();
         let ceiling = self.capacity_bound || crowd.is_some();
         if let Some(rate) = trusted.filter(|&rate| !ceiling || rate < self.aimd.rate()) {
             // (A ceiling over the blind pace, out of capacity or among other clients of a
-            // per-minute budget, the reading is followed only when it falls under that pace.) Followed at every answer, even one that leaves the pace where
-            // it was: each restarts the blind learner's curve (no probe, no fast recovery
-            // pending), so a reading later refuted hands over a pace that has not been
-            // climbing on its own meanwhile. Processes of a fleet without a channel hold
-            // together by it: skipped while the reading equals the blind pace, four on
-            // Together's bucket fell from 0.905 to 0.845 of the ideal at p5 (and 16 in
-            // `join-leave` from 0.927 to 0.770), on our simulator.
+            // per-minute budget, the reading is followed only when it falls under that
+            // pace.) Followed at every answer, even one that leaves the pace where it was:
+            // each restarts the blind learner's curve (no probe, no fast recovery pending),
+            // so a reading later refuted hands over a pace that has not been climbing on its
+            // own meanwhile. Processes of a fleet without a channel hold together by it:
+            // skipped while the reading equals the blind pace, four on Together's bucket
+            // fell from 0.905 to 0.845 of the ideal at p5 (and 16 in `join-leave` from 0.927
+            // to 0.770), on our simulator.
             self.aimd.follow(rate, now);
         }
         let fell = self.evidence.rate_fell();
