@@ -28,8 +28,6 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::aimd::Aimd;
 use super::keep_last;
 
@@ -58,7 +56,7 @@ const HOLD: Duration = Duration::from_millis(300);
 
 /// One interval between two answers' readings of the budget, dated by when their requests
 /// went.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug)]
 struct Span {
     /// What the budget lost that its refill and this process's requests do not explain.
     unexplained: f64,
@@ -72,7 +70,7 @@ struct Span {
 
 /// The recent intervals between readings of a per-minute budget, and whether they show
 /// other clients spending it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Spans {
     spans: VecDeque<Span>,
     seen: bool,
@@ -137,7 +135,7 @@ pub(crate) struct Crowd {
 }
 
 /// The blind pace's steering by a shared budget (see the module's doc).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Steer {
     /// No cut before this.
     held_until: Option<Duration>,

@@ -174,10 +174,13 @@ pub(crate) struct Evidence {
     /// `limit` read as a rate per second (see [`rate`]).
     #[serde(default)]
     rate: RateReading,
-    /// What a per-minute budget lost beyond this process's requests (see [`crowd`]).
+    /// What a per-minute budget lost beyond this process's requests (see [`crowd`]). Not in
+    /// a fleet's shared state: there every process's requests are dated in the fleet's one
+    /// sequence, so none of them is unexplained, and the spans would add a kilobyte to what
+    /// travels to the store and back at every answer.
     ///
     /// [`crowd`]: super::crowd
-    #[serde(default)]
+    #[serde(skip)]
     spans: Spans,
 }
 

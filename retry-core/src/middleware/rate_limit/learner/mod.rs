@@ -149,8 +149,8 @@ pub(crate) struct Learner {
     #[serde(default)]
     silent: SilentWindow,
     /// The blind pace's steering among other clients of a per-minute budget (see
-    /// [`crowd`]).
-    #[serde(default)]
+    /// [`crowd`]). Not shared with a fleet, as the spans it steers by are not.
+    #[serde(skip)]
     steer: Steer,
 }
 
