@@ -151,6 +151,12 @@ pub(super) struct Steer {
 }
 
 impl Steer {
+    /// The others are out of sight: when they are seen again, the pace grows from then, not
+    /// by the whole time they were gone.
+    pub(super) fn lost_sight(&mut self) {
+        self.last = None;
+    }
+
     /// Steers `aimd` at an answer that came `now`, among `crowd` on a budget of `rate`
     /// requests per second; `taken`: the answer was a success; `news_delay`: how long news
     /// of a cut takes to come back (seconds).

@@ -110,6 +110,8 @@ impl Learner {
             let delay = self.news_delay();
             self.steer
                 .steer(&mut self.aimd, now, crowd, rate, taken, delay);
+        } else {
+            self.steer.lost_sight();
         }
         let trusted = self.bucket_rate();
         let ceiling = self.capacity_bound || crowd.is_some();

@@ -109,7 +109,14 @@ fn the_budget_steers_the_blind_pace() {
     steer.steer(&mut aimd, at(1_400), room, 50.0, false, 0.05);
     assert!((aimd.rate() - 12.3).abs() < 1e-9, "a 429 grows nothing");
     steer.steer(&mut aimd, at(100_000), room, 50.0, true, 0.05);
-    assert_eq!(aimd.rate(), 50.0);
+    assert_eq!(aimd.rate(), 50.0, "up to the budget's rate");
+    // Out of sight for a while, then seen again: the pace grows from then.
+    aimd.follow(10.0, at(100_000));
+    steer.lost_sight();
+    steer.steer(&mut aimd, at(200_000), room, 50.0, true, 0.05);
+    assert_eq!(aimd.rate(), 10.0);
+    steer.steer(&mut aimd, at(201_000), room, 50.0, true, 0.05);
+    assert!((aimd.rate() - 12.5).abs() < 1e-9, "{}", aimd.rate());
 }
 
 /// A learner on a per-minute budget: alone, it takes the budget's rate as its pace; with
