@@ -114,7 +114,7 @@ impl Learner {
             self.steer.lost_sight();
         }
         let trusted = self.bucket_rate();
-        let ceiling = self.capacity_bound || crowd.is_some();
+        let ceiling = self.reading_is_a_ceiling();
         if let Some(rate) = trusted.filter(|&rate| !ceiling || rate < self.aimd.rate()) {
             // (A ceiling over the blind pace, out of capacity or among other clients of a
             // per-minute budget, the reading is followed only when it falls under that

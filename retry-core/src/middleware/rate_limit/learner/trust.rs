@@ -42,12 +42,7 @@ impl Learner {
             .evidence
             .bucket_rate()
             .filter(|_| !self.log.plausible())?;
-        if self.capacity_bound {
-            return Some(rate.min(self.aimd.rate()));
-        }
-        if self.evidence.crowd().is_some() {
-            // Others spend the budget too: its rate is the fleet's, a ceiling over this
-            // process's blind pace (steered by the budget, see `super::crowd`).
+        if self.reading_is_a_ceiling() {
             return Some(rate.min(self.aimd.rate()));
         }
         if self.proven {
@@ -87,6 +82,13 @@ impl Learner {
             .unwrap_or(0.0)
             .max(self.aimd.rate());
         Some(rate.min(reached))
+    }
+
+    /// Whether the bucket reading is only a ceiling over the blind pace, never the pace: 503s
+    /// have shown the server out of capacity under it, or others spend the per-minute budget
+    /// it reads, whose rate is then the fleet's (steered by the budget, see `super::crowd`).
+    pub(super) fn reading_is_a_ceiling(&self) -> bool {
+        self.capacity_bound || self.evidence.crowd().is_some()
     }
 
     /// The bucket reading's pace is proven once the server has served half of it
