@@ -1,11 +1,11 @@
 #!/bin/bash
 # Real-clock check of the limiter on `server.py` (a server written apart from the simulator):
-# the `batch` example, one process (300 lines, --concurrency 64) and four (150 lines each,
-# --concurrency 16; with REDIS_URL set, also sharing the limit on that Redis). Prints one line
-# per run: goodput (the ideal over the server's span from first to last success), 429s per
-# request, lines lost (not answered, or answered with an error) and fairness (the worst
-# |share x N - 1| of the processes' rates; 0 for one process); then a Markdown table of
-# the runs' medians and worst, as examples/BENCHMARKS.md shows it.
+# the `batch` example, one process (300 lines, --concurrency 64), two on a per-minute budget
+# and four (150 lines each, --concurrency 16; with REDIS_URL set, the four also share the limit
+# on that Redis). Prints one line per run: goodput (the ideal over the server's span from
+# first to last success), 429s per request, lines lost (not answered, or answered with an
+# error) and fairness (the worst |share x N - 1| of the processes' rates; 0 for one process);
+# then a Markdown table of the runs' medians and worst, as examples/BENCHMARKS.md shows it.
 #   RUNS=3 bash examples/independent/check.sh        (from the workspace root; ~12 min at 3)
 #   ONLY='window' RUNS=5 bash examples/independent/check.sh    (only the rows whose label matches)
 #   BATCH=/path/to/batch bash examples/independent/check.sh    (another build, to compare two)
@@ -73,6 +73,8 @@ for r in $(seq "$runs"); do
   for d in rate bucket none; do run "one $d tokens 500/s" 11.0 1 "$work/300t.jsonl" 64 - "$d" --tokens 500; done
   # 50 a second per fixed one-second window: the last 50 go when the fifth second opens.
   for d in bucket none; do run "one $d window" 5.0 1 "$work/300.jsonl" 64 - "$d" --window; done
+  # Two processes on one per-minute budget, 150 lines each: 300 in all, as the lone client's.
+  for d in openai anthropic; do run "two $d" 5.9 2 "$work/150.jsonl" 16 - "$d"; done
   for d in rate bucket none openai anthropic; do
     run "four $d" 11.9 4 "$work/150.jsonl" 16 - "$d"
     if [ -n "${REDIS_URL:-}" ]; then run "four $d redis" 11.9 4 "$work/150.jsonl" 16 "$REDIS_URL" "$d"; fi
@@ -91,7 +93,7 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for label, runs in rows.items():
     goodput = [r[0] for r in runs]
     per_request = [r[1] for r in runs]
-    fair = f"{max(r[3] for r in runs):.2f}" if label.startswith("four") else "-"
+    fair = f"{max(r[3] for r in runs):.2f}" if label.startswith(("two", "four")) else "-"
     print(f"| {label} | {len(runs)} | {statistics.median(goodput):.3f} | {min(goodput):.3f} | "
           f"{statistics.median(per_request):.3f} | {max(per_request):.3f} | {sum(r[2] for r in runs)} | {fair} |")
 PY

@@ -84,6 +84,7 @@ impl HostState {
             at: now,
             early: false,
             in_flight: self.in_flight + 1,
+            sent_by_answer: 0,
         }
     }
 
@@ -235,8 +236,12 @@ impl Host {
 
         let mut until = None::<Duration>;
         let in_flight = state.in_flight;
+        let sent_by_answer = state.schedule.admitted();
         if let Some(learner) = state.learner.as_mut().filter(|_| learn) {
-            let mut seen = *sent;
+            let mut seen = Admission {
+                sent_by_answer,
+                ..*sent
+            };
             if outcome != Outcome::Taken {
                 // Requests sent after this one may have reached the server before it (a
                 // shorter way there): a refusal counts them too, as many as are in flight now.

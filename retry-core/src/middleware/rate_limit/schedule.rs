@@ -240,6 +240,10 @@ pub(crate) struct Admission {
     /// How many of the host's requests were in flight when it went, itself included (this
     /// process's own count).
     pub(crate) in_flight: u32,
+    /// How many of the host's requests had gone when its answer came (0 until then): the
+    /// most of this process's the server can have counted by then, those sent after it and
+    /// answered first among them.
+    pub(crate) sent_by_answer: u64,
 }
 
 #[cfg(test)]
@@ -311,6 +315,7 @@ mod tests {
             at: Duration::ZERO,
             early: false,
             in_flight: 1,
+            sent_by_answer: 0,
         };
         schedule.commit(Duration::ZERO, 1);
         // By the schedule three more of the burst of 4 may go at once.

@@ -192,6 +192,12 @@ impl Fleet {
                 if let (Some(pause), Some(from)) = (verdict.cooldown, cooldown_from) {
                     state.schedule.cool_down_until(from.saturating_add(pause));
                 }
+                // The fleet's requests are dated in one sequence: all of them are "this
+                // process's" to the shared learner.
+                let admitted = Admission {
+                    sent_by_answer: state.schedule.admitted(),
+                    ..admitted
+                };
                 if let Some(learner) = &mut state.learner
                     && learner.observe(now, &admitted, outcome, &limits, waiting)
                 {

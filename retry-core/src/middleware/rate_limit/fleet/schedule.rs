@@ -66,6 +66,11 @@ pub(crate) struct Slot {
 }
 
 impl FleetSchedule {
+    /// Requests admitted so far, fleet-wide.
+    pub(crate) fn admitted(&self) -> u64 {
+        self.admitted
+    }
+
     /// Reserves the next slot for a request asking `ask` at `now`, if it comes within
     /// `horizon`; otherwise reserves nothing and says when it comes.
     ///

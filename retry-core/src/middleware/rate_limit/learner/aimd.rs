@@ -274,6 +274,7 @@ pub(crate) fn admission(epoch: u64, rate: f64) -> Admission {
         at: Duration::ZERO,
         early: false,
         in_flight: 1,
+        sent_by_answer: 0,
     }
 }
 

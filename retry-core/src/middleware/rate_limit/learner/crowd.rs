@@ -185,5 +185,8 @@ impl Steer {
     }
 }
 
+mod start;
 #[cfg(test)]
 mod tests;
+
+pub(super) use start::{FirstAnswers, Start};

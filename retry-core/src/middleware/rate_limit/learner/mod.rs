@@ -57,7 +57,7 @@ use crate::middleware::headers::RateLimitHeaders;
 
 pub(crate) use aimd::INITIAL_RATE;
 use aimd::{Aimd, Room, clamp};
-use crowd::Steer;
+use crowd::{FirstAnswers, Start, Steer};
 use evidence::Evidence;
 pub(crate) use evidence::{one_back, one_back_of};
 use log::LogReading;
@@ -152,6 +152,11 @@ pub(crate) struct Learner {
     /// [`crowd`]). Not shared with a fleet, as the spans it steers by are not.
     #[serde(skip)]
     steer: Steer,
+    /// What the first answers of a per-minute budget showed of others (see
+    /// [`crowd::FirstAnswers`]). Shared with a fleet: its requests are dated in one sequence,
+    /// so the fleet reads as one client.
+    #[serde(default)]
+    first: FirstAnswers,
 }
 
 impl Learner {
@@ -182,6 +187,7 @@ impl Learner {
             capacity_bound: false,
             silent: SilentWindow::default(),
             steer: Steer::default(),
+            first: FirstAnswers::default(),
         }
     }
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::super::schedule::Admission;
-use super::{Learner, Outcome, RTT_WINDOW, Room, keep_last, mean};
+use super::{Learner, Outcome, RTT_WINDOW, Room, Start, keep_last, mean};
 use crate::middleware::headers::RateLimitHeaders;
 
 /// On a bucket of three or less, a refill measured under this share of a trusted rate
@@ -43,6 +43,18 @@ impl Learner {
         }
         if outcome == Outcome::Overloaded {
             return self.overloaded(now, sent);
+        }
+        if self.aimd.starting() {
+            // Others starting on the same per-minute budget (see `super::crowd::FirstAnswers`).
+            match self.first.read(sent, limits) {
+                Some(Start::Crowded) => {
+                    self.aimd.end_slow_start();
+                    self.evidence.hold_licence();
+                }
+                Some(Start::Unsure) => self.evidence.hold_licence(),
+                Some(Start::Alone) => self.evidence.give_licence(),
+                None => {}
+            }
         }
         self.overload.other();
         let rtt = now.saturating_sub(sent.at).as_secs_f64();

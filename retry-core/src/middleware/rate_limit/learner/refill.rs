@@ -181,6 +181,7 @@ mod tests {
             at: Duration::from_millis(ms),
             early: false,
             in_flight: 1,
+            sent_by_answer: 0,
         }
     }
 

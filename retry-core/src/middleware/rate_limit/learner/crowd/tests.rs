@@ -23,6 +23,7 @@ fn sent(seq: u64, at: f64) -> Admission {
         at: Duration::from_secs_f64(at),
         early: false,
         in_flight: 1,
+        sent_by_answer: 0,
     }
 }
 
@@ -141,4 +142,27 @@ fn among_others_the_budget_rate_is_not_the_pace() {
     assert_eq!(run(0.0), 50.0);
     let among = run(150.0);
     assert!(among < 20.0, "{among}");
+}
+
+/// Two first answers of a per-minute budget: a lone client's lack what it sent, and it
+/// bursts from the second on, still in slow start; one among others reads two spent for its
+/// one, and starts as one of many: slow start over, no burst.
+#[test]
+fn a_start_among_others_has_no_burst() {
+    let start = |left: [f64; 2]| {
+        let mut learner = Learner::new(20.0);
+        let mut bursts = Vec::new();
+        for (seq, level) in left.into_iter().enumerate() {
+            let sent = Admission {
+                sent_by_answer: seq as u64 + 1,
+                ..sent(seq as u64, seq as f64 * 0.05)
+            };
+            let now = sent.at + Duration::from_millis(10);
+            learner.observe(now, &sent, Outcome::Taken, &minute(level), true);
+            bursts.push(learner.burst());
+        }
+        (bursts, learner.aimd.starting())
+    };
+    assert_eq!(start([2999.0, 2998.0]), (vec![Some(1), Some(4)], true));
+    assert_eq!(start([2997.0, 2996.0]), (vec![Some(1), Some(1)], false));
 }

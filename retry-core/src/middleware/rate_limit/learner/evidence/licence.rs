@@ -25,6 +25,19 @@ impl Evidence {
         self.licence.min(seen).max(1)
     }
 
+    /// No request goes ahead of the pace for now (see `super::super::crowd::FirstAnswers`):
+    /// the licence is back to one, free to grow again.
+    pub(crate) fn hold_licence(&mut self) {
+        self.licence = 1;
+    }
+
+    /// The licence a start without evidence gets, unless it has grown or been cut since.
+    pub(crate) fn give_licence(&mut self) {
+        if !self.licence_capped {
+            self.licence = self.licence.max(FIRST_LICENCE);
+        }
+    }
+
     /// The answer to a request the burst licence let go ahead of the pace.
     pub(crate) fn burst_outcome(&mut self, taken: bool) {
         if taken {

@@ -9,6 +9,7 @@ fn sent(seq: u64, ms: u64, rate: f64) -> Admission {
         at: Duration::from_millis(ms),
         early: false,
         in_flight: 1,
+        sent_by_answer: 0,
     }
 }
 
