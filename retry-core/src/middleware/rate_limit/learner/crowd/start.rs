@@ -3,7 +3,7 @@
 //! Processes of a fleet start together, and each used to start as a lone client would: slow
 //! start, and a burst licence as soon as the first answer named the budget. Four processes on
 //! one budget of 3 000 a minute each burst into the second the server enforces it over, and
-//! the first second drew 19 of a run's 34 429s (median of 40 runs of four on our simulator's
+//! the first second drew 19 of a run's 34 429s (mean of 40 runs of four on our simulator's
 //! `openai`). [`Spans`](super::Spans) tells others apart only once a few intervals between
 //! answers have been summed; the first answers can tell already. A budget per minute starts
 //! the minute full, and in less than a minute its refill only adds: whatever it lacks beyond
@@ -16,8 +16,11 @@
 //! none, the licence is held back too, by every process alike: held by the processes that
 //! saw others and not by the first, which saw none yet, the first burst at once and took the
 //! budget from the rest (one process of two at 2 requests a second for seconds while the
-//! other took 50, on our simulator). A budget found spent by an earlier run of the same key
-//! reads as a crowd too: the process then starts without its burst, as one of many would.
+//! other took 50, on our simulator). A budget found spent by an earlier run of the same key,
+//! or reported short by the server's own bookkeeping, reads as a crowd too: the process then
+//! starts without its burst, as one of many would; its pace is still the budget's rate
+//! where no one else is seen later (a per-minute reading is proven at once: see
+//! `super::super::trust`).
 //!
 //! On our simulator (60 seeds a cell, 429s per request median / worst, goodput median / 5th
 //! percentile): four processes on `openai` 0.055 / 0.075 -> 0.022 / 0.033 at 0.920 / 0.880
