@@ -270,11 +270,17 @@ impl Evidence {
         self.recent_remaining.iter().copied().max()
     }
 
-    /// Other clients seen spending the per-minute budget this process reads, while its
-    /// reading stands (see [`crowd`](super::crowd)).
-    pub(crate) fn crowd(&self) -> Option<Crowd> {
-        (self.per_minute && !self.refuted)
-            .then(|| self.spans.crowd())
+    /// Whether other clients are seen spending the per-minute budget this process reads,
+    /// while its reading stands (see [`crowd`](super::crowd)).
+    pub(crate) fn sees_crowd(&self) -> bool {
+        self.per_minute && !self.refuted && self.spans.seen()
+    }
+
+    /// What the others seen spending the budget spend, and this process, over the latest
+    /// `window` (see [`Spans::crowd`]).
+    pub(crate) fn crowd(&self, window: Duration) -> Option<Crowd> {
+        self.sees_crowd()
+            .then(|| self.spans.crowd(window))
             .flatten()
     }
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::super::schedule::Admission;
-use super::{Learner, Outcome, RTT_WINDOW, Room, Start, keep_last, mean};
+use super::{Learner, Outcome, RTT_WINDOW, Room, Start, Steer, keep_last, mean};
 use crate::middleware::headers::RateLimitHeaders;
 
 /// On a bucket of three or less, a refill measured under this share of a trusted rate
@@ -117,9 +117,9 @@ impl Learner {
         self.aimd.record(now, taken);
         let current = sent.epoch == self.epoch;
         self.prove(limits);
-        let crowd = self.evidence.crowd();
+        let delay = self.news_delay();
+        let crowd = self.evidence.crowd(Steer::window(delay));
         if let (Some(crowd), Some(rate)) = (crowd, self.evidence.bucket_estimate()) {
-            let delay = self.news_delay();
             self.steer
                 .steer(&mut self.aimd, now, crowd, rate, taken, delay);
         } else {

@@ -88,7 +88,7 @@ impl Learner {
     /// have shown the server out of capacity under it, or others spend the per-minute budget
     /// it reads, whose rate is then the fleet's (steered by the budget, see `super::crowd`).
     pub(super) fn reading_is_a_ceiling(&self) -> bool {
-        self.capacity_bound || self.evidence.crowd().is_some()
+        self.capacity_bound || self.evidence.sees_crowd()
     }
 
     /// The bucket reading's pace is proven once the server has served half of it

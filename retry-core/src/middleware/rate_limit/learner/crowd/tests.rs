@@ -15,6 +15,9 @@ fn minute(left: f64) -> RateLimitHeaders {
     }
 }
 
+/// A window longer than any test's spans: the spending over every interval kept.
+const ALL: Duration = Duration::from_secs(60);
+
 fn sent(seq: u64, at: f64) -> Admission {
     Admission {
         epoch: 0,
@@ -53,8 +56,8 @@ fn read(levels: &[f64], every: f64) -> Evidence {
 /// climbs in fractions, read rounded down). No one else is seen.
 #[test]
 fn a_lone_client_sees_no_crowd() {
-    assert_eq!(read(&levels(3000.0, 0.02, 0.0), 0.02).crowd(), None);
-    assert_eq!(read(&levels(2900.0, 0.03, 0.0), 0.03).crowd(), None);
+    assert_eq!(read(&levels(3000.0, 0.02, 0.0), 0.02).crowd(ALL), None);
+    assert_eq!(read(&levels(2900.0, 0.03, 0.0), 0.03).crowd(ALL), None);
 }
 
 /// Others spending 30 a second beside a client that sends 20: the budget falls by what
@@ -62,7 +65,7 @@ fn a_lone_client_sees_no_crowd() {
 #[test]
 fn others_spending_the_budget_are_seen() {
     let crowd = read(&levels(2990.0, 0.05, 30.0), 0.05)
-        .crowd()
+        .crowd(ALL)
         .expect("others seen");
     assert!((crowd.others - 30.0).abs() < 2.0, "{crowd:?}");
     assert!((crowd.own - 20.0).abs() < 1e-9, "{crowd:?}");
@@ -74,14 +77,35 @@ fn others_spending_the_budget_are_seen() {
 fn rounding_and_overtaken_answers_are_not_others() {
     let mut spans = Spans::default();
     spans.read(0.9, 0.02, 1.0, 0.0);
-    assert_eq!(spans.crowd(), None);
+    assert_eq!(spans.crowd(ALL), None);
     spans.read(0.9, 0.02, 1.0, 0.0);
-    assert!(spans.crowd().is_some(), "two unexplained in one chain");
+    assert!(spans.crowd(ALL).is_some(), "two unexplained in one chain");
     let mut spans = Spans::default();
     spans.read(0.9, 0.02, 1.0, 0.0);
     spans.broken();
     spans.read(0.9, 0.02, 1.0, 0.0);
-    assert_eq!(spans.crowd(), None);
+    assert_eq!(spans.crowd(ALL), None);
+}
+
+/// Others spent 30 a second, then left: whether they are seen is judged over every interval
+/// kept, but the steering reads the spending of the latest (a hold's worth, and at least
+/// four), in which they are gone.
+#[test]
+fn the_steering_reads_the_latest_spending() {
+    let mut spans = Spans::default();
+    for _ in 0..8 {
+        spans.read(1.5, 0.05, 1.0, 0.0);
+    }
+    for _ in 0..8 {
+        spans.read(0.0, 0.05, 1.0, 0.0);
+    }
+    let all = spans.crowd(ALL).expect("others seen");
+    assert!((all.others - 15.0).abs() < 1e-9, "{all:?}");
+    let latest = spans.crowd(Duration::from_millis(200)).expect("still seen");
+    assert_eq!(latest.others, 0.0);
+    assert!((latest.own - 20.0).abs() < 1e-9, "{latest:?}");
+    // However short the window, four intervals.
+    assert_eq!(spans.crowd(Duration::ZERO), Some(latest));
 }
 
 /// A budget spent as fast as it refills cuts the pace, at most once per hold; one with room
