@@ -47,6 +47,8 @@ C = [
     ("NG503-oa1000", "--mode nginx --rate 50 --burst 5 --status 503 --body html", "plain", None, "--outage-after 1000"),
     ("C503-oa1000", "--mode conc --k 8 --status 503", "plain", None, "--outage-after 1000"),
     ("F-WALK-hdr", "--mode walk --rate 50 --hdr simple", "plain", (4, 150, 16)),
+    ("F-OA-hdr",  "--mode openai --rpm 3000 --rate 50 --hdr openai", "plain", (4, 150, 16)),
+    ("F2-OA-hdr", "--mode openai --rpm 3000 --rate 50 --hdr openai", "plain", (2, 150, 16)),
 ]
 
 

@@ -19,8 +19,9 @@
 //!   with the same count taken before each, and paced as a log of that count.
 //! - [`crowd`]: other clients spending the same per-minute budget, read from what it loses
 //!   beyond this process's requests; among them, its rate caps the blind pace, which the
-//!   whole budget steers. Its first answers tell already whether others started on it too:
-//!   no process bursts until they say no one did.
+//!   whole budget steers, over the time a cut takes to show. Its first answers tell already
+//!   whether others started on it too: no process bursts until they say no one did. A
+//!   budget that reads full again, the others gone, lets the pace climb back to its rate.
 //!
 //! [`observe`] takes one answer through all of them, in order. Around them: [`trust`], how
 //! far a bucket reading is believed before the server has served its pace; [`pause`], how

@@ -228,6 +228,17 @@ impl Learner {
                 if self.aimd.taken(now, current, room, self.news_delay()) {
                     self.epoch += 1;
                 }
+                if let Some(rate) = self
+                    .evidence
+                    .unspent(limits, self.aimd.rate())
+                    .filter(|_| waiting && !self.aimd.starting() && self.aimd.at_pace(sent.rate))
+                {
+                    // A per-minute budget nobody spends: climb towards its rate. (Its reading
+                    // was refuted by 429s that others drew, or never trusted: the blind
+                    // learner's increase took a process left alone at a fleet's tail from 3
+                    // to 50 requests a second in 3 s; see `Evidence::unspent`.)
+                    self.aimd.climb_unspent(rate, self.news_delay(), now);
+                }
                 false
             }
         }

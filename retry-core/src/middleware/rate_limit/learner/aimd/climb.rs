@@ -23,6 +23,10 @@ const SPARE_GROWTH: f64 = 0.35;
 /// While the server's count reads full and requests wait, the pace grows by this share of
 /// itself per success (at short round trips).
 pub(super) const FULL_STEP: f64 = 0.1;
+/// With a per-minute budget read unspent, the pace grows by this share of itself per round
+/// trip, or per success where a round trip holds less than one (see
+/// [`Aimd::climb_unspent`]).
+const UNSPENT_STEP: f64 = 0.1;
 /// The probe's growth: `C * t^3` of the pace it started from after `t` seconds of probing.
 const C: f64 = 1.0;
 /// How fast the floor fades (measured with none and with a 30 s and a 60 s half-life on the
@@ -132,6 +136,23 @@ impl Aimd {
         }
         self.rate = clamp(rate);
         false
+    }
+
+    /// A success whose per-minute budget has read unspent (see `Evidence::unspent`): the
+    /// pace climbs towards `ceiling`, the budget's rate, by [`UNSPENT_STEP`] per round trip
+    /// of `rtt` seconds, as a full bucket's does per success (see [`Aimd::taken`]) but in
+    /// time: a process left alone at two requests a second gets few successes a second. (By a
+    /// doubling per round trip, slow start's, the tail of two processes came within 0.97 of
+    /// the ideal, but sixteen, whose budget reads full for a few answers now and then, drew
+    /// 0.123 429s per request, not 0.085; on our simulator.)
+    pub(crate) fn climb_unspent(&mut self, ceiling: f64, rtt: f64, now: Duration) {
+        // Successes per round trip at this pace; each takes its share of the round trip's
+        // step, and at most doubles the pace.
+        let per_rtt = (self.rate * rtt.max(0.01)).max(0.01);
+        let grown = self.rate * (1.0 + UNSPENT_STEP).powf(1.0 / per_rtt).min(2.0);
+        if grown > self.rate {
+            self.follow(grown.min(ceiling), now);
+        }
     }
 
     /// Successes at one pace before slow start grows it.

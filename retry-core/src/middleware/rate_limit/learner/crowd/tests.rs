@@ -190,3 +190,78 @@ fn a_start_among_others_has_no_burst() {
     assert_eq!(start([2999.0, 2998.0]), (vec![Some(1), Some(4)], true));
     assert_eq!(start([2997.0, 2996.0]), (vec![Some(1), Some(1)], false));
 }
+
+/// Three answers in a row reading a per-minute budget full, under the rate it names: the
+/// budget is unspent, up to that rate. Not on two, not at the rate, not with the tokens
+/// spent, not on a count that is no per-minute budget (Together's bucket).
+#[test]
+fn a_budget_read_full_three_times_is_unspent() {
+    let unspent = |levels: &[f64], pace: f64, tokens: Option<u64>| {
+        let mut evidence = Evidence::default();
+        let mut last = None;
+        for (seq, &level) in levels.iter().enumerate() {
+            let limits = RateLimitHeaders {
+                token_limit: tokens.map(|_| 100_000),
+                token_remaining: tokens,
+                ..minute(level)
+            };
+            evidence.read(&sent(seq as u64, seq as f64 * 0.1), &limits, false, 0.0);
+            last = Some(limits);
+        }
+        evidence.unspent(&last.expect("an answer"), pace)
+    };
+    let full = [2999.0; 3];
+    assert_eq!(unspent(&full, 4.0, None), Some(50.0));
+    assert_eq!(unspent(&full[..2], 4.0, None), None, "two answers");
+    assert_eq!(
+        unspent(&[2999.0, 2995.0, 2999.0], 4.0, None),
+        None,
+        "spent between"
+    );
+    assert_eq!(unspent(&full, 50.0, None), None, "at the rate");
+    assert_eq!(unspent(&full, 4.0, Some(100_000)), Some(50.0));
+    assert_eq!(unspent(&full, 4.0, Some(98_000)), None, "tokens spent");
+    let mut bucket = Evidence::default();
+    for seq in 0..3 {
+        bucket.read(
+            &sent(seq, seq as f64 * 0.1),
+            &reading(50, 49, 20),
+            false,
+            0.0,
+        );
+    }
+    assert_eq!(bucket.unspent(&reading(50, 49, 20), 4.0), None);
+}
+
+/// A process left alone at a fleet's tail, its per-minute reading refuted by the 429s the
+/// others drew, at three requests a second: the budget reads full at every answer, and the
+/// pace is back at its rate within two seconds (the blind increase alone: 3 -> 4 a second).
+#[test]
+fn alone_on_an_unspent_budget_the_pace_climbs_to_its_rate() {
+    let mut learner = Learner::new(3.0);
+    learner.aimd.end_slow_start();
+    let (mut at, mut seq) = (0.0, 0);
+    let answer = |learner: &mut Learner, at: &mut f64, seq: &mut u64| {
+        let sent = Admission {
+            epoch: learner.epoch(),
+            rate: learner.aimd.rate(),
+            ..sent(*seq, *at)
+        };
+        let now = sent.at + Duration::from_millis(50);
+        learner.observe(now, &sent, Outcome::Taken, &minute(2999.0), true);
+        *at += 1.0 / learner.aimd.rate();
+        *seq += 1;
+    };
+    for _ in 0..3 {
+        answer(&mut learner, &mut at, &mut seq);
+    }
+    for _ in 0..3 {
+        learner.evidence.contradicted();
+    }
+    learner.aimd.follow(3.0, Duration::from_secs_f64(at));
+    while at < 2.0 {
+        answer(&mut learner, &mut at, &mut seq);
+    }
+    assert_eq!(learner.bucket_rate(), None, "the reading stays refuted");
+    assert!(learner.aimd.rate() > 45.0, "{}", learner.aimd.rate());
+}
