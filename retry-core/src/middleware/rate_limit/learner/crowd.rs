@@ -216,24 +216,7 @@ impl Steer {
                 self.held_until = Some(now + Self::window(news_delay));
             }
         } else if taken {
-            let fill: f64 = std::env::var("FILL")
-                .ok()
-                .map_or(0.0, |v| v.parse().unwrap());
-            let room = (SPENT * rate - crowd.own - crowd.others).max(0.0);
-            let share = if crowd.own + crowd.others > 0.0 {
-                (crowd.own / (crowd.own + crowd.others)).min(1.0)
-            } else {
-                1.0
-            };
-            let gate: f64 = std::env::var("GATE")
-                .ok()
-                .map_or(0.0, |v| v.parse().unwrap());
-            let extra = if share >= gate {
-                fill * room * share * since
-            } else {
-                0.0
-            };
-            aimd.follow((aimd.rate() + GROWTH * rate * since + extra).min(rate), now);
+            aimd.follow((aimd.rate() + GROWTH * rate * since).min(rate), now);
         }
     }
 }

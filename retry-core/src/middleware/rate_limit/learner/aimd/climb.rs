@@ -142,9 +142,9 @@ impl Aimd {
     /// pace climbs towards `ceiling`, the budget's rate, by [`UNSPENT_STEP`] per round trip
     /// of `rtt` seconds, as a full bucket's does per success (see [`Aimd::taken`]) but in
     /// time: a process left alone at two requests a second gets few successes a second. (By a
-    /// doubling per round trip, slow start's, the tail of two processes came within 0.97 of
-    /// the ideal, but sixteen, whose budget reads full for a few answers now and then, drew
-    /// 0.123 429s per request, not 0.085; on our simulator.)
+    /// doubling per round trip, slow start's, on one answer read full, two processes came
+    /// within 0.97 of the ideal, but sixteen, whose budget reads full for an answer now and
+    /// then, drew 0.132 429s per request, not 0.085; on our simulator.)
     pub(crate) fn climb_unspent(&mut self, ceiling: f64, rtt: f64, now: Duration) {
         // Successes per round trip at this pace; each takes its share of the round trip's
         // step, and at most doubles the pace.
