@@ -24,8 +24,9 @@
 //! 0.022 / 0.033 to 0.003 / 0.012 429s per request and from 0.939 / 0.873 to 0.949 / 0.911
 //! of the ideal (100 seeds, on our simulator); four real processes on a server written
 //! apart from this project, 0.023 / 0.026 -> 0.008 / 0.010 (3 runs). Sixteen are where they
-//! were (their readings are refuted within a second or two and the blind learner paces
-//! them). A process left alone when the others are done, its reading refuted by the 429s
+//! were: they steer for the first few seconds only (by the fifth, 10-11 of 16 readings are
+//! refuted, in runs of about 50 s; traced on three seeds), and the blind learner paces the
+//! rest. A process left alone when the others are done, its reading refuted by the 429s
 //! they drew together, climbs back on a budget that reads full (`Evidence::unspent`).
 //!
 //! On our simulator (60 seeds), fleets of four on OpenAI's names went from 0.093 / 0.112 to
