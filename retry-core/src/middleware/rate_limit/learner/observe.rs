@@ -225,7 +225,7 @@ impl Learner {
                     crowded: bucket_like && self.evidence.below_peak(limits),
                     start_ceiling: self.evidence.start_ceiling(),
                 };
-                if self.aimd.taken(now, current, room, self.news_delay()) {
+                if self.aimd.taken(now, current, room, delay) {
                     self.epoch += 1;
                 }
                 if let Some(rate) = self
@@ -237,7 +237,7 @@ impl Learner {
                     // was refuted by 429s that others drew, or never trusted: the blind
                     // learner's increase took a process left alone at a fleet's tail from 3
                     // to 50 requests a second in 3 s; see `Evidence::unspent`.)
-                    self.aimd.climb_unspent(rate, self.news_delay(), now);
+                    self.aimd.climb_unspent(rate, delay, now);
                 }
                 false
             }
