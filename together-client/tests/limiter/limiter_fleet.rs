@@ -234,14 +234,15 @@ async fn a_process_left_alone_on_an_unspent_budget_climbs_back() {
 /// others' requests refute: a bucket that reads full is what is left of it), and a process
 /// left alone at the fleet's tail (no headers: a spell without a 429, counted in intervals
 /// of what the server served, not of the share it was crowded down to). Mean goodput: the
-/// step over seeds 0-9 0.838 (0.822 before a full bucket grew the pace; 0.852 before a
-/// burst's 429 reading the count spent ended slow start, which moves these chaotic runs
-/// about: over 80 seeds median 0.853 -> 0.867, 5th percentile 0.761 -> 0.763, worst run
-/// 0.747 -> 0.691), no headers over seeds 0-3 0.890 (0.806 before the quiet spell counted
-/// what was served).
+/// step over seeds 0-9 0.889 (0.848 before a bucket read at its most three times in a row
+/// let a process left at a few requests a second climb to its rate, `Evidence::unspent`;
+/// 0.822 before a full bucket grew the pace; 0.852 before a burst's 429 reading the count
+/// spent ended slow start, which moves these chaotic runs about: over 80 seeds median
+/// 0.853 -> 0.867, 5th percentile 0.761 -> 0.763, worst run 0.747 -> 0.691), no headers
+/// over seeds 0-3 0.897 (0.806 before the quiet spell counted what was served).
 #[tokio::test(start_paused = true)]
 async fn independent_processes_find_the_room_the_others_leave() {
-    for (name, least, seeds) in [("step-50-20-80-bucket", 0.83, 10), ("no-headers", 0.85, 4)] {
+    for (name, least, seeds) in [("step-50-20-80-bucket", 0.87, 10), ("no-headers", 0.85, 4)] {
         let scenario = Scenario::named(name).unwrap();
         let mut goodput = Vec::new();
         for seed in 0..seeds {

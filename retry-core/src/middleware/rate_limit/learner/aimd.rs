@@ -197,6 +197,14 @@ impl Aimd {
         self.slow_start
     }
 
+    /// Whether a 429 came within the quiet spell ([`QUIET`](climb::QUIET)) before `now`,
+    /// among the answers kept.
+    pub(crate) fn refused_lately(&self, now: Duration) -> bool {
+        self.recent
+            .last_refused()
+            .is_some_and(|at| now.saturating_sub(at) < climb::QUIET)
+    }
+
     /// Takes `rate` as the pace, from a source that knows better (trusted headers): a later
     /// fall back to this learner starts from it, with a curve that stays near it.
     pub(crate) fn follow(&mut self, rate: f64, now: Duration) {

@@ -26,6 +26,15 @@ impl Answers {
         keep_last(&mut self.0, (now, taken), WINDOW);
     }
 
+    /// When the latest 429 among the answers kept came.
+    pub(super) fn last_refused(&self) -> Option<Duration> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(_, taken)| !taken)
+            .map(|&(at, _)| at)
+    }
+
     /// The rate of the last [`SERVED_OVER`] successes, if there are as many.
     pub(super) fn served(&self) -> Option<f64> {
         let mut taken = self.0.iter().rev().filter(|(_, taken)| *taken);

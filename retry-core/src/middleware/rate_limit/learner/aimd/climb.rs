@@ -23,7 +23,7 @@ const SPARE_GROWTH: f64 = 0.35;
 /// While the server's count reads full and requests wait, the pace grows by this share of
 /// itself per success (at short round trips).
 pub(super) const FULL_STEP: f64 = 0.1;
-/// With a per-minute budget read unspent, the pace grows by this share of itself per round
+/// With a budget read unspent, the pace grows by this share of itself per round
 /// trip, or per success where a round trip holds less than one (see
 /// [`Aimd::climb_unspent`]).
 const UNSPENT_STEP: f64 = 0.1;
@@ -138,7 +138,7 @@ impl Aimd {
         false
     }
 
-    /// A success whose per-minute budget has read unspent (see `Evidence::unspent`): the
+    /// A success whose budget has read unspent (see `Evidence::unspent`): the
     /// pace climbs towards `ceiling`, the budget's rate, by [`UNSPENT_STEP`] per round trip
     /// of `rtt` seconds, as a full bucket's does per success (see [`Aimd::taken`]) but in
     /// time: a process left alone at two requests a second gets few successes a second. (By a

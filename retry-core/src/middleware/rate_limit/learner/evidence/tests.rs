@@ -365,3 +365,40 @@ fn requests_are_no_pace_while_the_tokens_bind() {
     assert_eq!(evidence.bucket_rate(), Some(50.0));
     assert_eq!(evidence.burst(), licence);
 }
+
+/// A bucket of 5 at 50 a second (Together's figures) read at its most, 4 after this
+/// process's own request, three answers in a row: unspent, up to its rate. Not on two, not
+/// within one of its most (others' requests taken out between, as a bucket that refills in
+/// 100 ms reads among other clients), not at the rate, not on a bucket of two, not once a
+/// 429 came with room left (`remaining` then counts something else).
+#[test]
+fn a_bucket_read_at_its_most_three_times_is_unspent() {
+    let unspent = |remaining: &[u64], limit: u64, pace: f64| {
+        let mut evidence = Evidence::default();
+        for (seq, &left) in remaining.iter().enumerate() {
+            let reset = (limit - left) * 20;
+            evidence.read(
+                &sent(seq as u64, seq as u64 * 250),
+                &headers(limit, left, reset),
+                false,
+                0.0,
+            );
+        }
+        let last = *remaining.last().expect("an answer");
+        evidence.unspent(&headers(limit, last, (limit - last) * 20), pace)
+    };
+    assert_eq!(unspent(&[4, 4, 4], 5, 4.0), Some(50.0));
+    assert_eq!(unspent(&[4, 4], 5, 4.0), None, "two answers");
+    assert_eq!(unspent(&[4, 3, 4], 5, 4.0), None, "one taken by others");
+    assert_eq!(unspent(&[4, 4, 4], 5, 50.0), None, "at the rate");
+    assert_eq!(unspent(&[1, 1, 1], 2, 4.0), None, "a bucket of two");
+    let mut refused = Evidence::default();
+    for seq in 0..3 {
+        refused.read(&sent(seq, seq * 250), &headers(5, 4, 20), seq == 0, 0.0);
+    }
+    assert_eq!(
+        refused.unspent(&headers(5, 4, 20), 4.0),
+        None,
+        "a 429 with room left"
+    );
+}

@@ -140,3 +140,53 @@ fn a_reading_contradicted_before_it_is_proven_runs_no_further_than_the_blind_pac
     assert!(pace < 2.0 * served, "{pace}");
     assert!((pace - blind).abs() < 1e-9, "{pace} vs blind {blind}");
 }
+
+/// A process left alone at three requests a second on a bucket of 5 at 50 a second
+/// (Together's figures), once served at 50 a second (the reading proven), then cut and its
+/// reading refuted by the 429s a fleet drew: the bucket reads at its most at every answer,
+/// and the pace is back near the rate within two seconds (by the full count's step per
+/// success alone, at 33 a second). Not while 429s came lately: a bucket that reads full
+/// while requests are refused is not what refuses them.
+#[test]
+fn alone_on_an_unspent_bucket_the_pace_climbs_to_its_rate() {
+    let climb = |refused_at: Option<f64>, until: f64| {
+        let mut learner = Learner::new(50.0);
+        learner.aimd.end_slow_start();
+        let (mut at, mut seq) = (0.0, 0);
+        let mut answer = |learner: &mut Learner, at: &mut f64, outcome, remaining| {
+            let sent = Admission {
+                seq,
+                at: Duration::from_secs_f64(*at),
+                ..admission(learner.epoch(), learner.rate())
+            };
+            let now = sent.at + Duration::from_millis(50);
+            let limits = reading(5, remaining, (5 - remaining) * 20);
+            learner.observe(now, &sent, outcome, &limits, true);
+            *at += 1.0 / learner.aimd.rate();
+            seq += 1;
+        };
+        for _ in 0..10 {
+            answer(&mut learner, &mut at, Outcome::Taken, 4);
+        }
+        for _ in 0..3 {
+            learner.evidence.contradicted();
+        }
+        learner.aimd.follow(3.0, Duration::from_secs_f64(at));
+        let start = at;
+        let mut refused = refused_at;
+        while at < start + until {
+            if refused.is_some_and(|t| at >= start + t) {
+                refused = None;
+                answer(&mut learner, &mut at, Outcome::RateLimited, 0);
+                learner.aimd.follow(3.0, Duration::from_secs_f64(at));
+            }
+            answer(&mut learner, &mut at, Outcome::Taken, 4);
+        }
+        assert_eq!(learner.bucket_rate(), None, "the reading stays refuted");
+        learner.aimd.rate()
+    };
+    let alone = climb(None, 2.0);
+    assert!(alone > 45.0, "{alone}");
+    let refused = climb(Some(1.0), 2.2);
+    assert!(refused < 10.0, "{refused}");
+}
