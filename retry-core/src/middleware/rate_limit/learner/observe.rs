@@ -243,9 +243,9 @@ impl Learner {
                     // rate of 1 000 a second it never reaches: `concurrency-8-together` climbed
                     // after every cut, 0.033 / 0.060 -> 0.417 / 0.467 429s per request, median
                     // / worst of 20 seeds, and with 503s, 3 calls lost in 2 of 20 runs, on our
-                    // simulator). A per-minute
-                    // budget's climb is left as it was: held the same way, two processes on
-                    // `anthropic` fell from 0.900 to 0.826 of the ideal at the 5th percentile.
+                    // simulator). A per-minute budget's climb is left as it was: held the same
+                    // way, two processes on `anthropic` fell from 0.900 to 0.826 of the ideal
+                    // at the 5th percentile.
                     self.aimd
                         .climb_unspent(self.unspent_ceiling(rate, limits), delay, now);
                 }

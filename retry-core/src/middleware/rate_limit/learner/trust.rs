@@ -53,10 +53,15 @@ impl Learner {
             // reading runs no further ahead of the blind pace until then (see the doc).
             return Some(rate.min(self.aimd.rate()));
         }
-        let reached = (self.aimd.fastest_served())
+        Some(rate.min(self.ahead_of_served()))
+    }
+
+    /// How far an unproven reading may take the pace: [`TRUST_AHEAD`] times the fastest the
+    /// server has served, and never under the blind pace.
+    fn ahead_of_served(&self) -> f64 {
+        (self.aimd.fastest_served())
             .map_or(0.0, |fastest| TRUST_AHEAD * fastest)
-            .max(self.aimd.rate());
-        Some(rate.min(reached))
+            .max(self.aimd.rate())
     }
 
     /// How far the climb on a budget nobody spends (`Evidence::unspent`) may take the pace:
@@ -69,10 +74,7 @@ impl Learner {
         if self.proven || limits.family.per_minute() {
             return rate;
         }
-        let reached = (self.aimd.fastest_served())
-            .map_or(0.0, |fastest| TRUST_AHEAD * fastest)
-            .max(self.aimd.rate());
-        rate.min(reached)
+        rate.min(self.ahead_of_served())
     }
 
     /// The trusted rate reading's pace (see [`Evidence::rate_reading`]), as a floor under the

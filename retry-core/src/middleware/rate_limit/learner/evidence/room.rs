@@ -92,9 +92,9 @@ impl Evidence {
             return self.bucket_unspent(limits, pace);
         }
         let limit = limits.limit?;
-        let full = |remaining: &u64| remaining.saturating_add(FULL_WITHIN) >= limit;
-        let run = self.recent_remaining.iter().rev().take(UNSPENT_RUN);
-        if !full(&limits.remaining?) || run.len() < UNSPENT_RUN || !run.clone().all(full) {
+        if !self.full_run(limits, |remaining| {
+            remaining.saturating_add(FULL_WITHIN) >= limit
+        }) {
             return None;
         }
         if let (Some(left), Some(tokens)) = (limits.token_remaining, limits.token_limit)
@@ -117,16 +117,17 @@ impl Evidence {
     /// `observe` and `trust`, with which it is 0.045 / 0.062.)
     fn bucket_unspent(&self, limits: &RateLimitHeaders, pace: f64) -> Option<f64> {
         let most = self.counted_full()?;
-        let at_most = |remaining: &u64| *remaining >= most;
-        let run = self.recent_remaining.iter().rev().take(UNSPENT_RUN);
-        if most <= 2 * FULL_WITHIN
-            || !at_most(&limits.remaining?)
-            || run.len() < UNSPENT_RUN
-            || !run.clone().all(at_most)
-        {
+        if most <= 2 * FULL_WITHIN || !self.full_run(limits, |remaining| remaining >= most) {
             return None;
         }
         self.bucket_estimate().filter(|&rate| pace < rate)
+    }
+
+    /// Whether this answer's `remaining` and the last [`UNSPENT_RUN`] readings (this one
+    /// among them) all read `full`.
+    fn full_run(&self, limits: &RateLimitHeaders, full: impl Fn(u64) -> bool) -> bool {
+        let run = self.recent_remaining.iter().rev().take(UNSPENT_RUN);
+        limits.remaining.is_some_and(&full) && run.len() == UNSPENT_RUN && run.copied().all(full)
     }
 
     /// The most `remaining` has read, while `remaining` is known to count what the server
