@@ -51,7 +51,8 @@ use crate::middleware::headers::RateLimitHeaders;
 /// again from the copy of whichever process sends first.
 const LEARNER_TTL: Duration = Duration::from_secs(60);
 /// How far ahead a process may reserve a slot of the fleet's schedule (see
-/// [`FleetSchedule::reserve`]): about a round trip to the store and a timer's granularity.
+/// [`FleetSchedule::reserve`]): about a round trip to the store and a timer's granularity. A
+/// request that has missed a turn reaches a tick further (see `admit::reach`).
 const HORIZON: Duration = Duration::from_micros(HORIZON_MICROS);
 const HORIZON_MICROS: u64 = 4_000;
 
