@@ -56,13 +56,13 @@ const TICK: Duration = Duration::from_millis(1);
 
 /// How far ahead a request that has missed `missed` turns may reserve its slot: a request that
 /// missed one reaches a tick further than the horizon, and asks a tick earlier. Without it, one
-/// that asked a horizon ahead woke, rounded up, in the millisecond a process whose own queue
-/// had just let its next request through asked too, and ties at the store went the same way
-/// every time: on our simulator's paused clock, one process of four on `anthropic` took
-/// every slot for 3 s while the others waited at the gate (1 seed of 40: each process's share
-/// 0.53 and 0.16 of the fleet's, `|share * N - 1|` 1.26; 0.04 at worst with the tick). A slot
-/// kept for the process that missed the most turns, written to the store, made the fleet as
-/// fair and cost 0.02 of the ideal on `anthropic`: its writes collided with the others'.
+/// that asked a horizon ahead woke, rounded up, in the millisecond a process whose own queue had
+/// just let its next request through asked too, and ties at the store went the same way every time:
+/// on our simulator's paused clock, one process of four on `anthropic` took every slot for 3 s
+/// while the others waited at the gate (1 seed of 40: each process's share 0.57 and 0.14-0.15 of
+/// the fleet's, `|share * N - 1|` 1.26; 0.04-0.05 at worst with the tick). A slot kept for the
+/// process that missed the most turns, written to the store, made the fleet as fair and cost 0.02
+/// of the ideal on `anthropic`: its writes collided with the others'.
 fn reach(missed: u64) -> Duration {
     if missed == 0 {
         HORIZON
