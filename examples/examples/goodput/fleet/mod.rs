@@ -32,7 +32,9 @@
 //! reqwest-retry), each process with its own client.
 //!
 //! Runs are independent, so `--jobs` threads (default: the cores available) each run seeds on
-//! a paused runtime of their own; every time reported is virtual either way.
+//! a paused runtime of their own; every time reported is virtual either way. Each run seeds its
+//! thread's `fastrand` generator with its seed, so a cell prints the same figures at any
+//! `--jobs`.
 //!
 //! Here: the fleet's constants, how its processes are built ([`Member`]) and come and go
 //! ([`Variant`]), and the benchmark ([`bench`]). One run and its seeds are in

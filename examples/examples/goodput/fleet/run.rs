@@ -146,6 +146,10 @@ pub(super) fn run_seeds(
                     if seed >= seeds {
                         break;
                     }
+                    // The limiters draw from this thread's generator (a fleet's early asks,
+                    // the store's backoff): seeded by the run, a cell's figures do not depend
+                    // on which seeds ran before it on its thread, nor on `--jobs`.
+                    fastrand::seed(seed);
                     let run = paused()
                         .block_on(run(scenario, seed, member, n, variant))
                         // The per-process times are only for the plot.
