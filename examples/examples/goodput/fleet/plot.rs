@@ -33,6 +33,8 @@ pub(super) fn plot(path: &std::path::Path) -> Result<(), Box<dyn std::error::Err
     let runs: Vec<(Member, Run)> = MEMBERS
         .into_iter()
         .map(|m| {
+            // Seeded as the table's runs are (see `run_seeds`).
+            fastrand::seed(seed);
             (
                 m,
                 paused().block_on(run(&scenario, seed, m, n, Variant::Together)),
