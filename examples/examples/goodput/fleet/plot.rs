@@ -2,7 +2,7 @@
 
 use together_client::sim::Scenario;
 
-use super::run::{Run, paused, run};
+use super::run::{Run, run_seeded};
 use super::{BIN, MEMBERS, Member, PLOT, REQUESTS, TASKS, Variant};
 use crate::family::TOKENS_EACH;
 
@@ -32,14 +32,7 @@ pub(super) fn plot(path: &std::path::Path) -> Result<(), Box<dyn std::error::Err
     let scenario = Scenario::named(name).expect("a scenario of the catalogue");
     let runs: Vec<(Member, Run)> = MEMBERS
         .into_iter()
-        .map(|m| {
-            // Seeded as the table's runs are (see `run_seeds`).
-            fastrand::seed(seed);
-            (
-                m,
-                paused().block_on(run(&scenario, seed, m, n, Variant::Together)),
-            )
-        })
+        .map(|m| (m, run_seeded(&scenario, seed, m, n, Variant::Together)))
         .collect();
     let ideal = scenario.ideal(n * REQUESTS, TOKENS_EACH);
     let last = runs

@@ -146,14 +146,8 @@ pub(super) fn run_seeds(
                     if seed >= seeds {
                         break;
                     }
-                    // The limiters draw from this thread's generator (a fleet's early asks,
-                    // the store's backoff): seeded by the run, a cell's figures do not depend
-                    // on which seeds ran before it on its thread, nor on `--jobs`.
-                    fastrand::seed(seed);
-                    let run = paused()
-                        .block_on(run(scenario, seed, member, n, variant))
-                        // The per-process times are only for the plot.
-                        .without_times();
+                    // The per-process times are only for the plot.
+                    let run = run_seeded(scenario, seed, member, n, variant).without_times();
                     runs.lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .push((seed, run));
@@ -166,6 +160,21 @@ pub(super) fn run_seeds(
     runs.into_iter().map(|(_, r)| r).collect()
 }
 
+/// [`run`] on a [`paused`] runtime of its own, on this thread, its generator seeded by `seed`:
+/// the limiters draw from this thread's `fastrand` (a fleet's early asks, the store's
+/// backoff), so a run's figures do not depend on what ran before it on the thread, nor on
+/// `--jobs`.
+pub(super) fn run_seeded(
+    scenario: &Scenario,
+    seed: u64,
+    member: Member,
+    n: usize,
+    variant: Variant,
+) -> Run {
+    fastrand::seed(seed);
+    paused().block_on(run(scenario, seed, member, n, variant))
+}
+
 impl Run {
     fn without_times(mut self) -> Run {
         for p in &mut self.processes {
@@ -176,7 +185,7 @@ impl Run {
 }
 
 /// A current-thread runtime on the paused clock, as the rest of the benchmark runs on.
-pub(super) fn paused() -> tokio::runtime::Runtime {
+fn paused() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)

@@ -140,9 +140,10 @@ impl Fleet {
                 // And a tick earlier than that, as far as its reach goes (see `reach`).
                 Err(at) => {
                     let step = HORIZON_MICROS / 4;
-                    let early = (fastrand::u64(0..=step) + missed * step).min(HORIZON_MICROS);
+                    let early = fastrand::u64(0..=step).saturating_add(missed.saturating_mul(step));
                     missed += 1;
-                    let early = Duration::from_micros(early).saturating_add(TICK);
+                    let early =
+                        (Duration::from_micros(early).saturating_add(TICK)).min(reach(missed));
                     tokio::time::sleep(at.saturating_sub(now).saturating_sub(early)).await;
                 }
             }
