@@ -74,6 +74,26 @@ fn a_full_bucket_reading_stands_alone() {
     assert_eq!(evidence.bucket_rate(), Some(30.0));
 }
 
+/// Trusted at 50 a second (a bucket of 5); five requests at once spend it, as predicted;
+/// 20 ms later it reads 4 of 5 again, full in 0.9 s: as a bucket's steady refill, a pace of
+/// 1.1 a second, from a full bucket (exact, standing alone), which nothing sent that slowly
+/// would refute. But the count came back 5 in 20 ms, a hundred times faster: it is given
+/// back at once (a fixed window's end), and the bucket reading is refuted. A fall read
+/// without such a jump (1 left, full in 400 ms: 10 a second) is followed as before.
+#[test]
+fn a_count_given_back_at_once_refutes_the_bucket_reading() {
+    let mut evidence = read_steadily(20, &headers(5, 4, 20), 0.0);
+    evidence.read(&sent(14, 200), &headers(5, 0, 100), false, 0.0);
+    assert_eq!(evidence.bucket_rate(), Some(50.0));
+    let mut fell = evidence.clone();
+    fell.read(&sent(15, 220), &headers(5, 1, 400), false, 0.0);
+    assert_eq!(fell.bucket_rate(), Some(10.0));
+    evidence.read(&sent(15, 220), &headers(5, 4, 900), false, 0.0);
+    assert_eq!(evidence.bucket_rate(), None);
+    evidence.read(&sent(16, 1_120), &headers(5, 4, 900), false, 0.0);
+    assert_eq!(evidence.bucket_rate(), None);
+}
+
 /// A window of 50 a second whose reset reads "1" until it ends (whole seconds, rounded up):
 /// no estimate, so nothing to trust, however its readings go. (Estimated, the reading taken
 /// right after the window opened, "1 used, full in 1 s", stood alone at a pace of 1 a
