@@ -55,17 +55,19 @@
 //! Without faults and with no call lost this is `(n - burst) / rate`.
 //!
 //! With `--fleet` it runs the fleet benchmark instead (issue 12: N processes, each its own
-//! client and limiter, on one simulator): see [`fleet`].
+//! client and limiter, on one simulator): see [`fleet`]. With `--sweep N`, N random servers
+//! (the family's knobs drawn at random, ours with and without their headers): see [`sweep`].
 //!
 //! Modules: [`strategies`] (the peers and ours), [`workloads`] (the grid and one run),
 //! [`report`] (verdicts, tables, BENCHMARKS.md), [`plot`] (the SVG), [`family`] (the server
-//! family), [`fleet`] (fleets on one limit).
+//! family), [`fleet`] (fleets on one limit), [`sweep`] (random servers).
 
 mod family;
 mod fleet;
 mod plot;
 mod report;
 mod strategies;
+mod sweep;
 mod workloads;
 
 use std::fmt::Write as _;
@@ -105,6 +107,14 @@ struct Args {
     /// Seeds per cell of the peers in the fleets (they cost several times ours to run).
     #[arg(long, default_value_t = fleet::PEER_SEEDS, requires = "fleet")]
     peer_seeds: u64,
+    /// Run this many random servers instead (see `sweep`): the family's knobs drawn at random,
+    /// ours with and without the headers on each; prints the servers where ours breaks.
+    /// Writes no file
+    #[arg(long, value_name = "SERVERS")]
+    sweep: Option<u64>,
+    /// The first random server's number (with `--sweep`: a flagged server again)
+    #[arg(long, default_value_t = 0, requires = "sweep")]
+    sweep_from: u64,
     /// Threads running the fleets' seeds side by side, each on its own paused runtime
     /// (default: the cores available).
     #[arg(long, requires = "fleet")]
@@ -237,9 +247,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         return fleet::bench(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &options);
     }
-    tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
-        .build()?
-        .block_on(bench(args))
+        .build()?;
+    if let Some(count) = args.sweep {
+        runtime.block_on(sweep::bench(args.sweep_from, count));
+        return Ok(());
+    }
+    runtime.block_on(bench(args))
 }
