@@ -94,6 +94,25 @@ fn a_count_given_back_at_once_refutes_the_bucket_reading() {
     assert_eq!(evidence.bucket_rate(), None);
 }
 
+/// A minute's budget under Together's names (5 940) whose `remaining` never moves (always
+/// `limit - 1`), whatever is sent: each reading is "1 used, full in 0.1 s", a pace of 10 a
+/// second, while a hundred a second go and are taken. The count comes back ten a reading:
+/// refuted, however large the budget (its margin for the estimate's error, a tenth of
+/// `limit`, would have hidden it).
+#[test]
+fn a_count_that_never_moves_refutes_the_bucket_reading() {
+    let mut evidence = Evidence::default();
+    for i in 0..10 {
+        evidence.read(
+            &sent(i * 10, i * 100),
+            &headers(5940, 5939, 100),
+            false,
+            0.0,
+        );
+    }
+    assert_eq!(evidence.bucket_rate(), None);
+}
+
 /// A window of 50 a second whose reset reads "1" until it ends (whole seconds, rounded up):
 /// no estimate, so nothing to trust, however its readings go. (Estimated, the reading taken
 /// right after the window opened, "1 used, full in 1 s", stood alone at a pace of 1 a
