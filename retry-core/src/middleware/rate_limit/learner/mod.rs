@@ -159,6 +159,10 @@ pub(crate) struct Learner {
     /// so the fleet reads as one client.
     #[serde(default)]
     first: FirstAnswers,
+    /// When the latest 429 came, and the pace its request went at: a budget read unspent
+    /// climbs no further than under it while that 429 is recent (see `observe`).
+    #[serde(default)]
+    refused_at: Option<(Duration, f64)>,
 }
 
 impl Learner {
@@ -190,6 +194,7 @@ impl Learner {
             silent: SilentWindow::default(),
             steer: Steer::default(),
             first: FirstAnswers::default(),
+            refused_at: None,
         }
     }
 

@@ -190,3 +190,51 @@ fn alone_on_an_unspent_bucket_the_pace_climbs_to_its_rate() {
     let refused = climb(Some(1.0), 2.2);
     assert!(refused < 10.0, "{refused}");
 }
+
+/// A lone client on a per-minute budget of 360 (Anthropic's names: 6 a second), enforced per
+/// second by a bucket of one that the round trips' jitter keeps refusing at that rate: the
+/// budget reads unspent at every answer, its reading refuted. After a 429 to a request sent
+/// at the budget's rate and a cut to half of it, the climb back goes no further than 0.9 of
+/// that pace while the 429 is recent; after a 429 at a third of the rate (a process's share
+/// of a budget others spend too, whose climb when they leave is left as it was), it goes to
+/// the rate at once.
+#[test]
+fn a_429_at_the_budgets_rate_holds_the_unspent_climb_under_it() {
+    let climb = |refused_pace: f64| {
+        let mut learner = Learner::new(6.0);
+        learner.aimd.end_slow_start();
+        let limits = RateLimitHeaders {
+            family: crate::middleware::LimitFamily::Anthropic,
+            ..reading(360, 359, 170)
+        };
+        let (mut at, mut seq) = (0.0, 0);
+        let mut answer = |learner: &mut Learner, at: &mut f64, outcome, rate: f64| {
+            let sent = Admission {
+                seq,
+                at: Duration::from_secs_f64(*at),
+                ..admission(learner.epoch(), rate)
+            };
+            let now = sent.at + Duration::from_millis(60);
+            learner.observe(now, &sent, outcome, &limits, true);
+            *at += 1.0 / learner.aimd.rate();
+            seq += 1;
+        };
+        for _ in 0..10 {
+            answer(&mut learner, &mut at, Outcome::Taken, 6.0);
+        }
+        for _ in 0..3 {
+            learner.evidence.contradicted();
+        }
+        answer(&mut learner, &mut at, Outcome::RateLimited, refused_pace);
+        learner.aimd.follow(3.0, Duration::from_secs_f64(at));
+        for _ in 0..3 {
+            let pace = learner.aimd.rate();
+            answer(&mut learner, &mut at, Outcome::Taken, pace);
+        }
+        learner.aimd.rate()
+    };
+    let at_the_rate = climb(6.0);
+    assert!(at_the_rate <= 5.4 + 1e-9, "{at_the_rate}");
+    let at_a_share = climb(2.0);
+    assert!(at_a_share > 5.9, "{at_a_share}");
+}
