@@ -15,8 +15,9 @@
 //!   are not needed.
 //! - [`window`] and [`log`]: a count per fixed window, or a sliding log, told apart from a
 //!   bucket by what its resets and its count do, and once confirmed paced as what it is.
-//! - [`silent_window`]: a fixed window on a server that names nothing, read from runs of 429s
-//!   with the same count taken before each, and paced as a log of that count.
+//! - [`silent_window`]: a fixed window on a server that names nothing (or nothing that holds),
+//!   read from runs of 429s with the same count taken before each, and paced as a log of
+//!   that count.
 //! - [`crowd`]: other clients spending the same per-minute budget, read from what it loses
 //!   beyond this process's requests; among them, its rate caps the blind pace, which the
 //!   whole budget steers, over the time a cut takes to show. Its first answers tell already
@@ -146,8 +147,8 @@ pub(crate) struct Learner {
     /// is a ceiling over the blind pace, no longer the pace.
     #[serde(default)]
     capacity_bound: bool,
-    /// A fixed window read from where its 429s fall, on a server that sends no rate-limit
-    /// headers (see [`silent_window`]).
+    /// A fixed window read from where its 429s fall, used where the headers hold no reading
+    /// of their own (see [`silent_window`], [`Self::silent_reading`]).
     #[serde(default)]
     silent: SilentWindow,
     /// The blind pace's steering among other clients of a per-minute budget (see
@@ -211,12 +212,28 @@ impl Learner {
     /// read from 429s alone (see [`silent_window`]): its count and its length. Each takes its
     /// whole count at once, and that many per length.
     fn window(&self) -> Option<(u64, Duration)> {
-        if let Some((count, length)) = self.silent.reading() {
+        if let Some((count, length)) = self.silent_reading() {
             return Some((count.into(), length));
         }
         let count = self.evidence.limit().filter(|&count| count > 0)?;
         let length = self.window.length().or_else(|| self.log_length());
         Some((count, length?))
+    }
+
+    /// The window read from where the 429s fall (see [`silent_window`]), unless the headers
+    /// hold a reading of their own: a trusted bucket, a confirmed window or log. Read on
+    /// every server, with headers or without: where the headers name nothing that holds, the
+    /// learner is the header-blind one, and has all of its readings. (Fed only where no
+    /// header named a limit, a sliding log of 6 a second under Together's names, whose resets
+    /// fit neither a window nor a bucket, was paced by halving cuts down to 4 a second: 0.778
+    /// of the ideal and 0.137 429s per request, against 0.983 and 0.030 with the headers
+    /// hidden, on a server of `goodput --sweep`.)
+    fn silent_reading(&self) -> Option<(u32, Duration)> {
+        let reading = self.silent.reading()?;
+        let headers_hold = self.bucket_rate().is_some()
+            || self.window.length().is_some()
+            || self.log_length().is_some();
+        (!headers_hold).then_some(reading)
     }
 
     /// A confirmed sliding log's length, if at least four times the margin each of its places
@@ -229,7 +246,7 @@ impl Learner {
 
     /// A confirmed sliding log's bound on admissions (see [`log`]).
     pub(crate) fn log_bound(&self) -> Option<LogBound> {
-        if let Some((count, length)) = self.silent.reading() {
+        if let Some((count, length)) = self.silent_reading() {
             // A fixed window's count in any of its lengths keeps every window within it,
             // whatever its phase; and should the server be a sliding log, it is its bound.
             // Every request taken counts, the ones before the reading too. (Counted from the
@@ -279,7 +296,7 @@ impl Learner {
     /// refused everything for a while (see [`RUN_ALONE`]), or a window read without headers is
     /// opening (see [`silent_window`]).
     pub(crate) fn probing(&self, now: Duration) -> bool {
-        self.refusals >= RUN_ALONE || self.silent.probing(now)
+        self.refusals >= RUN_ALONE || (self.silent_reading().is_some() && self.silent.probing(now))
     }
 
     /// Probes from now on, as after a run of 429s, until something is taken.

@@ -71,12 +71,10 @@ impl Learner {
         }
         self.evidence.read(sent, limits, !taken, spread);
         self.log.read(sent.at, taken, limits, spread);
-        if limits.limit.is_none() && limits.remaining.is_none() {
-            if taken {
-                self.silent.taken(sent.at, spread);
-            } else {
-                self.silent.refused(now, sent.at);
-            }
+        if taken {
+            self.silent.taken(sent.at, spread);
+        } else {
+            self.silent.refused(now, sent.at);
         }
         let full = self.evidence.counted_full();
         if let (Some(full), Some(remaining)) = (full, limits.remaining) {
@@ -163,7 +161,7 @@ impl Learner {
             // written apart from this project, before).
             self.aimd.follow(count as f64 / length.as_secs_f64(), now);
         }
-        if let Some((count, length)) = self.silent.reading() {
+        if let Some((count, length)) = self.silent_reading() {
             // Likewise under a window read without headers.
             self.aimd
                 .follow(f64::from(count) / length.as_secs_f64(), now);

@@ -1,4 +1,6 @@
-//! A fixed window that names nothing in its headers, read from where its refusals fall.
+//! A fixed window that names nothing in its headers, read from where its refusals fall. Read
+//! on every server; used where the headers hold no reading of their own (a trusted bucket, a
+//! confirmed window or log): see `Learner::silent_reading`.
 //!
 //! The header-blind pace meets a fixed window as a run of 429s each time the window's count
 //! is spent: everything is refused until the window ends, then its whole count is back at

@@ -238,3 +238,41 @@ fn a_429_at_the_budgets_rate_holds_the_unspent_climb_under_it() {
     let at_a_share = climb(2.0);
     assert!(at_a_share > 5.9, "{at_a_share}");
 }
+
+/// A sliding log of 6 a second under Together's names whose resets fit neither a bucket
+/// (`reset` 1 s on every request taken) nor a fixed window: the headers hold no reading, and
+/// the window read from where the 429s fall paces it, as it does with the headers hidden.
+/// Six taken 20 ms apart, then a run of 429s, twice: 6 a second.
+#[test]
+fn with_headers_that_hold_nothing_the_429s_read_the_window() {
+    let mut learner = Learner::new(INITIAL_RATE);
+    let mut seq = 0;
+    let mut answer = |learner: &mut Learner, sent_ms: u64, outcome, remaining, reset_ms| {
+        let sent = Admission {
+            seq,
+            at: Duration::from_millis(sent_ms),
+            ..admission(learner.epoch(), learner.rate())
+        };
+        let now = sent.at + Duration::from_millis(10);
+        learner.observe(now, &sent, outcome, &reading(6, remaining, reset_ms), true);
+        seq += 1;
+    };
+    for start in [0, 1_250] {
+        for i in 0..6 {
+            answer(&mut learner, start + 20 * i, Outcome::Taken, 5 - i, 1_000);
+        }
+        for after in [0, 50, 150, 350] {
+            let sent = start + 120 + after;
+            answer(
+                &mut learner,
+                sent,
+                Outcome::RateLimited,
+                0,
+                start + 1_000 - sent,
+            );
+        }
+    }
+    answer(&mut learner, 2_250, Outcome::Taken, 5, 1_000);
+    assert_eq!(learner.window(), Some((6, Duration::from_secs(1))));
+    assert_eq!(learner.rate(), 6.0);
+}
