@@ -289,6 +289,11 @@ impl Evidence {
         self.limit
     }
 
+    /// Whether the server has named a limit or a count left.
+    pub(crate) fn named(&self) -> bool {
+        self.limit.is_some() || self.max_remaining.is_some()
+    }
+
     /// Whether the bucket reading is trusted (its `reset` then means the time until full).
     #[cfg(test)]
     pub(crate) fn trusted(&self) -> bool {

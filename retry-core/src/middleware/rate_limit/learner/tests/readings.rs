@@ -240,9 +240,10 @@ fn a_429_at_the_budgets_rate_holds_the_unspent_climb_under_it() {
 }
 
 /// A sliding log of 6 a second under Together's names whose resets fit neither a bucket
-/// (`reset` 1 s on every request taken) nor a fixed window: the headers hold no reading, and
-/// the window read from where the 429s fall paces it, as it does with the headers hidden.
-/// Six taken 20 ms apart, then a run of 429s, twice: 6 a second.
+/// (`reset` 1 s on every request taken) nor a fixed window (its 429s name one end, and the
+/// answers after it another each): the headers hold no reading, and the window read from
+/// where the 429s fall paces it, as it does with the headers hidden. Six taken 20 ms apart,
+/// then a run of 429s, twice: 6 a second.
 #[test]
 fn with_headers_that_hold_nothing_the_429s_read_the_window() {
     let mut learner = Learner::new(INITIAL_RATE);
@@ -272,7 +273,12 @@ fn with_headers_that_hold_nothing_the_429s_read_the_window() {
             );
         }
     }
-    answer(&mut learner, 2_250, Outcome::Taken, 5, 1_000);
+    // Read a fixed window from its headers once its count is back after the end its 429s
+    // named, and no window once the next answer names another end: the 429s' reading paces.
+    answer(&mut learner, 2_260, Outcome::Taken, 5, 1_000);
+    answer(&mut learner, 2_280, Outcome::Taken, 4, 1_000);
+    assert!(learner.window.neither());
+    assert_eq!(learner.silent_reading(), Some((6, Duration::from_secs(1))));
     assert_eq!(learner.window(), Some((6, Duration::from_secs(1))));
     assert_eq!(learner.rate(), 6.0);
 }
