@@ -119,7 +119,7 @@ impl Learner {
         }
         self.aimd.record(now, taken);
         if outcome == Outcome::RateLimited && sent.rate.is_finite() {
-            self.refused_at = Some((now, sent.rate));
+            self.refused_pace = Some(sent.rate);
         }
         let current = sent.epoch == self.epoch;
         self.prove(limits);
@@ -252,15 +252,15 @@ impl Learner {
                     // simulator). A per-minute budget's climb is left as it was: held the same
                     // way, two processes on `anthropic` fell from 0.900 to 0.826 of the ideal
                     // at the 5th percentile.
-                    // Nor, while a 429 is recent, past the pace it came at: a per-minute
-                    // budget read unspent says nothing of the bucket that enforces it per
-                    // second. (Climbing straight back to the budget's rate, 6 a second on a
+                    // Nor, while a 429 drawn at the budget's rate is recent, past
+                    // [`UNDER_REFUSED`] of its pace: a per-minute budget read unspent says
+                    // nothing of the bucket that enforces it per second. (Climbing straight back to the budget's rate, 6 a second on a
                     // bucket of one whose arrivals the round trips spread by 60 ms, every
                     // other request drew a 429: 0.447 of the ideal, 0.36 429s per request,
                     // against 0.729 and 0.057 with the headers hidden, on a server of
                     // `goodput --sweep`.)
                     let mut ceiling = self.unspent_ceiling(rate, limits);
-                    if let Some((_, pace)) = self.refused_at
+                    if let Some(pace) = self.refused_pace
                         && self.aimd.refused_lately(now)
                         && pace >= AT_THE_RATE * rate
                     {

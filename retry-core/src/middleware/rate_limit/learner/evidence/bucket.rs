@@ -165,9 +165,9 @@ impl Evidence {
         } else if refill >= 1.0 {
             self.checks += 1;
         }
-        // (Without the margin for the estimate's error, which scales with `limit`: a count
-        // of a minute's budget that never moves, whatever is sent, came back 0.1 of 5 940
-        // short of refuting anything.)
+        // (Without the margin for the estimate's error, which scales with `limit`: with it, a
+        // count of 5 940 that never moves, whatever is sent, came back a few requests a
+        // reading, under the margin of 594, and refuted nothing.)
         let came_back = remaining as f64 - (last.remaining as f64 - sent_since) - 2.0 - overtaking;
         (came_back > 0.0 && elapsed > 0.0).then(|| came_back / elapsed)
     }
