@@ -1,7 +1,8 @@
 //! Random servers (`--sweep N`): the family's knobs drawn at random, to find where the limiter
 //! breaks on a server that is none of the named ones.
 //!
-//! Each server draws its rate (5-200 a second, log-uniform), its bucket, its header family and
+//! Each server draws its rate (5-200 a second, log-uniform, held to half what 64 callers can
+//! send through its round trips, so the limit binds), its bucket, its header family and
 //! what Together's names mean on it (the limit a bucket, a rate, a minute's budget or absent;
 //! the reset until full, until the next slot, in whole seconds; `remaining` accurate, stale or
 //! constant), its 429s' hint, its round trip and how much of it comes before the limiter, an
@@ -35,7 +36,7 @@ const LOW: f64 = 0.80;
 
 /// Server `i` of the sweep, drawn from `i` alone.
 pub(crate) fn server(i: u64) -> Scenario {
-    let mut rng = fastrand::Rng::with_seed(0x5eed_0000 + i);
+    let mut rng = fastrand::Rng::with_seed(0x5eed_0000_u64.wrapping_add(i));
     let ms = |lo: u64, hi: u64, rng: &mut fastrand::Rng| Duration::from_millis(rng.u64(lo..=hi));
     let rate = (5f64.ln() + rng.f64() * (200f64.ln() - 5f64.ln()))
         .exp()
@@ -185,7 +186,7 @@ impl Swept {
 /// Runs servers `from..from + count` and prints the summary and every flagged server.
 pub(crate) async fn bench(from: u64, count: u64) {
     let mut swept = Vec::new();
-    for i in from..from + count {
+    for i in (0..count).map_while(|k| from.checked_add(k)) {
         let server = server(i);
         let mut pair = Vec::new();
         let mut blind = Vec::new();
@@ -220,9 +221,10 @@ pub(crate) async fn bench(from: u64, count: u64) {
     let losing = runs.iter().filter(|r| r.lost > 0).count();
     let flagged: Vec<&Swept> = swept.iter().filter(|s| !s.flags().is_empty()).collect();
     println!(
-        "{count} random servers (from {from}), {SEEDS} seeds each, ours-pair: goodput median of \
+        "{} random servers (from {from}), {SEEDS} seeds each, ours-pair: goodput median of \
          the servers' medians {:.3}, 5th percentile {:.3}, worst {:.3}; {lost} calls lost in \
          {losing} of {} runs; {} servers flagged.",
+        swept.len(),
         crate::workloads::percentile(&medians, 0.5),
         crate::workloads::percentile(&medians, 0.05),
         medians.first().copied().unwrap_or(0.0),
