@@ -15,9 +15,9 @@
 //!   are not needed.
 //! - [`window`] and [`log`]: a count per fixed window, or a sliding log, told apart from a
 //!   bucket by what its resets and its count do, and once confirmed paced as what it is.
-//! - [`silent_window`]: a fixed window on a server that names nothing (or nothing that holds),
-//!   read from runs of 429s with the same count taken before each, and paced as a log of
-//!   that count.
+//! - [`silent_window`]: a fixed window on a server that names nothing (or whose count broke
+//!   the fixed window it was confirmed), read from runs of 429s with the same count taken
+//!   before each, and paced as a log of that count.
 //! - [`crowd`]: other clients spending the same per-minute budget, read from what it loses
 //!   beyond this process's requests; among them, its rate caps the blind pace, which the
 //!   whole budget steers, over the time a cut takes to show. Its first answers tell already
@@ -147,8 +147,8 @@ pub(crate) struct Learner {
     /// is a ceiling over the blind pace, no longer the pace.
     #[serde(default)]
     capacity_bound: bool,
-    /// A fixed window read from where its 429s fall, used where the headers hold no reading
-    /// of their own (see [`silent_window`], [`Self::silent_reading`]).
+    /// A fixed window read from where its 429s fall, used where the headers name no limit or
+    /// count, or their count broke a confirmed window (see [`Self::silent_reading`]).
     #[serde(default)]
     silent: SilentWindow,
     /// The blind pace's steering among other clients of a per-minute budget (see

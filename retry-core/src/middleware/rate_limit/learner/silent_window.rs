@@ -1,6 +1,7 @@
 //! A fixed window that names nothing in its headers, read from where its refusals fall. Read
-//! on every server; used where the headers hold no reading of their own (a trusted bucket, a
-//! confirmed window or log): see `Learner::silent_reading`.
+//! on every server; used where no limit or count is named, or where the count, confirmed a
+//! fixed window, broke it (and no trusted bucket nor confirmed log holds): see
+//! `Learner::silent_reading`.
 //!
 //! The header-blind pace meets a fixed window as a run of 429s each time the window's count
 //! is spent: everything is refused until the window ends, then its whole count is back at
