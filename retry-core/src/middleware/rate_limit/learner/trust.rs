@@ -178,6 +178,48 @@ mod tests {
         assert!(learner.rate() <= 5.1, "{}", learner.rate());
     }
 
+    /// A bucket of one whose `limit` names its rate of 10 and never moves, refused at 10.5:
+    /// while the 429 is recent, the pace climbs back no further than the rate (fast recovery
+    /// aims at where it was refused); once the named rate has risen (9, then 10), a pace past
+    /// it is the blind learner's again.
+    #[test]
+    fn a_429_past_a_rate_that_never_moved_holds_the_pace_to_it() {
+        let climb = |first_limit: u64| {
+            let mut learner = Learner::new(8.0);
+            let mut seq = 0;
+            for i in 0..30 {
+                let limit = if i < 15 { first_limit } else { 10 };
+                answer(&mut learner, seq, seq * 100, 8.0, Outcome::Taken, limit);
+                seq += 1;
+            }
+            for _ in 0..3 {
+                answer(&mut learner, seq, seq * 100, 13.0, Outcome::RateLimited, 10);
+                seq += 1;
+            }
+            let at = seq * 100;
+            learner.aimd.follow(10.5, Duration::from_millis(at));
+            answer(&mut learner, seq, at, 10.5, Outcome::RateLimited, 10);
+            seq += 1;
+            // Half a second of successes, within the quiet spell after the 429.
+            for i in 0..10 {
+                answer(
+                    &mut learner,
+                    seq,
+                    at + 100 + i * 50,
+                    10.0,
+                    Outcome::Taken,
+                    10,
+                );
+                seq += 1;
+            }
+            learner.rate()
+        };
+        let steady = climb(10);
+        assert!(steady <= 10.05, "{steady}");
+        let risen = climb(9);
+        assert!(risen > 10.1, "{risen}");
+    }
+
     /// A `limit` that is a bucket's size, read as a rate, is never the pace: a blind pace
     /// over it stays where it is.
     #[test]

@@ -85,6 +85,9 @@ pub(super) struct RateReading {
     latest: Option<(u64, u64)>,
     /// The rate has fallen since it was last asked (see [`Evidence::rate_fell`]).
     fell: bool,
+    /// The rate has ever risen (see [`Evidence::steady_rate`]).
+    #[serde(default)]
+    rose: bool,
     /// Answers whose `reset` agreed with the rate, telling (see [`Self::read_reset`]).
     #[serde(default)]
     resets_agreed: u32,
@@ -116,6 +119,7 @@ impl RateReading {
         // with every answer, on our simulator.)
         if self.latest.is_none_or(|(seq, _)| seq <= sent.seq) {
             self.fell |= self.latest.is_some_and(|(_, before)| limit < before);
+            self.rose |= self.latest.is_some_and(|(_, before)| limit > before);
             self.latest = Some((sent.seq, limit));
         }
         if self.refuted || limit == 0 {
@@ -277,6 +281,16 @@ impl Evidence {
         }
         let (_, limit) = self.rate.latest?;
         (limit > 0).then_some(limit as f64)
+    }
+
+    /// The rate the trusted rate reading names (requests per second), without its slack,
+    /// while it has never risen: a limit that has not moved, which a pace past it finds only
+    /// 429s on. (One that has risen may rise again with use, as Together's dynamic limits
+    /// do, and a pace held to it would never show it the use.)
+    pub(crate) fn steady_rate(&self) -> Option<f64> {
+        (self.rate.trusted() && !self.rate.rose)
+            .then(|| self.named_rate())
+            .flatten()
     }
 
     /// The rate reading's pace (requests per second), while it is trusted: the latest
