@@ -186,6 +186,9 @@ async fn bench_family(
         for &strategy in &strategies {
             let mut runs = Vec::new();
             for seed in 0..args.seeds {
+                // Seeded, the retries' jitter is the same from one run of the benchmark to the
+                // next (as the fleet's and the sweep's runs are).
+                fastrand::seed(seed);
                 runs.push(family::run(scenario, seed, strategy).await);
             }
             let summary = family::Summary {
