@@ -264,3 +264,37 @@ fn a_burst_429_reading_the_count_spent_ends_slow_start() {
     };
     assert_eq!(run(minute(2999), minute(0)), (true, INITIAL_RATE));
 }
+
+/// Refusals only of requests sent with more than 8 in flight, as a server serving 8 at once
+/// gives them, are read as that limit when the count the headers name says nothing of them;
+/// when each reads the count spent, the count is what refused them, and no limit on requests
+/// in flight is read (an LLM's long answers put the most in flight just when a pace too fast
+/// spends a bucket of two: believed, a limit of 22 held a server of 40 a second to 13, on a
+/// server of `goodput --sweep`).
+#[test]
+fn refusals_that_read_the_count_spent_are_not_a_limit_on_requests_in_flight() {
+    let believed = |refused: RateLimitHeaders| {
+        let mut learner = Learner::new(INITIAL_RATE);
+        learner.aimd.end_slow_start();
+        let taken = reading(50, 3, 100);
+        for round in 0..3u64 {
+            for n in 1..=11u32 {
+                let now = Duration::from_millis(round * 1_000 + u64::from(n) * 10);
+                let sent = Admission {
+                    in_flight: n,
+                    at: now,
+                    ..admission(learner.epoch(), learner.rate())
+                };
+                let (outcome, headers) = if n > 8 {
+                    (Outcome::RateLimited, &refused)
+                } else {
+                    (Outcome::Taken, &taken)
+                };
+                learner.observe(now, &sent, outcome, headers, true);
+            }
+        }
+        learner.in_flight_limit(Duration::from_secs(3)).is_some()
+    };
+    assert!(believed(reading(50, 3, 100)));
+    assert!(!believed(reading(50, 0, 100)));
+}
