@@ -21,8 +21,9 @@
 //! put every refusal in it (the tail's share to the power of the refusals is under
 //! [`CHANCE`]); over all the answers kept, or over the latest ones holding twice the refusals
 //! (a rush of 429s at the start leaves a wide tail in the older ones). Refusals in slow start
-//! (a pace doubling puts more in flight as it draws 429s) and on a burst the headers licensed
-//! (a bucket refuses its tail) are not read.
+//! (a pace doubling puts more in flight as it draws 429s), on a burst the headers licensed
+//! (a bucket refuses its tail) and 429s that read the count spent (the count refused them) are
+//! not read.
 //!
 //! While believed, no more than `k` are in flight (the host's queue waits for an answer), the
 //! pace is half again the learned one and does not grow, a refusal of a request sent with more
