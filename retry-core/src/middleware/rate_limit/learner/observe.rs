@@ -187,8 +187,8 @@ impl Learner {
                 && let Some(pace) = self.refused_pace.filter(|&pace| pace > named)
                 && pace <= JUST_PAST * named
                 && (self.evidence.bucket_estimate()).is_none_or(|bucket| bucket <= 2.0 * named)
-                && (named..=pace).contains(&self.aimd.rate())
                 && self.aimd.rate() > named
+                && self.aimd.rate() <= pace
             {
                 self.aimd.follow(named, now);
             }
