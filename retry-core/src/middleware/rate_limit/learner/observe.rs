@@ -183,8 +183,7 @@ impl Learner {
             // A pace past the refused one was set by other evidence, and is left.
             if let Some(named) = self.evidence.steady_rate()
                 && self.evidence.small_bucket()
-                && self.aimd.refused_lately(now)
-                && let Some(pace) = self.refused_pace.filter(|&pace| pace > named)
+                && let Some(pace) = self.recent_refusal_pace(now).filter(|&pace| pace > named)
                 && pace <= JUST_PAST * named
                 && (self.evidence.bucket_estimate()).is_none_or(|bucket| bucket <= 2.0 * named)
                 && self.aimd.rate() > named
@@ -293,14 +292,13 @@ impl Learner {
                     // at the 5th percentile.
                     // Nor, while a 429 drawn at the budget's rate is recent, past
                     // [`UNDER_REFUSED`] of its pace: a per-minute budget read unspent says
-                    // nothing of the bucket that enforces it per second. (Climbing straight back to the budget's rate, 6 a second on a
-                    // bucket of one whose arrivals the round trips spread by 60 ms, every
-                    // other request drew a 429: 0.447 of the ideal, 0.36 429s per request,
-                    // against 0.729 and 0.057 with the headers hidden, on a server of
-                    // `goodput --sweep`.)
+                    // nothing of the bucket that enforces it per second. (Climbing straight
+                    // back to the budget's rate, 6 a second on a bucket of one whose arrivals
+                    // the round trips spread by 60 ms, every other request drew a 429: 0.447
+                    // of the ideal, 0.36 429s per request, against 0.729 and 0.057 with the
+                    // headers hidden, on a server of `goodput --sweep`.)
                     let mut ceiling = self.unspent_ceiling(rate, limits);
-                    if let Some(pace) = self.refused_pace
-                        && self.aimd.refused_lately(now)
+                    if let Some(pace) = self.recent_refusal_pace(now)
                         && pace >= AT_THE_RATE * rate
                     {
                         ceiling = ceiling.min(UNDER_REFUSED * pace);
@@ -310,6 +308,12 @@ impl Learner {
                 false
             }
         }
+    }
+
+    /// The pace the latest 429's request went at, while that 429 is recent (within the
+    /// quiet spell: see `Aimd::refused_lately`).
+    fn recent_refusal_pace(&self, now: Duration) -> Option<f64> {
+        self.refused_pace.filter(|_| self.aimd.refused_lately(now))
     }
 
     /// How long news of an overshoot takes to come back (seconds): the round trip of the
