@@ -165,6 +165,10 @@ pub(crate) struct Learner {
     /// `observe`).
     #[serde(default)]
     refused_pace: Option<f64>,
+    /// The latest 429 that read its per-minute budget full (see
+    /// [`Evidence::budget_reads_full`]): the pace its request went at, and when it came.
+    #[serde(default)]
+    refused_full: Option<(f64, Duration)>,
 }
 
 impl Learner {
@@ -197,6 +201,7 @@ impl Learner {
             steer: Steer::default(),
             first: FirstAnswers::default(),
             refused_pace: None,
+            refused_full: None,
         }
     }
 

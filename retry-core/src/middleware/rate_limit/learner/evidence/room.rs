@@ -76,6 +76,19 @@ impl Evidence {
         requests || tokens
     }
 
+    /// Whether this answer reads a per-minute budget full: `remaining` within
+    /// [`FULL_WITHIN`] of `limit`, and the tokens left, if reported, within
+    /// [`TOKENS_FULL_WITHIN`] of theirs.
+    pub(crate) fn budget_reads_full(limits: &RateLimitHeaders) -> bool {
+        let requests = matches!((limits.remaining, limits.limit),
+            (Some(remaining), Some(limit)) if remaining.saturating_add(FULL_WITHIN) >= limit);
+        let tokens = match (limits.token_remaining, limits.token_limit) {
+            (Some(left), Some(limit)) => left as f64 >= limit as f64 * (1.0 - TOKENS_FULL_WITHIN),
+            _ => true,
+        };
+        limits.family.per_minute() && requests && tokens
+    }
+
     /// The rate a per-minute budget names, when its last [`UNSPENT_RUN`] answers read it
     /// full (`remaining` within [`FULL_WITHIN`] of `limit`, the tokens left, if reported,
     /// within [`TOKENS_FULL_WITHIN`] of theirs and at their recent peak) and `pace` is under

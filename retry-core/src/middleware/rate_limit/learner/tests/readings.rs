@@ -193,49 +193,82 @@ fn alone_on_an_unspent_bucket_the_pace_climbs_to_its_rate() {
 
 /// A lone client on a per-minute budget of 360 (Anthropic's names: 6 a second), enforced per
 /// second by a bucket of one that the round trips' jitter keeps refusing at that rate: the
-/// budget reads unspent at every answer, its reading refuted. After a 429 to a request sent
-/// at the budget's rate and a cut to half of it, the climb back goes no further than 0.9 of
-/// that pace while the 429 is recent; after a 429 at a third of the rate (a process's share
-/// of a budget others spend too, whose climb when they leave is left as it was), it goes to
-/// the rate at once.
+/// budget reads unspent at every answer, its reading refuted. One 429 (to a request sent at
+/// `refused_pace`, reading `remaining` of 360), a cut to 3 a second, `gap` seconds without an
+/// answer, then four successes: the pace they climb to.
+fn unspent_climb_after_a_429(refused_pace: f64, remaining: u64, gap: f64) -> f64 {
+    let mut learner = Learner::new(6.0);
+    learner.aimd.end_slow_start();
+    let budget = |remaining| RateLimitHeaders {
+        family: crate::middleware::LimitFamily::Anthropic,
+        ..reading(360, remaining, 170)
+    };
+    let (mut at, mut seq) = (0.0, 0);
+    let mut answer = |learner: &mut Learner, at: &mut f64, outcome, rate: f64, remaining| {
+        let sent = Admission {
+            seq,
+            at: Duration::from_secs_f64(*at),
+            ..admission(learner.epoch(), rate)
+        };
+        let now = sent.at + Duration::from_millis(60);
+        learner.observe(now, &sent, outcome, &budget(remaining), true);
+        *at += 1.0 / learner.aimd.rate();
+        seq += 1;
+    };
+    for _ in 0..10 {
+        answer(&mut learner, &mut at, Outcome::Taken, 6.0, 359);
+    }
+    for _ in 0..3 {
+        learner.evidence.contradicted();
+    }
+    answer(
+        &mut learner,
+        &mut at,
+        Outcome::RateLimited,
+        refused_pace,
+        remaining,
+    );
+    learner.aimd.follow(3.0, Duration::from_secs_f64(at));
+    at += gap;
+    for _ in 0..4 {
+        let pace = learner.aimd.rate();
+        answer(&mut learner, &mut at, Outcome::Taken, pace, 359);
+    }
+    learner.aimd.rate()
+}
+
+/// After a 429 to a request sent at the budget's rate, the climb back goes no further than
+/// 0.9 of that pace while the 429 is recent; after a 429 at a third of the rate that read
+/// the budget spent (a process's share of a budget others spend too, whose climb when they
+/// leave is left as it was), it goes to the rate at once.
 #[test]
 fn a_429_at_the_budgets_rate_holds_the_unspent_climb_under_it() {
-    let climb = |refused_pace: f64| {
-        let mut learner = Learner::new(6.0);
-        learner.aimd.end_slow_start();
-        let limits = RateLimitHeaders {
-            family: crate::middleware::LimitFamily::Anthropic,
-            ..reading(360, 359, 170)
-        };
-        let (mut at, mut seq) = (0.0, 0);
-        let mut answer = |learner: &mut Learner, at: &mut f64, outcome, rate: f64| {
-            let sent = Admission {
-                seq,
-                at: Duration::from_secs_f64(*at),
-                ..admission(learner.epoch(), rate)
-            };
-            let now = sent.at + Duration::from_millis(60);
-            learner.observe(now, &sent, outcome, &limits, true);
-            *at += 1.0 / learner.aimd.rate();
-            seq += 1;
-        };
-        for _ in 0..10 {
-            answer(&mut learner, &mut at, Outcome::Taken, 6.0);
-        }
-        for _ in 0..3 {
-            learner.evidence.contradicted();
-        }
-        answer(&mut learner, &mut at, Outcome::RateLimited, refused_pace);
-        learner.aimd.follow(3.0, Duration::from_secs_f64(at));
-        for _ in 0..3 {
-            let pace = learner.aimd.rate();
-            answer(&mut learner, &mut at, Outcome::Taken, pace);
-        }
-        learner.aimd.rate()
-    };
-    let at_the_rate = climb(6.0);
+    let at_the_rate = unspent_climb_after_a_429(6.0, 359, 0.0);
     assert!(at_the_rate <= 5.4 + 1e-9, "{at_the_rate}");
-    let at_a_share = climb(2.0);
+    let at_a_share = unspent_climb_after_a_429(2.0, 200, 0.0);
+    assert!(at_a_share > 5.9, "{at_a_share}");
+}
+
+/// A 429 near the rate that reads the budget full says something finer than the budget
+/// refuses (the bucket that enforces it per second): under the rate, and for seconds after
+/// it, the climb goes no further than 0.9 of its pace, and no further under the rate than
+/// 0.81 of it. Ten seconds on, to the rate; and at once after a 429 at half the rate (a
+/// process's share of a fleet's, on a budget the fleet does not spend as fast as it
+/// refills).
+#[test]
+fn a_429_that_reads_the_budget_full_holds_the_unspent_climb_for_seconds() {
+    let under_the_rate = unspent_climb_after_a_429(5.4, 359, 0.0);
+    assert!(
+        (under_the_rate - 0.9 * 5.4).abs() < 1e-9,
+        "{under_the_rate}"
+    );
+    let seconds_on = unspent_climb_after_a_429(5.4, 359, 5.0);
+    assert!((seconds_on - 0.9 * 5.4).abs() < 1e-9, "{seconds_on}");
+    let further_under = unspent_climb_after_a_429(4.8, 359, 0.0);
+    assert!((further_under - 0.81 * 6.0).abs() < 1e-9, "{further_under}");
+    let later = unspent_climb_after_a_429(5.4, 359, 10.0);
+    assert!(later > 5.9, "{later}");
+    let at_a_share = unspent_climb_after_a_429(3.0, 359, 0.0);
     assert!(at_a_share > 5.9, "{at_a_share}");
 }
 
