@@ -322,25 +322,25 @@ impl Learner {
                     {
                         ceiling = ceiling.min(UNDER_REFUSED * pace);
                     }
-                    // Nor, for seconds ([`FULL_REFUSAL_MEMORY`]) after a 429 that read the
-                    // budget full, past [`UNDER_REFUSED`] of that 429's pace, at whatever pace
-                    // it came: the budget did not refuse it, the finer limit that enforces it
-                    // did (Anthropic documents a per-minute limit enforced per second), and
-                    // climbing back to the budget's rate after each cut found that limit again
-                    // 1.5 s later, when the 429 was no longer recent. On a bucket of one at 6
-                    // a second under Anthropic's names (server 122 of `goodput --sweep`),
-                    // every 429 read 359 of 360: 0.606 of the ideal and 0.197 429s per
-                    // request, against 0.729 and 0.053 with the headers hidden; held, 0.771
-                    // and 0.050. No further under the rate than two such steps
-                    // ([`FULL_REFUSED_FLOOR`]): where jitter draws 429s at any pace, each
+                    // Nor, for seconds ([`FULL_REFUSAL_MEMORY`]) after a 429 near the rate
+                    // ([`NEAR_THE_RATE`]) that read the budget full, past [`UNDER_REFUSED`] of
+                    // that 429's pace, under the rate as at it: the budget did not refuse it,
+                    // the finer limit that enforces it did (Anthropic documents a per-minute
+                    // limit enforced per second), and climbing back to the budget's rate after
+                    // each cut found that limit again 1.5 s later, when the 429 was no longer
+                    // recent. On a bucket of one at 6 a second under Anthropic's names (server
+                    // 122 of `goodput --sweep`), every 429 read 359 of 360: 0.606 of the ideal
+                    // and 0.197 429s per request, against 0.729 and 0.053 with the headers
+                    // hidden; held, 0.771 and 0.050. No further under the rate than two such
+                    // steps ([`FULL_REFUSED_FLOOR`]): where jitter draws 429s at any pace, each
                     // 429 lowered the hold again, and OpenAI's names on a bucket of two at 107
-                    // a second fell from 0.601 to 0.539 (server 60); on our simulator. Only
-                    // for a 429 near the rate ([`NEAR_THE_RATE`]): a process's share of a
-                    // fleet's draws 429s that read such a budget full too, and held at its
-                    // share, a process left alone climbed back slowly (two real processes on
-                    // a server written apart from this project, Anthropic's names: 0.941 /
-                    // 0.929 -> 0.914 / 0.901 of the ideal, median / worst of 3 runs; 0.937 /
-                    // 0.933 near the rate only).
+                    // a second fell from 0.601 to 0.539 (server 60); on our simulator. Not
+                    // after a 429 far under the rate: a process's share of a fleet's draws
+                    // 429s that read such a budget full too, and held at its share, a process
+                    // left alone climbed back slowly (two real processes on a server written
+                    // apart from this project, Anthropic's names: 0.941 / 0.929 -> 0.914 /
+                    // 0.901 of the ideal, median / worst of 3 runs; 0.937 / 0.933 near the
+                    // rate only).
                     if let Some(pace) = self
                         .full_refusal_pace(now)
                         .filter(|&pace| pace >= NEAR_THE_RATE * rate)
