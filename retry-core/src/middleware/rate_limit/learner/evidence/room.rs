@@ -81,12 +81,8 @@ impl Evidence {
     /// [`TOKENS_FULL_WITHIN`] of theirs.
     pub(crate) fn budget_reads_full(limits: &RateLimitHeaders) -> bool {
         let requests = matches!((limits.remaining, limits.limit),
-            (Some(remaining), Some(limit)) if remaining.saturating_add(FULL_WITHIN) >= limit);
-        let tokens = match (limits.token_remaining, limits.token_limit) {
-            (Some(left), Some(limit)) => left as f64 >= limit as f64 * (1.0 - TOKENS_FULL_WITHIN),
-            _ => true,
-        };
-        limits.family.per_minute() && requests && tokens
+            (Some(remaining), Some(limit)) if within_full(remaining, limit));
+        limits.family.per_minute() && requests && tokens_read_full(limits)
     }
 
     /// The rate a per-minute budget names, when its last [`UNSPENT_RUN`] answers read it
@@ -105,14 +101,10 @@ impl Evidence {
             return self.bucket_unspent(limits, pace);
         }
         let limit = limits.limit?;
-        if !self.full_run(limits, |remaining| {
-            remaining.saturating_add(FULL_WITHIN) >= limit
-        }) {
+        if !self.full_run(limits, |remaining| within_full(remaining, limit)) {
             return None;
         }
-        if let (Some(left), Some(tokens)) = (limits.token_remaining, limits.token_limit)
-            && (left as f64) < tokens as f64 * (1.0 - TOKENS_FULL_WITHIN)
-        {
+        if !tokens_read_full(limits) {
             return None;
         }
         self.bucket_estimate().filter(|&rate| pace < rate)
@@ -148,6 +140,20 @@ impl Evidence {
     pub(crate) fn counted_full(&self) -> Option<u64> {
         self.max_remaining
             .filter(|_| !self.remaining_lies && !self.per_minute)
+    }
+}
+
+/// Whether a per-minute count reads full: within [`FULL_WITHIN`] of its `limit`.
+fn within_full(remaining: u64, limit: u64) -> bool {
+    remaining.saturating_add(FULL_WITHIN) >= limit
+}
+
+/// Whether the tokens left, if reported, read full: within [`TOKENS_FULL_WITHIN`] of their
+/// limit (true where they are not reported).
+fn tokens_read_full(limits: &RateLimitHeaders) -> bool {
+    match (limits.token_remaining, limits.token_limit) {
+        (Some(left), Some(limit)) => left as f64 >= limit as f64 * (1.0 - TOKENS_FULL_WITHIN),
+        _ => true,
     }
 }
 
