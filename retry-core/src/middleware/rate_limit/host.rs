@@ -237,6 +237,17 @@ impl Host {
         let mut until = None::<Duration>;
         let in_flight = state.in_flight;
         let sent_by_answer = state.schedule.admitted();
+        // A count read spent: when the latest of this process's requests it can hold (as
+        // many as it counts, not refused) began, among those that can have reached the server
+        // before this one: sent up to a spread of round trips after it (see
+        // `Learner::count_spent`).
+        let spread = (state.learner.as_ref()).map_or(0.0, Learner::rtt_spread);
+        let spent_since = (limits.limit)
+            .filter(|_| limits.remaining == Some(0))
+            .and_then(|limit| {
+                let reached = sent.at.saturating_add(Duration::from_secs_f64(spread));
+                state.schedule.standing(limit, reached)
+            });
         if let Some(learner) = state.learner.as_mut().filter(|_| learn) {
             let mut seen = Admission {
                 sent_by_answer,
@@ -252,6 +263,9 @@ impl Host {
                 // pauses everyone briefly. (Not the 429s to requests sent before the pace was
                 // cut: a stream of those would hold the host for as long as they keep coming.)
                 pause = pause.max(Some(learner.pause()));
+            }
+            if let Some(oldest) = spent_since {
+                learner.count_spent(sent.at, oldest, &limits);
             }
             let rate = learner.rate();
             let bucket = learner.bucket().filter(|_| !self.fleet);

@@ -147,6 +147,14 @@ impl Schedule {
         self.pace.hold_until(server);
     }
 
+    /// When the `count`-th latest admission at or before `at` went, among those not refused
+    /// (taken, or still unanswered), if the schedule kept that many.
+    pub(crate) fn standing(&self, count: u64, at: Duration) -> Option<Duration> {
+        let upto = self.sends.partition_point(|&t| t <= at);
+        let count = usize::try_from(count).ok().filter(|&count| count > 0)?;
+        upto.checked_sub(count).map(|i| self.sends[i])
+    }
+
     /// How many requests were admitted after `sent`.
     fn after(&self, sent: &Admission) -> u64 {
         self.admitted.saturating_sub(sent.seq.saturating_add(1))
@@ -261,6 +269,20 @@ mod tests {
             schedule.commit(at, 1);
         }
         went
+    }
+
+    #[test]
+    fn the_requests_standing_are_the_admitted_less_the_refused() {
+        let mut schedule = Schedule::new();
+        for at in [0, 10, 20, 30] {
+            schedule.commit(at * MS, 1);
+        }
+        // The 2nd latest up to 25 ms went at 10 ms; with the one at 10 ms refused, at 0.
+        assert_eq!(schedule.standing(2, 25 * MS), Some(10 * MS));
+        schedule.refused(10 * MS);
+        assert_eq!(schedule.standing(2, 25 * MS), Some(Duration::ZERO));
+        assert_eq!(schedule.standing(3, 25 * MS), None, "only two went by then");
+        assert_eq!(schedule.standing(0, 25 * MS), None);
     }
 
     /// A sliding log's bound of 3 a second, each place waiting 5 ms more; nothing sent

@@ -55,7 +55,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::schedule::LogBound;
-#[cfg(test)]
 use crate::middleware::headers::RateLimitHeaders;
 
 pub(crate) use aimd::INITIAL_RATE;
@@ -279,6 +278,19 @@ impl Learner {
         })
     }
 
+    /// An answer to the request admitted `sent_at` read its count spent, and `oldest` is
+    /// when the latest of this process's requests that the count can hold went (see
+    /// [`LogReading::spent`]): a sliding log is at least that long.
+    pub(crate) fn count_spent(
+        &mut self,
+        sent_at: Duration,
+        oldest: Duration,
+        limits: &RateLimitHeaders,
+    ) {
+        let spread = self.rtt_spread();
+        self.log.spent(sent_at, oldest, limits, spread);
+    }
+
     /// When a spent sliding log has room again, if after `now`: nothing goes before it.
     pub(crate) fn log_room_after(&self, now: Duration) -> Option<Duration> {
         self.log_length()?;
@@ -355,7 +367,7 @@ impl Learner {
     }
 
     /// How much the recent round trips vary (seconds): the longest less the shortest.
-    fn rtt_spread(&self) -> f64 {
+    pub(crate) fn rtt_spread(&self) -> f64 {
         let (lo, hi) = self
             .rtts
             .iter()

@@ -164,3 +164,58 @@ fn a_spent_log_has_room_when_its_oldest_request_leaves() {
     assert_eq!(room, ms(1_023) + Duration::from_secs(1) + margin(0.0));
     assert_eq!(log.frees_after(room), None);
 }
+
+/// 50 in any second, its reset the next place: zero while the log has one, else when its
+/// oldest request leaves it.
+fn next_place(at: u64, sent: &[u64]) -> (u64, u64, u64) {
+    let (limit, remaining, oldest_leaves) = sliding(at, sent);
+    (
+        limit,
+        remaining,
+        if remaining > 0 { 0 } else { oldest_leaves },
+    )
+}
+
+#[test]
+fn a_count_read_spent_lengthens_a_log_its_resets_read_short() {
+    // 50 sent in a rush (every 2 ms): the 50th reads the log spent, and its reset (902 ms,
+    // when the first leaves) is the longest read on a success, short of the log's second.
+    let mut log = run(2, 100, next_place);
+    assert_eq!(log.length, ms(902));
+    // The log holds 50, the oldest of them sent at 0 and leaving 902 ms after the 50th
+    // went: a second at least. Round trips that vary by 40 ms take 20 ms off.
+    log.spent(ms(98), ms(0), &reading(50, 0, 902), 0.04);
+    assert_eq!(log.length, ms(980));
+    log.spent(ms(98), ms(0), &reading(50, 0, 902), 0.0);
+    assert_eq!(log.length, Duration::from_secs(1));
+    // Later, 50 sent over 1.2 s (a place refused meanwhile) and the log spent again: the
+    // span alone says more than the reset.
+    log.spent(ms(1_300), ms(100), &reading(50, 0, 0), 0.0);
+    assert_eq!(log.length, ms(1_200));
+}
+
+#[test]
+fn a_count_read_spent_lengthens_nothing_it_does_not_count() {
+    let whole = |at: u64, sent: &[u64]| {
+        let (limit, remaining, _) = sliding(at, sent);
+        let newest = sent.last().copied().unwrap_or(at);
+        (limit, remaining, newest + 1_000 - at)
+    };
+    // A reset that names when the log is whole (its newest leaving) is no next place: the
+    // span alone (500 ms) says nothing more than the resets did.
+    let mut log = run(2, 100, whole);
+    assert_eq!(log.length, Duration::from_secs(1));
+    log.spent(ms(500), ms(0), &reading(50, 0, 1_000), 0.0);
+    assert_eq!(log.length, Duration::from_secs(1));
+    // Nor a count with room left, another count's, or a bucket's next slot read short.
+    let mut log = run(2, 100, next_place);
+    log.spent(ms(2_000), ms(0), &reading(50, 1, 0), 0.0);
+    log.spent(ms(2_000), ms(0), &reading(200, 0, 0), 0.0);
+    assert_eq!(log.length, ms(902));
+    let mut bucket = LogReading::default();
+    for at in 0..20 {
+        bucket.read(ms(at * 20), true, &reading(50, 0, 20), 0.0);
+    }
+    bucket.spent(ms(400), ms(0), &reading(50, 0, 20), 0.0);
+    assert_eq!(bucket.length, ms(20));
+}
