@@ -240,10 +240,11 @@ impl Host {
         // A count read spent: when the latest of this process's requests it can hold (as
         // many as it counts, not refused) began, among those that can have reached the server
         // before this one: sent up to a spread of round trips after it (see
-        // `Learner::count_spent`).
+        // `Learner::count_spent`). Not in a fleet, whose count holds the others' requests too
+        // and whose shared reading this process's alone would stretch.
         let spread = (state.learner.as_ref()).map_or(0.0, Learner::rtt_spread);
         let spent_since = (limits.limit)
-            .filter(|_| limits.remaining == Some(0))
+            .filter(|_| limits.remaining == Some(0) && !self.fleet)
             .and_then(|limit| {
                 let reached = sent.at.saturating_add(Duration::from_secs_f64(spread));
                 state.schedule.standing(limit, reached)
