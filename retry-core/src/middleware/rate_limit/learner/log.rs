@@ -14,10 +14,11 @@
 //! The reading: after a request is taken, `remaining` is `limit` less the requests this client
 //! had taken within `length` before it, `length` being the longest reset read on a success (a
 //! log's reset, whatever instant it names, is never longer), or longer where a count read
-//! spent says the log holds requests sent longer ago (see [`LogReading::spent`]). A prediction *fails* when the
-//! count reads more than one over what the log leaves of the requests it surely counted (the
-//! server dates requests by their arrival: those sent within the margin of either end of the
-//! log may or may not be in it): a bucket draining slower than its refill reads above it.
+//! spent says the log holds requests sent longer ago (see [`LogReading::spent`]). A
+//! prediction *fails* when the count reads more than one over what the log leaves of the
+//! requests it surely counted (the server dates requests by their arrival: those sent within
+//! the margin of either end of the log may or may not be in it): a bucket draining slower
+//! than its refill reads above it.
 //! (Counted by their sending alone, a burst of 49 sent within 2 ms, answered out of order,
 //! broke a confirmed log on a server written apart from this project.) A count read *whole*
 //! (this request alone in it) is no failure: whatever the server is, it holds nothing sent
