@@ -232,9 +232,9 @@ impl Scenario {
             Scenario::log("log-oldest", oldest),
             Scenario::log("log-whole-seconds", whole_seconds),
             Scenario::log("log-none", none),
-            // That log under the names of a bucket that `limit` is the rate of and `reset`
-            // the next slot: zero until the log is spent, then when its oldest leaves. Its
-            // resets on successes are all short of the log's length.
+            // That log under Together's names read as a rate: `limit` its count a second,
+            // `reset` the next place (zero while it has one, else when its oldest leaves), so
+            // no reset read on a success is as long as the log.
             Scenario::log("log-next-slot", rate),
             // Two logs stacked, 50 in any second and 200 in any 10 s: the longer binds after
             // four seconds' worth, its places back from the tenth second. The headers name
