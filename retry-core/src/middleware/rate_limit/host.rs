@@ -242,10 +242,10 @@ impl Host {
         // before this one: sent up to a spread of round trips after it (see
         // `Learner::count_spent`). Not in a fleet, whose count holds the others' requests too
         // and whose shared reading this process's alone would stretch.
-        let spread = (state.learner.as_ref()).map_or(0.0, Learner::rtt_spread);
         let spent_since = (limits.limit)
             .filter(|_| limits.remaining == Some(0) && !self.fleet)
             .and_then(|limit| {
+                let spread = (state.learner.as_ref()).map_or(0.0, Learner::rtt_spread);
                 let reached = sent.at.saturating_add(Duration::from_secs_f64(spread));
                 state.schedule.standing(limit, reached)
             });
