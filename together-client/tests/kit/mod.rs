@@ -4,6 +4,8 @@
 
 pub mod client;
 #[cfg(feature = "sim")]
+pub mod on_the_wire;
+#[cfg(feature = "sim")]
 pub mod sim;
 
 /// The model the simulator's tests ask for.

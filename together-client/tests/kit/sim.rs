@@ -31,7 +31,9 @@ pub fn chat_target(sim: &Simulator) -> (std::sync::Arc<str>, std::sync::Arc<str>
     (url.into(), sim.api_key().into())
 }
 
-/// A typed client of `sim` on `http` behind `limiter`, with `policy`, left to build.
+/// A typed client of `sim` on `http` behind `limiter`, with `policy`, left to build. Below the
+/// limiter, [`OnTheWire`](super::on_the_wire::OnTheWire) keeps a paused clock from leaping
+/// while a request crosses the loopback socket.
 pub fn client_of(
     sim: &Simulator,
     http: Client,
@@ -40,6 +42,7 @@ pub fn client_of(
 ) -> TogetherBuilder {
     let stack = reqwest_middleware::ClientBuilder::new(http)
         .with(limiter.clone())
+        .with(super::on_the_wire::OnTheWire::default())
         .build();
     Together::builder()
         .api_key(sim.api_key())

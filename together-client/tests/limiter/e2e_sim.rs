@@ -254,7 +254,12 @@ async fn each_call_has_one_idempotency_key_on_every_attempt() {
             } else {
                 request
             };
-            client.chat().create(request).await.is_ok()
+            let result = client.chat().create(request).await;
+            if let Err(error) = &result {
+                // Shown only when the test fails: which call ran out, and on what.
+                eprintln!("call {i} failed: {error:?}");
+            }
+            result.is_ok()
         }
     })
     .await;
