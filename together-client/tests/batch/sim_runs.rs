@@ -35,6 +35,7 @@ fn client(sim: &Simulator, args: &Args) -> Together {
     let http = crate::kit::untimed_http();
     let stack = reqwest_middleware::ClientBuilder::new(http)
         .with(cli::rate_limiter(args))
+        .with(crate::kit::on_the_wire::OnTheWire::default())
         .build();
     Together::builder()
         .api_key(sim.api_key())

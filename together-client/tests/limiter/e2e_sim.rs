@@ -84,6 +84,7 @@ async fn the_middleware_pair_alone_at_50_per_second_in_every_dialect() {
         let client = reqwest_middleware::ClientBuilder::new(http)
             .with(RetryMiddleware::default())
             .with(RateLimitMiddleware::default())
+            .with(crate::kit::on_the_wire::OnTheWire::default())
             .build();
         let url = format!("{}/chat/completions", sim.base_url());
         let key = sim.api_key().to_owned();

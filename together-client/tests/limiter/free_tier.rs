@@ -39,6 +39,7 @@ async fn run(front: Front, scenario: &Scenario, seed: u64) -> (usize, f64, f64) 
     let pair = reqwest_middleware::ClientBuilder::new(crate::kit::untimed_http())
         .with(RetryMiddleware::default())
         .with(limiter.clone())
+        .with(crate::kit::on_the_wire::OnTheWire::default())
         .build();
     let typed = client_of(
         &sim,

@@ -33,6 +33,7 @@ async fn run(scenario: &Scenario, seed: u64) -> Run {
     let client = reqwest_middleware::ClientBuilder::new(http)
         .with(RetryMiddleware::default())
         .with(RateLimitMiddleware::default())
+        .with(crate::kit::on_the_wire::OnTheWire::default())
         .build();
     let (url, key) = chat_target(&sim);
     let lost = Arc::new(AtomicUsize::new(0));

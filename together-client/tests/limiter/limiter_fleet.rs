@@ -41,6 +41,7 @@ async fn process(
     let client = reqwest_middleware::ClientBuilder::new(crate::kit::untimed_http())
         .with(RetryMiddleware::default())
         .with(limiter)
+        .with(crate::kit::on_the_wire::OnTheWire::default())
         .build();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();

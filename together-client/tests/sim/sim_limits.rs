@@ -475,6 +475,7 @@ async fn out_of_credit_in_every_family_is_final_through_the_pair() {
         let pair = reqwest_middleware::ClientBuilder::new(client())
             .with(RetryMiddleware::default())
             .with(RateLimitMiddleware::default())
+            .with(crate::kit::on_the_wire::OnTheWire::default())
             .build();
         let url = format!("{}/chat/completions", sim.base_url());
         let send = || async {

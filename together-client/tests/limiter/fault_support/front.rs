@@ -151,7 +151,10 @@ pub async fn by_middleware(row: Row, limiter: bool) -> Cell {
     if limiter {
         stack = stack.with(RateLimitMiddleware::default());
     }
-    let client = stack.with(counter.clone()).build();
+    let client = stack
+        .with(counter.clone())
+        .with(crate::kit::on_the_wire::OnTheWire::default())
+        .build();
     let stream = row.kind == Kind::Stream;
     let mut request = client
         .post(format!("{base}/v1/chat/completions"))
@@ -181,6 +184,7 @@ fn together(base: &str, counter: &Counter) -> Together {
     let stack = reqwest_middleware::ClientBuilder::new(untimed_http())
         .with(RateLimitMiddleware::default())
         .with(counter.clone())
+        .with(crate::kit::on_the_wire::OnTheWire::default())
         .build();
     Together::builder()
         .api_key("sk-fault-matrix")
