@@ -92,7 +92,8 @@ struct Args {
     /// Seeds per scenario of the family (and per cell of ours in the fleets).
     #[arg(long, default_value_t = 20)]
     seeds: u64,
-    /// Only these scenarios of the family or the fleets (by name; repeatable). Writes no file.
+    /// Only these scenarios of the family or the fleets (by name, any of the catalogue, even
+    /// for the fleets; repeatable). Writes no file.
     #[arg(long)]
     scenario: Vec<String>,
     /// Only these strategies in the family or the fleets (by name; repeatable). Writes no file.

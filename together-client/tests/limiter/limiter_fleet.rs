@@ -147,6 +147,19 @@ async fn a_shared_fleet_runs_as_one_client() {
     assert!(misses.is_empty(), "{misses:#?}");
 }
 
+/// A shared fleet on a sliding log whose `reset` reads "until the log is empty": its 429s
+/// name a whole log's wait, but the log gives its places back one by one. Waited out whole,
+/// the fleet stood still a second after each 429 and ran at 0.49 of the ideal.
+#[tokio::test(start_paused = true)]
+async fn a_shared_fleet_waits_one_place_of_a_sliding_logs_whole_reset() {
+    let scenario = Scenario::named("log-together").unwrap();
+    let run = run(&scenario, 0, 4, true, TOTAL).await;
+    eprintln!("log-together N=4 seed 0: {run:?}");
+    assert_eq!(run.lost, 0, "{run:?}");
+    assert!(run.goodput > 0.75, "{run:?}");
+    assert!(run.per_request_429 < 0.12, "{run:?}");
+}
+
 /// Each process on its own, 16 of them on one limit with no headers to read, 150 requests
 /// each (the benchmark's size: long enough for shares to drift apart). Paces that grew and
 /// fell only in proportion to themselves drifted apart at random: the last process finished at

@@ -229,6 +229,13 @@ impl Host {
             pause = headers
                 .and_then(|h| headers::hint(h, self.fleet))
                 .map(|h| h.lower_bound());
+            if self.fleet
+                && headers.is_some_and(|h| headers::hint(h, false).is_none())
+                && let Some(wait) = state.learner.as_ref().and_then(|l| l.fleet_wait(&limits))
+            {
+                // A fleet reads a 429's `reset` as its hint: not always all of it.
+                pause = pause.map(|p| p.min(wait));
+            }
         }
         if limits.token_remaining == Some(0) {
             pause = pause.max(limits.token_reset);

@@ -292,6 +292,11 @@ impl LogReading {
 
     /// Whether the headers have named another count than the log's: its room is not all
     /// there is, and its whole count does not go at once.
+    /// Whether resets have named the next place (zero on every answer with room).
+    pub(crate) fn names_next_slot(&self) -> bool {
+        self.next_slot == Some(true)
+    }
+
     pub(crate) fn stacked(&self) -> bool {
         self.stacked
     }

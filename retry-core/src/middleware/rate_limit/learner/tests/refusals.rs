@@ -298,3 +298,46 @@ fn refusals_that_read_the_count_spent_are_not_a_limit_on_requests_in_flight() {
     assert!(believed(reading(50, 3, 100)));
     assert!(!believed(reading(50, 0, 100)));
 }
+
+/// A fleet's 429 whose only hint is `reset`: a reset that names the whole count's refill at
+/// the pace (a sliding log's "until empty", a bucket's "until full") is waited one place's
+/// share of; a shorter one (a fixed window's end) whole; and once resets have named the next
+/// place, every reset whole, since it already is one place's wait.
+#[test]
+fn a_fleet_waits_one_place_of_a_reset_that_names_the_whole_refill() {
+    let mut learner = Learner::new(50.0);
+    let limits = |remaining, reset_ms| RateLimitHeaders {
+        limit: Some(50),
+        remaining: Some(remaining),
+        reset: Some(Duration::from_millis(reset_ms)),
+        ..RateLimitHeaders::default()
+    };
+    let pace = learner.rate();
+    let whole_ms = (1_000.0 * 50.0 / pace) as u64;
+    assert_eq!(
+        learner.fleet_wait(&limits(0, whole_ms)),
+        Some(Duration::from_millis(whole_ms) / 50),
+        "one place of the whole refill"
+    );
+    assert_eq!(
+        learner.fleet_wait(&limits(0, whole_ms / 2)),
+        Some(Duration::from_millis(whole_ms / 2)),
+        "a window's end, whole"
+    );
+    // An answer with room whose reset is zero: resets name the next place.
+    let at = admission(learner.epoch(), learner.rate());
+    learner.observe(
+        Duration::from_secs(1),
+        &at,
+        Outcome::Taken,
+        &limits(20, 0),
+        true,
+    );
+    let pace = learner.rate();
+    let whole_ms = (1_000.0 * 50.0 / pace) as u64 + 1;
+    assert_eq!(
+        learner.fleet_wait(&limits(0, whole_ms)),
+        Some(Duration::from_millis(whole_ms)),
+        "a next place, whole"
+    );
+}
