@@ -290,13 +290,13 @@ impl LogReading {
         self.frees = None;
     }
 
-    /// Whether the headers have named another count than the log's: its room is not all
-    /// there is, and its whole count does not go at once.
     /// Whether resets have named the next place (zero on every answer with room).
     pub(crate) fn names_next_slot(&self) -> bool {
         self.next_slot == Some(true)
     }
 
+    /// Whether the headers have named another count than the log's: its room is not all
+    /// there is, and its whole count does not go at once.
     pub(crate) fn stacked(&self) -> bool {
         self.stacked
     }

@@ -312,9 +312,9 @@ fn a_fleet_waits_one_place_of_a_reset_that_names_a_whole_log() {
         reset: Some(Duration::from_millis(reset_ms)),
         ..RateLimitHeaders::default()
     };
-    // 50 in any second, read at 30 a second for 1.5 s; `reset`: `empty` while it has room
-    // (until the log is empty, or zero: the next place).
-    let read_log = |empty: fn(u64) -> u64| {
+    // 50 in any second, read at 30 a second for 1.5 s, each answer's `reset` (in ms) the
+    // same: a second (until the log is empty), or zero (the next place).
+    let read_log = |reset_ms: u64| {
         let mut learner = Learner::new(30.0);
         let mut sent = Vec::new();
         for at in (0..1_500).step_by(33) {
@@ -325,14 +325,14 @@ fn a_fleet_waits_one_place_of_a_reset_that_names_a_whole_log() {
                 at: now,
                 ..admission(learner.epoch(), learner.rate())
             };
-            let answer = limits(50 - within, empty(at));
+            let answer = limits(50 - within, reset_ms);
             learner.observe(now, &admitted, Outcome::Taken, &answer, true);
         }
         learner
     };
     let whole_ms = |learner: &Learner| (1_000.0 * 50.0 / learner.rate()).ceil() as u64;
 
-    let log = read_log(|_| 1_000);
+    let log = read_log(1_000);
     let whole = whole_ms(&log);
     assert_eq!(
         log.fleet_wait(&limits(0, whole)),
@@ -351,7 +351,7 @@ fn a_fleet_waits_one_place_of_a_reset_that_names_a_whole_log() {
         Some(Duration::from_millis(whole)),
         "no log read: whole"
     );
-    let next_slot = read_log(|_| 0);
+    let next_slot = read_log(0);
     let whole = whole_ms(&next_slot);
     assert_eq!(
         next_slot.fleet_wait(&limits(0, whole)),
