@@ -263,7 +263,7 @@ impl LogReading {
         // A reset that names the next place names when the log's oldest leaves it, and that
         // one went no later than `oldest`.
         let wait = (limits.reset)
-            .filter(|_| self.next_slot == Some(true))
+            .filter(|_| self.names_next_slot())
             .unwrap_or_default();
         let span = sent_at
             .saturating_sub(oldest)
