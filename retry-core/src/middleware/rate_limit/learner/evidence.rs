@@ -266,7 +266,7 @@ impl Evidence {
     }
 
     /// The most `remaining` has read over its last [`PEAK_OVER`] readings.
-    fn recent_peak(&self) -> Option<u64> {
+    pub(super) fn recent_peak(&self) -> Option<u64> {
         self.recent_remaining.iter().copied().max()
     }
 

@@ -246,9 +246,10 @@ impl LogReading {
     /// simulator). Less the whole spread, the length stayed short by it (server 90's 429s
     /// rose from 0.22 to 0.31 per request); not less any, a log of 50 a second read 1.007 s,
     /// the count then read above that log's and broke it (`log-together` p5 0.927 -> 0.776).
-    /// Others spending from the log make it read spent sooner, and this longer: the pace
-    /// errs slow, on a log whose counts matched this client's alone. A count read as a
-    /// log's before its resets reached [`SHORTEST`] (a bucket's next slot) is not one.
+    /// Others spending from the log make it read spent sooner, and this longer: read only
+    /// where the resets name the next place, and from requests sent since the log last read
+    /// whole. A count read as a log's before its resets reached [`SHORTEST`] (a bucket's next
+    /// slot) is not one.
     pub(crate) fn spent(
         &mut self,
         sent_at: Duration,
@@ -258,6 +259,14 @@ impl LogReading {
     ) {
         let counts_this = limits.limit == Some(self.limit) && limits.remaining == Some(0);
         if self.broken || self.aside || self.length < SHORTEST || !counts_this {
+            return;
+        }
+        if oldest < self.since || !self.names_next_slot() {
+            // Only where the resets name the next place, so that nothing else reads the
+            // length; and not past a reading of the log whole, which holds nothing sent
+            // before it. Others spending the count stretch the span without bound: 16
+            // processes on a fixed window of a second under Together's names read logs of
+            // 38-57 s, and one left alone sent its last 50 a minute apart (on our simulator).
             return;
         }
         // A reset that names the next place names when the log's oldest leaves it, and that

@@ -154,6 +154,10 @@ pub(crate) struct Learner {
     /// [`crowd`]). Not shared with a fleet, as the spans it steers by are not.
     #[serde(skip)]
     steer: Steer,
+    /// The blind pace's steering in a fixed window other clients spend too (see
+    /// [`window::ShareSteer`]). Not shared with a fleet, as [`Self::steer`].
+    #[serde(skip)]
+    share_steer: window::ShareSteer,
     /// What the first answers of a per-minute budget showed of others (see
     /// [`crowd::FirstAnswers`]). Shared with a fleet: its requests are dated in one sequence,
     /// so the fleet reads as one client.
@@ -198,6 +202,7 @@ impl Learner {
             capacity_bound: false,
             silent: SilentWindow::default(),
             steer: Steer::default(),
+            share_steer: window::ShareSteer::default(),
             first: FirstAnswers::default(),
             refused_pace: None,
             refused_full: None,
@@ -242,7 +247,14 @@ impl Learner {
             || self.window.length().is_some()
             || self.log_length().is_some();
         let silent = !self.evidence.named() || self.window.neither();
-        (silent && !headers_hold).then_some(reading)
+        // Nor one whose whole count is under half of what the server lately read left: it
+        // is not that server's count. (A fleet's others spending a fixed window made one
+        // process read 4 per 7 s from its 429s, and paced by it once the others were done,
+        // the count reading 47-49 left of 50, its last calls took minutes: 16 processes on
+        // `window-together`, on our simulator.)
+        let room = self.evidence.recent_peak().unwrap_or(0);
+        let outgrown = room >= 2 * u64::from(reading.0);
+        (silent && !headers_hold && !outgrown).then_some(reading)
     }
 
     /// A confirmed sliding log's length, if at least four times the margin each of its places

@@ -130,8 +130,11 @@ impl Learner {
         });
         if taken {
             self.window.taken(now, sent.at, limits, spread);
-        } else if self.window.refused(now, sent.at, limits, spread).is_some() {
-            self.evidence.refute();
+        } else {
+            if self.window.refused(now, sent.at, limits, spread).is_some() {
+                self.evidence.refute();
+            }
+            self.window.refused_in_flight(sent.in_flight);
         }
         if sent.early {
             self.evidence.burst_outcome(taken);
@@ -157,6 +160,9 @@ impl Learner {
         if let (Some(crowd), Some(rate)) = (crowd, self.evidence.bucket_estimate()) {
             self.steer
                 .steer(&mut self.aimd, now, crowd, rate, taken, delay);
+        } else if let Some((spending, rate)) = self.window.shared_spending(now, sent.at, limits) {
+            self.share_steer
+                .steer(&mut self.aimd, now, spending, rate, taken, delay);
         } else {
             self.steer.lost_sight();
         }
@@ -251,7 +257,7 @@ impl Learner {
                 if trusted.is_some_and(|rate| sent.rate <= rate * 1.01) && self.cuts() {
                     self.evidence.contradicted();
                 }
-                self.refused(now, sent, refill);
+                self.refused(now, sent, refill, Self::back_within_pause(limits));
                 true
             }
             Outcome::RateLimited | Outcome::Overloaded => false,

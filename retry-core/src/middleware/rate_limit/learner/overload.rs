@@ -260,7 +260,7 @@ impl Learner {
             self.refusals = 0;
             self.epoch += 1;
         } else {
-            self.refused(now, sent, None);
+            self.refused(now, sent, None, false);
         }
         self.overload.cut(from, self.aimd.rate());
         true

@@ -67,6 +67,19 @@ pub(crate) struct WindowSign {
     /// drew 5-10 429s.)
     #[serde(default)]
     opened: bool,
+    /// The window before the current one, while answers to what was sent in it still come.
+    #[serde(default)]
+    last: Option<Current>,
+    /// The count, as the window was confirmed with.
+    #[serde(default)]
+    count: u64,
+    /// Windows left that are paced as shared with other clients (see [`Self::shared`]).
+    #[serde(default)]
+    shared: u8,
+    /// This client's requests taken in the window after the current one, before it is seen
+    /// open (see [`Self::names`]).
+    #[serde(default)]
+    ahead: u64,
 }
 
 /// The confirmed window now open: when it began, and the instants between which it ends. An
@@ -81,6 +94,12 @@ struct Current {
     /// back before it ends.
     #[serde(default)]
     low: Option<(Duration, u64)>,
+    /// This client's requests sent within it and taken.
+    #[serde(default)]
+    own: u64,
+    /// It was read spent.
+    #[serde(default)]
+    spent: bool,
 }
 
 impl Current {
@@ -98,9 +117,11 @@ impl WindowSign {
     }
 
     /// The window's length, once the server is confirmed a fixed window (and not broken) and
-    /// a window has opened since: what the pace spends a whole count in.
+    /// a window has opened since: what the pace spends a whole count in. None while the
+    /// window is [`shared`](Self::shared): its count is not this client's to spend.
     pub(crate) fn length(&self) -> Option<Duration> {
-        (self.on() && self.opened && !self.length.is_zero()).then_some(self.length)
+        (self.on() && self.opened && !self.length.is_zero() && !self.shared())
+            .then_some(self.length)
     }
 
     /// Whether the server was confirmed a fixed window and broken since: its count is neither
@@ -143,19 +164,23 @@ impl WindowSign {
             {
                 self.confirmed = true;
                 self.length = reset;
+                self.count = limit;
                 self.current = Some(Current {
                     began,
                     earliest: sent_at.saturating_add(reset),
                     latest: now.saturating_add(reset),
                     low: None,
+                    own: 0,
+                    spent: false,
                 });
             }
             return;
         }
         self.follow(now, sent_at, reset);
+        self.own(now, sent_at, reset);
         self.count(now, sent_at, remaining);
         if remaining == 0 {
-            self.hold();
+            self.hold(now, sent_at, reset);
         }
     }
 
@@ -218,7 +243,7 @@ impl WindowSign {
             // A confirmed window refused a request: spent until its end.
             self.follow(now, sent_at, reset);
             self.count(now, sent_at, 0);
-            self.hold();
+            self.hold(now, sent_at, reset);
             return self.ends;
         }
         let instant = now.saturating_add(reset);
@@ -241,9 +266,17 @@ impl WindowSign {
         ends
     }
 
-    /// The confirmed window is spent: nothing goes until it ends (at the latest it can).
-    fn hold(&mut self) {
-        if let Some(current) = self.current.filter(|_| self.on()) {
+    /// The confirmed window is spent, read on the answer that came `now` to a request sent
+    /// at `sent_at`, naming `reset`: nothing goes until it ends (at the latest it can). The
+    /// window is marked spent only by an answer that names its end (see [`Self::names`]).
+    fn hold(&mut self, now: Duration, sent_at: Duration, reset: Duration) {
+        let named_current = self.names(now, sent_at, reset) == Named::Current;
+        if let Some(current) = self
+            .current
+            .as_mut()
+            .filter(|_| self.confirmed && !self.broken)
+        {
+            current.spent |= named_current;
             self.ends = Some(current.latest);
         }
     }
@@ -274,11 +307,15 @@ impl WindowSign {
                 self.broken = true;
                 return;
             }
+            self.judge_last();
+            self.last = Some(current);
             self.current = Some(Current {
                 began: current.latest,
                 earliest,
                 latest,
                 low: None,
+                own: std::mem::take(&mut self.ahead),
+                spent: false,
             });
             self.length = self.length.max(reset);
             self.opened = true;
@@ -309,6 +346,10 @@ fn mid(earliest: Duration, latest: Duration) -> Duration {
 fn slack(rtt_spread: f64) -> Duration {
     SLACK.saturating_add(Duration::from_secs_f64(rtt_spread.clamp(0.0, 60.0)))
 }
+
+mod share;
+use share::Named;
+pub(super) use share::ShareSteer;
 
 #[cfg(test)]
 mod tests;

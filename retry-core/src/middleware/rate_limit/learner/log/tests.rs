@@ -194,6 +194,27 @@ fn a_count_read_spent_lengthens_a_log_its_resets_read_short() {
     assert_eq!(log.length, ms(1_200));
 }
 
+/// Others spending the count make a log read spent sooner, and longer than it is: the
+/// span counts only where the resets name the next place (the log's length then read from
+/// nothing else), and only over requests the log has not read whole since. (Stretched on
+/// every log, 16 processes on a fixed window of a second under Together's names read one
+/// 38-57 s long, and a process left alone sent its last 50 a minute apart, on our
+/// simulator.)
+#[test]
+fn a_count_read_spent_by_others_lengthens_no_log() {
+    // Resets that name when the oldest leaves give the length: a span says no more.
+    let mut log = run(33, 2_000, sliding);
+    let length = log.length;
+    log.spent(ms(5_000), ms(0), &reading(50, 0, 100), 0.0);
+    assert_eq!(log.length, length);
+    // The next place's log, read whole at 0.5 s (49 left where its own 50 were in it): its
+    // requests before then are no longer in it, whatever spends it now.
+    let mut log = run(2, 100, next_place);
+    log.read(ms(500), true, &reading(50, 49, 0), 0.0);
+    log.spent(ms(5_000), ms(0), &reading(50, 0, 0), 0.0);
+    assert_eq!(log.length, ms(902));
+}
+
 #[test]
 fn a_count_read_spent_lengthens_nothing_it_does_not_count() {
     let whole = |at: u64, sent: &[u64]| {

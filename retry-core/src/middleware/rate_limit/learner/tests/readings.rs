@@ -315,3 +315,52 @@ fn with_headers_that_hold_nothing_the_429s_read_the_window() {
     assert_eq!(learner.window(), Some((6, Duration::from_secs(1))));
     assert_eq!(learner.rate(), 6.0);
 }
+
+/// The same 429s, under a count of 50 that others spend: this client took 6 before each
+/// run, and the answers read up to 49 left. The window read from the 429s holds 6, the
+/// server reads eight times that left: it is not that window, and paces nothing. (Paced by
+/// it, a process of a fleet left alone once the others finished sent 4 requests every 7 s
+/// for minutes, its count reading 47-49 left: 16 processes on `window-together`, on our
+/// simulator.)
+#[test]
+fn a_window_read_from_429s_is_not_paced_where_the_count_reads_far_more_left() {
+    let mut learner = Learner::new(INITIAL_RATE);
+    let mut seq = 0;
+    let mut answer = |learner: &mut Learner, sent_ms: u64, outcome, remaining, reset_ms| {
+        let sent = Admission {
+            seq,
+            at: Duration::from_millis(sent_ms),
+            ..admission(learner.epoch(), learner.rate())
+        };
+        let now = sent.at + Duration::from_millis(10);
+        learner.observe(now, &sent, outcome, &reading(50, remaining, reset_ms), true);
+        seq += 1;
+    };
+    for start in [0, 1_250] {
+        for i in 0..6 {
+            answer(
+                &mut learner,
+                start + 20 * i,
+                Outcome::Taken,
+                49 - 8 * i,
+                1_000,
+            );
+        }
+        for after in [0, 50, 150, 350] {
+            let sent = start + 120 + after;
+            answer(
+                &mut learner,
+                sent,
+                Outcome::RateLimited,
+                0,
+                start + 1_000 - sent,
+            );
+        }
+    }
+    answer(&mut learner, 2_260, Outcome::Taken, 45, 1_000);
+    answer(&mut learner, 2_280, Outcome::Taken, 44, 1_000);
+    assert!(learner.window.neither());
+    assert_eq!(learner.silent.reading(), Some((6, Duration::from_secs(1))));
+    assert_eq!(learner.silent_reading(), None);
+    assert_ne!(learner.window(), Some((6, Duration::from_secs(1))));
+}

@@ -184,6 +184,37 @@ fn a_spent_count_holds_until_its_reset_once_the_longest_pause_proved_short() {
     assert!(rate < cut, "cut as before");
 }
 
+/// A run of 429s that read the count spent and name it back within the longest pause (a
+/// window of a second that other clients spend at its opening): the first cuts the pace, the
+/// ones after the longest pause do not, however many come. Each is one request sent alone
+/// after a pause; cut at every one, a process crowded out of a fixed window by 15 others fell
+/// to one request every 20 s and lost calls to their deadline.
+#[test]
+fn a_run_of_429s_naming_the_count_back_within_the_pause_cuts_once() {
+    let mut learner = Learner::new(60.0);
+    let spent = RateLimitHeaders {
+        limit: Some(50),
+        remaining: Some(0),
+        reset: Some(Duration::from_millis(400)),
+        ..RateLimitHeaders::default()
+    };
+    let refuse_spent = |learner: &mut Learner| {
+        let at = admission(learner.epoch(), learner.rate());
+        assert!(learner.observe(Duration::ZERO, &at, Outcome::RateLimited, &spent, true));
+        (learner.rate(), learner.pause())
+    };
+    let (cut, mut pause) = refuse_spent(&mut learner);
+    assert!(cut < 60.0);
+    while pause.as_secs_f64() < MAX_PAUSE {
+        (_, pause) = refuse_spent(&mut learner);
+    }
+    for _ in 0..10 {
+        let (rate, pause) = refuse_spent(&mut learner);
+        assert_eq!(rate, cut);
+        assert_eq!(pause.as_secs_f64(), MAX_PAUSE);
+    }
+}
+
 /// A 429 without headers, at time zero, to a request sent at the current pace: it asks
 /// everyone to pause. The pace and the pause after it.
 fn refuse(learner: &mut Learner) -> (f64, Duration) {

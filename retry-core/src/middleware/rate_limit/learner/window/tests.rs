@@ -1,3 +1,4 @@
+use super::share::SHARED_FOR;
 use super::*;
 
 fn empty(limit: u64, reset_ms: u64) -> RateLimitHeaders {
@@ -209,4 +210,82 @@ fn a_request_taken_after_a_429_within_the_window_breaks_it() {
     assert!(refused(&mut sign, 1_300, &empty(50, 700)).is_some());
     taken(&mut sign, 1_400, &left(50, 5, 600));
     assert!(!sign.on());
+}
+
+/// Confirmed, then a window (2 s to 3 s) read spent when this client had taken `own` of its
+/// 50 in it; the next two open, others spending from them (the second tells how the first
+/// was spent, its late answers in).
+fn spent_with(own: u64) -> WindowSign {
+    let mut sign = confirmed();
+    // The window from 2 s to 3 s: `own` taken, counted down from 49, the last reading 0.
+    for i in 0..own {
+        let left_after = if i + 1 == own { 0 } else { 48 - i };
+        taken(&mut sign, 2_014 + i, &left(50, left_after, 986 - i));
+    }
+    assert!(sign.ends_after(ms(2_100)).is_some(), "read spent");
+    // The next two: one request of this client's each, the count read 20 down.
+    taken(&mut sign, 3_014, &left(50, 30, 986));
+    taken(&mut sign, 4_014, &left(50, 30, 986));
+    sign
+}
+
+/// A window spent by this client alone stays its to spend whole; one read spent with a
+/// fifth of its count taken from this client is spent by others too: its count no longer
+/// paces (no whole count at its opening), and its end still holds everything once it reads
+/// spent.
+#[test]
+fn a_window_others_spend_too_is_not_paced_by_its_count() {
+    let alone = spent_with(50);
+    assert!(!alone.shared());
+    assert_eq!(alone.length(), Some(ms(986)));
+
+    let mut crowded = spent_with(10);
+    assert!(crowded.shared());
+    assert_eq!(crowded.length(), None);
+    assert!(crowded.on(), "still a window");
+    taken(&mut crowded, 4_300, &left(50, 0, 700));
+    assert_eq!(crowded.ends_after(ms(4_300)), Some(ms(5_000)));
+}
+
+/// Shared, then windows that others still spend from but do not spend whole: after
+/// [`SHARED_FOR`] of them its count paces again. A window whose lowest count was all this
+/// client's (the others gone) ends it at once.
+#[test]
+fn a_shared_window_left_to_this_client_is_its_own_again() {
+    let mut sign = spent_with(10);
+    let mut at = 5_014;
+    for _ in 0..SHARED_FOR {
+        assert!(sign.shared());
+        // One request of this client's, the count read 20 down: others spend from it.
+        taken(&mut sign, at, &left(50, 30, 986));
+        at += 1_000;
+    }
+    assert!(!sign.shared());
+    assert!(sign.length().is_some());
+
+    let mut sign = spent_with(10);
+    // From 5 s: this client's one request a window, the count read one down.
+    taken(&mut sign, 5_014, &left(50, 49, 986));
+    taken(&mut sign, 6_014, &left(50, 49, 986));
+    assert!(sign.shared(), "judged once its late answers are in");
+    taken(&mut sign, 7_014, &left(50, 49, 986));
+    assert!(!sign.shared());
+}
+
+/// A 429 in a window this client had taken 5 of, with 3 of its requests unanswered: the
+/// window counted at most 8 of this client's 50, so others spent it, shared at once. With 40
+/// unanswered (a lone client's burst, answered late), they may be the rest.
+#[test]
+fn a_429_with_few_of_this_clients_requests_counted_shares_the_window_at_once() {
+    let refused_with = |in_flight| {
+        let mut sign = confirmed();
+        for i in 0..5 {
+            taken(&mut sign, 2_014 + i, &left(50, 40 - i, 986 - i));
+        }
+        refused(&mut sign, 2_100, &empty(50, 900));
+        sign.refused_in_flight(in_flight);
+        sign
+    };
+    assert!(refused_with(3).shared());
+    assert!(!refused_with(40).shared());
 }
