@@ -73,6 +73,8 @@ for r in $(seq "$runs"); do
   for d in rate bucket none; do run "one $d tokens 500/s" 11.0 1 "$work/300t.jsonl" 64 - "$d" --tokens 500; done
   # 50 a second per fixed one-second window: the last 50 go when the fifth second opens.
   for d in bucket none; do run "one $d window" 5.0 1 "$work/300.jsonl" 64 - "$d" --window; done
+  # Four processes on that window, 150 lines each: the last 50 go when the twelfth opens.
+  run "four bucket window" 11.0 4 "$work/150.jsonl" 16 - bucket --window
   # Two processes on one per-minute budget, 150 lines each: 300 in all, as the lone client's.
   for d in openai anthropic; do run "two $d" 5.9 2 "$work/150.jsonl" 16 - "$d"; done
   for d in rate bucket none openai anthropic; do
