@@ -272,13 +272,10 @@ fn a_429_that_reads_the_budget_full_holds_the_unspent_climb_for_seconds() {
     assert!(at_a_share > 5.9, "{at_a_share}");
 }
 
-/// A sliding log of 6 a second under Together's names whose resets fit neither a bucket
-/// (`reset` 1 s on every request taken) nor a fixed window (its 429s name one end, and the
-/// answers after it another each): the headers hold no reading, and the window read from
-/// where the 429s fall paces it, as it does with the headers hidden. Six taken 20 ms apart,
-/// then a run of 429s, twice: 6 a second.
-#[test]
-fn with_headers_that_hold_nothing_the_429s_read_the_window() {
+/// Six taken 20 ms apart (`left(i)` left after the `i`-th), then a run of 429s, twice, a
+/// second apart; then two taken after the end those 429s named, reading `after` left, each
+/// naming another end: a count of `limit` confirmed a fixed window, and broken since.
+fn two_runs_of_429s(limit: u64, left: impl Fn(u64) -> u64, after: [u64; 2]) -> Learner {
     let mut learner = Learner::new(INITIAL_RATE);
     let mut seq = 0;
     let mut answer = |learner: &mut Learner, sent_ms: u64, outcome, remaining, reset_ms| {
@@ -288,28 +285,35 @@ fn with_headers_that_hold_nothing_the_429s_read_the_window() {
             ..admission(learner.epoch(), learner.rate())
         };
         let now = sent.at + Duration::from_millis(10);
-        learner.observe(now, &sent, outcome, &reading(6, remaining, reset_ms), true);
+        let limits = reading(limit, remaining, reset_ms);
+        learner.observe(now, &sent, outcome, &limits, true);
         seq += 1;
     };
     for start in [0, 1_250] {
         for i in 0..6 {
-            answer(&mut learner, start + 20 * i, Outcome::Taken, 5 - i, 1_000);
+            answer(&mut learner, start + 20 * i, Outcome::Taken, left(i), 1_000);
         }
-        for after in [0, 50, 150, 350] {
-            let sent = start + 120 + after;
-            answer(
-                &mut learner,
-                sent,
-                Outcome::RateLimited,
-                0,
-                start + 1_000 - sent,
-            );
+        for later in [0, 50, 150, 350] {
+            let sent = start + 120 + later;
+            let reset = start + 1_000 - sent;
+            answer(&mut learner, sent, Outcome::RateLimited, 0, reset);
         }
     }
+    answer(&mut learner, 2_260, Outcome::Taken, after[0], 1_000);
+    answer(&mut learner, 2_280, Outcome::Taken, after[1], 1_000);
+    learner
+}
+
+/// A sliding log of 6 a second under Together's names whose resets fit neither a bucket
+/// (`reset` 1 s on every request taken) nor a fixed window (its 429s name one end, and the
+/// answers after it another each): the headers hold no reading, and the window read from
+/// where the 429s fall paces it, as it does with the headers hidden. Six taken 20 ms apart,
+/// then a run of 429s, twice: 6 a second.
+#[test]
+fn with_headers_that_hold_nothing_the_429s_read_the_window() {
     // Read a fixed window from its headers once its count is back after the end its 429s
     // named, and no window once the next answer names another end: the 429s' reading paces.
-    answer(&mut learner, 2_260, Outcome::Taken, 5, 1_000);
-    answer(&mut learner, 2_280, Outcome::Taken, 4, 1_000);
+    let learner = two_runs_of_429s(6, |i| 5 - i, [5, 4]);
     assert!(learner.window.neither());
     assert_eq!(learner.silent_reading(), Some((6, Duration::from_secs(1))));
     assert_eq!(learner.window(), Some((6, Duration::from_secs(1))));
@@ -324,41 +328,7 @@ fn with_headers_that_hold_nothing_the_429s_read_the_window() {
 /// simulator.)
 #[test]
 fn a_window_read_from_429s_is_not_paced_where_the_count_reads_far_more_left() {
-    let mut learner = Learner::new(INITIAL_RATE);
-    let mut seq = 0;
-    let mut answer = |learner: &mut Learner, sent_ms: u64, outcome, remaining, reset_ms| {
-        let sent = Admission {
-            seq,
-            at: Duration::from_millis(sent_ms),
-            ..admission(learner.epoch(), learner.rate())
-        };
-        let now = sent.at + Duration::from_millis(10);
-        learner.observe(now, &sent, outcome, &reading(50, remaining, reset_ms), true);
-        seq += 1;
-    };
-    for start in [0, 1_250] {
-        for i in 0..6 {
-            answer(
-                &mut learner,
-                start + 20 * i,
-                Outcome::Taken,
-                49 - 8 * i,
-                1_000,
-            );
-        }
-        for after in [0, 50, 150, 350] {
-            let sent = start + 120 + after;
-            answer(
-                &mut learner,
-                sent,
-                Outcome::RateLimited,
-                0,
-                start + 1_000 - sent,
-            );
-        }
-    }
-    answer(&mut learner, 2_260, Outcome::Taken, 45, 1_000);
-    answer(&mut learner, 2_280, Outcome::Taken, 44, 1_000);
+    let learner = two_runs_of_429s(50, |i| 49 - 8 * i, [45, 44]);
     assert!(learner.window.neither());
     assert_eq!(learner.silent.reading(), Some((6, Duration::from_secs(1))));
     assert_eq!(learner.silent_reading(), None);
