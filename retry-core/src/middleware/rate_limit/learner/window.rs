@@ -24,6 +24,8 @@
 //! the ideal on `window-together`, 0.107 429s per request; 0.992 and 0.067 now, 9-15 of the
 //! 429s in the first window, before the sign shows, then 0-5 a window: requests in flight
 //! when an answer reads the count spent.)
+//!
+//! A window that other clients spend too is read as such and paced apart: see [`share`].
 
 use std::time::Duration;
 
@@ -94,7 +96,7 @@ struct Current {
     /// back before it ends.
     #[serde(default)]
     low: Option<(Duration, u64)>,
-    /// This client's requests sent within it and taken.
+    /// This client's requests taken in it (counted where their reset names its end).
     #[serde(default)]
     own: u64,
     /// It was read spent.
