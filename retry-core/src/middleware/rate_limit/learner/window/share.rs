@@ -4,7 +4,7 @@
 //! process of a fleet without a channel between them confirms it too, and each sends its
 //! whole queue at the opening: the first there takes most of the window, the rest draw 429s
 //! until it ends (4 processes on `window-together`: 0.74 429s per request at the median of 40
-//! seeds; 8: 0.69, 16: 0.29 with calls lost in 4 runs of 20, on our simulator), and a process
+//! seeds; 8: 0.69; 16: 0.27, calls lost in 5 runs of 40; on our simulator), and a process
 //! refused at every opening was cut to one request every 20 s.
 //!
 //! What only others do: a window read spent when the requests of this client's it can have
