@@ -269,11 +269,9 @@ impl LogReading {
             // 38-57 s, and one left alone sent its last 50 a minute apart (on our simulator).
             return;
         }
-        // A reset that names the next place names when the log's oldest leaves it, and that
-        // one went no later than `oldest`.
-        let wait = (limits.reset)
-            .filter(|_| self.names_next_slot())
-            .unwrap_or_default();
+        // The reset names the next place (checked above): when the log's oldest leaves it,
+        // and that one went no later than `oldest`.
+        let wait = limits.reset.unwrap_or_default();
         let span = sent_at
             .saturating_sub(oldest)
             .saturating_add(wait)
