@@ -45,10 +45,7 @@ impl Learner {
         if self.refusals == 0 || self.pause().as_secs_f64() < MAX_PAUSE {
             return None;
         }
-        if limits.remaining != Some(0) || limits.family.per_minute() {
-            return None;
-        }
-        let mut reset = limits.reset?;
+        let mut reset = spent_count_reset(limits)?;
         if limits.reset_whole_seconds {
             reset = reset.saturating_sub(Duration::from_secs(1));
         }
@@ -83,11 +80,7 @@ impl Learner {
 
     /// Whether a 429 reads the count spent and names its return within the longest pause.
     pub(super) fn back_within_pause(limits: &RateLimitHeaders) -> bool {
-        limits.remaining == Some(0)
-            && !limits.family.per_minute()
-            && limits
-                .reset
-                .is_some_and(|reset| reset.as_secs_f64() <= MAX_PAUSE)
+        spent_count_reset(limits).is_some_and(|reset| reset.as_secs_f64() <= MAX_PAUSE)
     }
 
     /// How long everyone pauses after a 429 that carried no usable hint.
@@ -152,4 +145,12 @@ impl Learner {
         self.paused = pause.min(MAX_PAUSE);
         self.epoch += 1;
     }
+}
+
+/// The reset an answer names for a count it reads spent, as the headers give it: none for
+/// per-minute figures, whose reset is the time a minute's budget takes to come back whole
+/// (what [`Learner::named_wait`] and [`Learner::back_within_pause`] both read).
+fn spent_count_reset(limits: &RateLimitHeaders) -> Option<Duration> {
+    let spent = limits.remaining == Some(0) && !limits.family.per_minute();
+    limits.reset.filter(|_| spent)
 }
