@@ -179,10 +179,11 @@ impl WindowSign {
             return;
         }
         self.follow(now, sent_at, reset);
-        self.own(now, sent_at, reset);
+        let named = self.names(now, sent_at, reset);
+        self.own(named);
         self.count(now, sent_at, remaining);
         if remaining == 0 {
-            self.hold(now, sent_at, reset);
+            self.hold(named);
         }
     }
 
@@ -245,7 +246,7 @@ impl WindowSign {
             // A confirmed window refused a request: spent until its end.
             self.follow(now, sent_at, reset);
             self.count(now, sent_at, 0);
-            self.hold(now, sent_at, reset);
+            self.hold(self.names(now, sent_at, reset));
             return self.ends;
         }
         let instant = now.saturating_add(reset);
@@ -268,11 +269,11 @@ impl WindowSign {
         ends
     }
 
-    /// The confirmed window is spent, read on the answer that came `now` to a request sent
-    /// at `sent_at`, naming `reset`: nothing goes until it ends (at the latest it can). The
-    /// window is marked spent only by an answer that names its end (see [`Self::names`]).
-    fn hold(&mut self, now: Duration, sent_at: Duration, reset: Duration) {
-        let named_current = self.names(now, sent_at, reset) == Named::Current;
+    /// The confirmed window is spent, read on an answer counted in the window `named` (see
+    /// [`Self::names`]): nothing goes until it ends (at the latest it can). The window is
+    /// marked spent only by an answer that names its end.
+    fn hold(&mut self, named: Named) {
+        let named_current = named == Named::Current;
         if let Some(current) = self
             .current
             .as_mut()

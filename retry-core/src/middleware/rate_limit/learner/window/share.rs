@@ -93,13 +93,13 @@ impl WindowSign {
         }
     }
 
-    /// A request of this client's sent at `sent_at` was taken, its answer naming `reset` at
-    /// `now`: counted in the window whose end it names (see [`Self::names`]).
-    pub(super) fn own(&mut self, now: Duration, sent_at: Duration, reset: Duration) {
+    /// A request of this client's was taken: counted in the window `named`, whose end its
+    /// reset names (see [`Self::names`]).
+    pub(super) fn own(&mut self, named: Named) {
         if !self.on() {
             return;
         }
-        let counted = match self.names(now, sent_at, reset) {
+        let counted = match named {
             Named::Current => self.current.as_mut().map(|c| &mut c.own),
             Named::Last => self.last.as_mut().map(|l| &mut l.own),
             Named::Next => Some(&mut self.ahead),
