@@ -271,13 +271,14 @@ impl WindowSign {
 
     /// The confirmed window is spent, read on an answer counted in the window `named` (see
     /// [`Self::names`]): nothing goes until it ends (at the latest it can). The window is
-    /// marked spent only by an answer that names its end.
+    /// marked spent only by an answer that names its end, and held by none that names the
+    /// window before: a late answer counted there says nothing of the current one.
     fn hold(&mut self, named: Named) {
         let named_current = named == Named::Current;
         if let Some(current) = self
             .current
             .as_mut()
-            .filter(|_| self.confirmed && !self.broken)
+            .filter(|_| self.confirmed && !self.broken && named != Named::Last)
         {
             current.spent |= named_current;
             self.ends = Some(current.latest);

@@ -289,3 +289,21 @@ fn a_429_with_few_of_this_clients_requests_counted_shares_the_window_at_once() {
     assert!(refused_with(3).shared());
     assert!(!refused_with(40).shared());
 }
+
+/// A late answer from the window before, reading it spent, holds nothing: the window open
+/// now is not spent (sent at 1.9 s, counted in the window that ended at 2 s, answered at
+/// 2.1 s, after the next window opened).
+#[test]
+fn a_late_answer_reading_the_window_before_spent_holds_nothing() {
+    let mut sign = confirmed();
+    taken(&mut sign, 1_400, &left(50, 20, 600));
+    // The next window, 2 s to 3 s, opened by a request sent at 2.004 s.
+    taken(&mut sign, 2_014, &left(50, 49, 986));
+    assert_eq!(sign.ends_after(ms(2_014)), None);
+    sign.taken(ms(2_100), ms(1_900), &left(50, 0, 50), 0.0);
+    assert_eq!(sign.ends_after(ms(2_100)), None, "held by the window before");
+    // Nor is the window open now broken by it: its count goes on falling.
+    taken(&mut sign, 2_200, &left(50, 40, 800));
+    assert!(sign.on());
+    assert_eq!(sign.length(), Some(ms(986)));
+}
