@@ -301,7 +301,11 @@ fn a_late_answer_reading_the_window_before_spent_holds_nothing() {
     taken(&mut sign, 2_014, &left(50, 49, 986));
     assert_eq!(sign.ends_after(ms(2_014)), None);
     sign.taken(ms(2_100), ms(1_900), &left(50, 0, 50), 0.0);
-    assert_eq!(sign.ends_after(ms(2_100)), None, "held by the window before");
+    assert_eq!(
+        sign.ends_after(ms(2_100)),
+        None,
+        "held by the window before"
+    );
     // Nor is the window open now broken by it: its count goes on falling.
     taken(&mut sign, 2_200, &left(50, 40, 800));
     assert!(sign.on());
