@@ -18,7 +18,8 @@
 //!   not count); each of them lowers its pace by 1 %, for an estimate a little high (see
 //!   [`CONTRADICTION_DISCOUNT`](bucket::CONTRADICTION_DISCOUNT)). Its pace is the least of the
 //!   recent estimates (see [`WINDOW`]), unless one was read at a full bucket, which is exact
-//!   (but for the reset's rounding) and stands alone. While trusted, its pace is the pace, and
+//!   (but for the reset's rounding) and stands alone; exact readings that swing back and forth
+//!   are no bucket's and refute it. While trusted, its pace is the pace, and
 //!   follows the server's limit as it moves, both ways; slowed a little where the bucket has
 //!   no room for the round trip's jitter (a bucket of one: every early arrival would be
 //!   refused, see [`JITTER_MARGIN`](bucket::JITTER_MARGIN)).
@@ -174,6 +175,10 @@ pub(crate) struct Evidence {
     /// `limit` read as a rate per second (see [`rate`]).
     #[serde(default)]
     rate: RateReading,
+    /// The latest two readings taken from a full bucket: when the request each answered
+    /// went, and its reset (see `bucket::zigzag`).
+    #[serde(default)]
+    exact_resets: VecDeque<(Duration, Duration)>,
     /// What a per-minute budget lost beyond this process's requests (see [`crowd`]). Not in
     /// a fleet's shared state: there every process's requests are dated in the fleet's one
     /// sequence, so none of them is unexplained, and the spans would add a kilobyte to what
@@ -198,6 +203,7 @@ impl Default for Evidence {
             limit: None,
             max_remaining: None,
             recent_remaining: VecDeque::new(),
+            exact_resets: VecDeque::new(),
             recent_tokens: VecDeque::new(),
             licence: FIRST_LICENCE,
             licence_capped: false,

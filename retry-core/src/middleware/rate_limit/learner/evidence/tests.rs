@@ -74,6 +74,31 @@ fn a_full_bucket_reading_stands_alone() {
     assert_eq!(evidence.bucket_rate(), Some(30.0));
 }
 
+/// Readings from a full bucket that swing back and forth are no bucket's: a count that never
+/// moves (5 939 of 5 940) beside resets of 26, 14 and 24 ms, paces of 38, 71 and 42 a second
+/// each taken as exact. A limit that moves, moves them one way (20 ms, then 50 ms); one that
+/// moves twice does so seconds apart (50, 20, then 80 a second); and the reset's rounding
+/// (12 and 13 ms) moves them by too little to say anything.
+#[test]
+fn full_readings_that_zigzag_refute_the_bucket_reading() {
+    // One request every `every_ms`: each reading at least one refill after the last.
+    let read = |resets_ms: &[u64], limit: u64, every_ms: u64| {
+        let mut evidence = Evidence::default();
+        for (seq, &reset) in (0u64..).zip(resets_ms) {
+            let headers = headers(limit, limit - 1, reset);
+            evidence.read(&sent(seq, seq * every_ms), &headers, false, 0.0);
+        }
+        evidence
+    };
+    assert!(read(&[26, 14, 24], 5940, 60).refuted);
+    assert!(!read(&[26, 14], 5940, 60).refuted, "two say nothing yet");
+    let moved = read(&[20, 20, 20, 50, 50, 50, 50, 50, 50, 50, 50], 5, 60);
+    assert!(!moved.refuted);
+    assert_eq!(moved.bucket_rate(), Some(20.0));
+    assert!(!read(&[20, 50, 13], 5, 1_500).refuted, "moved twice");
+    assert!(!read(&[12, 13, 12, 13, 12], 5, 60).refuted);
+}
+
 /// Trusted at 50 a second (a bucket of 5); five requests at once spend it, as predicted;
 /// 20 ms later it reads 4 of 5 again, full in 0.9 s: as a bucket's steady refill, a pace of
 /// 1.1 a second, from a full bucket (exact, standing alone), which nothing sent that slowly
