@@ -19,10 +19,10 @@
 //!   [`CONTRADICTION_DISCOUNT`](bucket::CONTRADICTION_DISCOUNT)). Its pace is the least of the
 //!   recent estimates (see [`WINDOW`]), unless one was read at a full bucket, which is exact
 //!   (but for the reset's rounding) and stands alone; exact readings that swing back and forth
-//!   are no bucket's and refute it. While trusted, its pace is the pace, and
-//!   follows the server's limit as it moves, both ways; slowed a little where the bucket has
-//!   no room for the round trip's jitter (a bucket of one: every early arrival would be
-//!   refused, see [`JITTER_MARGIN`](bucket::JITTER_MARGIN)).
+//!   are no bucket's, and refute it. While trusted, its pace is the pace, and follows the
+//!   server's limit as it moves, both ways; slowed a little where the bucket has no room for
+//!   the round trip's jitter (a bucket of one: every early arrival would be refused, see
+//!   [`JITTER_MARGIN`](bucket::JITTER_MARGIN)).
 //! - **The rate reading** (`limit` the server's rate per second, whatever its bucket holds,
 //!   as dynamic limits report it): checked by the same kind of predictions, both ways, and by
 //!   429s, which come over the rate it names and not under it. Trusted, it is a floor under

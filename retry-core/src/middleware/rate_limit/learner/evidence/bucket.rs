@@ -70,10 +70,9 @@ const ZIGZAG_WITHIN: Duration = Duration::from_secs(1);
 
 /// Whether `reset`, read from a full bucket on the answer to a request sent at `at`, zigzags
 /// with the two read so before (each with when its request went), all within
-/// [`ZIGZAG_WITHIN`]: up from
-/// one and down from the other (or down, then up), each by more than rounding. A bucket read
-/// full has one request's interval to refill, whatever the moment, so its exact readings
-/// agree; a limit that moves moves them one way. Readings that swing back and forth are no
+/// [`ZIGZAG_WITHIN`]: up from one and down from the other (or down, then up), each by more
+/// than rounding. A bucket read full has one request's interval to refill, whatever the
+/// moment, so its exact readings agree; a limit that moves moves them one way. Readings that swing back and forth are no
 /// bucket's: a count that never moves ("5 939 of 5 940", always) beside a reset that is some
 /// other bucket's time to full read as paces of 28 to 100 a second, one after another, each
 /// taken as exact; followed, they ended slow start at 28 a second, on a server of 99 a
