@@ -72,12 +72,12 @@ const ZIGZAG_WITHIN: Duration = Duration::from_secs(1);
 /// with the two read so before (each with when its request went), all within
 /// [`ZIGZAG_WITHIN`]: up from one and down from the other (or down, then up), each by more
 /// than rounding. A bucket read full has one request's interval to refill, whatever the
-/// moment, so its exact readings agree; a limit that moves moves them one way. Readings that swing back and forth are no
-/// bucket's: a count that never moves ("5 939 of 5 940", always) beside a reset that is some
-/// other bucket's time to full read as paces of 28 to 100 a second, one after another, each
-/// taken as exact; followed, they ended slow start at 28 a second, on a server of 99 a
-/// second (0.64 of the ideal, 0.89 with the headers hidden: server 137 of `goodput
-/// --sweep`, on our simulator; refuted so, 0.83).
+/// moment, so its exact readings agree; a limit that moves moves them one way. Readings that
+/// swing back and forth are no bucket's: a count that never moves ("5 939 of 5 940", always)
+/// beside a reset that is some other bucket's time to full read as paces of 28 to 100 a
+/// second, one after another, each taken as exact; followed, they ended slow start at 28 a
+/// second, on a server of 99 a second (0.64 of the ideal, 0.89 with the headers hidden:
+/// server 137 of `goodput --sweep`, on our simulator; refuted so, 0.83).
 fn zigzag(before: &VecDeque<(Duration, Duration)>, at: Duration, reset: Duration) -> bool {
     let (2, Some(&(since, first)), Some(&(_, last))) =
         (before.len(), before.front(), before.back())
