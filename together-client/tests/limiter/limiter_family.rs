@@ -125,8 +125,9 @@ const EXPECTED: [(&str, f64, f64, f64); 35] = [
     // unused (0.840 median over 20 seeds; 0.994 with the bursts, 0.007 429s per request).
     ("burst-50-openai", 0.97, 0.95, 0.02),
     // Anthropic's: the same with whole-second resets, where `limit / 60` stands in for the
-    // rate a short reset cannot measure.
-    ("anthropic", 0.97, 0.965, 0.01),
+    // rate a short reset cannot measure (0.010 429s per request at worst over these 10
+    // seeds: 3 of 300; held to the 0.03 less a third, not to the measure itself).
+    ("anthropic", 0.97, 0.965, 0.02),
     // The IETF draft's structured fields (`RateLimit`, `RateLimit-Policy`) over the bucket,
     // resets in whole seconds: read as Together's whole-second resets are (0.994 median,
     // 0.986 worst, 0.007 / 0.017 429s per request over 20 seeds; 0.979 and 0.027 / 0.037
@@ -210,7 +211,9 @@ const EXPECTED: [(&str, f64, f64, f64); 35] = [
     // these 10, and over 60 seeds a mean of 0.663 where it was 0.638, the worst 0.332 ->
     // 0.534). Under the 0.85: the round trips' jitter refuses some requests to a
     // bucket of one at any pace near its rate, and the limit stays under its 80 % at times.
-    ("grow-spikes-rate-full", 0.59, 0.56, 0.07),
+    // (These 10 seeds: 0.662 / 0.569 and 0.070 429s per request at worst, every run of six
+    // alike: held with a margin of a few requests, not at the measure itself.)
+    ("grow-spikes-rate-full", 0.59, 0.55, 0.08),
     // The same steps on an LLM API: answers take 0.2-1 s of generation, 429s come back at
     // once. The increase is slowed by how late a 429 comes, not a success: slowed by the
     // successes' second, the pace stayed at 20 after the step to 80 (0.55 median over 20
