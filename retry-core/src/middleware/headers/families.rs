@@ -56,11 +56,18 @@ impl LimitFamily {
     }
 
     /// Whether a reset this long is precise enough to measure a refill rate by: always, but
-    /// for whole-second resets (Anthropic's), where a reset read as 0.6 s may be 20 ms away;
-    /// from 10 s, the rounding is within 10 %.
+    /// for whole-second resets (Anthropic's), where a reset read as 0.6 s may be 20 ms away,
+    /// and OpenAI's names written in whole seconds (`1s`, `2s`: rounded by a gateway or a
+    /// compatible server); from 10 s, the rounding is within 10 %. (Each "1 used, full in
+    /// `1s`", taken as exact, made the pace one a second on a budget of 1 200 a minute: a
+    /// server written by someone who never read this code, a window of 200 per 10 s behind
+    /// OpenAI's names, ran its last 100 requests at one a second.) Where the reset measures
+    /// nothing, the family's documented rate stands in for it.
     pub(crate) fn measures_rate(self, reset: Duration) -> bool {
+        let coarse = reset < Duration::from_secs(10);
         match self {
-            LimitFamily::Anthropic => reset >= Duration::from_secs(10),
+            LimitFamily::Anthropic => !coarse,
+            LimitFamily::OpenAi => !(coarse && reset.subsec_nanos() == 0),
             _ => true,
         }
     }

@@ -134,6 +134,24 @@ fn whole_second_resets_give_no_estimate_without_a_documented_rate() {
     assert_eq!(one.bucket_estimate(), Some(0.5));
 }
 
+/// OpenAI's names in whole seconds (a gateway's `1s`, `2s`): "1 used, full in 1 s" of 1 200
+/// a minute is a rounded-up 50 ms, not one a second, and "21 used, full in 2 s" a rounded-up
+/// 1.05 s; the documented 20 a second stands in for both. A reset to the millisecond still
+/// measures.
+#[test]
+fn whole_second_resets_under_openai_names_stand_for_the_documented_rate() {
+    let per_minute = |remaining, reset_ms| RateLimitHeaders {
+        family: crate::middleware::LimitFamily::OpenAi,
+        ..headers(1_200, remaining, reset_ms)
+    };
+    let one = read_steadily(20, &per_minute(1_199, 1_000), 0.0);
+    assert_eq!(one.bucket_estimate(), Some(20.0));
+    let two = read_steadily(20, &per_minute(1_179, 2_000), 0.0);
+    assert_eq!(two.bucket_estimate(), Some(20.0));
+    let fine = read_steadily(20, &per_minute(1_179, 1_400), 0.0);
+    assert!((fine.bucket_estimate().unwrap() - 15.0).abs() < 1e-9);
+}
+
 /// A Unix timestamp in whole seconds names its instant to the second, though the delay to it
 /// has a fraction: "9 used, full in 1.4 s" from a log of the last second's requests rounded up
 /// is no estimate either.
