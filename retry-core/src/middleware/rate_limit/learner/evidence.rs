@@ -22,7 +22,10 @@
 //!   are no bucket's, and refute it. While trusted, its pace is the pace, and follows the
 //!   server's limit as it moves, both ways; slowed a little where the bucket has no room for
 //!   the round trip's jitter (a bucket of one: every early arrival would be refused, see
-//!   [`JITTER_MARGIN`](bucket::JITTER_MARGIN)).
+//!   [`JITTER_MARGIN`](bucket::JITTER_MARGIN)). The instant its reset names moves on as the
+//!   bucket is spent; one that stands still while the count is spent is a fixed window's end,
+//!   and refutes it (`remaining` with it); a reset of seconds, which may name such an end, is
+//!   not trusted until that instant has been seen to move (see [`end`]).
 //! - **The rate reading** (`limit` the server's rate per second, whatever its bucket holds,
 //!   as dynamic limits report it): checked by the same kind of predictions, both ways, and by
 //!   429s, which come over the rate it names and not under it. Trusted, it is a floor under
@@ -69,6 +72,7 @@ use super::keep_last;
 use room::PEAK_OVER;
 
 use bucket::WINDOW;
+use end::EndMark;
 pub(crate) use licence::FIRST_LICENCE;
 use rate::RateReading;
 
@@ -147,7 +151,8 @@ pub(crate) struct Evidence {
     checks: u32,
     refuted: bool,
     contradictions: u32,
-    /// A 429 said `remaining >= 1`: `remaining` is not the count of what the server takes.
+    /// A 429 said `remaining >= 1`, or the reset named a fixed window's end (see [`end`]):
+    /// `remaining` is not a bucket's count of what the server takes.
     remaining_lies: bool,
     /// The figures are per minute (OpenAI's, Anthropic's), enforced over shorter windows: a
     /// rate to check, never a bucket to count or a sign of spare room.
@@ -179,6 +184,15 @@ pub(crate) struct Evidence {
     /// went, and its reset (see `bucket::zigzag`).
     #[serde(default)]
     exact_resets: VecDeque<(Duration, Duration)>,
+    /// The reading the end its reset names is measured from (see [`end`]).
+    #[serde(default)]
+    end_mark: Option<EndMark>,
+    /// The end a reset names has been seen to move on as a bucket's does (see [`end`]).
+    #[serde(default)]
+    end_moved: bool,
+    /// The latest reset was [`end::LONG`] or longer: it may name a window's end.
+    #[serde(default)]
+    long_reset: bool,
     /// What a per-minute budget lost beyond this process's requests (see [`crowd`]). Not in
     /// a fleet's shared state: there every process's requests are dated in the fleet's one
     /// sequence, so none of them is unexplained, and the spans would add a kilobyte to what
@@ -204,6 +218,9 @@ impl Default for Evidence {
             max_remaining: None,
             recent_remaining: VecDeque::new(),
             exact_resets: VecDeque::new(),
+            end_mark: None,
+            end_moved: false,
+            long_reset: false,
             recent_tokens: VecDeque::new(),
             licence: FIRST_LICENCE,
             licence_capped: false,
@@ -266,6 +283,22 @@ impl Evidence {
                 self.rate.read_reset(remaining, reset, limit, peak);
             }
         }
+        if let Some(reset) = limits.reset {
+            self.long_reset = reset >= end::LONG;
+            let used = limit.saturating_sub(remaining);
+            let count = (used, limit);
+            match EndMark::stands_still(&mut self.end_mark, sent.at, reset, count, self.rtt_spread)
+            {
+                Some(true) => {
+                    // A fixed window's end, not a bucket's time to full (see [`end`]): the
+                    // count says nothing of a bucket, nor of a pace spent as it refills.
+                    self.remaining_lies = true;
+                    self.refute();
+                }
+                Some(false) => self.end_moved = true,
+                None => {}
+            }
+        }
         if !self.refuted {
             self.read_bucket(sent, limits, limit, remaining, refused);
         }
@@ -295,6 +328,13 @@ impl Evidence {
         self.limit
     }
 
+    /// Whether the end the reset names is known not to be a fixed window's: short, or seen to
+    /// move on as a bucket's does (see [`end`]). Until then the bucket reading is not trusted:
+    /// "141 used, full in 58 s" is 2.4 a second from a bucket, nothing from a window.
+    pub(super) fn end_known(&self) -> bool {
+        !self.long_reset || self.end_moved
+    }
+
     /// Whether the server has named a limit or a count left.
     pub(crate) fn named(&self) -> bool {
         self.limit.is_some() || self.max_remaining.is_some()
@@ -308,6 +348,7 @@ impl Evidence {
 }
 
 mod bucket;
+mod end;
 mod licence;
 mod rate;
 mod room;

@@ -43,6 +43,10 @@ pub(super) const JITTER_MARGIN: f64 = 0.02;
 /// the first; a wrong reading still draws its three quickly and is refuted.
 pub(super) const CONTRADICTION_DISCOUNT: f64 = 0.99;
 
+/// The share of a per-minute family's documented rate a reading's estimate must reach to be
+/// trusted before its reset's end is known (see [`Evidence::end_known`]).
+const DOCUMENTED_SHARE: f64 = 0.5;
+
 /// A reading whose count came back this many times faster than its own estimate of the refill
 /// refutes the bucket reading.
 const FASTER: f64 = 4.0;
@@ -237,12 +241,27 @@ impl Evidence {
     pub(crate) fn bucket_rate(&self) -> Option<f64> {
         let rate = (!self.refuted && !self.tokens_bind && self.checks >= CHECKS_TO_TRUST)
             .then(|| self.bucket_estimate())
-            .flatten()?;
+            .flatten()
+            .filter(|&rate| self.end_known() || self.documented(rate))?;
         // How early a request may come and still be taken: the bucket's room beyond one.
         let tolerance = self.limit.unwrap_or(1).saturating_sub(1) as f64 / rate;
         let margin = (self.rtt_spread - tolerance).clamp(0.0, JITTER_MARGIN / rate);
         let discount = CONTRADICTION_DISCOUNT.powi(self.contradictions.min(16) as i32);
         Some(1.0 / (1.0 / (rate * discount) + margin))
+    }
+
+    /// Whether `rate` is about a per-minute family's documented rate, `limit / 60` a second
+    /// (at least half of it): a budget's, whatever its reset names. (A fixed window's end read
+    /// as a bucket's time to full makes a pace of what was spent over what is left of the
+    /// window: "141 used, full in 58 s" under a budget of 20 a second. A budget's reading
+    /// waiting for its end to be seen moving, as others do, a limit that moved from 32 to 80
+    /// a second under OpenAI's names restarted the wait with each new `limit`: 0.93 -> 0.59
+    /// of the ideal, on a server of `goodput --sweep`.)
+    fn documented(&self, rate: f64) -> bool {
+        self.per_minute
+            && self
+                .limit
+                .is_some_and(|limit| rate >= DOCUMENTED_SHARE * limit as f64 / 60.0)
     }
 
     /// The server's resets mean something else than the time a steady refill takes (a fixed

@@ -152,6 +152,34 @@ fn whole_second_resets_under_openai_names_stand_for_the_documented_rate() {
     assert!((fine.bucket_estimate().unwrap() - 15.0).abs() < 1e-9);
 }
 
+/// A quota of 3 000 counted per fixed minute under Together's names, 100 of it spent a
+/// second (by others too), its reset what is left of the minute: "1 000 used, full in 60 s"
+/// is no bucket's 17 a second. Not trusted while the end its reset names has not been seen to
+/// move (its checks would have trusted it at the fourth reading), refuted once that end has
+/// stood still for four seconds, `remaining` with it. A bucket of 20 a second read alike, its
+/// reset growing with what is spent, is trusted once its end has moved on.
+#[test]
+fn a_reset_that_counts_down_to_a_fixed_end_refutes_the_bucket_reading() {
+    let read = |reset_of: &dyn Fn(u64, u64) -> u64| {
+        let mut evidence = Evidence::default();
+        let mut trusted = Vec::new();
+        for seq in 0..12 {
+            let (at, used) = (seq * 500, 1_000 + 50 * seq);
+            let limits = headers(3_000, 3_000 - used, reset_of(at, used));
+            evidence.read(&sent(seq, at), &limits, false, 0.0);
+            trusted.push(evidence.bucket_rate().is_some());
+        }
+        (evidence, trusted)
+    };
+    let (window, trusted) = read(&|at, _| 60_000 - at);
+    assert_eq!(trusted, [false; 12]);
+    assert!(window.refuted && window.remaining_lies);
+    let (bucket, trusted) = read(&|_, used| used * 49);
+    assert_eq!(trusted.iter().position(|&t| t), Some(8), "at 4 s");
+    assert!(trusted[8..].iter().all(|&t| t));
+    assert!((bucket.bucket_rate().unwrap() - 1_000.0 / 49.0).abs() < 1e-9);
+}
+
 /// A Unix timestamp in whole seconds names its instant to the second, though the delay to it
 /// has a fraction: "9 used, full in 1.4 s" from a log of the last second's requests rounded up
 /// is no estimate either.
