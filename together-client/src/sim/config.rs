@@ -66,6 +66,8 @@ pub struct SimulatorBuilder {
     pub(crate) sliding: bool,
     /// A second, longer log of every model's requests (see `longer_log`).
     pub(crate) longer_log: Option<(u32, Duration)>,
+    /// The per-minute figures count a fixed minute (see `fixed_minute`).
+    pub(crate) fixed_minute: bool,
     pub(crate) model_limits: Vec<(String, f64)>,
     pub(crate) overloaded_refusals: bool,
     /// At most this many requests in their generation at once (see `concurrency_limit`).
@@ -99,6 +101,7 @@ impl Default for SimulatorBuilder {
             window: None,
             sliding: false,
             longer_log: None,
+            fixed_minute: false,
             model_limits: Vec::new(),
             overloaded_refusals: false,
             concurrency: None,

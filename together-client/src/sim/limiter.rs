@@ -123,6 +123,14 @@ impl Limiter {
         }
     }
 
+    /// Counts the per-minute request budget per fixed minute instead, from now: the requests
+    /// admitted this minute out of 60 times the rate, back whole when the next one starts.
+    pub(crate) fn fixed_minute(&mut self) {
+        if let Some(budget) = &mut self.minutes[0] {
+            *budget = Bucket::windowed(budget.rate, 60.0, Instant::now());
+        }
+    }
+
     /// Counts the requests of the last `window` in a second log too, at most `count` of them.
     pub(crate) fn longer_log(&mut self, count: u32, window: Duration) {
         let length = window.as_secs_f64();

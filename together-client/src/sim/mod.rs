@@ -175,6 +175,9 @@ impl Simulator {
         if let Some((count, window)) = config.longer_log {
             default.longer_log(count, window);
         }
+        if config.fixed_minute {
+            default.fixed_minute();
+        }
         let model_limiters = (config.model_limits.iter())
             .map(|(model, rate)| (model.clone(), Mutex::new(limiter(Some(*rate), None))))
             .collect();

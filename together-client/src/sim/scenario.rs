@@ -75,6 +75,9 @@ pub struct Scenario {
     /// many requests in any this long (see [`SimulatorBuilder::longer_log`]); the ideal
     /// counts it only behind a log.
     pub longer_log: Option<(u32, Duration)>,
+    /// The per-minute figures count a fixed minute, a quota that never binds: see
+    /// [`SimulatorBuilder::fixed_minute`].
+    pub fixed_minute: bool,
     /// Refusals are 503s, not 429s, as nginx's `limit_req` answers: see
     /// [`SimulatorBuilder::refuse_with_503`].
     pub overloaded: bool,
@@ -117,6 +120,9 @@ impl Scenario {
         }
         if let Some((count, window)) = self.longer_log {
             builder = builder.longer_log(count, window);
+        }
+        if self.fixed_minute {
+            builder = builder.fixed_minute();
         }
         for (model, rate) in self.models {
             builder = builder.model_limit(*model, *rate);

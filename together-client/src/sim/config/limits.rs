@@ -213,6 +213,29 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Counts the per-minute request figures (the headers of OpenAI's names, or Together's
+    /// names meaning a [per-minute budget](super::super::LimitMeans::PerMinute)) per fixed
+    /// minute from the simulator's start, as gateways such as Kong count a quota: `limit` 60
+    /// times the rate, `remaining` what is left of it this minute, `reset` the time until the
+    /// minute ends. A quota, not a limit: only the request limit refuses, so the figures
+    /// never bind (a run is shorter than a minute), and the time until the minute ends is no
+    /// time to refill anything.
+    ///
+    /// ```
+    /// use together_client::sim::{LimitHeaders, Simulator};
+    ///
+    /// // 50 a second, enforced per second; OpenAI's names report a quota of 3 000 a minute.
+    /// let builder = Simulator::builder()
+    ///     .rate_per_second(50.0)
+    ///     .limit_headers(LimitHeaders::OpenAi)
+    ///     .fixed_minute();
+    /// # let _ = builder;
+    /// ```
+    pub fn fixed_minute(mut self) -> Self {
+        self.fixed_minute = true;
+        self
+    }
+
     /// Stacks a second sliding log on the request limit: at most `count` requests in any
     /// `window` as well, as APIs stack a sustained limit behind a short one (50 a second, and
     /// 200 per 10 s). A request needs room in both; the headers report whichever has fewer

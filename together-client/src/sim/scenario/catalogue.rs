@@ -30,6 +30,7 @@ impl Scenario {
             window: None,
             sliding: false,
             longer_log: None,
+            fixed_minute: false,
             overloaded: false,
             models: &[],
             concurrency: None,
@@ -202,6 +203,21 @@ impl Scenario {
             Scenario::steady("retry-after-secs", none, HintDialect::RetryAfterSecs),
             Scenario::steady("retry-after-date", none, HintDialect::RetryAfterDate),
             Scenario::steady("openai", LimitHeaders::OpenAi, HintDialect::None),
+            // The same names reporting a quota of 3 000 per fixed minute (as gateways such as
+            // Kong count one), never binding: `reset` the time until the minute ends, over
+            // the same bucket. And Together's names meaning that quota.
+            Scenario {
+                fixed_minute: true,
+                ..Scenario::steady(
+                    "openai-fixed-minute",
+                    LimitHeaders::OpenAi,
+                    HintDialect::None,
+                )
+            },
+            Scenario {
+                fixed_minute: true,
+                ..Scenario::steady("together-fixed-minute", minute, HintDialect::None)
+            },
             // The IETF draft's structured fields over the same bucket, resets in whole seconds.
             Scenario::steady("ietf", LimitHeaders::Ietf, HintDialect::None),
             Scenario::steady(
