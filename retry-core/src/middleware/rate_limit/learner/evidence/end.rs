@@ -1,17 +1,18 @@
 //! The end a reset names: a bucket's moves on as the bucket is spent, a fixed window's stands
 //! still.
 //!
-//! Read as a bucket, `limit - remaining` used and full again in `reset` name the instant the
-//! bucket is full: when the request went, plus the reset (any part of the round trip before
-//! the server read its count cancels out between two readings, as the time before it refills
-//! does). Spend more of it and that instant moves on, by at least the time between the two
-//! readings. A fixed window's reset counts down to the window's end, whatever is spent: the
-//! instant stands still, and the bucket reading's pace, `used / reset`, falls as the end nears
-//! and rises with what is spent. A count spent while the instant it names stands still is a
-//! window's: the bucket reading is refuted. (A fixed minute under OpenAI's names, "141 used,
-//! full in 58 s", read as 2.4 a second and trusted at once as per-minute figures are, paced
-//! 300 requests at 0.5-3 a second with no 429 to refute it, where the server took 200 every 10
-//! s: a server written by someone who never read this code.)
+//! Read as a bucket, `limit - remaining` used and full again in `reset` name the instant the bucket
+//! is full: when the request went, plus the reset. (The server read its count a little later, but a
+//! bucket's reset is what was used over its rate, whenever it is read: between two readings, the
+//! instant moves on by the time between their requests plus what was spent meanwhile over the
+//! rate.) Spend more of it and that instant moves on by at least the time between the two readings.
+//! A fixed window's reset counts down to the window's end, whatever is spent: the instant stands
+//! still, and the bucket reading's pace, `used / reset`, falls as the end nears and rises with what
+//! is spent. A count spent while the instant it names stands still is a window's: the bucket
+//! reading is refuted. (A fixed minute under OpenAI's names, "141 used, full in 58 s", read as 2.4
+//! a second and trusted at once as per-minute figures are, paced 300 requests at 0.5-3 a second
+//! with no 429 to refute it, where the server took 200 every 10 s: a server written by someone who
+//! never read this code.)
 
 use std::time::Duration;
 
