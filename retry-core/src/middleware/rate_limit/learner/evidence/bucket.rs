@@ -51,13 +51,19 @@ const DOCUMENTED_SHARE: f64 = 0.5;
 /// refutes the bucket reading.
 const FASTER: f64 = 4.0;
 
-/// A per-minute family's documented refill, `limit / 60` a second (Anthropic's buckets refill
-/// continuously up to `limit`), while its reset agrees with it: refilling what was used at
-/// that rate takes about as long as the reset says, give or take [`COARSE_RESET`]. (A daily
-/// limit would say "full in minutes" for one request used: it fails this, and its long reset
-/// measures the real rate instead.) A hypothesis like any other: checked before it is trusted.
+/// A per-minute family's documented refill: `limit / 60` a second (Anthropic's buckets
+/// refill continuously up to `limit`).
+fn documented_rate(limit: u64) -> f64 {
+    limit as f64 / 60.0
+}
+
+/// A per-minute family's [documented refill](documented_rate), while its reset agrees with
+/// it: refilling what was used at that rate takes about as long as the reset says, give or
+/// take [`COARSE_RESET`]. (A daily limit would say "full in minutes" for one request used: it
+/// fails this, and its long reset measures the real rate instead.) A hypothesis like any
+/// other: checked before it is trusted.
 fn per_minute_rate(limit: u64, remaining: u64, reset: Duration) -> Option<f64> {
-    let rate = limit as f64 / 60.0;
+    let rate = documented_rate(limit);
     let refill = limit.saturating_sub(remaining) as f64 / rate;
     ((refill - reset.as_secs_f64()).abs() <= COARSE_RESET.as_secs_f64()).then_some(rate)
 }
@@ -250,8 +256,8 @@ impl Evidence {
         Some(1.0 / (1.0 / (rate * discount) + margin))
     }
 
-    /// Whether `rate` is about a per-minute family's documented rate, `limit / 60` a second
-    /// (at least half of it): a budget's, whatever its reset names. (A fixed window's end read
+    /// Whether `rate` is about a per-minute family's [documented rate](documented_rate) (at
+    /// least half of it): a budget's, whatever its reset names. (A fixed window's end read
     /// as a bucket's time to full makes a pace of what was spent over what is left of the
     /// window: "141 used, full in 58 s" under a budget of 20 a second. A budget's reading
     /// waiting for its end to be seen moving, as others do, a limit that moved from 32 to 80
@@ -261,7 +267,7 @@ impl Evidence {
         self.per_minute
             && self
                 .limit
-                .is_some_and(|limit| rate >= DOCUMENTED_SHARE * limit as f64 / 60.0)
+                .is_some_and(|limit| rate >= DOCUMENTED_SHARE * documented_rate(limit))
     }
 
     /// The server's resets mean something else than the time a steady refill takes (a fixed
