@@ -172,11 +172,12 @@ class FixedWindow:
         return d
 
 
-class Dynamic:
+class Dynamic(Bucket):
     """Together-like dynamic request limit. Seconds k = 0,1,2,... from `origin` (first chat request).
     D(0) = base. At the end of second k: if admissions in k >= 0.8*E(k): D = min(dmax, D*grow);
     elif admissions < 0.3*E(k): D = max(base, D*shrink). E(k) = D(k) * (loadf if k is in a platform-
-    load episode else 1). Enforced as a token bucket of rate E(k), capacity max(2, E(k)/10)."""
+    load episode else 1). Enforced as a token bucket of rate E(k), capacity max(2, E(k)/10): a
+    `Bucket` whose rate and capacity move at each second's end."""
 
     def __init__(s, base, dmax, grow, shrink, loadf, episodes, origin):
         s.base, s.dmax, s.grow, s.shrink, s.loadf, s.ep, s.origin = base, dmax, grow, shrink, loadf, episodes, origin
@@ -193,13 +194,13 @@ class Dynamic:
 
     def _setE(s):
         s.E = s.D * (s.loadf if s._load(s.k) else 1.0)
+        s.rate = s.E
         s.cap = max(2.0, s.E / 10.0)
 
     def _adv(s, t):
         while t >= s.origin + s.k + 1:
             tb = s.origin + s.k + 1
-            s.tok = min(s.cap, s.tok + (tb - s.t) * s.E)
-            s.t = tb
+            super()._adv(tb)
             if s.adm >= 0.8 * s.E:
                 s.D = min(s.dmax, s.D * s.grow)
             elif s.adm < 0.3 * s.E:
@@ -209,26 +210,16 @@ class Dynamic:
             s._setE()
             s.tok = min(s.tok, s.cap)
             s.traj.append(round(s.E, 2))
-        if t > s.t:
-            s.tok = min(s.cap, s.tok + (t - s.t) * s.E)
-            s.t = t
-
-    def avail(s, t, cost=1):
-        s._adv(t)
-        return s.tok + EPS >= cost
+        super()._adv(t)
 
     def take(s, t, cost=1):
-        s._adv(t)
-        s.tok -= cost
+        super().take(t, cost)
         s.adm += cost
 
-    def refuse(s, t):
-        pass
-
     def info(s, t):
-        s._adv(t)
-        return dict(limit=s.E, base=s.base, remaining=max(0, math.floor(s.tok + EPS)),
-                    full=max(0.0, (s.cap - s.tok) / s.E), wait=max(0.0, (1 - s.tok) / s.E), window=1.0)
+        d = super().info(t)
+        d["base"] = s.base
+        return d
 
 
 class Tokens:
